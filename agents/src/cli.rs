@@ -1,0 +1,396 @@
+//! Command-line definitions (clap derive). Every flag carries its explanation; `vlgor help
+//! <command>` prints it.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// vlgor — Visual-Language knowledge Guided Offline RL on built-in rapier3d simulators.
+///
+/// Collect expert data, fine-tune a vision-language world model, imagine counterfactual
+/// rollouts, validate them against the physics engine, train offline RL policies on real +
+/// imagined data, and evaluate them closed-loop. Run `vlgor <command> --help` for details.
+#[derive(Debug, Parser)]
+#[command(name = "vlgor", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Master random seed. The same seed on the same machine gives bit-identical results.
+    #[arg(long, global = true, default_value_t = 0)]
+    pub seed: u64,
+    /// Where tensors live: `auto` picks CUDA when libtorch sees a GPU, else the CPU.
+    #[arg(long, global = true, value_enum, default_value_t = DeviceArg::Auto)]
+    pub device: DeviceArg,
+    /// Worker threads for physics, rendering and libtorch intra-op parallelism
+    /// (default: all cores).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// Named preset from assets/presets/: `quick` runs in minutes on 2 CPU cores, `paper` is
+    /// the paper's scale for a GPU.
+    #[arg(long, global = true, default_value = "quick")]
+    pub preset: String,
+    /// A TOML file whose keys override the preset (same layout as assets/presets/quick.toml).
+    #[arg(long, global = true, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
+    /// Print one JSON object as the last line of stdout (for scripts); hides progress bars.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress bars.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List environments, tasks and instruction levels, with an example instruction per goal.
+    Tasks(TasksArgs),
+    /// Collect an offline dataset with the scripted (optionally ε-noisy) experts.
+    Collect(CollectArgs),
+    /// Inspect datasets.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+    /// Export a dataset to a format Python tools read (LeRobot, Minari, d3rlpy).
+    Export(ExportArgs),
+    /// Train the vision-language world model (base stage, or LoRA grounding stage).
+    TrainVlm(TrainVlmArgs),
+    /// Evaluate a trained vision-language world model.
+    #[command(subcommand)]
+    Vlm(VlmCommand),
+    /// Imagine rollouts with the world model from real initial frames.
+    Imagine(ImagineArgs),
+    /// Check rollouts (real or imagined) for physics violations.
+    Check(CheckArgs),
+    /// Train an offline RL policy (BC or CQL) on real and imagined data.
+    TrainPolicy(TrainPolicyArgs),
+    /// Evaluate a policy closed-loop in the built-in simulators.
+    Eval(EvalArgs),
+    /// Run the whole VLGOR experiment: collect → VLM → imagine + validate → offline RL → eval.
+    Pipeline(PipelineArgs),
+    /// Open a window showing a simulator live or replaying a rollout.
+    View(ViewArgs),
+    /// Measure throughput figures (recorded in BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArg {
+    /// Simulator: `clevr` (CLEVR-Robot, 5 balls, 40 push actions) or `metaworld` (Sawyer arm,
+    /// 10 tasks).
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Simulator to list (`clevr` or `metaworld`); both when omitted.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Only this level: seen, rephrase, counterfactual or hard.
+    #[arg(long)]
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Number of episodes (rollout–instruction pairs) to collect (default: the preset's).
+    #[arg(long)]
+    pub episodes: Option<usize>,
+    /// Output dataset directory; an interrupted collection resumes there.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Probability of a random action at each step (ε-noisy expert), in [0, 1].
+    #[arg(long)]
+    pub noise: Option<f32>,
+    /// Meta-World task (or `all`); ignored for CLEVR.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Also store rendered frames on disk (by default they are re-rendered from states on load).
+    #[arg(long)]
+    pub frames: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetCommand {
+    /// Print counts per task/level, mean episode length, success rate and size on disk.
+    Info {
+        /// Dataset directory (holds manifest.json).
+        dir: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// LeRobot v3.0 layout (parquet + meta/info.json).
+    Lerobot,
+    /// Minari layout (data/main_data.hdf5 + metadata.json).
+    Minari,
+    /// d3rlpy MDPDataset HDF5 dump.
+    D3rlpy,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Dataset directory to export.
+    pub dir: PathBuf,
+    /// Target format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Output path.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VlmStage {
+    /// All weights, on random + expert rollouts with generic instructions (visual dynamics).
+    Base,
+    /// LoRA adapters in q, k, v, o of every self-attention layer plus the two heads.
+    Lora,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainVlmArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Training stage.
+    #[arg(long, value_enum)]
+    pub stage: VlmStage,
+    /// Dataset directory with the rollouts to learn from.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Number of fine-tuning samples (LoRA stage).
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Run directory for checkpoints and logs.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue from the last checkpoint in --out.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VlmCommand {
+    /// PSNR, SSIM and MED for one step and whole rollouts, and the goal-reaching rate.
+    Eval {
+        /// World-model run directory.
+        run: PathBuf,
+        /// Held-out dataset directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImagineArgs {
+    /// World-model run directory.
+    #[arg(long)]
+    pub vlm: PathBuf,
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Instruction level (seen, rephrase, counterfactual, hard) or a file with one instruction
+    /// per line.
+    #[arg(long)]
+    pub instructions: String,
+    /// Dataset whose initial frames start the imagined rollouts.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Number of imagined rollouts.
+    #[arg(long)]
+    pub count: usize,
+    /// Output dataset directory (dataset format, frames present, marked imagined).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FaultKind {
+    /// Two balls overlapping.
+    Overlap,
+    /// A ball teleported between frames.
+    Teleport,
+    /// The wrong ball moved.
+    WrongBall,
+    /// A frame repeated while the state changes.
+    FrozenFrame,
+    /// An object pushed through the table.
+    ThroughTable,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Rollout directory (dataset format), real or imagined.
+    pub dir: PathBuf,
+    /// Inject this fault into every rollout before checking (to measure the validator).
+    #[arg(long, value_enum)]
+    pub inject: Option<FaultKind>,
+    /// Where to write the JSON report (default: DIR/check_report.json).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Algo {
+    /// Behaviour cloning.
+    Bc,
+    /// Conservative Q-learning.
+    Cql,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ObsKind {
+    /// Rendered frames through the paper's conv encoder.
+    Image,
+    /// The low-dimensional state vector through an MLP (fast CPU experiments).
+    State,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainPolicyArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Algorithm.
+    #[arg(long, value_enum)]
+    pub algo: Algo,
+    /// Real dataset directory, optionally followed by `,IMAGINED_DIR`.
+    #[arg(long)]
+    pub data: String,
+    /// Share of imagined samples in each batch, in [0, 1] (default: the preset's).
+    #[arg(long)]
+    pub ratio: Option<f32>,
+    /// Observation the policy sees.
+    #[arg(long, value_enum, default_value_t = ObsKind::Image)]
+    pub obs: ObsKind,
+    /// Run directory (config, checkpoints, logs, eval results).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue from the last checkpoint in --out.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A policy run directory (alternative to --policy CKPT); its env and config are used.
+    pub run: Option<PathBuf>,
+    /// Simulator (required unless RUN is given).
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// `expert`, `random`, or a checkpoint file / run directory.
+    #[arg(long, default_value = "expert")]
+    pub policy: String,
+    /// Meta-World task, or `all` for one row per task.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Instruction level(s), comma-separated: seen, rephrase, counterfactual, hard.
+    #[arg(long, default_value = "seen")]
+    pub level: String,
+    /// Episodes per level and seed (default: the preset's).
+    #[arg(long)]
+    pub episodes: Option<usize>,
+    /// Evaluation seeds, comma-separated; the table shows mean ± std over them.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
+    /// Exit with status 1 when the success rate falls below this fraction (CI gate).
+    #[arg(long)]
+    pub min_success: Option<f64>,
+    /// Parallel environment instances in the evaluation loop.
+    #[arg(long, default_value_t = 16)]
+    pub parallel: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Output directory; a finished stage found there is not redone.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Meta-World task (default: reach).
+    #[arg(long)]
+    pub task: Option<String>,
+    /// `expert`, `random`, or a policy checkpoint.
+    #[arg(long, default_value = "expert")]
+    pub policy: String,
+    /// Replay a rollout file instead of running the simulator live.
+    #[arg(long)]
+    pub rollout: Option<PathBuf>,
+    /// Close the window after this many frames (for scripted screenshots).
+    #[arg(long)]
+    pub max_frames: Option<u64>,
+    /// Window size in pixels (square).
+    #[arg(long, default_value_t = 512)]
+    pub size: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Physics steps per second with random actions on one core (state only).
+    Sim {
+        #[command(flatten)]
+        env: EnvArg,
+        /// Meta-World task (default: reach).
+        #[arg(long)]
+        task: Option<String>,
+        /// Steps to time.
+        #[arg(long, default_value_t = 20_000)]
+        steps: usize,
+    },
+    /// Batched 128×128 frames per second of random scenes, readback included.
+    Render {
+        #[command(flatten)]
+        env: EnvArg,
+        /// Frames per batch.
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        /// Batches to time.
+        #[arg(long, default_value_t = 16)]
+        batches: usize,
+    },
+    /// Expert episodes collected per second and stored bytes per transition.
+    Collect {
+        #[command(flatten)]
+        env: EnvArg,
+    },
+    /// Offline RL training throughput (full loop vs bare network).
+    Train {
+        /// Algorithm.
+        #[arg(long, value_enum, default_value_t = Algo::Bc)]
+        algo: Algo,
+        /// Observation the policy sees.
+        #[arg(long, value_enum, default_value_t = ObsKind::Image)]
+        obs: ObsKind,
+    },
+    /// Closed-loop evaluation throughput: 64 parallel envs with the image policy.
+    Eval {
+        #[command(flatten)]
+        env: EnvArg,
+    },
+    /// World-model training samples/s and imagined frames/s.
+    Vlm,
+}

@@ -1,0 +1,110 @@
+//! `vlgor bench ...`: throughput figures recorded in BENCHMARKS.md.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+use std::time::Instant;
+use vlgor_sim::Level;
+
+use crate::context::Context;
+use crate::envs::EnvSpec;
+use crate::error::CliError;
+
+/// Random-action physics steps per second on one core, state only; resets at the horizon.
+pub fn sim(ctx: &Context, env: &str, task: Option<&str>, steps: usize) -> Result<(), CliError> {
+    let spec = EnvSpec::parse(env, task)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed);
+    let mut sim = spec.make();
+    let mut episode = 0u64;
+    let mut reset = |sim: &mut Box<dyn vlgor_sim::Env>, rng: &mut ChaCha8Rng| {
+        let instruction = spec.sample_instruction(Level::Seen, rng);
+        episode += 1;
+        sim.reset(ctx.seed.wrapping_add(episode), &instruction)
+    };
+    reset(&mut sim, &mut rng)?;
+    // Warm-up outside the timed region.
+    for _ in 0..steps.min(200) {
+        let a = sim.random_action(&mut rng);
+        sim.step(&a)?;
+    }
+    reset(&mut sim, &mut rng)?;
+    let bar = ctx.progress(steps as u64, &format!("bench sim {}", spec.label()));
+    let start = Instant::now();
+    let mut resets = 0usize;
+    for i in 0..steps {
+        if sim.steps() >= sim.horizon() {
+            reset(&mut sim, &mut rng)?;
+            resets += 1;
+        }
+        let a = sim.random_action(&mut rng);
+        sim.step(&a)?;
+        if i % 1024 == 0 {
+            bar.set_position(i as u64);
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let sps = steps as f64 / secs;
+    if !ctx.json {
+        println!(
+            "{}: {steps} random steps in {secs:.2} s = {sps:.0} steps/s on one core ({resets} resets)",
+            spec.label()
+        );
+    }
+    ctx.emit_json(&json!({"env": spec.kind().name(), "task": spec.label(), "steps": steps,
+        "seconds": secs, "steps_per_sec": sps}));
+    Ok(())
+}
+
+/// Batched frames per second of random scenes at the configured resolution, readback included.
+pub fn render(ctx: &Context, env: &str, batch: usize, batches: usize) -> Result<(), CliError> {
+    if batch == 0 || batches == 0 {
+        return Err(CliError::Input("--batch and --batches must be at least 1".into()));
+    }
+    let specs = match env {
+        "metaworld" => EnvSpec::parse_many(env, Some("all"))?,
+        _ => vec![EnvSpec::parse(env, None)?],
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed);
+    // Random scenes: random initial states, a few random steps each.
+    let mut scenes = Vec::with_capacity(batch);
+    for i in 0..batch {
+        let spec = specs[i % specs.len()];
+        let mut sim = spec.make();
+        let instruction = spec.sample_instruction(Level::Seen, &mut rng);
+        sim.reset(ctx.seed.wrapping_add(i as u64), &instruction)?;
+        for _ in 0..(i % 5) {
+            let a = sim.random_action(&mut rng);
+            sim.step(&a)?;
+        }
+        scenes.push(sim.scene(sim.cameras()[0])?);
+    }
+    let r = &ctx.config.render;
+    let mut renderer = vlgor_render::Renderer::new(vlgor_render::RenderConfig {
+        width: r.width,
+        height: r.height,
+        supersample: r.supersample,
+    })
+    .map_err(|e| CliError::Other(e.into()))?;
+    let adapter = renderer.adapter_info();
+    renderer.render_batch(&scenes).map_err(|e| CliError::Other(e.into()))?; // warm-up
+    let bar = ctx.progress(batches as u64, &format!("bench render {env}"));
+    let start = Instant::now();
+    for _ in 0..batches {
+        let frames = renderer.render_batch(&scenes).map_err(|e| CliError::Other(e.into()))?;
+        std::hint::black_box(&frames);
+        bar.inc(1);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let fps = (batch * batches) as f64 / secs;
+    if !ctx.json {
+        println!(
+            "{env}: {} frames of {}x{} (supersample {}) in {secs:.2} s = {fps:.0} frames/s, batch {batch}, adapter {adapter}",
+            batch * batches, r.width, r.height, r.supersample
+        );
+    }
+    ctx.emit_json(&json!({"env": env, "width": r.width, "height": r.height, "batch": batch,
+        "frames": batch * batches, "seconds": secs, "frames_per_sec": fps, "adapter": adapter}));
+    Ok(())
+}

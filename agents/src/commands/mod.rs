@@ -1,0 +1,47 @@
+//! One module per command; `run` dispatches.
+
+mod bench;
+mod eval;
+mod tasks;
+mod view;
+
+use crate::cli::{BenchCommand, Command};
+use crate::context::Context;
+use crate::error::CliError;
+
+pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
+    match command {
+        Command::Tasks(a) => tasks::run(ctx, a),
+        Command::Eval(a) => eval::run(ctx, a),
+        Command::View(a) => view::run(ctx, a),
+        Command::Bench(BenchCommand::Sim { env, task, steps }) => {
+            bench::sim(ctx, &env.env, task.as_deref(), *steps)
+        }
+        Command::Bench(BenchCommand::Render { env, batch, batches }) => {
+            bench::render(ctx, &env.env, *batch, *batches)
+        }
+        Command::Collect(_) => not_built("collect", "offline datasets land with issue #6"),
+        Command::Dataset(_) => not_built("dataset", "offline datasets land with issue #6"),
+        Command::Export(_) => not_built("export", "dataset export lands with issue #6"),
+        Command::TrainVlm(_) => not_built("train-vlm", "the world model lands with issue #8"),
+        Command::Vlm(_) => not_built("vlm eval", "the world model lands with issue #8"),
+        Command::Imagine(_) => not_built("imagine", "imagination lands with issue #8"),
+        Command::Check(_) => not_built("check", "physics validation lands with issue #9"),
+        Command::TrainPolicy(_) => not_built("train-policy", "offline RL lands with issue #7"),
+        Command::Pipeline(_) => not_built("pipeline", "the end-to-end experiment lands with issue #9"),
+        Command::Bench(BenchCommand::Collect { .. }) => {
+            not_built("bench collect", "offline datasets land with issue #6")
+        }
+        Command::Bench(BenchCommand::Train { .. }) => {
+            not_built("bench train", "offline RL lands with issue #7")
+        }
+        Command::Bench(BenchCommand::Eval { .. }) => {
+            not_built("bench eval", "image policies land with issue #7")
+        }
+        Command::Bench(BenchCommand::Vlm) => not_built("bench vlm", "the world model lands with issue #8"),
+    }
+}
+
+fn not_built(command: &'static str, why: &'static str) -> Result<(), CliError> {
+    Err(CliError::NotBuilt(command, why))
+}

@@ -1,0 +1,73 @@
+//! What every command receives: the parsed global flags, the loaded configuration, the torch
+//! device and whether progress bars are shown.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+
+use crate::cli::{DeviceArg, GlobalArgs};
+use crate::config::Config;
+use crate::error::CliError;
+
+pub struct Context {
+    pub seed: u64,
+    pub config: Config,
+    pub device: tch::Device,
+    pub json: bool,
+    show_progress: bool,
+}
+
+impl Context {
+    pub fn new(global: &GlobalArgs) -> Result<Context, CliError> {
+        let config = Config::load(&global.preset, global.config.as_deref())?;
+        if let Some(n) = global.threads {
+            if n == 0 {
+                return Err(CliError::Input("--threads must be at least 1".into()));
+            }
+            tch::set_num_threads(n as i32);
+            // Ignore the error of a second initialisation (tests call this more than once).
+            let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        }
+        let device = match global.device {
+            DeviceArg::Cpu => tch::Device::Cpu,
+            DeviceArg::Auto => tch::Device::cuda_if_available(),
+            DeviceArg::Cuda => {
+                if !tch::Cuda::is_available() {
+                    return Err(CliError::Input(
+                        "--device cuda: libtorch sees no CUDA GPU here; use --device auto or cpu".into(),
+                    ));
+                }
+                tch::Device::Cuda(0)
+            }
+        };
+        tracing::info!(?device, preset = %global.preset, seed = global.seed, "vlgor starting");
+        Ok(Context {
+            seed: global.seed,
+            config,
+            device,
+            json: global.json,
+            show_progress: !global.json && !global.quiet && std::io::stderr().is_terminal(),
+        })
+    }
+
+    /// A progress bar over `len` items, hidden when not a TTY, with --json or with -q.
+    pub fn progress(&self, len: u64, message: &str) -> ProgressBar {
+        let bar = ProgressBar::new(len);
+        if !self.show_progress {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
+                .expect("valid progress template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(message.to_string());
+        bar
+    }
+
+    /// Prints `value` as the last stdout line when --json is set.
+    pub fn emit_json(&self, value: &serde_json::Value) {
+        if self.json {
+            println!("{value}");
+        }
+    }
+}

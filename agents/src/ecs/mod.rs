@@ -1,0 +1,160 @@
+//! The closed-loop evaluation loop as a bevy_ecs world.
+//!
+//! Each environment instance is an entity carrying an [`EnvSlot`] (the simulator), an
+//! [`Episode`] (the running episode's bookkeeping) and a [`ChosenAction`]. Small systems run in a
+//! [`Schedule`] until the episode budget in [`EpisodeQueue`] is spent:
+//! `act` (the policy picks an action per live env) → `step` (physics) → `finish` (record the
+//! finished episodes in [`Outcomes`], reset their envs with the next queued episode, or despawn).
+
+mod systems;
+
+use bevy_ecs::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use vlgor_sim::{Action, Env, Instruction, Level};
+
+use crate::envs::EnvSpec;
+use crate::error::CliError;
+
+/// Which policy drives the loop.
+#[derive(Resource, Clone, Copy, Debug)]
+pub enum PolicyKind {
+    /// The simulator's scripted expert; with probability `noise` a random action instead.
+    Expert { noise: f32 },
+    /// Uniformly random actions.
+    Random,
+}
+
+/// One episode to run: the instruction and initial state are fixed by `seed`.
+#[derive(Clone, Debug)]
+pub struct EpisodeJob {
+    pub index: usize,
+    pub seed: u64,
+    pub instruction: Instruction,
+}
+
+/// The simulator of one entity. A mutex makes the `Send`-only simulator a `Sync` component; it
+/// is never contended (each system touches each entity once).
+#[derive(Component)]
+pub struct EnvSlot(pub Mutex<Box<dyn Env>>);
+
+/// Bookkeeping of the episode an entity is running.
+#[derive(Component)]
+pub struct Episode {
+    pub job: EpisodeJob,
+    pub rng: ChaCha8Rng,
+    pub steps: usize,
+    pub episode_return: f32,
+    pub success: bool,
+    pub finished: bool,
+}
+
+impl Episode {
+    fn new(job: EpisodeJob) -> Episode {
+        Episode {
+            rng: ChaCha8Rng::seed_from_u64(job.seed ^ 0x5eed_ac7_10),
+            job,
+            steps: 0,
+            episode_return: 0.0,
+            success: false,
+            finished: false,
+        }
+    }
+}
+
+/// The action chosen for an entity in this tick.
+#[derive(Component, Default)]
+pub struct ChosenAction(pub Option<Action>);
+
+/// Episodes not yet started.
+#[derive(Resource, Default)]
+pub struct EpisodeQueue(pub VecDeque<EpisodeJob>);
+
+/// Result of one finished episode.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EpisodeOutcome {
+    pub index: usize,
+    pub seed: u64,
+    pub instruction: String,
+    pub success: bool,
+    /// Steps taken (to the first success, or the horizon).
+    pub steps: usize,
+    pub episode_return: f32,
+}
+
+/// Finished episodes, in completion order (sort by `index` for a stable order).
+#[derive(Resource, Default)]
+pub struct Outcomes(pub Vec<EpisodeOutcome>);
+
+/// The first error raised inside a system; the loop stops and returns it.
+#[derive(Resource, Default)]
+pub struct LoopError(pub Option<String>);
+
+/// Progress reporting hook: called with the number of finished episodes.
+#[derive(Resource)]
+pub struct ProgressHook(pub indicatif::ProgressBar);
+
+/// Deterministic seed of episode `index` of evaluation `seed` at `level`.
+pub fn episode_seed(seed: u64, level: Level, index: usize) -> u64 {
+    // SplitMix64 over the three parts: well mixed, stable across platforms.
+    let mut z = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add((level as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9))
+        .wrapping_add(index as u64);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The episodes of one evaluation run: `episodes` instructions of `level`, drawn with `seed`.
+pub fn episode_jobs(spec: EnvSpec, level: Level, seed: u64, episodes: usize) -> Vec<EpisodeJob> {
+    (0..episodes)
+        .map(|index| {
+            let seed = episode_seed(seed, level, index);
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            EpisodeJob {
+                index,
+                seed,
+                instruction: spec.sample_instruction(level, &mut rng),
+            }
+        })
+        .collect()
+}
+
+/// Runs `jobs` closed-loop with `parallel` env instances; outcomes sorted by episode index.
+pub fn run_episodes(
+    spec: EnvSpec,
+    policy: PolicyKind,
+    jobs: Vec<EpisodeJob>,
+    parallel: usize,
+    progress: indicatif::ProgressBar,
+) -> Result<Vec<EpisodeOutcome>, CliError> {
+    let mut world = World::new();
+    let mut queue: VecDeque<EpisodeJob> = jobs.into();
+    for _ in 0..parallel.max(1) {
+        let Some(job) = queue.pop_front() else { break };
+        let mut env = spec.make();
+        env.reset(job.seed, &job.instruction)?;
+        world.spawn((EnvSlot(Mutex::new(env)), Episode::new(job), ChosenAction::default()));
+    }
+    world.insert_resource(EpisodeQueue(queue));
+    world.insert_resource(Outcomes::default());
+    world.insert_resource(LoopError::default());
+    world.insert_resource(ProgressHook(progress));
+    world.insert_resource(policy);
+
+    let mut schedule = Schedule::default();
+    schedule.add_systems((systems::act, systems::step, systems::finish).chain());
+    let mut live = world.query::<&Episode>();
+    while live.iter(&world).next().is_some() {
+        schedule.run(&mut world);
+        if let Some(e) = world.resource::<LoopError>().0.clone() {
+            return Err(CliError::Other(anyhow::anyhow!(e)));
+        }
+    }
+    let mut outcomes = std::mem::take(&mut world.resource_mut::<Outcomes>().0);
+    outcomes.sort_by_key(|o| o.index);
+    Ok(outcomes)
+}

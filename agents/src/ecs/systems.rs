@@ -1,0 +1,89 @@
+//! The systems of the evaluation loop: small functions over typed queries and resources.
+
+use bevy_ecs::prelude::*;
+use rayon::prelude::*;
+
+use super::{
+    ChosenAction, EnvSlot, Episode, EpisodeOutcome, EpisodeQueue, LoopError, Outcomes,
+    PolicyKind, ProgressHook,
+};
+
+/// The policy picks an action for every live env (envs in parallel across cores).
+pub fn act(policy: Res<PolicyKind>, mut query: Query<(&EnvSlot, &mut Episode, &mut ChosenAction)>) {
+    let policy = *policy;
+    let mut items: Vec<_> = query.iter_mut().collect();
+    items.par_iter_mut().for_each(|(slot, episode, chosen)| {
+        let mut env = slot.0.lock().expect("env lock");
+        chosen.0 = Some(match policy {
+            PolicyKind::Expert { noise } => env.expert_action(noise, &mut episode.rng),
+            PolicyKind::Random => env.random_action(&mut episode.rng),
+        });
+    });
+}
+
+/// Steps the physics of every live env with its chosen action and scores the step.
+pub fn step(
+    mut errors: ResMut<LoopError>,
+    mut query: Query<(&EnvSlot, &mut Episode, &mut ChosenAction)>,
+) {
+    let mut items: Vec<_> = query.iter_mut().collect();
+    let failures: Vec<String> = items
+        .par_iter_mut()
+        .filter_map(|(slot, episode, chosen)| {
+            let action = chosen.0.take()?;
+            let mut env = slot.0.lock().expect("env lock");
+            match env.step(&action) {
+                Ok(outcome) => {
+                    episode.steps += 1;
+                    episode.episode_return += outcome.reward;
+                    episode.success |= outcome.success;
+                    episode.finished =
+                        outcome.success || outcome.terminal || outcome.timeout || env.steps() >= env.horizon();
+                    None
+                }
+                Err(e) => Some(format!(
+                    "episode {} (seed {}): {e}",
+                    episode.job.index, episode.job.seed
+                )),
+            }
+        })
+        .collect();
+    if let Some(first) = failures.into_iter().next() {
+        errors.0.get_or_insert(first);
+    }
+}
+
+/// Records finished episodes, then restarts their env on the next queued episode or despawns it.
+pub fn finish(
+    mut commands: Commands,
+    mut queue: ResMut<EpisodeQueue>,
+    mut outcomes: ResMut<Outcomes>,
+    mut errors: ResMut<LoopError>,
+    progress: Res<ProgressHook>,
+    mut query: Query<(Entity, &EnvSlot, &mut Episode)>,
+) {
+    for (entity, slot, mut episode) in query.iter_mut() {
+        if !episode.finished {
+            continue;
+        }
+        outcomes.0.push(EpisodeOutcome {
+            index: episode.job.index,
+            seed: episode.job.seed,
+            instruction: episode.job.instruction.text.clone(),
+            success: episode.success,
+            steps: episode.steps,
+            episode_return: episode.episode_return,
+        });
+        progress.0.inc(1);
+        match queue.0.pop_front() {
+            Some(job) => {
+                let mut env = slot.0.lock().expect("env lock");
+                if let Err(e) = env.reset(job.seed, &job.instruction) {
+                    errors.0.get_or_insert(format!("reset of episode {}: {e}", job.index));
+                }
+                *episode = Episode::new(job);
+            }
+            None => commands.entity(entity).despawn(),
+        }
+    }
+}

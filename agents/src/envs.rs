@@ -1,0 +1,83 @@
+//! Constructs simulators and instructions by name, for every command.
+
+use rand::RngCore;
+use vlgor_sim::clevr::{self, ClevrEnv};
+use vlgor_sim::metaworld::{self, MetaWorldEnv, Task};
+use vlgor_sim::{Env, EnvKind, Instruction, Level, TaskRow};
+
+use crate::error::CliError;
+
+/// What an evaluation or collection runs on: an environment and, for Meta-World, one task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvSpec {
+    Clevr,
+    MetaWorld(Task),
+}
+
+impl EnvSpec {
+    /// Parses `--env` and `--task`; Meta-World defaults to `reach`. `--task all` is handled by
+    /// [`EnvSpec::parse_many`].
+    pub fn parse(env: &str, task: Option<&str>) -> Result<EnvSpec, CliError> {
+        let kind: EnvKind = env.parse()?;
+        match kind {
+            EnvKind::Clevr => {
+                if let Some(t) = task {
+                    return Err(CliError::Input(format!(
+                        "--task {t}: CLEVR has no tasks; its goals are chosen by --level"
+                    )));
+                }
+                Ok(EnvSpec::Clevr)
+            }
+            EnvKind::MetaWorld => Ok(EnvSpec::MetaWorld(task.unwrap_or("reach").parse()?)),
+        }
+    }
+
+    /// Like [`EnvSpec::parse`], but `--task all` expands to every Meta-World task.
+    pub fn parse_many(env: &str, task: Option<&str>) -> Result<Vec<EnvSpec>, CliError> {
+        if task == Some("all") {
+            let kind: EnvKind = env.parse()?;
+            if kind != EnvKind::MetaWorld {
+                return Err(CliError::Input("--task all applies to --env metaworld only".into()));
+            }
+            return Ok(Task::ALL.iter().map(|t| EnvSpec::MetaWorld(*t)).collect());
+        }
+        Ok(vec![EnvSpec::parse(env, task)?])
+    }
+
+    pub fn kind(self) -> EnvKind {
+        match self {
+            EnvSpec::Clevr => EnvKind::Clevr,
+            EnvSpec::MetaWorld(_) => EnvKind::MetaWorld,
+        }
+    }
+
+    /// A short label: `clevr` or the Meta-World task name.
+    pub fn label(self) -> &'static str {
+        match self {
+            EnvSpec::Clevr => "clevr",
+            EnvSpec::MetaWorld(t) => t.name(),
+        }
+    }
+
+    pub fn make(self) -> Box<dyn Env> {
+        match self {
+            EnvSpec::Clevr => Box::new(ClevrEnv::new()),
+            EnvSpec::MetaWorld(t) => Box::new(MetaWorldEnv::new(t)),
+        }
+    }
+
+    pub fn sample_instruction(self, level: Level, rng: &mut dyn RngCore) -> Instruction {
+        match self {
+            EnvSpec::Clevr => clevr::sample_instruction(level, rng),
+            EnvSpec::MetaWorld(t) => metaworld::sample_instruction(t, level, rng),
+        }
+    }
+}
+
+/// Every goal of every level, with an example instruction.
+pub fn task_table(kind: EnvKind) -> Vec<TaskRow> {
+    match kind {
+        EnvKind::Clevr => clevr::task_table(),
+        EnvKind::MetaWorld => metaworld::task_table(),
+    }
+}

@@ -1,0 +1,28 @@
+//! CLEVR-Robot, native: five rubber balls on a table pushed by a "silver point", 40 discrete
+//! push actions, relational and directional language goals (KALM's setup, used by VLGOR).
+//!
+//! * [`physics`] — the rapier3d scene and one push (0.4 s); canonical, bit-exact stepping.
+//! * [`goal`] — goals and their pure success / reward tests on ball positions.
+//! * [`templates`], [`text`] — instruction text from goals, counterfactual generators.
+//! * [`tasks`] — the seeded split and instruction sampling per level, the task table.
+//! * [`expert`] — the scripted lookahead expert.
+//! * [`env`] — [`ClevrEnv`], the [`crate::Env`] implementation; [`view`] — its scene.
+//!
+//! Convention: left = -x, right = +x, front = -y (closer to the default camera), behind = +y.
+
+pub mod env;
+pub mod expert;
+pub mod goal;
+pub mod layout;
+pub mod physics;
+pub mod tasks;
+pub mod templates;
+pub mod text;
+pub mod view;
+
+pub use crate::language::CounterfactualKind;
+pub use env::{ClevrEnv, HORIZON};
+pub use goal::{COLOR_NAMES, ClevrGoal, Direction, Relation};
+pub use physics::{DIRECTIONS, NUM_ACTIONS, NUM_BALLS};
+pub use tasks::{Split, sample_instruction, split, task_table};
+pub use text::counterfactual;

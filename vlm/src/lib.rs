@@ -1,0 +1,6 @@
+//! Vision-language models in tch: the frozen all-MiniLM-L6-v2 sentence encoder (goal and text
+//! tokens), the compact vision-language world model with LoRA adapters, and the state readout.
+
+pub mod encoder;
+
+pub use encoder::{EmbeddingCache, EncoderError, SentenceEncoder};
