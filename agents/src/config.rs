@@ -18,6 +18,7 @@ pub const PRESETS: &[(&str, &str)] = &[
 pub struct Config {
     pub render: RenderSection,
     pub eval: EvalSection,
+    pub collect: CollectSection,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -38,6 +39,17 @@ pub struct EvalSection {
     pub episodes: usize,
     /// ε for the expert policy during evaluation.
     pub noise: f32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectSection {
+    /// Rollout–instruction pairs to collect.
+    pub episodes: usize,
+    /// ε of the ε-noisy expert.
+    pub noise: f32,
+    /// Episodes per shard file (the unit of resumption).
+    pub episodes_per_shard: usize,
 }
 
 impl Config {
@@ -89,8 +101,16 @@ impl Config {
         if self.eval.episodes == 0 {
             return bad("eval.episodes", "at least 1");
         }
-        if !(0.0..=1.0).contains(&self.eval.noise) {
-            return bad("eval.noise", "a number in [0, 1]");
+        for (key, v) in [("eval.noise", self.eval.noise), ("collect.noise", self.collect.noise)] {
+            if !(0.0..=1.0).contains(&v) {
+                return bad(key, "a number in [0, 1]");
+            }
+        }
+        if self.collect.episodes == 0 {
+            return bad("collect.episodes", "at least 1");
+        }
+        if !(1..=100_000).contains(&self.collect.episodes_per_shard) {
+            return bad("collect.episodes_per_shard", "an integer in 1..=100000");
         }
         Ok(())
     }

@@ -10,6 +10,8 @@ use crate::error::CliError;
 
 pub struct Context {
     pub seed: u64,
+    /// Name of the preset the configuration came from.
+    pub preset: String,
     pub config: Config,
     pub device: tch::Device,
     pub json: bool,
@@ -42,6 +44,7 @@ impl Context {
         tracing::info!(?device, preset = %global.preset, seed = global.seed, "vlgor starting");
         Ok(Context {
             seed: global.seed,
+            preset: global.preset.clone(),
             config,
             device,
             json: global.json,
@@ -64,9 +67,15 @@ impl Context {
         bar
     }
 
-    /// Prints `value` as the last stdout line when --json is set.
+    /// Prints `value` as the last stdout line when --json is set, adding the torch device
+    /// and the preset so logged results say where they came from.
     pub fn emit_json(&self, value: &serde_json::Value) {
         if self.json {
+            let mut value = value.clone();
+            if let Some(map) = value.as_object_mut() {
+                map.insert("device".into(), format!("{:?}", self.device).to_lowercase().into());
+                map.insert("preset".into(), self.preset.clone().into());
+            }
             println!("{value}");
         }
     }

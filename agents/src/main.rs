@@ -1,6 +1,7 @@
 //! `vlgor`: the command line of the vlgor system. See `vlgor --help`.
 
 mod cli;
+mod collect;
 mod commands;
 mod config;
 mod context;

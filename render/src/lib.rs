@@ -14,10 +14,11 @@
 
 pub mod camera;
 pub mod demo_scenes;
+mod downsample;
 mod error;
 pub mod frame;
+pub mod geometry;
 pub mod gpu;
-pub mod instances;
 pub mod mesh;
 pub mod output;
 mod pipelines;

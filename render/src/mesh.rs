@@ -14,24 +14,29 @@ pub struct Vertex {
     pub normal: [f32; 3],
 }
 
-/// Which unit mesh an instance uses.
+/// Which unit mesh an instance uses. Instances are drawn in this order (the large plane last,
+/// so that the depth test rejects its hidden pixels early).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MeshKind {
-    /// Radius 1 around the origin.
+    /// Radius 1 around the origin, [`SPHERE_SEGMENTS`] segments.
     Sphere = 0,
+    /// Radius 1, [`SPHERE_SEGMENTS_LOW`] segments: for spheres that cover few pixels.
+    SphereLow = 1,
     /// Half extents 1 (the cube [-1, 1]^3).
-    Cube = 1,
+    Cube = 2,
     /// Radius 1, axis along z, z in [-1, 1], with end caps.
-    Cylinder = 2,
+    Cylinder = 3,
     /// The square [-1, 1]^2 at z = 0, both faces (normals +z and -z).
-    Plane = 3,
+    Plane = 4,
 }
 
 /// Number of mesh kinds; instances are grouped by kind in this order.
-pub const MESH_KINDS: usize = 4;
+pub const MESH_KINDS: usize = 5;
 
-/// Longitude segments of the unit sphere (latitude rings are half as many).
+/// Longitude segments of the unit sphere (latitude rings are half as many): 224 triangles.
 pub const SPHERE_SEGMENTS: u32 = 16;
+/// Longitude segments of the low-detail sphere: 48 triangles.
+pub const SPHERE_SEGMENTS_LOW: u32 = 8;
 /// Segments around the unit cylinder.
 pub const CYLINDER_SEGMENTS: u32 = 16;
 
@@ -46,8 +51,11 @@ pub struct MeshRange {
 /// All unit meshes packed together.
 pub struct MeshSet {
     pub vertices: Vec<Vertex>,
+    /// Indices of each mesh count from that mesh's first vertex (`base_vertex`).
     pub indices: Vec<u32>,
     pub ranges: [MeshRange; MESH_KINDS],
+    /// Vertices of each mesh.
+    pub vertex_counts: [usize; MESH_KINDS],
 }
 
 struct Builder {
@@ -73,8 +81,15 @@ impl Builder {
 }
 
 fn sphere(b: &mut Builder) {
-    let seg = SPHERE_SEGMENTS;
-    let rings = SPHERE_SEGMENTS / 2;
+    sphere_with(b, SPHERE_SEGMENTS)
+}
+
+fn sphere_low(b: &mut Builder) {
+    sphere_with(b, SPHERE_SEGMENTS_LOW)
+}
+
+fn sphere_with(b: &mut Builder, seg: u32) {
+    let rings = seg / 2;
     // Vertex grid: ring r from north pole (r = 0) to south pole (r = rings), seg + 1 columns.
     let mut grid = Vec::new();
     for r in 0..=rings {
@@ -183,7 +198,8 @@ impl MeshSet {
             index_count: 0,
             base_vertex: 0,
         }; MESH_KINDS];
-        let makers: [fn(&mut Builder); MESH_KINDS] = [sphere, cube, cylinder, plane];
+        let mut vertex_counts = [0; MESH_KINDS];
+        let makers: [fn(&mut Builder); MESH_KINDS] = [sphere, sphere_low, cube, cylinder, plane];
         for (k, make) in makers.iter().enumerate() {
             let (v0, i0) = (b.v.len(), b.i.len());
             let mut local = Builder {
@@ -191,6 +207,7 @@ impl MeshSet {
                 i: Vec::new(),
             };
             make(&mut local);
+            vertex_counts[k] = local.v.len();
             b.v.extend(local.v);
             b.i.extend(local.i);
             ranges[k] = MeshRange {
@@ -203,6 +220,7 @@ impl MeshSet {
             vertices: b.v,
             indices: b.i,
             ranges,
+            vertex_counts,
         }
     }
 
@@ -237,6 +255,7 @@ mod tests {
                 assert!(geo.dot(n) > 0.0, "inward-facing triangle {t:?}");
             }
         }
-        assert!(set.triangles(MeshKind::Sphere) <= 256);
+        assert_eq!(set.triangles(MeshKind::Sphere), 224);
+        assert_eq!(set.triangles(MeshKind::SphereLow), 48);
     }
 }

@@ -1,11 +1,14 @@
 //! The headless renderer: draws batches of [`Scene`]s at `supersample` x the output resolution,
-//! one render pass per scene into a layer of a 2D-array texture, box-downsamples on the GPU into
-//! packed RGB8 bytes, and reads the whole batch back with one copy and one map.
+//! one render pass per scene into a layer of a 2D-array texture (reused in chunks of up to 64
+//! layers), copies every chunk into one mapped read-back buffer, and box-downsamples to RGB8 on
+//! the CPU ([`crate::downsample`]). A batch is one submission and one map unless its
+//! supersampled pixels exceed [`READBACK_BUDGET_BYTES`]; then it is split into several.
 
 use crate::frame::{Frame, FrameBatch};
 use crate::gpu::{self, AdapterSummary, GpuContext};
-use crate::instances::{self, Instance, SceneInstances, SceneUniform, UNIFORM_STRIDE};
-use crate::mesh::{MESH_KINDS, MeshSet, Vertex};
+use crate::geometry::{self, SceneBuilder, SceneUniform, SceneVertex, UNIFORM_STRIDE};
+use crate::mesh::MeshSet;
+use crate::downsample::{self, SourceLayout};
 use crate::pipelines::{self, Pipelines};
 use crate::{RenderConfig, RenderError};
 use vlgor_sim::Scene;
@@ -16,25 +19,26 @@ pub(crate) const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8U
 pub(crate) const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 /// Byte budget of the supersampled colour layers; bounds how many scenes one chunk holds.
 const LAYER_BUDGET_BYTES: u64 = 64 << 20;
-/// Most scenes per chunk (a multiple of 4, see `downsample.wgsl`).
+/// Most scenes per chunk.
 const MAX_LAYERS: u32 = 64;
+/// Largest read-back buffer; bigger batches are split into several submissions.
+pub const READBACK_BUDGET_BYTES: u64 = 512 << 20;
 
 /// Render targets sized for the config: `layers` colour layers and one depth buffer.
 struct Targets {
+    color: wgpu::Texture,
     layer_views: Vec<wgpu::TextureView>,
     depth_view: wgpu::TextureView,
-    down_bind: wgpu::BindGroup,
 }
 
 /// Growable per-batch buffers, reused between batches.
 struct Buffers {
     scenes: usize,
-    instances: usize,
-    instance: wgpu::Buffer,
+    vertex_cap: usize,
+    index_cap: usize,
+    vertex: wgpu::Buffer,
+    index: wgpu::Buffer,
     uniform: wgpu::Buffer,
-    params: wgpu::Buffer,
-    out: wgpu::Buffer,
-    readback: wgpu::Buffer,
     scene_bind: wgpu::BindGroup,
 }
 
@@ -45,13 +49,13 @@ pub struct Renderer {
     config: RenderConfig,
     summary: AdapterSummary,
     pipes: Pipelines,
-    mesh_vertices: wgpu::Buffer,
-    mesh_indices: wgpu::Buffer,
     meshes: MeshSet,
     layers: u32,
     targets: Targets,
     buffers: Buffers,
-    scratch: SceneInstances,
+    readback: Option<wgpu::Buffer>,
+    layout: SourceLayout,
+    scratch: SceneBuilder,
 }
 
 fn validate_config(c: &RenderConfig, max_dim: u32) -> Result<(), RenderError> {
@@ -93,25 +97,21 @@ impl Renderer {
         let device = &gpu.device;
         let pipes = pipelines::create(device);
         let meshes = MeshSet::build();
-        let mesh_vertices = pipelines::init_buffer(
-            device,
-            "unit mesh vertices",
-            bytemuck::cast_slice::<Vertex, u8>(&meshes.vertices),
-            wgpu::BufferUsages::VERTEX,
-        );
-        let mesh_indices = pipelines::init_buffer(
-            device,
-            "unit mesh indices",
-            bytemuck::cast_slice(&meshes.indices),
-            wgpu::BufferUsages::INDEX,
-        );
         let k = config.supersample;
         let layer_bytes = (config.width * k) as u64 * (config.height * k) as u64 * 4;
         let layers = ((LAYER_BUDGET_BYTES / layer_bytes) as u32 / 4 * 4)
             .clamp(4, MAX_LAYERS)
             .min(limits.max_texture_array_layers / 4 * 4);
-        let buffers = Buffers::new(device, &pipes, 4, 64, &config);
-        let targets = Targets::new(device, &pipes, &config, layers, &buffers);
+        let buffers = Buffers::new(device, &pipes, 4, 1 << 14, 1 << 15);
+        let targets = Targets::new(device, &config, layers);
+        let row_pitch = (config.width * k * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+        let layout = SourceLayout {
+            width: config.width as usize,
+            height: config.height as usize,
+            k: k as usize,
+            row_pitch: row_pitch as usize,
+            frame_pitch: (row_pitch * config.height * k) as usize,
+        };
         tracing::info!(
             adapter = %summary,
             width = config.width,
@@ -125,13 +125,13 @@ impl Renderer {
             config,
             summary,
             pipes,
-            mesh_vertices,
-            mesh_indices,
             meshes,
             layers,
             targets,
             buffers,
-            scratch: SceneInstances::default(),
+            readback: None,
+            layout,
+            scratch: SceneBuilder::default(),
         })
     }
 
@@ -164,14 +164,7 @@ impl Renderer {
     pub fn render_batch(&mut self, scenes: &[Scene]) -> Result<FrameBatch, RenderError> {
         let (w, h) = (self.config.width, self.config.height);
         let n = scenes.len();
-        let frame_bytes = w as u64 * h as u64 * 3;
-        let out_bytes = ((n as u64 * w as u64 * h as u64).div_ceil(4) * 12).max(4);
-        if out_bytes > self.gpu.device.limits().max_buffer_size.min(1 << 31) {
-            return Err(RenderError::Config(format!(
-                "a batch of {n} frames of {w}x{h} needs {out_bytes} bytes; split it into smaller \
-                 batches"
-            )));
-        }
+        let frame_bytes = w as usize * h as usize * 3;
         if n == 0 {
             return Ok(FrameBatch {
                 n: 0,
@@ -180,64 +173,91 @@ impl Renderer {
                 pixels: Vec::new(),
             });
         }
-        // Per scene and mesh kind: (first instance, count).
+        // Per scene: (first index, index count, base vertex).
         let aspect = w as f32 / h as f32;
-        let mut all: Vec<Instance> = Vec::new();
-        let mut ranges: Vec<[(u32, u32); MESH_KINDS]> = Vec::with_capacity(n);
+        let mut vertices: Vec<SceneVertex> = Vec::new();
+        let mut indices: Vec<u32> = Vec::new();
+        let mut draws: Vec<(u32, u32, i32)> = Vec::with_capacity(n);
         let mut uniforms: Vec<SceneUniform> = Vec::with_capacity(n);
         for (i, scene) in scenes.iter().enumerate() {
-            uniforms.push(instances::scene_uniform(i, scene, aspect)?);
-            instances::scene_instances(i, scene, &mut self.scratch)?;
-            let mut r = [(0, 0); MESH_KINDS];
-            for (kind, list) in self.scratch.by_kind.iter().enumerate() {
-                r[kind] = (all.len() as u32, list.len() as u32);
-                all.extend_from_slice(list);
-            }
-            ranges.push(r);
+            uniforms.push(geometry::scene_uniform(i, scene, aspect)?);
+            let lod = geometry::lod_scale(scene, h * self.config.supersample);
+            let (v0, i0) = (vertices.len(), indices.len());
+            self.scratch
+                .append_scene(i, scene, lod, &self.meshes, &mut vertices, &mut indices)?;
+            draws.push((i0 as u32, (indices.len() - i0) as u32, v0 as i32));
         }
         let device = &self.gpu.device;
-        if n > self.buffers.scenes || all.len() > self.buffers.instances || out_bytes > self.buffers.out.size() {
-            let scenes_cap = n.next_power_of_two().max(self.buffers.scenes);
-            let inst_cap = all.len().next_power_of_two().max(self.buffers.instances);
-            self.buffers = Buffers::new(device, &self.pipes, scenes_cap, inst_cap, &self.config);
-            self.targets = Targets::new(device, &self.pipes, &self.config, self.layers, &self.buffers);
+        if n > self.buffers.scenes
+            || vertices.len() > self.buffers.vertex_cap
+            || indices.len() > self.buffers.index_cap
+        {
+            self.buffers = Buffers::new(
+                device,
+                &self.pipes,
+                n.next_power_of_two().max(self.buffers.scenes),
+                vertices.len().next_power_of_two().max(self.buffers.vertex_cap),
+                indices.len().next_power_of_two().max(self.buffers.index_cap),
+            );
         }
-        let queue = &self.gpu.queue;
         let b = &self.buffers;
-        if !all.is_empty() {
-            queue.write_buffer(&b.instance, 0, bytemuck::cast_slice(&all));
+        let queue = &self.gpu.queue;
+        if !indices.is_empty() {
+            queue.write_buffer(&b.vertex, 0, bytemuck::cast_slice(&vertices));
+            queue.write_buffer(&b.index, 0, bytemuck::cast_slice(&indices));
         }
         queue.write_buffer(&b.uniform, 0, bytemuck::cast_slice(&uniforms));
-        let chunks = n.div_ceil(self.layers as usize);
-        let mut params = vec![[0u32; 64]; chunks];
-        let total_groups: Vec<u32> = (0..chunks)
-            .map(|c| {
-                let frames = (n - c * self.layers as usize).min(self.layers as usize) as u64;
-                ((frames * w as u64 * h as u64).div_ceil(4).div_ceil(64)) as u32
-            })
-            .collect();
-        for (c, p) in params.iter_mut().enumerate() {
-            let first = c * self.layers as usize;
-            let frames = (n - first).min(self.layers as usize) as u32;
-            let groups_x = total_groups[c].min(65535);
-            p[..6].copy_from_slice(&[
-                w,
-                h,
-                self.config.supersample,
-                frames,
-                (first as u64 * frame_bytes / 4) as u32,
-                groups_x,
-            ]);
-        }
-        queue.write_buffer(&b.params, 0, bytemuck::cast_slice(&params));
 
+        // Frames per submission: whole chunks of layers within the read-back budget.
+        let layers = self.layers as usize;
+        let pitch = self.layout.frame_pitch as u64;
+        let per_submit = ((READBACK_BUDGET_BYTES / pitch) as usize / layers).max(1) * layers;
+        let group = n.min(per_submit);
+        let need = group.div_ceil(layers) as u64 * layers as u64 * pitch;
+        if self.readback.as_ref().is_none_or(|r| r.size() < need) {
+            self.readback = Some(device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("supersampled read-back"),
+                size: need,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+        let mut pixels = vec![0u8; n * frame_bytes];
+        for start in (0..n).step_by(group) {
+            let end = (start + group).min(n);
+            self.submit_group(scenes, &draws, start..end)?;
+            let readback = self.readback.as_ref().ok_or_else(|| RenderError::Gpu("no read-back buffer".into()))?;
+            let len = (end - start) as u64 * pitch;
+            let layout = self.layout;
+            let out = &mut pixels[start * frame_bytes..end * frame_bytes];
+            map_and(device, readback, len, |src| downsample::box_filter(src, &layout, out))?;
+        }
+        Ok(FrameBatch {
+            n,
+            height: h,
+            width: w,
+            pixels,
+        })
+    }
+
+    /// Encodes and submits the scenes `frames` (chunk by chunk: one render pass per scene,
+    /// then one copy of the chunk's layers into the read-back buffer).
+    fn submit_group(
+        &self,
+        scenes: &[Scene],
+        draws: &[(u32, u32, i32)],
+        frames: std::ops::Range<usize>,
+    ) -> Result<(), RenderError> {
+        let device = &self.gpu.device;
+        let readback = self.readback.as_ref().ok_or_else(|| RenderError::Gpu("no read-back buffer".into()))?;
+        let b = &self.buffers;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("vlgor batch"),
         });
-        for c in 0..chunks {
-            let first = c * self.layers as usize;
-            let last = (first + self.layers as usize).min(n);
+        let layers = self.layers as usize;
+        for first in frames.clone().step_by(layers) {
+            let last = (first + layers).min(frames.end);
             for i in first..last {
                 let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
                     label: None,
@@ -246,7 +266,7 @@ impl Renderer {
                         depth_slice: None,
                         resolve_target: None,
                         ops: wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(instances::clear_color(&scenes[i])),
+                            load: wgpu::LoadOp::Clear(geometry::clear_color(&scenes[i])),
                             store: wgpu::StoreOp::Store,
                         },
                     })],
@@ -262,52 +282,50 @@ impl Renderer {
                     occlusion_query_set: None,
                     multiview_mask: None,
                 });
-                if ranges[i].iter().all(|r| r.1 == 0) {
+                let (first_index, count, base_vertex) = draws[i];
+                if count == 0 {
                     continue;
                 }
                 pass.set_pipeline(&self.pipes.scene);
                 pass.set_bind_group(0, &b.scene_bind, &[(i as u64 * UNIFORM_STRIDE) as u32]);
-                pass.set_vertex_buffer(0, self.mesh_vertices.slice(..));
-                pass.set_vertex_buffer(1, b.instance.slice(..));
-                pass.set_index_buffer(self.mesh_indices.slice(..), wgpu::IndexFormat::Uint32);
-                for (kind, &(start, count)) in ranges[i].iter().enumerate() {
-                    if count > 0 {
-                        let m = self.meshes.ranges[kind];
-                        pass.draw_indexed(
-                            m.first_index..m.first_index + m.index_count,
-                            m.base_vertex,
-                            start..start + count,
-                        );
-                    }
-                }
+                pass.set_vertex_buffer(0, b.vertex.slice(..));
+                pass.set_index_buffer(b.index.slice(..), wgpu::IndexFormat::Uint32);
+                pass.draw_indexed(first_index..first_index + count, base_vertex, 0..1);
             }
-            let mut cpass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: None,
-                timestamp_writes: None,
-            });
-            cpass.set_pipeline(&self.pipes.downsample);
-            cpass.set_bind_group(0, &self.targets.down_bind, &[(c as u64 * UNIFORM_STRIDE) as u32]);
-            let gx = total_groups[c].min(65535);
-            cpass.dispatch_workgroups(gx, total_groups[c].div_ceil(gx), 1);
+            let k = self.config.supersample;
+            enc.copy_texture_to_buffer(
+                self.targets.color.as_image_copy(),
+                wgpu::TexelCopyBufferInfo {
+                    buffer: readback,
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset: ((first - frames.start) * self.layout.frame_pitch) as u64,
+                        bytes_per_row: Some(self.layout.row_pitch as u32),
+                        rows_per_image: Some(self.config.height * k),
+                    },
+                },
+                wgpu::Extent3d {
+                    width: self.config.width * k,
+                    height: self.config.height * k,
+                    depth_or_array_layers: (last - first) as u32,
+                },
+            );
         }
-        enc.copy_buffer_to_buffer(&b.out, 0, &b.readback, 0, out_bytes);
         self.gpu.queue.submit(Some(enc.finish()));
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(RenderError::Gpu(e.to_string()));
+        match pollster::block_on(scope.pop()) {
+            Some(e) => Err(RenderError::Gpu(e.to_string())),
+            None => Ok(()),
         }
-        let pixels = read_back(device, &b.readback, out_bytes, n as u64 * frame_bytes)?;
-        Ok(FrameBatch {
-            n,
-            height: h,
-            width: w,
-            pixels,
-        })
     }
 }
 
-/// Maps `buffer`, copies its first `len` bytes out and unmaps it.
-fn read_back(device: &wgpu::Device, buffer: &wgpu::Buffer, mapped: u64, len: u64) -> Result<Vec<u8>, RenderError> {
-    let slice = buffer.slice(..mapped);
+/// Maps the first `len` bytes of `buffer`, runs `f` on them and unmaps.
+fn map_and(
+    device: &wgpu::Device,
+    buffer: &wgpu::Buffer,
+    len: u64,
+    f: impl FnOnce(&[u8]),
+) -> Result<(), RenderError> {
+    let slice = buffer.slice(..len);
     let (tx, rx) = std::sync::mpsc::channel();
     slice.map_async(wgpu::MapMode::Read, move |r| {
         let _ = tx.send(r);
@@ -318,49 +336,46 @@ fn read_back(device: &wgpu::Device, buffer: &wgpu::Buffer, mapped: u64, len: u64
     rx.recv()
         .map_err(|_| RenderError::Gpu("read-back callback never ran".into()))?
         .map_err(|e| RenderError::Gpu(format!("mapping the read-back buffer: {e}")))?;
-    let pixels = slice
-        .get_mapped_range()
-        .map_err(|e| RenderError::Gpu(format!("reading the mapped read-back buffer: {e}")))?
-        [..len as usize]
-        .to_vec();
+    {
+        let view = slice
+            .get_mapped_range()
+            .map_err(|e| RenderError::Gpu(format!("reading the mapped read-back buffer: {e}")))?;
+        f(&view);
+    }
     buffer.unmap();
-    Ok(pixels)
+    Ok(())
 }
 
 impl Buffers {
-    fn new(device: &wgpu::Device, pipes: &Pipelines, scenes: usize, instances: usize, c: &RenderConfig) -> Buffers {
+    fn new(device: &wgpu::Device, pipes: &Pipelines, scenes: usize, vertices: usize, indices: usize) -> Buffers {
+        use wgpu::BufferUsages as U;
         let buf = |label, size: u64, usage| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
-                size,
+                size: size.max(16),
                 usage,
                 mapped_at_creation: false,
             })
         };
-        use wgpu::BufferUsages as U;
-        let out_bytes = ((scenes as u64 * c.width as u64 * c.height as u64).div_ceil(4) * 12).max(4);
-        let instance = buf("instances", (instances.max(1) * std::mem::size_of::<Instance>()) as u64, U::VERTEX | U::COPY_DST);
+        let vertex_bytes = (vertices * std::mem::size_of::<SceneVertex>()) as u64;
+        let vertex = buf("scene vertices", vertex_bytes, U::VERTEX | U::COPY_DST);
+        let index = buf("scene indices", indices as u64 * 4, U::INDEX | U::COPY_DST);
         let uniform = buf("scene uniforms", scenes as u64 * UNIFORM_STRIDE, U::UNIFORM | U::COPY_DST);
-        let chunks = scenes.div_ceil(4) as u64;
-        let params = buf("downsample params", chunks * UNIFORM_STRIDE, U::UNIFORM | U::COPY_DST);
-        let out = buf("rgb8 frames", out_bytes, U::STORAGE | U::COPY_SRC);
-        let readback = buf("rgb8 read-back", out_bytes, U::MAP_READ | U::COPY_DST);
         let scene_bind = pipelines::scene_bind_group(device, pipes, &uniform);
         Buffers {
             scenes,
-            instances,
-            instance,
+            vertex_cap: vertices,
+            index_cap: indices,
+            vertex,
+            index,
             uniform,
-            params,
-            out,
-            readback,
             scene_bind,
         }
     }
 }
 
 impl Targets {
-    fn new(device: &wgpu::Device, pipes: &Pipelines, c: &RenderConfig, layers: u32, b: &Buffers) -> Targets {
+    fn new(device: &wgpu::Device, c: &RenderConfig, layers: u32) -> Targets {
         let k = c.supersample;
         let size = wgpu::Extent3d {
             width: c.width * k,
@@ -374,7 +389,7 @@ impl Targets {
             sample_count: 1,
             dimension: wgpu::TextureDimension::D2,
             format: COLOR_FORMAT,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
             view_formats: &[],
         });
         let depth = device.create_texture(&wgpu::TextureDescriptor {
@@ -400,15 +415,10 @@ impl Targets {
                 })
             })
             .collect();
-        let array_view = color.create_view(&wgpu::TextureViewDescriptor {
-            dimension: Some(wgpu::TextureViewDimension::D2Array),
-            ..Default::default()
-        });
-        let down_bind = pipelines::downsample_bind_group(device, pipes, &array_view, &b.out, &b.params);
         Targets {
+            color,
             layer_views,
             depth_view: depth.create_view(&Default::default()),
-            down_bind,
         }
     }
 }

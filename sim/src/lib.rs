@@ -9,6 +9,7 @@
 //! learning. Units: metres, radians, seconds; one `step` is one environment step.
 
 pub mod clevr;
+pub mod dataset;
 pub mod env;
 pub mod error;
 pub mod language;

@@ -1,4 +1,5 @@
-//! Scripted experts succeed on every task (10 seeded episodes each, plain goals).
+//! Scripted experts succeed on every task (10 seeded episodes each, plain goals). Override with
+//! `MW_EPISODES`, `MW_SEED0` and `MW_NOISE` (probability of a random action) for reports.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -6,7 +7,7 @@ use vlgor_sim::Env;
 use vlgor_sim::metaworld::{MetaWorldEnv, Task};
 
 /// Runs `episodes` expert episodes; returns (successes, median steps to first success).
-pub fn expert_stats(task: Task, episodes: u64, seed0: u64) -> (usize, usize) {
+pub fn expert_stats(task: Task, episodes: u64, seed0: u64, noise: f32) -> (usize, usize) {
     let mut env = MetaWorldEnv::new(task);
     let instr = env.instruction().clone();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -14,7 +15,7 @@ pub fn expert_stats(task: Task, episodes: u64, seed0: u64) -> (usize, usize) {
     for ep in 0..episodes {
         env.reset(seed0 + ep, &instr).unwrap();
         for t in 1..=env.horizon() {
-            let a = env.expert_action(0.0, &mut rng);
+            let a = env.expert_action(noise, &mut rng);
             if env.step(&a).unwrap().success {
                 steps.push(t);
                 break;
@@ -28,10 +29,21 @@ pub fn expert_stats(task: Task, episodes: u64, seed0: u64) -> (usize, usize) {
 
 #[test]
 fn experts_succeed_on_every_task() {
-    let episodes: u64 = std::env::var("MW_EPISODES").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let episodes: u64 = std::env::var("MW_EPISODES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let mut failed = Vec::new();
     for task in Task::ALL {
-        let (n, median) = expert_stats(task, episodes, 1000);
+        let seed0: u64 = std::env::var("MW_SEED0")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1000);
+        let noise: f32 = std::env::var("MW_NOISE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0.0);
+        let (n, median) = expert_stats(task, episodes, seed0, noise);
         println!("{:<20} {n}/{episodes} median steps {median}", task.name());
         if (n as f32) < 0.9 * episodes as f32 {
             failed.push(task.name());

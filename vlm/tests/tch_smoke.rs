@@ -28,5 +28,8 @@ fn mlp_regression_loss_falls_with_adam() {
     let last = loss_of(&mlp).double_value(&[]);
     println!("MSE {initial:.4} -> {last:.4} after 200 Adam steps");
     assert!(last.is_finite());
-    assert!(last < 0.2 * initial, "loss did not fall enough: {initial} -> {last}");
+    assert!(
+        last < 0.2 * initial,
+        "loss did not fall enough: {initial} -> {last}"
+    );
 }

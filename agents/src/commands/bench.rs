@@ -86,7 +86,7 @@ pub fn render(ctx: &Context, env: &str, batch: usize, batches: usize) -> Result<
         supersample: r.supersample,
     })
     .map_err(|e| CliError::Other(e.into()))?;
-    let adapter = renderer.adapter_info();
+    let adapter = renderer.adapter_info().to_string();
     renderer.render_batch(&scenes).map_err(|e| CliError::Other(e.into()))?; // warm-up
     let bar = ctx.progress(batches as u64, &format!("bench render {env}"));
     let start = Instant::now();

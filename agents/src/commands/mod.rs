@@ -1,11 +1,13 @@
 //! One module per command; `run` dispatches.
 
 mod bench;
+mod collect;
+mod dataset;
 mod eval;
 mod tasks;
 mod view;
 
-use crate::cli::{BenchCommand, Command};
+use crate::cli::{BenchCommand, Command, DatasetCommand};
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -20,8 +22,8 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Bench(BenchCommand::Render { env, batch, batches }) => {
             bench::render(ctx, &env.env, *batch, *batches)
         }
-        Command::Collect(_) => not_built("collect", "offline datasets land with issue #6"),
-        Command::Dataset(_) => not_built("dataset", "offline datasets land with issue #6"),
+        Command::Collect(a) => collect::run(ctx, a),
+        Command::Dataset(DatasetCommand::Info { dir }) => dataset::info(ctx, dir),
         Command::Export(_) => not_built("export", "dataset export lands with issue #6"),
         Command::TrainVlm(_) => not_built("train-vlm", "the world model lands with issue #8"),
         Command::Vlm(_) => not_built("vlm eval", "the world model lands with issue #8"),

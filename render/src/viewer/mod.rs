@@ -2,7 +2,7 @@
 //! steps it at a fixed rate. Keys: Space pause/resume, N or Right single step (while paused),
 //! C next camera, S split mode ("real | imagined") on/off, R reset, Esc or Q quit.
 //!
-//! Needs a display (X11 or Wayland); under no display, [`run`] returns an error saying so.
+//! Needs an X11 display (`DISPLAY`; XWayland on Wayland desktops); under no display, [`run`] returns an error saying so.
 //! Works under Xvfb (Mesa lavapipe presents through X11). winit allows one event loop per
 //! process, so [`run`] can be called once per process.
 
@@ -81,11 +81,10 @@ pub struct ViewerReport {
     pub steps: u64,
 }
 
-/// True when an X11 or Wayland display is named in the environment.
+/// True when an X11 display is named in the environment (`DISPLAY`). The viewer is built
+/// with winit's X11 backend only; on Wayland desktops it goes through XWayland.
 pub fn display_available() -> bool {
-    ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    std::env::var_os("DISPLAY").is_some_and(|s| !s.is_empty())
 }
 
 struct Gfx {
@@ -289,8 +288,8 @@ impl ApplicationHandler for App<'_> {
 pub fn run(source: &mut dyn ViewerSource, options: ViewerOptions) -> Result<ViewerReport, RenderError> {
     if !display_available() {
         return Err(RenderError::Viewer(
-            "no display: set DISPLAY (X11) or WAYLAND_DISPLAY, or run under xvfb-run \
-             (e.g. `xvfb-run -a vlgor ...`); headless rendering to files needs no display"
+            "no display: set DISPLAY (X11) or run under xvfb-run (e.g. `xvfb-run -a vlgor ...`); \
+             headless rendering to files needs no display"
                 .into(),
         ));
     }
@@ -303,10 +302,8 @@ pub fn run(source: &mut dyn ViewerSource, options: ViewerOptions) -> Result<View
     let mut builder = EventLoop::builder();
     #[cfg(all(unix, not(target_os = "macos")))]
     {
-        use winit::platform::wayland::EventLoopBuilderExtWayland;
         use winit::platform::x11::EventLoopBuilderExtX11;
-        EventLoopBuilderExtX11::with_any_thread(&mut builder, true);
-        EventLoopBuilderExtWayland::with_any_thread(&mut builder, true);
+        builder.with_any_thread(true);
     }
     let event_loop = builder
         .build()

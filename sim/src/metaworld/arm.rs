@@ -38,6 +38,7 @@ const ORIENT_WEIGHT: f32 = 0.05;
 /// Sawyer head (screen) half extents (m).
 pub(crate) const HEAD_HALF: [f32; 3] = [0.044, 0.128, 0.124];
 
+/// A unit quaternion from (w, x, y, z) components (normalised, so (1, 1, 0, 0) = 90° about x).
 fn q(w: f32, x: f32, y: f32, z: f32) -> Quat {
     Quat::from_xyzw(x, y, z, w).normalize()
 }
@@ -47,12 +48,15 @@ fn chain() -> [(Vec3, Quat); 9] {
     [
         (Vec3::new(0.0, 0.0, 0.08), Quat::IDENTITY),
         (Vec3::new(0.081, 0.05, 0.237), q(0.5, -0.5, 0.5, 0.5)),
-        (Vec3::new(0.0, -0.14, 0.1425), q(0.7071, 0.7071, 0.0, 0.0)),
-        (Vec3::new(0.0, -0.042, 0.26), q(0.7071, -0.7071, 0.0, 0.0)),
-        (Vec3::new(0.0, -0.125, -0.1265), q(0.7071, 0.7071, 0.0, 0.0)),
-        (Vec3::new(0.0, 0.031, 0.275), q(0.7071, -0.7071, 0.0, 0.0)),
-        (Vec3::new(0.0, -0.11, 0.1053), q(0.0616, 0.0616, -0.7044, 0.7044)),
-        (Vec3::new(0.0, 0.0, 0.0245), q(0.7071, 0.0, 0.0, 0.7071)),
+        (Vec3::new(0.0, -0.14, 0.1425), q(1.0, 1.0, 0.0, 0.0)),
+        (Vec3::new(0.0, -0.042, 0.26), q(1.0, -1.0, 0.0, 0.0)),
+        (Vec3::new(0.0, -0.125, -0.1265), q(1.0, 1.0, 0.0, 0.0)),
+        (Vec3::new(0.0, 0.031, 0.275), q(1.0, -1.0, 0.0, 0.0)),
+        (
+            Vec3::new(0.0, -0.11, 0.1053),
+            q(0.0616, 0.0616, -0.7044, 0.7044),
+        ),
+        (Vec3::new(0.0, 0.0, 0.0245), q(1.0, 0.0, 0.0, 1.0)),
         (Vec3::new(0.0, 0.0, 0.12), q(-1.0, 0.0, 1.0, 0.0)),
     ]
 }
@@ -92,11 +96,16 @@ fn solve6(mut a: [[f32; 6]; 6], mut b: [f32; 6]) -> [f32; 6] {
             .unwrap_or(c);
         a.swap(c, piv);
         b.swap(c, piv);
-        let d = if a[c][c].abs() < 1e-12 { 1e-12 } else { a[c][c] };
+        let d = if a[c][c].abs() < 1e-12 {
+            1e-12
+        } else {
+            a[c][c]
+        };
+        let pivot_row = a[c];
         for r in c + 1..6 {
             let f = a[r][c] / d;
-            for k in c..6 {
-                a[r][k] -= f * a[c][k];
+            for (x, p) in a[r][c..].iter_mut().zip(&pivot_row[c..]) {
+                *x -= f * p;
             }
             b[r] -= f * b[c];
         }
@@ -104,7 +113,11 @@ fn solve6(mut a: [[f32; 6]; 6], mut b: [f32; 6]) -> [f32; 6] {
     let mut x = [0.0; 6];
     for c in (0..6).rev() {
         let s: f32 = (c + 1..6).map(|k| a[c][k] * x[k]).sum();
-        let d = if a[c][c].abs() < 1e-12 { 1e-12 } else { a[c][c] };
+        let d = if a[c][c].abs() < 1e-12 {
+            1e-12
+        } else {
+            a[c][c]
+        };
         x[c] = (b[c] - s) / d;
     }
     x
@@ -171,7 +184,6 @@ pub(crate) fn z_to(dir: Vec3) -> Quat {
     Quat::from_rotation_arc(Vec3::Z, dir.normalize_or(Vec3::Z))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,22 +201,44 @@ mod tests {
             [0.006, 0.601, 0.340],
         ];
         for (i, w) in want.iter().enumerate() {
-            assert!(links[i].0.distance(Vec3::from(*w)) < 0.01, "l{i}: {:?} vs {w:?}", links[i].0);
+            assert!(
+                links[i].0.distance(Vec3::from(*w)) < 0.01,
+                "l{i}: {:?} vs {w:?}",
+                links[i].0
+            );
         }
-        assert!(hand.distance(Vec3::new(0.0, 0.6, 0.2)) < 0.01, "hand {hand:?}");
+        assert!(
+            hand.distance(Vec3::new(0.0, 0.6, 0.2)) < 0.01,
+            "hand {hand:?}"
+        );
         let near = forward(&REFERENCE_Q_NEAR).1.0;
-        assert!(near.distance(Vec3::new(0.0, 0.4, 0.2)) < 0.01, "hand {near:?}");
+        assert!(
+            near.distance(Vec3::new(0.0, 0.4, 0.2)) < 0.01,
+            "hand {near:?}"
+        );
     }
 
     #[test]
     fn ik_reaches_workspace_points_with_fingers_down() {
         let goal_rot = forward(&REFERENCE_Q).1.1;
-        for t in [[0.2, 0.7, 0.1], [-0.3, 0.5, 0.3], [0.0, 0.9, 0.05], [0.4, 0.8, 0.4]] {
+        for t in [
+            [0.2, 0.7, 0.1],
+            [-0.3, 0.5, 0.3],
+            [0.0, 0.9, 0.05],
+            [0.4, 0.8, 0.4],
+        ] {
             let t = Vec3::from(t);
             let q = solve(t, warm_start(t, REFERENCE_Q));
             let (_, (p, r)) = forward(&q);
-            assert!(p.distance(t) < 0.005, "target {t:?} reached {p:?} with q {q:?}");
-            assert!(r.angle_between(goal_rot) < 0.6, "orientation off by {}", r.angle_between(goal_rot));
+            assert!(
+                p.distance(t) < 0.005,
+                "target {t:?} reached {p:?} with q {q:?}"
+            );
+            assert!(
+                r.angle_between(goal_rot) < 0.6,
+                "orientation off by {}",
+                r.angle_between(goal_rot)
+            );
         }
     }
 }

@@ -22,7 +22,12 @@ use crate::{Scene, SimError};
 pub const HORIZON: usize = 500;
 /// Hand target displacement per unit action per step (m).
 pub const ACTION_SCALE: f32 = 0.01;
-/// Length of [`Env::state`] vectors.
+/// Length of [`Env::state`] vectors (82). Layout: hand position (3), hand velocity (3), hand
+/// target (3), gripper command (+1 closing / -1 opening), right finger, left finger and object
+/// bodies (13 each: position, quaternion (x, y, z, w), linear and angular velocity), layout base
+/// (3), task goal (3), object point at reset (3), path start (3), previous observation frame
+/// (18), step counter, stage index, constraint-violated flag. Joint positions are implied by the
+/// object's pose.
 pub const STATE_LEN: usize = PhysState::LEN + 12 + 18 + 3;
 
 /// A Meta-World task simulator.
@@ -97,7 +102,8 @@ impl MetaWorldEnv {
             arm_q: std::sync::Mutex::new(super::arm::REFERENCE_Q),
         };
         let instr = env.instruction.clone();
-        env.reset(0, &instr).expect("plain instruction matches its own task");
+        env.reset(0, &instr)
+            .expect("plain instruction matches its own task");
         env
     }
 
@@ -163,7 +169,8 @@ impl MetaWorldEnv {
     }
 
     fn sample_goal(&self, rng: &mut ChaCha8Rng, base: [f32; 3]) -> [f32; 3] {
-        let far = |g: [f32; 3]| ((g[0] - base[0]).powi(2) + (g[1] - base[1]).powi(2)).sqrt() >= 0.15;
+        let far =
+            |g: [f32; 3]| ((g[0] - base[0]).powi(2) + (g[1] - base[1]).powi(2)).sqrt() >= 0.15;
         let mut draw = |lo: [f32; 3], hi: [f32; 3]| {
             let mut g = uniform(rng, lo, hi);
             for _ in 0..100 {
@@ -193,7 +200,11 @@ impl MetaWorldEnv {
             Task::CoffeeButtonPress => 0.03,
             Task::DoorUnlock => 0.0,
             Task::DoorOpen | Task::FaucetOpen => {
-                if self.task == Task::DoorOpen { -std::f32::consts::FRAC_PI_2 } else { std::f32::consts::FRAC_PI_2 }
+                if self.task == Task::DoorOpen {
+                    -std::f32::consts::FRAC_PI_2
+                } else {
+                    std::f32::consts::FRAC_PI_2
+                }
             }
             Task::WindowOpen => 0.2,
             _ => 0.0,
@@ -225,28 +236,31 @@ impl MetaWorldEnv {
         if self.stage < n && stage_done(self.task, &self.goal.stages[self.stage], &ctx0, &p) {
             self.stage += 1;
         }
-        let r_stage = if self.stage < n {
-            match self.goal.stages[self.stage] {
-                Stage::TaskGoal { .. } => reward::reward(self.task, &self.context(), &p),
-                Stage::Partial { fraction } => {
-                    10.0 * reward::tolerance(
-                        (reward::progress(self.task, p.joint) - fraction).abs(),
-                        0.0,
-                        0.1,
-                        1.0,
-                        reward::Sigmoid::LongTail,
-                    )
-                }
-                _ => 0.0,
+        let long = reward::Sigmoid::LongTail;
+        let hand_init = self.task.hand_init();
+        // Reward: finished stages count 10 each, the current one its shaped reward; averaged
+        // over the stages (max 10), halved once the path constraint is violated.
+        let r_stage = match self.goal.stages.get(self.stage) {
+            None => 10.0,
+            Some(Stage::TaskGoal { .. }) => reward::reward(self.task, &self.context(), &p),
+            Some(Stage::Partial { fraction }) => {
+                let off = (reward::travel_fraction(self.task, p.joint) - fraction).abs();
+                10.0 * reward::tolerance(off, 0.0, 0.1, 1.0, long)
             }
-        } else {
-            10.0
+            Some(Stage::HandAt { offset }) => {
+                let t = [0, 1, 2].map(|i| hand_init[i] + offset[i]);
+                10.0 * reward::tolerance(reward::dist(p.hand, t), 0.0, 0.05, 0.3, long)
+            }
+            Some(Stage::HandAbove { z }) => {
+                10.0 * reward::tolerance(z - p.hand[2], f32::MIN, 0.0, 0.2, long)
+            }
         };
-        let mut r = (10.0 * self.stage.min(n) as f32 + r_stage.min(10.0) * (self.stage < n) as u8 as f32)
-            / n.max(1) as f32;
-        if self.stage >= n {
-            r = 10.0;
-        }
+        let done = self.stage.min(n) as f32;
+        let mut r = if self.stage >= n {
+            10.0
+        } else {
+            (10.0 * done + r_stage.min(10.0)) / n as f32
+        };
         if self.violated {
             r *= 0.5;
         }
@@ -280,8 +294,23 @@ impl Env for MetaWorldEnv {
         }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (lo, hi) = self.task.base_range();
-        let base = uniform(&mut rng, lo, hi);
+        let mut base = uniform(&mut rng, lo, hi);
         let mut task_goal = self.sample_goal(&mut rng, base);
+        // A moved (counterfactual) goal must not already hold at the start: redraw the layout
+        // while the moved goal lies within 0.1 m (xy) of the object.
+        if self.task.has_free_object() {
+            let moved = |g: [f32; 3]| goal.goal_point(g, 0);
+            for _ in 0..100 {
+                let m = moved(task_goal);
+                if m == task_goal
+                    || ((m[0] - base[0]).powi(2) + (m[1] - base[1]).powi(2)).sqrt() >= 0.1
+                {
+                    break;
+                }
+                base = uniform(&mut rng, lo, hi);
+                task_goal = self.sample_goal(&mut rng, base);
+            }
+        }
         // The coffee machine sits behind the goal, so the layout depends on it.
         self.rebuild(base, task_goal);
         if !self.task.has_position_goal() {
@@ -296,7 +325,11 @@ impl Env for MetaWorldEnv {
         self.violated = false;
         let p = self.perceived();
         self.object_init = p.object;
-        self.start = if self.task == Task::Reach { p.tcp() } else { p.object };
+        self.start = if self.task == Task::Reach {
+            p.tcp()
+        } else {
+            p.object
+        };
         self.prev_obs = self.current18();
         Ok(())
     }
@@ -313,7 +346,8 @@ impl Env for MetaWorldEnv {
         let prev = self.perceived();
         self.prev_obs = self.current18();
         let (lo, hi) = self.task.hand_bounds();
-        let d = Vec3::new(a[0], a[1], a[2]).clamp(Vec3::splat(-1.0), Vec3::splat(1.0)) * ACTION_SCALE;
+        let d =
+            Vec3::new(a[0], a[1], a[2]).clamp(Vec3::splat(-1.0), Vec3::splat(1.0)) * ACTION_SCALE;
         self.phys.mocap = (self.phys.mocap + d).clamp(Vec3::from(lo), Vec3::from(hi));
         self.phys.grip = if a[3] > 0.0 { 1.0 } else { -1.0 };
         self.world.step(&mut self.phys);
@@ -376,8 +410,16 @@ impl Env for MetaWorldEnv {
                 self.goal.stages.len()
             )));
         }
-        let layout_goal = if self.task == Task::CoffeePush { task_goal } else { [0.0, 0.8, 0.05] };
-        let cur_goal = if self.task == Task::CoffeePush { self.task_goal } else { [0.0, 0.8, 0.05] };
+        let layout_goal = if self.task == Task::CoffeePush {
+            task_goal
+        } else {
+            [0.0, 0.8, 0.05]
+        };
+        let cur_goal = if self.task == Task::CoffeePush {
+            self.task_goal
+        } else {
+            [0.0, 0.8, 0.05]
+        };
         if base.map(f32::to_bits) != self.base.map(f32::to_bits)
             || layout_goal.map(f32::to_bits) != cur_goal.map(f32::to_bits)
         {
@@ -429,4 +471,3 @@ impl Env for MetaWorldEnv {
         HORIZON
     }
 }
-

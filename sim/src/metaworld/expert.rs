@@ -9,7 +9,7 @@ use glam::Vec3;
 use super::env::MetaWorldEnv;
 use super::goal::{PathConstraint, Stage};
 use super::physics::TCP_OFFSET;
-use super::reward::progress;
+use super::reward::travel_fraction;
 use super::task::Task;
 
 /// Target point and gain for one step of an approach-then-push skill: go above `t` while more
@@ -32,7 +32,13 @@ fn task_target(task: Task, hand: Vec3, obj: Vec3, goal: Vec3, gripper: f32) -> (
         Task::Reach => (goal + Vec3::new(0.0, 0.0, TCP_OFFSET), 5.0, 0.0),
         Task::Push => {
             let puck = obj + Vec3::new(-0.005, 0.0, 0.0);
-            let t = if xy(hand, puck) > 0.02 {
+            // Hysteresis (not in the original): once low beside the puck with the fingers
+            // closed on it, keep heading for the goal even if the puck lags a little.
+            let engaged =
+                xy(hand, puck) <= 0.05 && (hand.z - puck.z).abs() <= 0.04 && gripper < 0.6;
+            let t = if engaged {
+                goal
+            } else if xy(hand, puck) > 0.02 {
                 puck + Vec3::new(0.0, 0.0, 0.2)
             } else if (hand.z - puck.z).abs() > 0.04 {
                 puck + Vec3::new(0.0, 0.0, 0.03)
@@ -48,8 +54,9 @@ fn task_target(task: Task, hand: Vec3, obj: Vec3, goal: Vec3, gripper: f32) -> (
                 puck + Vec3::new(0.0, 0.0, 0.1)
             } else if (hand.z - puck.z).abs() > 0.05 && puck.z < 0.04 {
                 puck + Vec3::new(0.0, 0.0, 0.03)
-            } else if gripper > 0.73 {
-                // Wait for the grasp (the original holds still; we keep settling down).
+            } else if gripper > 0.55 {
+                // Wait for the grasp (the original waits for opening <= 0.73 and holds still; our
+                // pads touch the puck at ~0.45, so wait a little longer and keep settling down).
                 puck + Vec3::new(0.0, 0.0, 0.03)
             } else {
                 goal + Vec3::new(0.0, 0.0, 0.02)
@@ -57,7 +64,7 @@ fn task_target(task: Task, hand: Vec3, obj: Vec3, goal: Vec3, gripper: f32) -> (
             // The original closes once within 0.07 m; our pads are shorter, so close only when
             // low enough for the pads to cover the puck's centre of mass.
             let low = (hand - obj).truncate().length() < 0.03 && hand.z - obj.z < 0.045;
-            let holding = gripper < 0.73 && (hand - obj).length() < 0.07;
+            let holding = gripper < 0.55 && (hand - obj).length() < 0.07;
             let grip = if low || holding { 1.0 } else { 0.0 };
             (t, 10.0, grip)
         }
@@ -77,7 +84,11 @@ fn task_target(task: Task, hand: Vec3, obj: Vec3, goal: Vec3, gripper: f32) -> (
         }
         Task::DoorUnlock => {
             let t = obj + Vec3::new(-0.045, -0.02, -0.03);
-            (approach_push(hand, t, Vec3::new(0.1, 0.0, 0.0), 0.02, 0.1), 25.0, 1.0)
+            (
+                approach_push(hand, t, Vec3::new(0.1, 0.0, 0.0), 0.02, 0.1),
+                25.0,
+                1.0,
+            )
         }
         Task::DoorOpen => {
             // Push the handle's +x side with the palm (the hand 8 cm below the handle centre,
@@ -88,8 +99,12 @@ fn task_target(task: Task, hand: Vec3, obj: Vec3, goal: Vec3, gripper: f32) -> (
             let t = if engaged {
                 // Pull gently: the kinematic palm would otherwise slip past the handle.
                 let v = (d - hand) * 25.0;
-                let cap = 0.4;
-                hand + if v.length() > cap { v * (cap / v.length()) } else { v } / 25.0
+                let cap = 0.8;
+                hand + if v.length() > cap {
+                    v * (cap / v.length())
+                } else {
+                    v
+                } / 25.0
             } else if xy(hand, a) > 0.02 {
                 a + Vec3::new(0.0, 0.0, 0.2)
             } else {
@@ -99,18 +114,31 @@ fn task_target(task: Task, hand: Vec3, obj: Vec3, goal: Vec3, gripper: f32) -> (
         }
         Task::WindowOpen => {
             let t = obj + Vec3::new(-0.045, -0.02, -0.08);
-            (approach_push(hand, t, Vec3::new(0.1, 0.0, 0.0), 0.03, 0.15), 25.0, 1.0)
+            (
+                approach_push(hand, t, Vec3::new(0.1, 0.0, 0.0), 0.03, 0.15),
+                25.0,
+                1.0,
+            )
         }
         Task::FaucetOpen => {
             let t = obj + Vec3::new(-0.04, 0.0, 0.03);
-            (approach_push(hand, t, Vec3::new(0.1, 0.05, 0.0), 0.04, 0.1), 25.0, 1.0)
+            (
+                approach_push(hand, t, Vec3::new(0.1, 0.05, 0.0), 0.04, 0.1),
+                25.0,
+                1.0,
+            )
         }
         Task::CoffeePush => {
-            let t = obj + Vec3::new(0.01, 0.0, 0.05);
+            // The original aims 1 cm beside a handled mug, 5 cm up; our mug is a plain cylinder,
+            // so grasp it centred and lower (pads over its middle) to drag it without tipping.
+            let t = obj + Vec3::new(0.0, 0.0, 0.03);
             let (dxy, dz) = (xy(hand, t), (hand.z - t.z).abs());
             let engaged = dz <= 0.03 && dxy <= 0.05;
-            let target = if engaged {
-                goal + Vec3::new(0.01, 0.0, 0.05)
+            let target = if engaged && gripper > 0.6 {
+                // Let the fingers close on the mug before dragging it (sideways goals).
+                t
+            } else if engaged {
+                goal + Vec3::new(0.0, 0.0, 0.03)
             } else if dxy > 0.02 {
                 t + Vec3::new(0.0, 0.0, 0.15)
             } else {
@@ -132,8 +160,9 @@ pub(crate) fn expert(env: &MetaWorldEnv) -> [f32; 4] {
         None => (hand, 0.0, 0.0),
         Some(Stage::TaskGoal { .. }) => task_target(env.task(), hand, obj, goal, p.gripper),
         Some(Stage::Partial { fraction }) => {
-            if progress(env.task(), p.joint) >= fraction - 0.03 {
-                (hand, 0.0, 0.0)
+            if travel_fraction(env.task(), p.joint) >= fraction - 0.04 {
+                // Hold: bring the hand target back onto the hand so it stops where it is.
+                (Vec3::from(env.hand_target()), -1.0, 1.0)
             } else {
                 task_target(env.task(), hand, obj, goal, p.gripper)
             }
@@ -144,7 +173,12 @@ pub(crate) fn expert(env: &MetaWorldEnv) -> [f32; 4] {
         }
         Some(Stage::HandAbove { z }) => (Vec3::new(hand.x, hand.y, z + 0.03), 10.0, 0.0),
     };
-    let mut d = (target - hand) * gain;
+    // A negative gain marks a hold: move the target onto the hand (the hand then stops).
+    let mut d = if gain < 0.0 {
+        (hand - target) / super::env::ACTION_SCALE
+    } else {
+        (target - hand) * gain
+    };
     match env.goal().constraint {
         Some(PathConstraint::StraightLine { .. }) => {
             let m = d.abs().max_element();

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::reward::{self, EpisodeContext, Perceived, dist, progress};
+use super::reward::{self, EpisodeContext, Perceived, dist, travel_fraction};
 use super::task::Task;
 
 /// One thing to achieve; stages are achieved in order.
@@ -15,8 +15,8 @@ pub enum Stage {
     /// The task's own success with its goal point moved by `offset` (m; non-zero only for
     /// position-goal tasks: reach, push, pick-place, coffee-push).
     TaskGoal { offset: [f32; 3] },
-    /// Articulated tasks: the joint progress (1 = the task's success travel) within 0.1 of
-    /// `fraction` (e.g. 0.5 = "halfway").
+    /// Articulated tasks: the fraction of the joint's full travel within 0.1 of `fraction`
+    /// (e.g. 0.5 = "halfway").
     Partial { fraction: f32 },
     /// The TCP within 0.05 m of the initial TCP moved by `offset` (m).
     HandAt { offset: [f32; 3] },
@@ -52,9 +52,7 @@ impl MetaWorldGoal {
     pub fn plain(task: Task) -> Self {
         MetaWorldGoal {
             task,
-            stages: vec![Stage::TaskGoal {
-                offset: [0.0; 3],
-            }],
+            stages: vec![Stage::TaskGoal { offset: [0.0; 3] }],
             constraint: None,
         }
     }
@@ -70,7 +68,11 @@ impl MetaWorldGoal {
                 _ => None,
             })
             .unwrap_or([0.0; 3]);
-        [task_goal[0] + off[0], task_goal[1] + off[1], task_goal[2] + off[2]]
+        [
+            task_goal[0] + off[0],
+            task_goal[1] + off[1],
+            task_goal[2] + off[2],
+        ]
     }
 }
 
@@ -84,7 +86,7 @@ pub fn stage_done(task: Task, stage: &Stage, ctx: &EpisodeContext, p: &Perceived
             }
             reward::success(task, &c, p)
         }
-        Stage::Partial { fraction } => (progress(task, p.joint) - fraction).abs() <= 0.1,
+        Stage::Partial { fraction } => (travel_fraction(task, p.joint) - fraction).abs() <= 0.1,
         Stage::HandAt { offset } => {
             let t = [
                 ctx.hand_init[0] + offset[0],

@@ -171,7 +171,10 @@ impl Layout {
                 friction: 1.0,
             },
             Task::CoffeePush => {
-                fixtures.extend(coffee_machine(Vec3::new(goal[0], goal[1] + 0.22, 0.0), false));
+                fixtures.extend(coffee_machine(
+                    Vec3::new(goal[0], goal[1] + 0.22, 0.0),
+                    false,
+                ));
                 ObjectSpec {
                     parts: vec![Part::new(
                         ShapeKind::Cylinder {
@@ -193,15 +196,17 @@ impl Layout {
                 // Housing centred at the base; the button sticks out 0.08 m towards -y.
                 fixtures.push(Part::new(bx([0.06, 0.05, 0.06]), b, [0.8, 0.6, 0.1]));
                 ObjectSpec {
-                    parts: vec![Part::new(
-                        ShapeKind::Cylinder {
-                            half_height: 0.045,
-                            radius: 0.02,
-                        },
-                        Vec3::ZERO,
-                        RED,
-                    )
-                    .rot(rx90())],
+                    parts: vec![
+                        Part::new(
+                            ShapeKind::Cylinder {
+                                half_height: 0.045,
+                                radius: 0.02,
+                            },
+                            Vec3::ZERO,
+                            RED,
+                        )
+                        .rot(rx90()),
+                    ],
                     mass: 0.1,
                     origin: b + Vec3::new(0.0, -0.085, 0.0),
                     q0: 0.0,
@@ -218,15 +223,17 @@ impl Layout {
             Task::CoffeeButtonPress => {
                 fixtures.extend(coffee_machine(b, true));
                 ObjectSpec {
-                    parts: vec![Part::new(
-                        ShapeKind::Cylinder {
-                            half_height: 0.02,
-                            radius: 0.032,
-                        },
-                        Vec3::ZERO,
-                        DARK,
-                    )
-                    .rot(rx90())],
+                    parts: vec![
+                        Part::new(
+                            ShapeKind::Cylinder {
+                                half_height: 0.02,
+                                radius: 0.032,
+                            },
+                            Vec3::ZERO,
+                            DARK,
+                        )
+                        .rot(rx90()),
+                    ],
                     mass: 0.1,
                     origin: b + Vec3::new(0.0, -0.19, 0.3),
                     q0: 0.0,
@@ -242,12 +249,22 @@ impl Layout {
             }
             Task::DoorUnlock => {
                 // A closed door (fixed) with a lock lever in front of it.
-                fixtures.push(Part::new(bx([0.16, 0.015, 0.13]), b + Vec3::new(0.0, -0.1, 0.0), WOOD));
+                fixtures.push(Part::new(
+                    bx([0.16, 0.015, 0.13]),
+                    b + Vec3::new(0.0, -0.1, 0.0),
+                    WOOD,
+                ));
                 fixtures.push(
-                    Part::new(bx([0.02, 0.02, 0.15]), b + Vec3::new(-0.19, -0.1, 0.0), DARK).visual(),
+                    Part::new(
+                        bx([0.02, 0.02, 0.15]),
+                        b + Vec3::new(-0.19, -0.1, 0.0),
+                        DARK,
+                    )
+                    .visual(),
                 );
                 fixtures.push(
-                    Part::new(bx([0.02, 0.02, 0.15]), b + Vec3::new(0.19, -0.1, 0.0), DARK).visual(),
+                    Part::new(bx([0.02, 0.02, 0.15]), b + Vec3::new(0.19, -0.1, 0.0), DARK)
+                        .visual(),
                 );
                 ObjectSpec {
                     parts: vec![
@@ -282,21 +299,37 @@ impl Layout {
             Task::DoorOpen => {
                 let hinge = b + Vec3::new(-0.185, -0.1, 0.0);
                 fixtures.push(
-                    Part::new(bx([0.015, 0.015, 0.15]), hinge + Vec3::new(-0.02, 0.0, 0.0), DARK)
-                        .visual(),
+                    Part::new(
+                        bx([0.015, 0.015, 0.15]),
+                        hinge + Vec3::new(-0.02, 0.0, 0.0),
+                        DARK,
+                    )
+                    .visual(),
                 );
                 fixtures.push(
-                    Part::new(bx([0.015, 0.015, 0.15]), hinge + Vec3::new(0.39, 0.0, 0.0), DARK)
-                        .visual(),
+                    Part::new(
+                        bx([0.015, 0.015, 0.15]),
+                        hinge + Vec3::new(0.39, 0.0, 0.0),
+                        DARK,
+                    )
+                    .visual(),
                 );
                 ObjectSpec {
                     parts: vec![
                         Part::new(bx([0.18, 0.01, 0.123]), Vec3::new(0.18, 0.0, 0.0), WOOD),
                         Part::new(bx([0.015, 0.015, 0.06]), Vec3::new(0.30, -0.10, 0.0), METAL),
-                        Part::new(bx([0.006, 0.045, 0.006]), Vec3::new(0.30, -0.055, 0.05), METAL)
-                            .visual(),
-                        Part::new(bx([0.006, 0.045, 0.006]), Vec3::new(0.30, -0.055, -0.05), METAL)
-                            .visual(),
+                        Part::new(
+                            bx([0.006, 0.045, 0.006]),
+                            Vec3::new(0.30, -0.055, 0.05),
+                            METAL,
+                        )
+                        .visual(),
+                        Part::new(
+                            bx([0.006, 0.045, 0.006]),
+                            Vec3::new(0.30, -0.055, -0.05),
+                            METAL,
+                        )
+                        .visual(),
                     ],
                     mass: 0.5,
                     origin: hinge,
@@ -312,16 +345,38 @@ impl Layout {
             }
             Task::WindowOpen => {
                 // Frame (drawn only) and a sash sliding along +x.
-                fixtures.push(Part::new(bx([0.22, 0.015, 0.012]), b + Vec3::new(0.1, 0.0, 0.112), DARK).visual());
-                fixtures.push(Part::new(bx([0.22, 0.015, 0.012]), b + Vec3::new(0.1, 0.0, -0.112), DARK).visual());
+                fixtures.push(
+                    Part::new(
+                        bx([0.22, 0.015, 0.012]),
+                        b + Vec3::new(0.1, 0.0, 0.112),
+                        DARK,
+                    )
+                    .visual(),
+                );
+                fixtures.push(
+                    Part::new(
+                        bx([0.22, 0.015, 0.012]),
+                        b + Vec3::new(0.1, 0.0, -0.112),
+                        DARK,
+                    )
+                    .visual(),
+                );
                 ObjectSpec {
                     parts: vec![
                         Part::new(bx([0.1, 0.008, 0.1]), Vec3::ZERO, GLASS),
                         Part::new(bx([0.01, 0.01, 0.05]), Vec3::new(-0.06, -0.05, 0.0), METAL),
-                        Part::new(bx([0.006, 0.02, 0.006]), Vec3::new(-0.06, -0.03, 0.04), METAL)
-                            .visual(),
-                        Part::new(bx([0.006, 0.02, 0.006]), Vec3::new(-0.06, -0.03, -0.04), METAL)
-                            .visual(),
+                        Part::new(
+                            bx([0.006, 0.02, 0.006]),
+                            Vec3::new(-0.06, -0.03, 0.04),
+                            METAL,
+                        )
+                        .visual(),
+                        Part::new(
+                            bx([0.006, 0.02, 0.006]),
+                            Vec3::new(-0.06, -0.03, -0.04),
+                            METAL,
+                        )
+                        .visual(),
                     ],
                     mass: 0.5,
                     origin: b,
@@ -346,7 +401,12 @@ impl Layout {
                     METAL,
                 ));
                 fixtures.push(
-                    Part::new(bx([0.012, 0.06, 0.012]), b + Vec3::new(0.0, 0.05, 0.09), METAL).visual(),
+                    Part::new(
+                        bx([0.012, 0.06, 0.012]),
+                        b + Vec3::new(0.0, 0.05, 0.09),
+                        METAL,
+                    )
+                    .visual(),
                 );
                 ObjectSpec {
                     parts: vec![
@@ -390,12 +450,31 @@ impl Layout {
 /// body is drawn with the button recess at `base + (0, -0.19, 0.3)`.
 fn coffee_machine(base: Vec3, button: bool) -> Vec<Part> {
     let mut v = vec![
-        Part::new(bx([0.1, 0.1, 0.02]), base + Vec3::new(0.0, -0.05, 0.02), DARK),
-        Part::new(bx([0.1, 0.08, 0.2]), base + Vec3::new(0.0, 0.0, 0.2), [0.3, 0.1, 0.1]),
-        Part::new(bx([0.1, 0.12, 0.04]), base + Vec3::new(0.0, -0.05, 0.36), [0.3, 0.1, 0.1]),
+        Part::new(
+            bx([0.1, 0.1, 0.02]),
+            base + Vec3::new(0.0, -0.05, 0.02),
+            DARK,
+        ),
+        Part::new(
+            bx([0.1, 0.08, 0.2]),
+            base + Vec3::new(0.0, 0.0, 0.2),
+            [0.3, 0.1, 0.1],
+        ),
+        Part::new(
+            bx([0.1, 0.12, 0.04]),
+            base + Vec3::new(0.0, -0.05, 0.36),
+            [0.3, 0.1, 0.1],
+        ),
     ];
     if button {
-        v.push(Part::new(bx([0.05, 0.005, 0.05]), base + Vec3::new(0.0, -0.171, 0.3), DARK).visual());
+        v.push(
+            Part::new(
+                bx([0.05, 0.005, 0.05]),
+                base + Vec3::new(0.0, -0.171, 0.3),
+                DARK,
+            )
+            .visual(),
+        );
     }
     v
 }

@@ -39,7 +39,8 @@ pub struct EpisodeContext {
     pub hand_init: [f32; 3],
 }
 
-pub(crate) fn dist(a: [f32; 3], b: [f32; 3]) -> f32 {
+/// Euclidean distance (m).
+pub fn dist(a: [f32; 3], b: [f32; 3]) -> f32 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
 }
 
@@ -93,13 +94,27 @@ pub fn progress(task: Task, joint: f32) -> f32 {
     let travel = match task {
         Task::DoorUnlock => std::f32::consts::FRAC_PI_2 - joint,
         Task::DoorOpen => -joint,
-        Task::ButtonPress
-        | Task::CoffeeButtonPress
-        | Task::WindowOpen
-        | Task::FaucetOpen => joint,
+        Task::ButtonPress | Task::CoffeeButtonPress | Task::WindowOpen | Task::FaucetOpen => joint,
         _ => return 0.0,
     };
     travel / success_travel(task)
+}
+
+/// Full joint travel from the start to the far limit (articulated tasks; 1 otherwise).
+pub fn full_travel(task: Task) -> f32 {
+    match task {
+        Task::ButtonPress => 0.09,
+        Task::CoffeeButtonPress => 0.03,
+        Task::DoorUnlock | Task::FaucetOpen => std::f32::consts::FRAC_PI_2,
+        Task::DoorOpen => 2.0,
+        Task::WindowOpen => 0.2,
+        _ => 1.0,
+    }
+}
+
+/// Fraction of the full joint travel covered (0 at the start, 1 at the far limit).
+pub fn travel_fraction(task: Task, joint: f32) -> f32 {
+    progress(task, joint) * success_travel(task) / full_travel(task)
 }
 
 /// Success threshold on the goal distance for position-goal tasks (m).
@@ -129,10 +144,26 @@ fn caging(ctx: &EpisodeContext, p: &Perceived, obj_radius: f32) -> f32 {
     let half = p.gripper * 0.05;
     let pad_r = tcp[1] + half;
     let pad_l = tcp[1] - half;
-    let margin_r = (ctx.object_init[1] - (ctx.hand_init[1] + 0.05)).abs().max(0.01);
-    let margin_l = (ctx.object_init[1] - (ctx.hand_init[1] - 0.05)).abs().max(0.01);
-    let cage_r = tolerance(pad_r - p.object[1], obj_radius, obj_radius + 0.05, margin_r, Sigmoid::LongTail);
-    let cage_l = tolerance(p.object[1] - pad_l, obj_radius, obj_radius + 0.05, margin_l, Sigmoid::LongTail);
+    let margin_r = (ctx.object_init[1] - (ctx.hand_init[1] + 0.05))
+        .abs()
+        .max(0.01);
+    let margin_l = (ctx.object_init[1] - (ctx.hand_init[1] - 0.05))
+        .abs()
+        .max(0.01);
+    let cage_r = tolerance(
+        pad_r - p.object[1],
+        obj_radius,
+        obj_radius + 0.05,
+        margin_r,
+        Sigmoid::LongTail,
+    );
+    let cage_l = tolerance(
+        p.object[1] - pad_l,
+        obj_radius,
+        obj_radius + 0.05,
+        margin_l,
+        Sigmoid::LongTail,
+    );
     let cage_y = hamacher(cage_r, cage_l);
     let xz = ((tcp[0] - p.object[0]).powi(2) + (tcp[2] - p.object[2]).powi(2)).sqrt();
     let xz_init = ((ctx.hand_init[0] - ctx.object_init[0]).powi(2)
@@ -156,7 +187,11 @@ pub fn reward(task: Task, ctx: &EpisodeContext, p: &Perceived) -> f32 {
         }
         Task::Push | Task::PickPlace | Task::CoffeePush => {
             let radius = goal_radius(task);
-            let obj_r = if task == Task::CoffeePush { 0.04 } else { PUCK_RADIUS };
+            let obj_r = if task == Task::CoffeePush {
+                0.04
+            } else {
+                PUCK_RADIUS
+            };
             let to_goal = dist(p.object, ctx.goal);
             let in_place = tolerance(to_goal, 0.0, 0.05, dist(ctx.object_init, ctx.goal), long);
             let grasped = caging(ctx, p, obj_r);
@@ -172,7 +207,14 @@ pub fn reward(task: Task, ctx: &EpisodeContext, p: &Perceived) -> f32 {
             if to_goal < radius { 10.0 } else { r.min(10.0) }
         }
         Task::ButtonPress | Task::CoffeeButtonPress => {
-            let near_margin = dist(ctx.object_init, [ctx.hand_init[0], ctx.hand_init[1], ctx.hand_init[2] - TCP_OFFSET]);
+            let near_margin = dist(
+                ctx.object_init,
+                [
+                    ctx.hand_init[0],
+                    ctx.hand_init[1],
+                    ctx.hand_init[2] - TCP_OFFSET,
+                ],
+            );
             let to_button = dist(tcp, p.object);
             let near = tolerance(to_button, 0.0, 0.05, near_margin, long);
             let pressed = tolerance(1.0 - progress(task, p.joint).min(1.0), 0.0, 0.0, 1.0, long);
@@ -181,7 +223,11 @@ pub fn reward(task: Task, ctx: &EpisodeContext, p: &Perceived) -> f32 {
             if to_button <= 0.12 {
                 r += 8.0 * pressed;
             }
-            r.min(10.0)
+            if success(task, ctx, p) {
+                10.0
+            } else {
+                r.min(10.0)
+            }
         }
         _ => {
             // Articulated tasks: reach the handle, then move the joint.
@@ -194,11 +240,19 @@ pub fn reward(task: Task, ctx: &EpisodeContext, p: &Perceived) -> f32 {
                 Task::FaucetOpen => 2.0 * (2.0 * reach + 3.0 * in_place),
                 _ => 2.0 * reach + 8.0 * in_place,
             };
-            if success(task, ctx, p) { 10.0 } else { r.min(10.0) }
+            if success(task, ctx, p) {
+                10.0
+            } else {
+                r.min(10.0)
+            }
         }
     }
 }
 
 fn tcp_init(ctx: &EpisodeContext) -> [f32; 3] {
-    [ctx.hand_init[0], ctx.hand_init[1], ctx.hand_init[2] - TCP_OFFSET]
+    [
+        ctx.hand_init[0],
+        ctx.hand_init[1],
+        ctx.hand_init[2] - TCP_OFFSET,
+    ]
 }

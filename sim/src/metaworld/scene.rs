@@ -12,8 +12,8 @@ use super::arm::{self, HEAD_HALF, LINK_HALF};
 use super::env::MetaWorldEnv;
 use super::physics::{PAD_HALF, PALM_HALF, PALM_Z};
 use super::task::Task;
-use crate::scene::{Camera, Light, Scene, Shape, ShapeKind};
 use crate::SimError;
+use crate::scene::{Camera, Light, Scene, Shape, ShapeKind};
 
 /// Camera preset names; the first is the default.
 pub const CAMERAS: &[&str] = &["corner4", "topview", "corner2"];
@@ -102,7 +102,11 @@ fn arm_shapes(env: &MetaWorldEnv, out: &mut Vec<Shape>) {
     ));
     for i in 0..7 {
         let (p, r) = links[i];
-        let next = if i < 6 { links[i + 1].0 } else { hand_frame + Vec3::new(0.0, 0.0, 0.12) };
+        let next = if i < 6 {
+            links[i + 1].0
+        } else {
+            hand_frame + Vec3::new(0.0, 0.0, 0.12)
+        };
         let h = LINK_HALF[i];
         let thick = h[0].min(h[1]);
         // Joint housing: a drum about the joint axis (local z).
@@ -143,14 +147,23 @@ fn arm_shapes(env: &MetaWorldEnv, out: &mut Vec<Shape>) {
 
 /// The scene of `env`'s current state from camera preset `camera_name`.
 pub(crate) fn build_scene(env: &MetaWorldEnv, camera_name: &str) -> Result<Scene, SimError> {
-    let camera = camera(camera_name).ok_or_else(|| SimError::unknown("camera", camera_name, CAMERAS))?;
+    let camera =
+        camera(camera_name).ok_or_else(|| SimError::unknown("camera", camera_name, CAMERAS))?;
     let mut shapes = Vec::with_capacity(64);
     for part in &env.layout.fixtures {
         shapes.push(shape(part.kind, part.pos, part.rot, part.color));
     }
     let o = &env.phys.object;
     for part in &env.layout.object.parts {
-        shapes.push(shape(part.kind, o.pos + o.rot * part.pos, o.rot * part.rot, part.color).with_specular(0.3));
+        shapes.push(
+            shape(
+                part.kind,
+                o.pos + o.rot * part.pos,
+                o.rot * part.rot,
+                part.color,
+            )
+            .with_specular(0.3),
+        );
     }
     shapes.push(shape(
         ShapeKind::Sphere { radius: 0.02 },

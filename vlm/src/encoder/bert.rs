@@ -4,10 +4,10 @@
 
 use tch::{Kind, TchError, Tensor};
 
+use super::EncoderError;
 use super::config::{Activation, BertConfig};
 use super::layers::{LayerNorm, Linear};
 use super::weights::WeightFile;
-use super::EncoderError;
 
 /// Token, position and segment embeddings: `E = LayerNorm(W_tok[ids] + W_pos[0..T] + W_type[types])`.
 #[derive(Debug)]
@@ -80,7 +80,8 @@ impl SelfAttention {
     /// `[N, T, d]` → `[N, H, T, d_h]`.
     fn split_heads(&self, x: &Tensor) -> Result<Tensor, TchError> {
         let (n, t) = (x.size()[0], x.size()[1]);
-        x.f_view([n, t, self.heads, self.head_dim])?.f_transpose(1, 2)
+        x.f_view([n, t, self.heads, self.head_dim])?
+            .f_transpose(1, 2)
     }
 
     /// `x: [N, T, d]`; `mask_bias: [N, 1, 1, T]`, 0 for tokens and a large negative value for
@@ -137,7 +138,9 @@ pub struct EncoderLayer {
 
 impl EncoderLayer {
     fn forward(&self, x: &Tensor, mask_bias: &Tensor) -> Result<Tensor, TchError> {
-        Ok(self.feed_forward.forward(&self.attention.forward(x, mask_bias)?))
+        Ok(self
+            .feed_forward
+            .forward(&self.attention.forward(x, mask_bias)?))
     }
 }
 
@@ -178,8 +181,9 @@ impl BertModel {
     /// mask `[N, T]` (float, 1 for tokens, 0 for padding). Run it under `tch::no_grad`.
     pub fn forward(&self, ids: &Tensor, types: &Tensor, mask: &Tensor) -> Result<Tensor, TchError> {
         // Padding gets the most negative f32 added to its attention scores (as HuggingFace does).
-        let mask_bias = (1.0 - mask).f_view([mask.size()[0], 1, 1, mask.size()[1]])?
-            * f64::from(f32::MIN);
+        let padding: Tensor = 1.0 - mask;
+        let mask_bias =
+            padding.f_view([mask.size()[0], 1, 1, mask.size()[1]])? * f64::from(f32::MIN);
         let mut x = self.embeddings.forward(ids, types)?;
         for layer in &self.layers {
             x = layer.forward(&x, &mask_bias)?;

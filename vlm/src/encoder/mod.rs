@@ -177,7 +177,10 @@ impl SentenceEncoder {
     /// [`MAX_BATCH`]. An empty `texts` gives a `[0, 384]` tensor.
     pub fn encode(&self, texts: &[&str]) -> Result<Tensor, EncoderError> {
         if texts.is_empty() {
-            return Ok(Tensor::f_zeros([0, self.dim()], (Kind::Float, self.device))?);
+            return Ok(Tensor::f_zeros(
+                [0, self.dim()],
+                (Kind::Float, self.device),
+            )?);
         }
         let chunks = texts
             .chunks(MAX_BATCH)

@@ -72,13 +72,13 @@ impl TextTokenizer {
 
     /// Tokenises `texts` into `[N, T]` tensors on `device`. `texts` must not be empty.
     pub fn batch(&self, texts: &[&str], device: Device) -> Result<TokenBatch, EncoderError> {
-        let encodings = self
-            .inner
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| EncoderError::Tokenizer {
-                file: self.file.clone(),
-                message: e.to_string(),
-            })?;
+        let encodings =
+            self.inner
+                .encode_batch(texts.to_vec(), true)
+                .map_err(|e| EncoderError::Tokenizer {
+                    file: self.file.clone(),
+                    message: e.to_string(),
+                })?;
         let n = encodings.len() as i64;
         let t = encodings.first().map_or(0, |e| e.len()) as i64;
         let flat = |field: fn(&tokenizers::Encoding) -> &[u32]| -> Vec<i64> {
@@ -94,7 +94,8 @@ impl TextTokenizer {
         };
         let ids = to_tensor(flat(tokenizers::Encoding::get_ids))?;
         let types = to_tensor(flat(tokenizers::Encoding::get_type_ids))?;
-        let mask = to_tensor(flat(tokenizers::Encoding::get_attention_mask))?.f_to_kind(Kind::Float)?;
+        let mask =
+            to_tensor(flat(tokenizers::Encoding::get_attention_mask))?.f_to_kind(Kind::Float)?;
         Ok(TokenBatch { ids, types, mask })
     }
 }

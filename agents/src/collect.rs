@@ -1,0 +1,127 @@
+//! Expert data collection: ε-noisy scripted experts on training-level instructions, episodes in
+//! parallel across cores, written shard by shard so a killed run resumes.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use std::path::Path;
+use vlgor_sim::dataset::{
+    ActionSpace, Collection, DatasetHeader, DatasetWriter, EpisodeRecord, Manifest, Origin,
+    SplitInfo,
+};
+use vlgor_sim::{Action, Level};
+
+use crate::envs::EnvSpec;
+use crate::error::CliError;
+
+/// What to collect.
+#[derive(Clone, Debug)]
+pub struct CollectPlan {
+    /// Episode `i` runs on `specs[i % specs.len()]` (Meta-World `--task all` cycles tasks).
+    pub specs: Vec<EnvSpec>,
+    pub task_arg: Option<String>,
+    pub episodes: usize,
+    pub seed: u64,
+    pub noise: f32,
+    pub episodes_per_shard: usize,
+    pub preset: String,
+}
+
+/// Deterministic seed of collection episode `index`.
+pub fn collection_seed(seed: u64, index: u64) -> u64 {
+    crate::ecs::episode_seed(seed ^ 0xC011_EC70, Level::Seen, index as usize)
+}
+
+/// Runs one expert episode: instruction and initial state from the episode seed; stops at the
+/// first success (marked terminal) or at the horizon (marked timeout).
+pub fn run_episode(spec: EnvSpec, index: u64, seed: u64, noise: f32) -> Result<EpisodeRecord, CliError> {
+    let ep_seed = collection_seed(seed, index);
+    let mut rng = ChaCha8Rng::seed_from_u64(ep_seed);
+    let instruction = spec.sample_instruction(Level::Seen, &mut rng);
+    let mut env = spec.make();
+    env.reset(ep_seed, &instruction)?;
+    let mut rec = EpisodeRecord {
+        index,
+        seed: ep_seed,
+        instruction,
+        states: env.state(),
+        observations: env.observation(),
+        actions: vec![],
+        rewards: vec![],
+        success: vec![],
+        terminals: vec![],
+        timeouts: vec![],
+        frames: None,
+        verdict: None,
+    };
+    loop {
+        let action = env.expert_action(noise, &mut rng);
+        let out = env.step(&action)?;
+        rec.actions.push(action);
+        rec.rewards.push(out.reward);
+        rec.success.push(out.success);
+        rec.states.extend(env.state());
+        rec.observations.extend(env.observation());
+        let timeout = out.timeout || env.steps() >= env.horizon();
+        rec.terminals.push(out.terminal || out.success);
+        rec.timeouts.push(timeout && !(out.terminal || out.success));
+        if out.terminal || out.success || timeout {
+            return Ok(rec);
+        }
+    }
+}
+
+/// Collects into `dir`, resuming an interrupted collection with the same plan.
+pub fn collect(plan: &CollectPlan, dir: &Path, progress: &indicatif::ProgressBar) -> Result<Manifest, CliError> {
+    let probe = plan.specs[0].make();
+    let action_space = match probe.random_action(&mut ChaCha8Rng::seed_from_u64(0)) {
+        Action::Discrete(_) => ActionSpace::Discrete { n: 40 },
+        Action::Continuous(v) => ActionSpace::Continuous { dim: v.len() },
+    };
+    let header = DatasetHeader {
+        env: plan.specs[0].kind().name().into(),
+        origin: Origin::Real,
+        collection: Collection {
+            policy: "expert".into(),
+            seed: plan.seed,
+            noise: plan.noise,
+            episodes: plan.episodes,
+            episodes_per_shard: plan.episodes_per_shard,
+            task: plan.task_arg.clone(),
+            preset: plan.preset.clone(),
+        },
+        split: SplitInfo {
+            level: Level::Seen.name().into(),
+            definition: format!(
+                "training-level instructions of vlgor-sim {} (seeded split; see `vlgor tasks --env {}`)",
+                env!("CARGO_PKG_VERSION"),
+                plan.specs[0].kind()
+            ),
+        },
+        state_dim: probe.state().len(),
+        obs_dim: probe.observation().len(),
+        action_space,
+        frames: None,
+    };
+    let mut writer = DatasetWriter::create_or_resume(dir, header).map_err(|e| CliError::Input(e.to_string()))?;
+    let done = writer.episodes_done();
+    if done > 0 {
+        tracing::info!(done, "resuming collection");
+    }
+    progress.set_position(done as u64);
+    let mut next = done;
+    while next < plan.episodes {
+        let end = (next + plan.episodes_per_shard).min(plan.episodes);
+        let shard: Vec<EpisodeRecord> = (next..end)
+            .into_par_iter()
+            .map(|i| {
+                let r = run_episode(plan.specs[i % plan.specs.len()], i as u64, plan.seed, plan.noise);
+                progress.inc(1);
+                r
+            })
+            .collect::<Result<_, _>>()?;
+        writer.append_shard(&shard).map_err(|e| CliError::Other(e.into()))?;
+        next = end;
+    }
+    Ok(writer.manifest().clone())
+}
