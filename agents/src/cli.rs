@@ -337,14 +337,28 @@ pub struct ViewArgs {
     /// `expert`, `random`, or a policy checkpoint.
     #[arg(long, default_value = "expert")]
     pub policy: String,
-    /// Replay a rollout file instead of running the simulator live.
-    #[arg(long)]
+    /// Replay the rollouts of this dataset directory instead of running the simulator live.
+    #[arg(long, value_name = "DIR")]
     pub rollout: Option<PathBuf>,
+    /// With --rollout: a second dataset (e.g. imagined rollouts) shown beside it in split mode
+    /// (S key), episode by episode.
+    #[arg(long, value_name = "DIR", requires = "rollout")]
+    pub compare: Option<PathBuf>,
+    /// With --rollout: the episode (position in the dataset) to start from.
+    #[arg(long, default_value_t = 0)]
+    pub episode: usize,
+    /// Camera preset to start with (C cycles): clevr `default`/`topview`, metaworld
+    /// `corner4`/`topview`/`corner2`.
+    #[arg(long)]
+    pub camera: Option<String>,
+    /// Steps shown per second while running.
+    #[arg(long, default_value_t = 5.0)]
+    pub fps: f32,
     /// Close the window after this many frames (for scripted screenshots).
     #[arg(long)]
     pub max_frames: Option<u64>,
-    /// Window size in pixels (square).
-    #[arg(long, default_value_t = 512)]
+    /// Size of one rendered panel in pixels (square); the window shows it at 2× zoom.
+    #[arg(long, default_value_t = 256)]
     pub size: u32,
 }
 

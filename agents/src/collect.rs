@@ -6,8 +6,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::path::Path;
 use vlgor_sim::dataset::{
-    ActionSpace, Collection, DatasetHeader, DatasetWriter, EpisodeRecord, Manifest, Origin,
-    SplitInfo,
+    ActionSpace, Collection, DatasetHeader, DatasetWriter, EpisodeRecord, FrameSpec, Manifest,
+    Origin, SplitInfo,
 };
 use vlgor_sim::{Action, Level};
 
@@ -25,6 +25,8 @@ pub struct CollectPlan {
     pub noise: f32,
     pub episodes_per_shard: usize,
     pub preset: String,
+    /// Store frames rendered at this size with the env's default camera (`--frames`).
+    pub frames: Option<vlgor_render::RenderConfig>,
 }
 
 /// Deterministic seed of collection episode `index`.
@@ -101,8 +103,17 @@ pub fn collect(plan: &CollectPlan, dir: &Path, progress: &indicatif::ProgressBar
         state_dim: probe.state().len(),
         obs_dim: probe.observation().len(),
         action_space,
-        frames: None,
+        frames: plan.frames.map(|r| FrameSpec {
+            height: r.height as usize,
+            width: r.width as usize,
+            camera: probe.cameras()[0].to_string(),
+        }),
     };
+    let mut renderer = plan
+        .frames
+        .map(vlgor_render::Renderer::new)
+        .transpose()
+        .map_err(|e| CliError::Other(e.into()))?;
     let mut writer = DatasetWriter::create_or_resume(dir, header).map_err(|e| CliError::Input(e.to_string()))?;
     let done = writer.episodes_done();
     if done > 0 {
@@ -112,7 +123,7 @@ pub fn collect(plan: &CollectPlan, dir: &Path, progress: &indicatif::ProgressBar
     let mut next = done;
     while next < plan.episodes {
         let end = (next + plan.episodes_per_shard).min(plan.episodes);
-        let shard: Vec<EpisodeRecord> = (next..end)
+        let mut shard: Vec<EpisodeRecord> = (next..end)
             .into_par_iter()
             .map(|i| {
                 let r = run_episode(plan.specs[i % plan.specs.len()], i as u64, plan.seed, plan.noise);
@@ -120,8 +131,27 @@ pub fn collect(plan: &CollectPlan, dir: &Path, progress: &indicatif::ProgressBar
                 r
             })
             .collect::<Result<_, _>>()?;
+        if let Some(renderer) = renderer.as_mut() {
+            for (k, rec) in shard.iter_mut().enumerate() {
+                rec.frames = Some(episode_frames(plan.specs[(next + k) % plan.specs.len()], rec, renderer)?);
+            }
+        }
         writer.append_shard(&shard).map_err(|e| CliError::Other(e.into()))?;
         next = end;
     }
     Ok(writer.manifest().clone())
+}
+
+/// Renders the frames of a recorded episode from its states with the env's default camera.
+pub fn episode_frames(
+    spec: EnvSpec,
+    rec: &EpisodeRecord,
+    renderer: &mut vlgor_render::Renderer,
+) -> Result<Vec<u8>, CliError> {
+    let mut env = spec.make();
+    env.reset(rec.seed, &rec.instruction)?;
+    let state_dim = rec.states.len() / (rec.len() + 1);
+    let camera = env.cameras()[0];
+    vlgor_render::render_states(&mut *env, &rec.states, state_dim, camera, renderer)
+        .map_err(|e| CliError::Other(e.into()))
 }

@@ -52,6 +52,12 @@ impl Context {
         })
     }
 
+    /// The renderer settings of the configuration.
+    pub fn render_config(&self) -> vlgor_render::RenderConfig {
+        let r = &self.config.render;
+        vlgor_render::RenderConfig { width: r.width, height: r.height, supersample: r.supersample }
+    }
+
     /// A progress bar over `len` items, hidden when not a TTY, with --json or with -q.
     pub fn progress(&self, len: u64, message: &str) -> ProgressBar {
         let bar = ProgressBar::new(len);

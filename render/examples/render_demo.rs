@@ -1,6 +1,7 @@
 //! Renders demo scenes to files and, with `--window`, opens the debugging window.
 //! `cargo run --release -p vlgor-render --example render_demo -- OUT_DIR [--window]`
-//! writes OUT_DIR/clevr_0000.png..., OUT_DIR/rollout.gif and OUT_DIR/real_vs_imagined.gif.
+//! writes OUT_DIR/clevr_0000.png..., OUT_DIR/metaworld.png, OUT_DIR/rollout.gif,
+//! OUT_DIR/real_vs_imagined.gif and OUT_DIR/real_vs_imagined_last.png.
 
 use vlgor_render::demo_scenes;
 use vlgor_render::viewer::{self, ViewerOptions, ViewerSource};
@@ -46,7 +47,11 @@ impl ViewerSource for Drift {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let dir = args.iter().find(|a| !a.starts_with("--")).cloned().unwrap_or("render_demo".into());
+    let dir = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or("render_demo".into());
     let mut r = Renderer::new(RenderConfig::default())?;
     println!("adapter: {}", r.adapter_info());
     let mut src = Drift { step: 0, camera: 0 };
@@ -57,12 +62,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         imagined.push(b.frame(1).ok_or("frame 1")?);
         src.step();
     }
-    let batch = r.render_batch(&(0..4).map(demo_scenes::random_clevr_scene).collect::<Vec<_>>())?;
+    let batch = r.render_batch(
+        &(0..4)
+            .map(demo_scenes::random_clevr_scene)
+            .collect::<Vec<_>>(),
+    )?;
     output::save_batch_pngs(&dir, "clevr", &batch)?;
     let mw = r.render(&demo_scenes::random_metaworld_scene(1))?;
     output::save_png(format!("{dir}/metaworld.png"), &mw)?;
     output::save_gif(format!("{dir}/rollout.gif"), &real, 100)?;
     output::save_side_by_side(format!("{dir}/real_vs_imagined.gif"), &real, &imagined, 100)?;
+    output::save_side_by_side(
+        format!("{dir}/real_vs_imagined_last.png"),
+        &real[real.len() - 1..],
+        &imagined[imagined.len() - 1..],
+        100,
+    )?;
     println!("wrote {dir}/");
     if args.iter().any(|a| a == "--window") {
         src.reset();

@@ -5,6 +5,9 @@ use vlgor_render::demo_scenes;
 use vlgor_render::{RenderConfig, Renderer};
 use vlgor_sim::Scene;
 
+/// Builds the scene of a seed.
+type MakeScene = fn(u64) -> Scene;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = args.first().map(String::as_str).unwrap_or("both");
@@ -16,8 +19,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         supersample: ss,
     })?;
     println!("adapter: {}; 128x128, supersample {ss}", r.adapter_info());
-    let kinds: Vec<(&str, fn(u64) -> Scene)> = [
-        ("clevr (7 shapes)", demo_scenes::random_clevr_scene as fn(u64) -> Scene),
+    let kinds: Vec<(&str, MakeScene)> = [
+        (
+            "clevr (7 shapes)",
+            demo_scenes::random_clevr_scene as fn(u64) -> Scene,
+        ),
         ("metaworld (40 shapes)", demo_scenes::random_metaworld_scene),
         ("empty (clear only)", |seed| {
             let mut s = demo_scenes::random_clevr_scene(seed);

@@ -63,7 +63,8 @@ pub fn view_proj(camera: &Camera, aspect: f32) -> Mat4 {
 /// (col, row) is (col + 0.5, row + 0.5). `None` when the point is behind the camera or nearer
 /// than the near plane.
 pub fn project(camera: &Camera, point: [f32; 3], width: u32, height: u32) -> Option<(f32, f32)> {
-    let clip = view_proj(camera, width as f32 / height as f32) * Vec4::from((Vec3::from(point), 1.0));
+    let clip =
+        view_proj(camera, width as f32 / height as f32) * Vec4::from((Vec3::from(point), 1.0));
     if clip.w <= NEAR {
         return None;
     }
@@ -103,7 +104,10 @@ mod tests {
     fn target_projects_to_image_centre_and_up_is_up() {
         let cam = orbit_camera([0.0, 0.2, -0.25], 2.2, 90.0, -45.0, 45.0);
         let (x, y) = project(&cam, cam.target, 128, 128).unwrap();
-        assert!((x - 64.0).abs() < 1e-3 && (y - 64.0).abs() < 1e-3, "{x} {y}");
+        assert!(
+            (x - 64.0).abs() < 1e-3 && (y - 64.0).abs() < 1e-3,
+            "{x} {y}"
+        );
         // A point above the target appears higher in the image (smaller y).
         let (_, y_up) = project(&cam, [0.0, 0.2, 0.0], 128, 128).unwrap();
         assert!(y_up < y);

@@ -42,11 +42,12 @@ impl SceneRng {
     }
     /// A random unit quaternion [x, y, z, w].
     pub fn rotation(&mut self) -> [f32; 4] {
+        let pi = std::f32::consts::PI;
         let q = glam::Quat::from_euler(
             glam::EulerRot::XYZ,
-            self.range(-3.14, 3.14),
-            self.range(-3.14, 3.14),
-            self.range(-3.14, 3.14),
+            self.range(-pi, pi),
+            self.range(-pi, pi),
+            self.range(-pi, pi),
         );
         q.to_array()
     }
@@ -144,7 +145,11 @@ pub fn random_metaworld_scene(seed: u64) -> Scene {
         ),
     ];
     // Arm: base cylinder, then a chain of links ending at a random hand position.
-    let hand = glam::Vec3::new(rng.range(-0.3, 0.3), rng.range(0.45, 0.8), rng.range(0.05, 0.3));
+    let hand = glam::Vec3::new(
+        rng.range(-0.3, 0.3),
+        rng.range(0.45, 0.8),
+        rng.range(0.05, 0.3),
+    );
     let base = glam::Vec3::new(-0.55, 0.2, 0.15);
     shapes.push(Shape::new(
         ShapeKind::Cylinder {
@@ -189,11 +194,19 @@ pub fn random_metaworld_scene(seed: u64) -> Scene {
         ));
     }
     while shapes.len() < 40 {
-        let pos = [rng.range(-0.6, 0.6), rng.range(0.3, 0.9), rng.range(0.02, 0.12)];
+        let pos = [
+            rng.range(-0.6, 0.6),
+            rng.range(0.3, 0.9),
+            rng.range(0.02, 0.12),
+        ];
         let color = [rng.unit(), rng.unit(), rng.unit()];
         let kind = match (rng.unit() * 3.0) as u32 {
             0 => ShapeKind::Box {
-                half_extents: [rng.range(0.01, 0.06), rng.range(0.01, 0.06), rng.range(0.01, 0.06)],
+                half_extents: [
+                    rng.range(0.01, 0.06),
+                    rng.range(0.01, 0.06),
+                    rng.range(0.01, 0.06),
+                ],
             },
             1 => ShapeKind::Capsule {
                 half_height: rng.range(0.01, 0.05),

@@ -23,17 +23,29 @@ impl SourceLayout {
     }
 }
 
+/// k = 2 fast path: each output pixel reads one 8-byte pair of texels from each of two rows
+/// and sums channels in 16-bit lanes of a u64 (no lane can overflow: 4 x 255 < 65536).
 fn filter_2(src: &[u8], l: &SourceLayout, out: &mut [u8]) {
+    const M: u64 = 0x00FF_00FF_00FF_00FF;
     let w = l.width;
     for (y, out_row) in out.chunks_exact_mut(w * 3).enumerate() {
         let r0 = &src[2 * y * l.row_pitch..][..w * 8];
         let r1 = &src[(2 * y + 1) * l.row_pitch..][..w * 8];
-        for (x, o) in out_row.chunks_exact_mut(3).enumerate() {
-            let (a, b) = (&r0[x * 8..x * 8 + 8], &r1[x * 8..x * 8 + 8]);
-            for c in 0..3 {
-                let s = a[c] as u16 + a[c + 4] as u16 + b[c] as u16 + b[c + 4] as u16;
-                o[c] = ((s + 2) >> 2) as u8;
-            }
+        for ((o, a), b) in out_row
+            .chunks_exact_mut(3)
+            .zip(r0.chunks_exact(8))
+            .zip(r1.chunks_exact(8))
+        {
+            let a = u64::from_le_bytes(a.try_into().unwrap_or([0; 8]));
+            let b = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+            // Lanes (low to high): R0, B0, R1, B1 and G0, A0, G1, A1, each summed over rows.
+            let even = (a & M) + (b & M);
+            let odd = ((a >> 8) & M) + ((b >> 8) & M);
+            let rb = (even & 0xFFFF_FFFF) + (even >> 32);
+            let ga = (odd & 0xFFFF_FFFF) + (odd >> 32);
+            o[0] = (((rb & 0xFFFF) + 2) >> 2) as u8;
+            o[1] = (((ga & 0xFFFF) + 2) >> 2) as u8;
+            o[2] = ((((rb >> 16) & 0xFFFF) + 2) >> 2) as u8;
         }
     }
 }
@@ -106,7 +118,9 @@ mod tests {
             row_pitch,
             frame_pitch: row_pitch * h * 2,
         };
-        let src: Vec<u8> = (0..l.frame_pitch * 3).map(|i| (i * 37 % 251) as u8).collect();
+        let src: Vec<u8> = (0..l.frame_pitch * 3)
+            .map(|i| (i * 37 % 251) as u8)
+            .collect();
         let mut fast = vec![0; w * h * 3 * 3];
         let mut general = fast.clone();
         box_filter(&src, &l, &mut fast);

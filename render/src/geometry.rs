@@ -68,8 +68,11 @@ fn check_shape(i: usize, s: &Shape) -> Result<(), String> {
             s.kind
         ));
     }
-    if !finite(&s.position) || !finite(&s.rotation) || !finite(&s.color) || !s.specular.is_finite() {
-        return Err(format!("shape {i} has non-finite position, rotation, colour or specular"));
+    if !finite(&s.position) || !finite(&s.rotation) || !finite(&s.color) || !s.specular.is_finite()
+    {
+        return Err(format!(
+            "shape {i} has non-finite position, rotation, colour or specular"
+        ));
     }
     let q = glam::Vec4::from(s.rotation);
     if (q.length() - 1.0).abs() > 1e-2 {
@@ -98,11 +101,13 @@ pub struct SceneBuilder {
 }
 
 fn unorm8(v: f32) -> u8 {
-    (v.clamp(0.0, 1.0) * 255.0).round() as u8
+    (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8
 }
 
+/// Round-to-nearest snorm8 without calling `round` (hot loop).
 fn snorm8(v: f32) -> i8 {
-    (v.clamp(-1.0, 1.0) * 127.0).round() as i8
+    let x = v.clamp(-1.0, 1.0) * 127.0;
+    (x + 0.5f32.copysign(x)) as i8
 }
 
 impl SceneBuilder {
@@ -135,10 +140,13 @@ impl SceneBuilder {
         let eye = Vec3::from(scene.camera.eye);
         for (i, s) in scene.shapes.iter().enumerate() {
             check_shape(i, s).map_err(|reason| RenderError::Scene { index, reason })?;
-            let (p, r) = (Vec3::from(s.position), Quat::from_array(s.rotation).normalize());
+            let (p, r) = (
+                Vec3::from(s.position),
+                Quat::from_array(s.rotation).normalize(),
+            );
             match s.kind {
                 ShapeKind::Sphere { radius } => {
-                    let kind = sphere_kind(p, radius, eye, lod_scale);
+                    let kind = sphere_kind(projected(p, radius, eye, lod_scale));
                     self.place(kind, s, p, r, Vec3::splat(radius))
                 }
                 ShapeKind::Box { half_extents } => {
@@ -147,15 +155,27 @@ impl SceneBuilder {
                 ShapeKind::Cylinder {
                     half_height,
                     radius,
-                } => self.place(MeshKind::Cylinder, s, p, r, Vec3::new(radius, radius, half_height)),
+                } => {
+                    let kind = if projected(p, radius, eye, lod_scale) >= LOD_PIXELS_MID {
+                        MeshKind::CylinderHigh
+                    } else {
+                        MeshKind::CylinderLow
+                    };
+                    self.place(kind, s, p, r, Vec3::new(radius, radius, half_height))
+                }
                 ShapeKind::Capsule {
                     half_height,
                     radius,
                 } => {
-                    self.place(MeshKind::Cylinder, s, p, r, Vec3::new(radius, radius, half_height));
+                    let kind = if projected(p, radius, eye, lod_scale) >= LOD_PIXELS_MID {
+                        MeshKind::TubeHigh
+                    } else {
+                        MeshKind::TubeLow
+                    };
+                    self.place(kind, s, p, r, Vec3::new(radius, radius, half_height));
                     for sign in [1.0f32, -1.0] {
                         let c = p + r * Vec3::Z * (half_height * sign);
-                        let kind = sphere_kind(c, radius, eye, lod_scale);
+                        let kind = sphere_kind(projected(c, radius, eye, lod_scale));
                         self.place(kind, s, c, r, Vec3::splat(radius));
                     }
                 }
@@ -192,9 +212,11 @@ impl SceneBuilder {
     }
 }
 
-/// Spheres whose projected radius is below this many (supersampled) pixels use the
-/// low-detail mesh.
-pub const SPHERE_LOD_PIXELS: f32 = 10.0;
+/// Spheres with a projected radius of at least this many (supersampled) pixels use the
+/// 16-segment mesh; at least [`LOD_PIXELS_MID`], the 12-segment one; else 8 segments.
+pub const LOD_PIXELS_HIGH: f32 = 24.0;
+/// See [`LOD_PIXELS_HIGH`]; cylinders and capsule bodies use 16 segments from here up, else 8.
+pub const LOD_PIXELS_MID: f32 = 10.0;
 
 /// Pixels per unit of `size / distance` for a render target `target_height` pixels high:
 /// a sphere of radius r at distance d covers about `r / d * lod_scale` pixels of radius.
@@ -202,17 +224,33 @@ pub fn lod_scale(scene: &Scene, target_height: u32) -> f32 {
     0.5 * target_height as f32 / (0.5 * scene.camera.fovy_deg.to_radians()).tan()
 }
 
-fn sphere_kind(centre: Vec3, radius: f32, eye: Vec3, lod_scale: f32) -> MeshKind {
+/// Projected radius in pixels of a round part of `radius` at `centre` (infinite when the
+/// camera is inside it).
+fn projected(centre: Vec3, radius: f32, eye: Vec3, lod_scale: f32) -> f32 {
     let d = (centre - eye).length();
-    if d > radius && radius / d * lod_scale < SPHERE_LOD_PIXELS {
-        MeshKind::SphereLow
+    if d <= radius {
+        f32::INFINITY
     } else {
-        MeshKind::Sphere
+        radius / d * lod_scale
+    }
+}
+
+fn sphere_kind(px: f32) -> MeshKind {
+    if px >= LOD_PIXELS_HIGH {
+        MeshKind::SphereHigh
+    } else if px >= LOD_PIXELS_MID {
+        MeshKind::SphereMid
+    } else {
+        MeshKind::SphereLow
     }
 }
 
 /// The uniform block of `scene` drawn at aspect `width / height`.
-pub fn scene_uniform(index: usize, scene: &Scene, aspect: f32) -> Result<SceneUniform, RenderError> {
+pub fn scene_uniform(
+    index: usize,
+    scene: &Scene,
+    aspect: f32,
+) -> Result<SceneUniform, RenderError> {
     let err = |reason: String| RenderError::Scene { index, reason };
     camera::validate(&scene.camera).map_err(err)?;
     if scene.lights.len() > MAX_LIGHTS {
@@ -238,7 +276,12 @@ pub fn scene_uniform(index: usize, scene: &Scene, aspect: f32) -> Result<SceneUn
         }
         let d = d.normalize();
         u.light_dir[k] = [d.x, d.y, d.z, 0.0];
-        u.light_color[k] = [l.color[0].max(0.0), l.color[1].max(0.0), l.color[2].max(0.0), 0.0];
+        u.light_color[k] = [
+            l.color[0].max(0.0),
+            l.color[1].max(0.0),
+            l.color[2].max(0.0),
+            0.0,
+        ];
     }
     Ok(u)
 }
@@ -251,5 +294,70 @@ pub fn clear_color(scene: &Scene) -> wgpu::Color {
         g: c(scene.background[1]),
         b: c(scene.background[2]),
         a: 1.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo_scenes;
+
+    fn build(scene: &Scene, target_height: u32) -> (Vec<SceneVertex>, Vec<u32>) {
+        let meshes = MeshSet::build();
+        let (mut v, mut i) = (Vec::new(), Vec::new());
+        SceneBuilder::default()
+            .append_scene(
+                0,
+                scene,
+                lod_scale(scene, target_height),
+                &meshes,
+                &mut v,
+                &mut i,
+            )
+            .unwrap();
+        (v, i)
+    }
+
+    /// A capsule is a tube plus two sphere caps reaching `half_height + radius` along its axis;
+    /// nearer (larger) shapes get finer meshes.
+    #[test]
+    fn capsules_and_levels_of_detail() {
+        let mut s = demo_scenes::random_clevr_scene(0);
+        s.shapes = vec![Shape::new(
+            ShapeKind::Capsule {
+                half_height: 0.2,
+                radius: 0.05,
+            },
+            [0.0, 0.2, 0.0],
+            [1.0, 0.0, 0.0],
+        )];
+        let (v, i) = build(&s, 256);
+        let zmax = v.iter().map(|v| v.position[2]).fold(f32::MIN, f32::max);
+        assert!((zmax - 0.25).abs() < 1e-4, "{zmax}");
+        assert!(i.iter().all(|&k| (k as usize) < v.len()));
+        // 0.05 m at ~2.2 m: about 7 px of radius at 256 px, so low-detail meshes (tube 16 +
+        // two spheres of 48 triangles); at 2048 px the finest meshes.
+        assert_eq!(i.len() / 3, 16 + 2 * 48);
+        let (_, fine) = build(&s, 2048);
+        assert_eq!(fine.len() / 3, 32 + 2 * 224);
+    }
+
+    #[test]
+    fn too_many_lights_and_bad_rotations_are_errors() {
+        let mut s = demo_scenes::random_clevr_scene(0);
+        s.lights = vec![s.lights[0]; MAX_LIGHTS + 1];
+        let e = scene_uniform(3, &s, 1.0).unwrap_err().to_string();
+        assert!(e.contains("scene 3") && e.contains("at most 4"), "{e}");
+        let mut s = demo_scenes::random_clevr_scene(0);
+        s.shapes[2].rotation = [0.0, 0.0, 0.0, 2.0];
+        let meshes = MeshSet::build();
+        let e = SceneBuilder::default()
+            .append_scene(1, &s, 100.0, &meshes, &mut Vec::new(), &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("shape 2") && e.contains("unit quaternion"),
+            "{e}"
+        );
     }
 }

@@ -14,31 +14,33 @@ pub struct Vertex {
     pub normal: [f32; 3],
 }
 
-/// Which unit mesh an instance uses. Instances are drawn in this order (the large plane last,
-/// so that the depth test rejects its hidden pixels early).
+/// Which unit mesh a shape uses. Spheres and cylinders come in levels of detail picked by
+/// their projected size ([`crate::geometry`]). Meshes are emitted in this order (the large
+/// plane last, so that the depth test rejects its hidden pixels early).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MeshKind {
-    /// Radius 1 around the origin, [`SPHERE_SEGMENTS`] segments.
-    Sphere = 0,
-    /// Radius 1, [`SPHERE_SEGMENTS_LOW`] segments: for spheres that cover few pixels.
-    SphereLow = 1,
-    /// Half extents 1 (the cube [-1, 1]^3).
-    Cube = 2,
-    /// Radius 1, axis along z, z in [-1, 1], with end caps.
-    Cylinder = 3,
+    /// Radius 1 around the origin, 16 segments x 8 rings (224 triangles).
+    SphereHigh = 0,
+    /// 12 x 6 (120 triangles).
+    SphereMid = 1,
+    /// 8 x 4 (48 triangles).
+    SphereLow = 2,
+    /// Half extents 1 (the cube [-1, 1]^3), 12 triangles.
+    Cube = 3,
+    /// Radius 1, axis along z, z in [-1, 1], with end caps, 16 segments (64 triangles).
+    CylinderHigh = 4,
+    /// 8 segments (32 triangles).
+    CylinderLow = 5,
+    /// A cylinder without end caps (capsule bodies), 16 segments (32 triangles).
+    TubeHigh = 6,
+    /// 8 segments (16 triangles).
+    TubeLow = 7,
     /// The square [-1, 1]^2 at z = 0, both faces (normals +z and -z).
-    Plane = 4,
+    Plane = 8,
 }
 
-/// Number of mesh kinds; instances are grouped by kind in this order.
-pub const MESH_KINDS: usize = 5;
-
-/// Longitude segments of the unit sphere (latitude rings are half as many): 224 triangles.
-pub const SPHERE_SEGMENTS: u32 = 16;
-/// Longitude segments of the low-detail sphere: 48 triangles.
-pub const SPHERE_SEGMENTS_LOW: u32 = 8;
-/// Segments around the unit cylinder.
-pub const CYLINDER_SEGMENTS: u32 = 16;
+/// Number of mesh kinds.
+pub const MESH_KINDS: usize = 9;
 
 /// Where one mesh lives in the shared buffers.
 #[derive(Clone, Copy, Debug)]
@@ -80,14 +82,6 @@ impl Builder {
     }
 }
 
-fn sphere(b: &mut Builder) {
-    sphere_with(b, SPHERE_SEGMENTS)
-}
-
-fn sphere_low(b: &mut Builder) {
-    sphere_with(b, SPHERE_SEGMENTS_LOW)
-}
-
 fn sphere_with(b: &mut Builder, seg: u32) {
     let rings = seg / 2;
     // Vertex grid: ring r from north pole (r = 0) to south pole (r = rings), seg + 1 columns.
@@ -96,7 +90,11 @@ fn sphere_with(b: &mut Builder, seg: u32) {
         let theta = PI * r as f32 / rings as f32;
         for s in 0..=seg {
             let phi = 2.0 * PI * s as f32 / seg as f32;
-            let p = [theta.sin() * phi.cos(), theta.sin() * phi.sin(), theta.cos()];
+            let p = [
+                theta.sin() * phi.cos(),
+                theta.sin() * phi.sin(),
+                theta.cos(),
+            ];
             grid.push(b.vert(p, p));
         }
     }
@@ -137,8 +135,7 @@ fn cube(b: &mut Builder) {
     }
 }
 
-fn cylinder(b: &mut Builder) {
-    let seg = CYLINDER_SEGMENTS;
+fn cylinder_with(b: &mut Builder, seg: u32, caps: bool) {
     let ring = |s: u32| {
         let phi = 2.0 * PI * s as f32 / seg as f32;
         (phi.cos(), phi.sin())
@@ -151,6 +148,9 @@ fn cylinder(b: &mut Builder) {
         let c = b.vert([c1, s1, 1.0], [c1, s1, 0.0]);
         let d = b.vert([c0, s0, 1.0], [c0, s0, 0.0]);
         b.quad(a, bb, c, d);
+    }
+    if !caps {
+        return;
     }
     for (z, nz) in [(1.0f32, 1.0f32), (-1.0, -1.0)] {
         let centre = b.vert([0.0, 0.0, z], [0.0, 0.0, nz]);
@@ -199,7 +199,17 @@ impl MeshSet {
             base_vertex: 0,
         }; MESH_KINDS];
         let mut vertex_counts = [0; MESH_KINDS];
-        let makers: [fn(&mut Builder); MESH_KINDS] = [sphere, sphere_low, cube, cylinder, plane];
+        let makers: [fn(&mut Builder); MESH_KINDS] = [
+            |b| sphere_with(b, 16),
+            |b| sphere_with(b, 12),
+            |b| sphere_with(b, 8),
+            cube,
+            |b| cylinder_with(b, 16, true),
+            |b| cylinder_with(b, 8, true),
+            |b| cylinder_with(b, 16, false),
+            |b| cylinder_with(b, 8, false),
+            plane,
+        ];
         for (k, make) in makers.iter().enumerate() {
             let (v0, i0) = (b.v.len(), b.i.len());
             let mut local = Builder {
@@ -240,7 +250,8 @@ mod tests {
     fn triangles_wind_counter_clockwise_from_outside() {
         let set = MeshSet::build();
         for r in set.ranges {
-            let idx = &set.indices[r.first_index as usize..(r.first_index + r.index_count) as usize];
+            let idx =
+                &set.indices[r.first_index as usize..(r.first_index + r.index_count) as usize];
             for t in idx.chunks(3) {
                 let v = |k: usize| set.vertices[(t[k] as i32 + r.base_vertex) as usize];
                 let (a, b, c) = (v(0), v(1), v(2));
@@ -255,7 +266,20 @@ mod tests {
                 assert!(geo.dot(n) > 0.0, "inward-facing triangle {t:?}");
             }
         }
-        assert_eq!(set.triangles(MeshKind::Sphere), 224);
-        assert_eq!(set.triangles(MeshKind::SphereLow), 48);
+        let counts = [224, 120, 48, 12, 64, 32, 32, 16, 4];
+        let kinds = [
+            MeshKind::SphereHigh,
+            MeshKind::SphereMid,
+            MeshKind::SphereLow,
+            MeshKind::Cube,
+            MeshKind::CylinderHigh,
+            MeshKind::CylinderLow,
+            MeshKind::TubeHigh,
+            MeshKind::TubeLow,
+            MeshKind::Plane,
+        ];
+        for (k, c) in kinds.iter().zip(counts) {
+            assert_eq!(set.triangles(*k), c, "{k:?}");
+        }
     }
 }

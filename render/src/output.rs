@@ -37,12 +37,17 @@ pub fn save_png(path: impl AsRef<Path>, frame: &Frame) -> Result<(), RenderError
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
     let mut w = enc.write_header().map_err(|e| out_err(path, e))?;
-    w.write_image_data(&frame.pixels).map_err(|e| out_err(path, e))?;
+    w.write_image_data(&frame.pixels)
+        .map_err(|e| out_err(path, e))?;
     w.finish().map_err(|e| out_err(path, e))
 }
 
 /// Writes every frame of `batch` as `dir/{prefix}_{i:04}.png`; returns the paths.
-pub fn save_batch_pngs(dir: impl AsRef<Path>, prefix: &str, batch: &FrameBatch) -> Result<Vec<PathBuf>, RenderError> {
+pub fn save_batch_pngs(
+    dir: impl AsRef<Path>,
+    prefix: &str,
+    batch: &FrameBatch,
+) -> Result<Vec<PathBuf>, RenderError> {
     let dir = dir.as_ref();
     std::fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
     batch
@@ -57,11 +62,15 @@ pub fn save_batch_pngs(dir: impl AsRef<Path>, prefix: &str, batch: &FrameBatch) 
 }
 
 /// Writes `frames` (all of one size) as a looping animated GIF, `frame_delay_ms` per frame.
-pub fn save_gif(path: impl AsRef<Path>, frames: &[Frame], frame_delay_ms: u32) -> Result<(), RenderError> {
+pub fn save_gif(
+    path: impl AsRef<Path>,
+    frames: &[Frame],
+    frame_delay_ms: u32,
+) -> Result<(), RenderError> {
     let path = path.as_ref();
-    let first = frames
-        .first()
-        .ok_or_else(|| RenderError::OutputArgs("save_gif needs at least one frame, got 0".into()))?;
+    let first = frames.first().ok_or_else(|| {
+        RenderError::OutputArgs("save_gif needs at least one frame, got 0".into())
+    })?;
     for f in frames {
         check_frame(f)?;
         if (f.width, f.height) != (first.width, first.height) {
@@ -78,9 +87,15 @@ pub fn save_gif(path: impl AsRef<Path>, frames: &[Frame], frame_delay_ms: u32) -
         )));
     }
     let file = File::create(path).map_err(|e| out_err(path, e))?;
-    let mut enc = gif::Encoder::new(BufWriter::new(file), first.width as u16, first.height as u16, &[])
+    let mut enc = gif::Encoder::new(
+        BufWriter::new(file),
+        first.width as u16,
+        first.height as u16,
+        &[],
+    )
+    .map_err(|e| out_err(path, e))?;
+    enc.set_repeat(gif::Repeat::Infinite)
         .map_err(|e| out_err(path, e))?;
-    enc.set_repeat(gif::Repeat::Infinite).map_err(|e| out_err(path, e))?;
     let delay = (frame_delay_ms / 10).clamp(1, u16::MAX as u32) as u16;
     for f in frames {
         let mut g = gif::Frame::from_rgb_speed(f.width as u16, f.height as u16, &f.pixels, 10);
@@ -185,7 +200,9 @@ pub fn save_side_by_side(
     let strip: Vec<Frame> = (0..n)
         .map(|i| side_by_side(&at(real, i), &at(imagined, i), true))
         .collect::<Result<_, _>>()?;
-    let is_png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    let is_png = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
     if is_png {
         if n != 1 {
             return Err(RenderError::OutputArgs(format!(

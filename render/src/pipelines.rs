@@ -4,23 +4,17 @@
 use crate::geometry::{SceneUniform, SceneVertex, UNIFORM_STRIDE};
 use crate::renderer::{COLOR_FORMAT, DEPTH_FORMAT};
 use std::num::NonZeroU64;
-use wgpu::util::DeviceExt;
 
 pub(crate) struct Pipelines {
     pub scene: wgpu::RenderPipeline,
     pub scene_layout: wgpu::BindGroupLayout,
 }
 
-#[allow(dead_code)]
-pub(crate) fn init_buffer(device: &wgpu::Device, label: &str, data: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: data,
-        usage,
-    })
-}
-
-fn uniform_entry(binding: u32, visibility: wgpu::ShaderStages, size: u64) -> wgpu::BindGroupLayoutEntry {
+fn uniform_entry(
+    binding: u32,
+    visibility: wgpu::ShaderStages,
+    size: u64,
+) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
         visibility,
@@ -61,13 +55,11 @@ pub(crate) fn create(device: &wgpu::Device) -> Pipelines {
             module: &module,
             entry_point: Some("vs"),
             compilation_options: Default::default(),
-            buffers: &[
-                Some(wgpu::VertexBufferLayout {
-                    array_stride: std::mem::size_of::<SceneVertex>() as u64,
-                    step_mode: wgpu::VertexStepMode::Vertex,
-                    attributes: &VERTEX_ATTRS,
-                }),
-            ],
+            buffers: &[Some(wgpu::VertexBufferLayout {
+                array_stride: std::mem::size_of::<SceneVertex>() as u64,
+                step_mode: wgpu::VertexStepMode::Vertex,
+                attributes: &VERTEX_ATTRS,
+            })],
         },
         primitive: wgpu::PrimitiveState {
             topology: wgpu::PrimitiveTopology::TriangleList,
@@ -103,7 +95,11 @@ pub(crate) fn create(device: &wgpu::Device) -> Pipelines {
     }
 }
 
-pub(crate) fn scene_bind_group(device: &wgpu::Device, p: &Pipelines, uniform: &wgpu::Buffer) -> wgpu::BindGroup {
+pub(crate) fn scene_bind_group(
+    device: &wgpu::Device,
+    p: &Pipelines,
+    uniform: &wgpu::Buffer,
+) -> wgpu::BindGroup {
     device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some("scene uniforms"),
         layout: &p.scene_layout,

@@ -4,11 +4,11 @@
 //! the CPU ([`crate::downsample`]). A batch is one submission and one map unless its
 //! supersampled pixels exceed [`READBACK_BUDGET_BYTES`]; then it is split into several.
 
-use crate::frame::{Frame, FrameBatch};
-use crate::gpu::{self, AdapterSummary, GpuContext};
-use crate::geometry::{self, SceneBuilder, SceneUniform, SceneVertex, UNIFORM_STRIDE};
-use crate::mesh::MeshSet;
 use crate::downsample::{self, SourceLayout};
+use crate::frame::{Frame, FrameBatch};
+use crate::geometry::{self, SceneBuilder, SceneUniform, SceneVertex, UNIFORM_STRIDE};
+use crate::gpu::{self, AdapterSummary, GpuContext};
+use crate::mesh::MeshSet;
 use crate::pipelines::{self, Pipelines};
 use crate::{RenderConfig, RenderError};
 use vlgor_sim::Scene;
@@ -21,7 +21,8 @@ pub(crate) const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth3
 const LAYER_BUDGET_BYTES: u64 = 64 << 20;
 /// Most scenes per chunk.
 const MAX_LAYERS: u32 = 64;
-/// Largest read-back buffer; bigger batches are split into several submissions.
+/// Default largest read-back buffer (the adapter's buffer limit if smaller; see
+/// [`Renderer::set_readback_budget`]); bigger batches are split into several submissions.
 pub const READBACK_BUDGET_BYTES: u64 = 512 << 20;
 
 /// Render targets sized for the config: `layers` colour layers and one depth buffer.
@@ -55,7 +56,10 @@ pub struct Renderer {
     buffers: Buffers,
     readback: Option<wgpu::Buffer>,
     layout: SourceLayout,
+    readback_budget: u64,
     scratch: SceneBuilder,
+    vertices: Vec<SceneVertex>,
+    indices: Vec<u32>,
 }
 
 fn validate_config(c: &RenderConfig, max_dim: u32) -> Result<(), RenderError> {
@@ -71,7 +75,10 @@ fn validate_config(c: &RenderConfig, max_dim: u32) -> Result<(), RenderError> {
             c.supersample
         )));
     }
-    let (w, h) = (c.width as u64 * c.supersample as u64, c.height as u64 * c.supersample as u64);
+    let (w, h) = (
+        c.width as u64 * c.supersample as u64,
+        c.height as u64 * c.supersample as u64,
+    );
     if w > max_dim as u64 || h > max_dim as u64 {
         return Err(RenderError::Config(format!(
             "{}x{} at supersample {} needs a {w}x{h} render target; this adapter allows at most \
@@ -95,16 +102,23 @@ impl Renderer {
         validate_config(&config, limits.max_texture_dimension_2d)?;
         let summary = gpu::summarize(&gpu.adapter.get_info());
         let device = &gpu.device;
+        let k = config.supersample;
+        let row_pitch = (config.width * k * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+        let frame_pitch = row_pitch as u64 * (config.height * k) as u64;
+        if frame_pitch > limits.max_buffer_size {
+            return Err(RenderError::Config(format!(
+                "{}x{} at supersample {k} needs {frame_pitch} bytes per supersampled frame; the \
+                 adapter allows {} per buffer: lower the size or the supersampling",
+                config.width, config.height, limits.max_buffer_size
+            )));
+        }
         let pipes = pipelines::create(device);
         let meshes = MeshSet::build();
-        let k = config.supersample;
-        let layer_bytes = (config.width * k) as u64 * (config.height * k) as u64 * 4;
-        let layers = ((LAYER_BUDGET_BYTES / layer_bytes) as u32 / 4 * 4)
-            .clamp(4, MAX_LAYERS)
-            .min(limits.max_texture_array_layers / 4 * 4);
+        let layers = ((LAYER_BUDGET_BYTES / frame_pitch) as u32)
+            .clamp(1, MAX_LAYERS)
+            .min(limits.max_texture_array_layers);
         let buffers = Buffers::new(device, &pipes, 4, 1 << 14, 1 << 15);
         let targets = Targets::new(device, &config, layers);
-        let row_pitch = (config.width * k * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
         let layout = SourceLayout {
             width: config.width as usize,
             height: config.height as usize,
@@ -131,7 +145,10 @@ impl Renderer {
             buffers,
             readback: None,
             layout,
+            readback_budget: READBACK_BUDGET_BYTES,
             scratch: SceneBuilder::default(),
+            vertices: Vec::new(),
+            indices: Vec::new(),
         })
     }
 
@@ -143,6 +160,14 @@ impl Renderer {
     /// The configuration this renderer draws with.
     pub fn config(&self) -> RenderConfig {
         self.config
+    }
+
+    /// Caps the read-back buffer at `bytes` (default [`READBACK_BUDGET_BYTES`]); batches whose
+    /// supersampled pixels exceed it are drawn in several submissions (at least one frame
+    /// each). Frees the current read-back buffer.
+    pub fn set_readback_budget(&mut self, bytes: u64) {
+        self.readback_budget = bytes;
+        self.readback = None;
     }
 
     pub(crate) fn gpu(&self) -> &GpuContext {
@@ -159,8 +184,10 @@ impl Renderer {
         })
     }
 
-    /// Draws `scenes` in one GPU submission and one read-back; frame i of the result is
-    /// `scenes[i]`. An empty slice gives an empty batch.
+    /// Draws `scenes` in one GPU submission and one read-back (several when the supersampled
+    /// pixels exceed the read-back budget); frame i of the result is `scenes[i]`. An empty
+    /// slice gives an empty batch. Scene errors name the scene index and are reported before
+    /// any GPU work.
     pub fn render_batch(&mut self, scenes: &[Scene]) -> Result<FrameBatch, RenderError> {
         let (w, h) = (self.config.width, self.config.height);
         let n = scenes.len();
@@ -175,8 +202,10 @@ impl Renderer {
         }
         // Per scene: (first index, index count, base vertex).
         let aspect = w as f32 / h as f32;
-        let mut vertices: Vec<SceneVertex> = Vec::new();
-        let mut indices: Vec<u32> = Vec::new();
+        let mut vertices = std::mem::take(&mut self.vertices);
+        let mut indices = std::mem::take(&mut self.indices);
+        vertices.clear();
+        indices.clear();
         let mut draws: Vec<(u32, u32, i32)> = Vec::with_capacity(n);
         let mut uniforms: Vec<SceneUniform> = Vec::with_capacity(n);
         for (i, scene) in scenes.iter().enumerate() {
@@ -188,16 +217,37 @@ impl Renderer {
             draws.push((i0 as u32, (indices.len() - i0) as u32, v0 as i32));
         }
         let device = &self.gpu.device;
+        let max = device.limits().max_buffer_size;
+        let vsize = std::mem::size_of::<SceneVertex>() as u64;
+        for (what, bytes) in [
+            ("vertex", vertices.len() as u64 * vsize),
+            ("index", indices.len() as u64 * 4),
+            ("uniform", n as u64 * UNIFORM_STRIDE),
+        ] {
+            if bytes > max {
+                return Err(RenderError::Config(format!(
+                    "a batch of {n} scenes needs {bytes} bytes of {what} data; the adapter allows \
+                     {max} per buffer: split the batch into smaller ones"
+                )));
+            }
+        }
         if n > self.buffers.scenes
             || vertices.len() > self.buffers.vertex_cap
             || indices.len() > self.buffers.index_cap
         {
+            // Grow to the next power of two (fewer reallocations), within the buffer limit.
+            let grow = |len: usize, cap: usize, unit: u64| {
+                len.next_power_of_two()
+                    .max(cap)
+                    .min((max / unit) as usize)
+                    .max(len)
+            };
             self.buffers = Buffers::new(
                 device,
                 &self.pipes,
-                n.next_power_of_two().max(self.buffers.scenes),
-                vertices.len().next_power_of_two().max(self.buffers.vertex_cap),
-                indices.len().next_power_of_two().max(self.buffers.index_cap),
+                grow(n, self.buffers.scenes, UNIFORM_STRIDE),
+                grow(vertices.len(), self.buffers.vertex_cap, vsize),
+                grow(indices.len(), self.buffers.index_cap, 4),
             );
         }
         let b = &self.buffers;
@@ -207,13 +257,15 @@ impl Renderer {
             queue.write_buffer(&b.index, 0, bytemuck::cast_slice(&indices));
         }
         queue.write_buffer(&b.uniform, 0, bytemuck::cast_slice(&uniforms));
+        self.vertices = vertices;
+        self.indices = indices;
 
-        // Frames per submission: whole chunks of layers within the read-back budget.
-        let layers = self.layers as usize;
+        // Frames per submission: as many as the read-back budget holds (at least one).
         let pitch = self.layout.frame_pitch as u64;
-        let per_submit = ((READBACK_BUDGET_BYTES / pitch) as usize / layers).max(1) * layers;
+        let budget = self.readback_budget.min(max);
+        let per_submit = ((budget / pitch) as usize).max(1);
         let group = n.min(per_submit);
-        let need = group.div_ceil(layers) as u64 * layers as u64 * pitch;
+        let need = group as u64 * pitch;
         if self.readback.as_ref().is_none_or(|r| r.size() < need) {
             self.readback = Some(device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("supersampled read-back"),
@@ -226,11 +278,16 @@ impl Renderer {
         for start in (0..n).step_by(group) {
             let end = (start + group).min(n);
             self.submit_group(scenes, &draws, start..end)?;
-            let readback = self.readback.as_ref().ok_or_else(|| RenderError::Gpu("no read-back buffer".into()))?;
+            let readback = self
+                .readback
+                .as_ref()
+                .ok_or_else(|| RenderError::Gpu("no read-back buffer".into()))?;
             let len = (end - start) as u64 * pitch;
             let layout = self.layout;
             let out = &mut pixels[start * frame_bytes..end * frame_bytes];
-            map_and(device, readback, len, |src| downsample::box_filter(src, &layout, out))?;
+            map_and(device, readback, len, |src| {
+                downsample::box_filter(src, &layout, out)
+            })?;
         }
         Ok(FrameBatch {
             n,
@@ -249,7 +306,10 @@ impl Renderer {
         frames: std::ops::Range<usize>,
     ) -> Result<(), RenderError> {
         let device = &self.gpu.device;
-        let readback = self.readback.as_ref().ok_or_else(|| RenderError::Gpu("no read-back buffer".into()))?;
+        let readback = self
+            .readback
+            .as_ref()
+            .ok_or_else(|| RenderError::Gpu("no read-back buffer".into()))?;
         let b = &self.buffers;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -347,7 +407,13 @@ fn map_and(
 }
 
 impl Buffers {
-    fn new(device: &wgpu::Device, pipes: &Pipelines, scenes: usize, vertices: usize, indices: usize) -> Buffers {
+    fn new(
+        device: &wgpu::Device,
+        pipes: &Pipelines,
+        scenes: usize,
+        vertices: usize,
+        indices: usize,
+    ) -> Buffers {
         use wgpu::BufferUsages as U;
         let buf = |label, size: u64, usage| {
             device.create_buffer(&wgpu::BufferDescriptor {
@@ -360,7 +426,11 @@ impl Buffers {
         let vertex_bytes = (vertices * std::mem::size_of::<SceneVertex>()) as u64;
         let vertex = buf("scene vertices", vertex_bytes, U::VERTEX | U::COPY_DST);
         let index = buf("scene indices", indices as u64 * 4, U::INDEX | U::COPY_DST);
-        let uniform = buf("scene uniforms", scenes as u64 * UNIFORM_STRIDE, U::UNIFORM | U::COPY_DST);
+        let uniform = buf(
+            "scene uniforms",
+            scenes as u64 * UNIFORM_STRIDE,
+            U::UNIFORM | U::COPY_DST,
+        );
         let scene_bind = pipelines::scene_bind_group(device, pipes, &uniform);
         Buffers {
             scenes,

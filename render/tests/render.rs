@@ -32,10 +32,14 @@ fn clear_frame_smoke() {
     eprintln!("adapter: {info}");
     assert!(!info.name.is_empty());
     let f = r.render(&empty_scene([0.2, 0.4, 0.6])).unwrap();
-    assert_eq!((f.width, f.height, f.pixels.len()), (128, 128, 128 * 128 * 3));
+    assert_eq!(
+        (f.width, f.height, f.pixels.len()),
+        (128, 128, 128 * 128 * 3)
+    );
     for p in f.pixels.chunks(3) {
         assert_eq!(p, [51, 102, 153]);
     }
+    assert_eq!(vlgor_render::smoke_check().unwrap(), info);
 }
 
 fn mixed_scenes(n: usize) -> Vec<Scene> {
@@ -65,6 +69,22 @@ fn batch_equals_one_by_one() {
     // Frames of different scenes differ (the batch is not one frame repeated).
     assert_ne!(batch.frame_pixels(0), batch.frame_pixels(1));
     assert!(batch.frame(70).is_none());
+}
+
+/// A small read-back budget splits the batch over several submissions; pixels stay the same.
+#[test]
+fn split_submissions_give_the_same_pixels() {
+    let scenes = mixed_scenes(9);
+    let mut r = renderer(32, 24, 2);
+    let whole = r.render_batch(&scenes).unwrap();
+    // A budget below one frame still draws one frame per submission.
+    r.set_readback_budget(1);
+    assert_eq!(r.render_batch(&scenes).unwrap(), whole);
+    // 40x30 at k = 3: rows of 480 bytes padded to 512, 90 rows: 2 frames per submission.
+    let mut big = renderer(40, 30, 3);
+    let reference: Vec<Frame> = scenes.iter().map(|s| big.render(s).unwrap()).collect();
+    big.set_readback_budget(2 * 512 * 90 + 100);
+    assert_eq!(big.render_batch(&scenes).unwrap().frames(), reference);
 }
 
 #[test]
@@ -109,7 +129,11 @@ fn red_sphere_lands_where_projected() {
             direction: [0.0, 0.0, -1.0],
             color: [0.8, 0.8, 0.8],
         }];
-        s.shapes.push(Shape::new(ShapeKind::Sphere { radius: 0.1 }, centre, [1.0, 0.0, 0.0]));
+        s.shapes.push(Shape::new(
+            ShapeKind::Sphere { radius: 0.1 },
+            centre,
+            [1.0, 0.0, 0.0],
+        ));
         let f = r.render(&s).unwrap();
         let (px, py) = project(&s.camera, centre, w, h).unwrap();
         let (cx, cy, n) = centroid(&f, reddish).expect("sphere visible");
@@ -128,7 +152,13 @@ fn red_sphere_lands_where_projected() {
 #[test]
 fn clevr_balls_show_their_colours() {
     let mut r = renderer(128, 128, 2);
-    let balls = [[-0.4, 0.0], [-0.2, 0.4], [0.0, 0.1], [0.25, 0.45], [0.4, 0.0]];
+    let balls = [
+        [-0.4, 0.0],
+        [-0.2, 0.4],
+        [0.0, 0.1],
+        [0.25, 0.45],
+        [0.4, 0.0],
+    ];
     let s = demo_scenes::clevr_scene(balls, [0.0, -0.2]);
     let f = r.render(&s).unwrap();
     for (b, c) in balls.iter().zip(CLEVR_COLORS) {
@@ -136,7 +166,11 @@ fn clevr_balls_show_their_colours() {
         let p = f.pixel(px as u32, py as u32).unwrap();
         // The dominant channel of the ball colour is the brightest channel of the pixel.
         let want = (0..3).max_by(|&i, &j| c[i].total_cmp(&c[j])).unwrap();
-        assert_eq!(p.iter().enumerate().max_by_key(|(_, v)| **v).unwrap().0, want, "ball {c:?} at ({px},{py}) shows {p:?}");
+        assert_eq!(
+            p.iter().enumerate().max_by_key(|(_, v)| **v).unwrap().0,
+            want,
+            "ball {c:?} at ({px},{py}) shows {p:?}"
+        );
     }
 }
 
@@ -145,13 +179,18 @@ fn other_resolutions_render() {
     let scene = demo_scenes::random_clevr_scene(3);
     for (w, h, k) in [(64, 64, 2), (200, 150, 2), (33, 17, 3), (7, 5, 1)] {
         let mut r = renderer(w, h, k);
-        let batch = r.render_batch(&[scene.clone(), scene.clone(), scene.clone()]).unwrap();
+        let batch = r
+            .render_batch(&[scene.clone(), scene.clone(), scene.clone()])
+            .unwrap();
         assert_eq!(batch.shape(), [3, h as usize, w as usize, 3]);
         assert_eq!(batch.frame(0), batch.frame(2), "{w}x{h}");
         let single = r.render(&scene).unwrap();
         assert_eq!(batch.frame(1).unwrap(), single, "{w}x{h}");
         let bg = [31u8, 31, 36];
-        assert!(single.pixels.chunks(3).any(|p| p != bg), "{w}x{h} frame is blank");
+        assert!(
+            single.pixels.chunks(3).any(|p| p != bg),
+            "{w}x{h} frame is blank"
+        );
     }
 }
 
@@ -168,7 +207,9 @@ fn bad_inputs_are_errors_not_panics() {
     let mut r = renderer(32, 32, 1);
     let mut s = demo_scenes::random_clevr_scene(1);
     s.shapes[1].kind = ShapeKind::Sphere { radius: f32::NAN };
-    let e = r.render_batch(&[demo_scenes::random_clevr_scene(0), s]).unwrap_err();
+    let e = r
+        .render_batch(&[demo_scenes::random_clevr_scene(0), s])
+        .unwrap_err();
     assert!(e.to_string().contains("scene 1"), "{e}");
     let mut s = demo_scenes::random_clevr_scene(1);
     s.camera.target = s.camera.eye;
@@ -184,7 +225,9 @@ fn outputs_round_trip() {
     let batch = r.render_batch(&scenes).unwrap();
     let paths = output::save_batch_pngs(dir.path(), "frame", &batch).unwrap();
     assert_eq!(paths.len(), 4);
-    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&paths[2]).unwrap()));
+    let dec = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&paths[2]).unwrap(),
+    ));
     let mut reader = dec.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut buf).unwrap();
@@ -195,14 +238,24 @@ fn outputs_round_trip() {
     output::save_gif(dir.path().join("rollout.gif"), &frames, 100).unwrap();
     let imagined = &frames[1..3];
     output::save_side_by_side(dir.path().join("cmp.gif"), &frames, imagined, 100).unwrap();
-    output::save_side_by_side(dir.path().join("cmp.png"), &frames[..1], &frames[1..2], 100).unwrap();
+    output::save_side_by_side(dir.path().join("cmp.png"), &frames[..1], &frames[1..2], 100)
+        .unwrap();
     let sbs = output::side_by_side(&frames[0], &frames[1], true).unwrap();
-    assert_eq!((sbs.width, sbs.height), (2 * 64 + output::PANEL_GAP, 48 + output::LABEL_HEIGHT));
+    assert_eq!(
+        (sbs.width, sbs.height),
+        (2 * 64 + output::PANEL_GAP, 48 + output::LABEL_HEIGHT)
+    );
     // The right panel holds the imagined frame.
     let x0 = 64 + output::PANEL_GAP;
-    assert_eq!(sbs.pixel(x0 + 10, output::LABEL_HEIGHT + 20), frames[1].pixel(10, 20));
+    assert_eq!(
+        sbs.pixel(x0 + 10, output::LABEL_HEIGHT + 20),
+        frames[1].pixel(10, 20)
+    );
     for name in ["rollout.gif", "cmp.gif", "cmp.png"] {
-        assert!(std::fs::metadata(dir.path().join(name)).unwrap().len() > 100, "{name}");
+        assert!(
+            std::fs::metadata(dir.path().join(name)).unwrap().len() > 100,
+            "{name}"
+        );
     }
     assert!(output::save_side_by_side(dir.path().join("x.png"), &frames, &frames, 100).is_err());
     assert!(output::save_gif(dir.path().join("e.gif"), &[], 100).is_err());
@@ -213,11 +266,17 @@ fn outputs_round_trip() {
 #[test]
 #[ignore]
 fn throughput() {
-    let k: u32 = std::env::var("VLGOR_SS").ok().and_then(|s| s.parse().ok()).unwrap_or(2);
+    let k: u32 = std::env::var("VLGOR_SS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
     let mut r = renderer(128, 128, k);
     eprintln!("adapter: {}, supersample {k}", r.adapter_info());
     for (name, make) in [
-        ("clevr (7 shapes)", demo_scenes::random_clevr_scene as fn(u64) -> Scene),
+        (
+            "clevr (7 shapes)",
+            demo_scenes::random_clevr_scene as fn(u64) -> Scene,
+        ),
         ("metaworld (40 shapes)", demo_scenes::random_metaworld_scene),
     ] {
         for n in [64usize, 128, 256] {
@@ -232,4 +291,48 @@ fn throughput() {
             eprintln!("{name}: batch {n}: {fps:.0} frames/s");
         }
     }
+}
+
+/// The lead may move a renderer into a worker thread.
+#[test]
+fn renderer_is_send() {
+    fn send<T: Send>() {}
+    send::<Renderer>();
+}
+
+/// Runs only as the child of `no_adapter_error_names_the_package`.
+#[test]
+#[ignore = "child process of no_adapter_error_names_the_package"]
+fn no_adapter_child() {
+    if std::env::var_os("VLGOR_NO_ADAPTER_CHILD").is_none() {
+        return;
+    }
+    match Renderer::new(RenderConfig::default()) {
+        Err(e @ RenderError::NoAdapter(_)) => {
+            let m = e.to_string();
+            assert!(
+                m.contains("mesa-vulkan-drivers") && m.contains("libvulkan1"),
+                "{m}"
+            );
+        }
+        Err(e) => panic!("expected NoAdapter, got {e}"),
+        Ok(r) => panic!("expected no adapter, got {}", r.adapter_info()),
+    }
+}
+
+/// With the Vulkan loader pointed at no driver, `Renderer::new` fails with an error that
+/// names the Debian packages to install.
+#[test]
+fn no_adapter_error_names_the_package() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "no_adapter_child", "--ignored", "--nocapture"])
+        .env("VLGOR_NO_ADAPTER_CHILD", "1")
+        .env("WGPU_BACKEND", "vulkan")
+        .env("VK_ICD_FILENAMES", "/nonexistent/vlgor_no_icd.json")
+        .env("VK_DRIVER_FILES", "/nonexistent/vlgor_no_icd.json")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("1 passed"), "{text}");
 }

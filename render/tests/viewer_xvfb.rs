@@ -13,7 +13,13 @@ use vlgor_render::{RenderConfig, RenderError};
 use vlgor_sim::Scene;
 
 const CHILD_ENV: &str = "VLGOR_VIEWER_CHILD";
-const BALLS: [[f32; 2]; 5] = [[-0.4, 0.0], [-0.2, 0.4], [0.0, 0.1], [0.25, 0.45], [0.4, 0.0]];
+const BALLS: [[f32; 2]; 5] = [
+    [-0.4, 0.0],
+    [-0.2, 0.4],
+    [0.0, 0.1],
+    [0.25, 0.45],
+    [0.4, 0.0],
+];
 
 /// Balls fixed in place, the pusher moves one step at a time.
 struct DemoSource {
@@ -76,7 +82,10 @@ fn viewer_child() {
         ..Default::default()
     };
     let report = viewer::run(&mut src, opts).expect("viewer runs");
-    println!("VIEWER_REPORT frames={} steps={}", report.frames, report.steps);
+    println!(
+        "VIEWER_REPORT frames={} steps={}",
+        report.frames, report.steps
+    );
     assert!(report.frames >= 150);
 }
 
@@ -93,15 +102,23 @@ fn no_display_child() {
         split: false,
     };
     match viewer::run(&mut src, ViewerOptions::default()) {
-        Err(RenderError::Viewer(m)) => assert!(m.contains("no display") && m.contains("xvfb-run"), "{m}"),
+        Err(RenderError::Viewer(m)) => {
+            assert!(m.contains("no display") && m.contains("xvfb-run"), "{m}")
+        }
         other => panic!("expected a no-display error, got {other:?}"),
     }
 }
 
 fn child_test(name: &str) -> Command {
     let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1");
+    c.args([
+        "--exact",
+        name,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ENV, "1");
     c
 }
 
@@ -112,7 +129,8 @@ fn no_display_is_a_clear_error() {
         .env_remove("WAYLAND_DISPLAY")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("1 passed"), "{text}");
 }
@@ -159,7 +177,9 @@ fn parse_xwd(d: &[u8]) -> Result<Xwd, String> {
     }
     let (header, version, format) = (be(d, 0) as usize, be(d, 1), be(d, 2));
     if version != 7 || format != 2 {
-        return Err(format!("unsupported XWD: version {version}, pixmap format {format}"));
+        return Err(format!(
+            "unsupported XWD: version {version}, pixmap format {format}"
+        ));
     }
     let (width, height) = (be(d, 4), be(d, 5));
     let (byte_order, bpp, bpl) = (be(d, 7), be(d, 11), be(d, 12) as usize);
@@ -168,7 +188,10 @@ fn parse_xwd(d: &[u8]) -> Result<Xwd, String> {
     let data = &d[header + 12 * ncolors..];
     let bytes = (bpp / 8) as usize;
     if !(bytes == 3 || bytes == 4) || data.len() < bpl * height as usize {
-        return Err(format!("unsupported XWD: {bpp} bits per pixel, {} data bytes", data.len()));
+        return Err(format!(
+            "unsupported XWD: {bpp} bits per pixel, {} data bytes",
+            data.len()
+        ));
     }
     let mut rgb = Vec::with_capacity((width * height) as usize);
     for y in 0..height as usize {
@@ -227,7 +250,14 @@ fn xvfb_window_shows_clevr_balls() {
     let name = format!(":{display}");
     let _xvfb = Killed(
         Command::new("Xvfb")
-            .args([name.as_str(), "-screen", "0", "640x480x24", "-nolisten", "tcp"])
+            .args([
+                name.as_str(),
+                "-screen",
+                "0",
+                "640x480x24",
+                "-nolisten",
+                "tcp",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -235,7 +265,10 @@ fn xvfb_window_shows_clevr_balls() {
     );
     let t0 = Instant::now();
     while !Path::new(&format!("/tmp/.X11-unix/X{display}")).exists() {
-        assert!(t0.elapsed() < Duration::from_secs(15), "Xvfb {name} did not start");
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "Xvfb {name} did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let mut viewer = Killed(
@@ -253,7 +286,14 @@ fn xvfb_window_shows_clevr_balls() {
     while t0.elapsed() < Duration::from_secs(60) && !seen {
         std::thread::sleep(Duration::from_millis(500));
         if let Ok(Some(status)) = viewer.0.try_wait() {
-            let out = viewer.0.stderr.take().map(std::io::read_to_string).transpose().ok().flatten();
+            let out = viewer
+                .0
+                .stderr
+                .take()
+                .map(std::io::read_to_string)
+                .transpose()
+                .ok()
+                .flatten();
             panic!("viewer exited early ({status}) before the balls were seen: {out:?}");
         }
         let shot = Command::new("xwd")
@@ -267,16 +307,36 @@ fn xvfb_window_shows_clevr_balls() {
         assert_eq!((img.width, img.height), (640, 480));
         last = ball_colour_counts(&img);
         seen = last.iter().all(|&c| c >= 50);
+        if seen {
+            // Keep the screenshot for inspection.
+            let shot = vlgor_render::Frame {
+                width: img.width,
+                height: img.height,
+                pixels: img.rgb.concat(),
+            };
+            let path = std::env::temp_dir().join("vlgor_viewer_xvfb.png");
+            vlgor_render::output::save_png(&path, &shot).unwrap();
+            eprintln!("screenshot: {} ({last:?} ball pixels)", path.display());
+        }
     }
-    assert!(seen, "ball colours not all visible in the screenshot: {last:?} pixels (red, blue, green, purple, cyan)");
+    assert!(
+        seen,
+        "ball colours not all visible in the screenshot: {last:?} pixels (red, blue, green, purple, cyan)"
+    );
     // Let the viewer reach max_frames and exit on its own.
     let status = loop {
         if let Some(s) = viewer.0.try_wait().unwrap() {
             break s;
         }
-        assert!(t0.elapsed() < Duration::from_secs(90), "viewer did not exit after max_frames");
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "viewer did not exit after max_frames"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     let out = std::io::read_to_string(viewer.0.stdout.take().unwrap()).unwrap();
-    assert!(status.success() && out.contains("VIEWER_REPORT"), "{status}: {out}");
+    assert!(
+        status.success() && out.contains("VIEWER_REPORT"),
+        "{status}: {out}"
+    );
 }

@@ -2,5 +2,8 @@
 //! tokens), the compact vision-language world model with LoRA adapters, and the state readout.
 
 pub mod encoder;
+pub mod metrics;
+pub mod perception;
+pub mod world_model;
 
 pub use encoder::{EmbeddingCache, EncoderError, SentenceEncoder};

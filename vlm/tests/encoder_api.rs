@@ -129,3 +129,10 @@ fn cuda_device_is_an_error_without_a_gpu_and_matches_cpu_with_one() {
         }
     }
 }
+
+#[test]
+fn encoder_and_cache_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<SentenceEncoder>();
+    assert_send::<EmbeddingCache>();
+}

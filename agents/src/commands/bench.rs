@@ -80,12 +80,7 @@ pub fn render(ctx: &Context, env: &str, batch: usize, batches: usize) -> Result<
         scenes.push(sim.scene(sim.cameras()[0])?);
     }
     let r = &ctx.config.render;
-    let mut renderer = vlgor_render::Renderer::new(vlgor_render::RenderConfig {
-        width: r.width,
-        height: r.height,
-        supersample: r.supersample,
-    })
-    .map_err(|e| CliError::Other(e.into()))?;
+    let mut renderer = vlgor_render::Renderer::new(ctx.render_config()).map_err(|e| CliError::Other(e.into()))?;
     let adapter = renderer.adapter_info().to_string();
     renderer.render_batch(&scenes).map_err(|e| CliError::Other(e.into()))?; // warm-up
     let bar = ctx.progress(batches as u64, &format!("bench render {env}"));

@@ -9,9 +9,6 @@ use crate::envs::EnvSpec;
 use crate::error::CliError;
 
 pub fn run(ctx: &Context, args: &CollectArgs) -> Result<(), CliError> {
-    if args.frames {
-        return Err(CliError::NotBuilt("collect --frames", "materialised frames land with the renderer wiring"));
-    }
     let specs = EnvSpec::parse_many(&args.env.env, args.task.as_deref())?;
     let noise = args.noise.unwrap_or(ctx.config.collect.noise);
     if !(0.0..=1.0).contains(&noise) {
@@ -29,6 +26,7 @@ pub fn run(ctx: &Context, args: &CollectArgs) -> Result<(), CliError> {
         noise,
         episodes_per_shard: ctx.config.collect.episodes_per_shard,
         preset: ctx.preset.clone(),
+        frames: args.frames.then(|| ctx.render_config()),
     };
     let bar = ctx.progress(episodes as u64, &format!("collect {}", args.env.env));
     let start = std::time::Instant::now();

@@ -54,7 +54,7 @@ pub struct Episode {
 impl Episode {
     fn new(job: EpisodeJob) -> Episode {
         Episode {
-            rng: ChaCha8Rng::seed_from_u64(job.seed ^ 0x5eed_ac7_10),
+            rng: ChaCha8Rng::seed_from_u64(job.seed ^ 0x0005_eeda_c710),
             job,
             steps: 0,
             episode_return: 0.0,

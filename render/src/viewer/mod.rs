@@ -9,7 +9,7 @@
 mod present;
 
 use crate::output::side_by_side;
-use crate::{RenderConfig, RenderError, Renderer, gpu};
+use crate::{Frame, RenderConfig, RenderError, Renderer, gpu};
 use present::Presenter;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +35,12 @@ pub trait ViewerSource {
     /// Split mode was switched on or off (S key); sources that compute the imagined rollout
     /// only on demand can use this. The viewer shows the first scene only when split is off.
     fn set_split(&mut self, _split: bool) {}
+    /// A pre-rendered right-hand panel for split mode, for rollouts stored as frames only
+    /// (imagined rollouts have frames, not states). When `Some`, it replaces the second scene;
+    /// it is resized (nearest neighbour) to the panel size if needed.
+    fn imagined_frame(&mut self) -> Option<Frame> {
+        None
+    }
 }
 
 /// Window and pacing options.
@@ -142,13 +148,20 @@ impl App<'_> {
         };
         let mut scenes = self.source.frame_scenes();
         if scenes.is_empty() {
-            return Err(RenderError::Viewer("the source returned no scene to show".into()));
+            return Err(RenderError::Viewer(
+                "the source returned no scene to show".into(),
+            ));
         }
-        if !self.split {
+        let imagined = if self.split { self.source.imagined_frame() } else { None };
+        if !self.split || imagined.is_some() {
             scenes.truncate(1);
         }
         let batch = gfx.renderer.render_batch(&scenes[..scenes.len().min(2)])?;
         let mut frames = batch.frames();
+        if let Some(img) = imagined {
+            let (w, h) = (frames[0].width, frames[0].height);
+            frames.push(resize_nearest(&img, w, h));
+        }
         let frame = match frames.len() {
             2 => side_by_side(&frames[0], &frames[1], true)?,
             _ => frames.swap_remove(0),
@@ -159,10 +172,13 @@ impl App<'_> {
             want.1.max(frame.height * self.options.zoom),
         );
         let have = gfx.window.inner_size();
-        if (have.width, have.height) != want {
-            if let Some(s) = gfx.window.request_inner_size(winit::dpi::PhysicalSize::new(want.0, want.1)) {
-                gfx.presenter.resize(&gfx.renderer.gpu().device, s.width, s.height);
-            }
+        if (have.width, have.height) != want
+            && let Some(s) = gfx
+                .window
+                .request_inner_size(winit::dpi::PhysicalSize::new(want.0, want.1))
+        {
+            gfx.presenter
+                .resize(&gfx.renderer.gpu().device, s.width, s.height);
         }
         let g = gfx.renderer.gpu();
         if gfx.presenter.show(&g.device, &g.queue, &frame)? {
@@ -219,8 +235,17 @@ impl App<'_> {
 
 fn window_size(o: &ViewerOptions, panels: u32) -> (u32, u32) {
     let r = o.render;
-    let extra = if panels == 2 { crate::output::LABEL_HEIGHT } else { 0 };
-    let w = r.width * panels + if panels == 2 { crate::output::PANEL_GAP } else { 0 };
+    let extra = if panels == 2 {
+        crate::output::LABEL_HEIGHT
+    } else {
+        0
+    };
+    let w = r.width * panels
+        + if panels == 2 {
+            crate::output::PANEL_GAP
+        } else {
+            0
+        };
     (w * o.zoom, (r.height + extra) * o.zoom)
 }
 
@@ -248,7 +273,8 @@ impl ApplicationHandler for App<'_> {
             WindowEvent::CloseRequested => event_loop.exit(),
             WindowEvent::Resized(s) => {
                 if let Some(g) = self.gfx.as_mut() {
-                    g.presenter.resize(&g.renderer.gpu().device, s.width, s.height);
+                    g.presenter
+                        .resize(&g.renderer.gpu().device, s.width, s.height);
                     g.window.request_redraw();
                 }
             }
@@ -259,7 +285,11 @@ impl ApplicationHandler for App<'_> {
                 if let Err(e) = self.draw() {
                     self.error = Some(e);
                     event_loop.exit();
-                } else if self.options.max_frames.is_some_and(|m| self.report.frames >= m) {
+                } else if self
+                    .options
+                    .max_frames
+                    .is_some_and(|m| self.report.frames >= m)
+                {
                     event_loop.exit();
                 }
             }
@@ -285,7 +315,10 @@ impl ApplicationHandler for App<'_> {
 /// Opens the window and runs until the user quits, the window is closed or
 /// `options.max_frames` frames were shown. Errors: no display, bad options, no adapter that
 /// can present, rendering failures.
-pub fn run(source: &mut dyn ViewerSource, options: ViewerOptions) -> Result<ViewerReport, RenderError> {
+pub fn run(
+    source: &mut dyn ViewerSource,
+    options: ViewerOptions,
+) -> Result<ViewerReport, RenderError> {
     if !display_available() {
         return Err(RenderError::Viewer(
             "no display: set DISPLAY (X11) or run under xvfb-run (e.g. `xvfb-run -a vlgor ...`); \
@@ -326,4 +359,21 @@ pub fn run(source: &mut dyn ViewerSource, options: ViewerOptions) -> Result<View
         Some(e) => Err(e),
         None => Ok(app.report),
     }
+}
+
+/// Nearest-neighbour resize of an RGB8 frame to `width` x `height`.
+fn resize_nearest(src: &Frame, width: u32, height: u32) -> Frame {
+    if src.width == width && src.height == height {
+        return src.clone();
+    }
+    let mut pixels = Vec::with_capacity((width * height * 3) as usize);
+    for y in 0..height {
+        let sy = (y as u64 * src.height as u64 / height as u64) as u32;
+        for x in 0..width {
+            let sx = (x as u64 * src.width as u64 / width as u64) as u32;
+            let i = ((sy * src.width + sx) * 3) as usize;
+            pixels.extend_from_slice(&src.pixels[i..i + 3]);
+        }
+    }
+    Frame { width, height, pixels }
 }

@@ -26,7 +26,9 @@ impl Presenter {
         let size = window.inner_size();
         let mut config = surface
             .get_default_config(adapter, size.width.max(1), size.height.max(1))
-            .ok_or_else(|| RenderError::Viewer("the adapter cannot present to this window".into()))?;
+            .ok_or_else(|| {
+                RenderError::Viewer("the adapter cannot present to this window".into())
+            })?;
         let caps = surface.get_capabilities(adapter);
         if let Some(f) = caps.formats.iter().find(|f| !f.is_srgb()) {
             config.format = *f;
@@ -111,7 +113,12 @@ impl Presenter {
 
     /// Shows `frame` stretched over the window. Returns false when the surface gave no texture
     /// this time (occluded, timeout): the caller just tries again on the next frame.
-    pub(crate) fn show(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, frame: &Frame) -> Result<bool, RenderError> {
+    pub(crate) fn show(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        frame: &Frame,
+    ) -> Result<bool, RenderError> {
         let size = wgpu::Extent3d {
             width: frame.width,
             height: frame.height,
@@ -165,8 +172,11 @@ impl Presenter {
             size,
         );
         let out = match self.surface.get_current_texture() {
-            wgpu::CurrentSurfaceTexture::Success(t) | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
-            wgpu::CurrentSurfaceTexture::Timeout | wgpu::CurrentSurfaceTexture::Occluded => return Ok(false),
+            wgpu::CurrentSurfaceTexture::Success(t)
+            | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
+            wgpu::CurrentSurfaceTexture::Timeout | wgpu::CurrentSurfaceTexture::Occluded => {
+                return Ok(false);
+            }
             other => {
                 self.surface.configure(device, &self.config);
                 tracing::warn!("viewer: surface texture unavailable ({other:?}); reconfigured");

@@ -89,11 +89,16 @@ impl BertConfig {
             file: file.to_owned(),
             source,
         })?;
+        Self::parse(file, &text)
+    }
+
+    /// Parses and validates the JSON `text` of `file` (named in errors).
+    pub fn parse(file: &Path, text: &str) -> Result<Self, EncoderError> {
         let bad = |message: String| EncoderError::Config {
             file: file.to_owned(),
             message,
         };
-        let raw: RawConfig = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let raw: RawConfig = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         if let Some(kind) = raw.model_type.as_deref()
             && kind != "bert"
         {
@@ -153,5 +158,56 @@ impl BertConfig {
     /// Width of one attention head, `hidden_size / num_attention_heads`.
     pub fn head_dim(&self) -> i64 {
         self.hidden_size / self.num_attention_heads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINILM: &str = r#"{"vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6,
+        "num_attention_heads": 12, "intermediate_size": 1536, "hidden_act": "gelu",
+        "max_position_embeddings": 512, "type_vocab_size": 2, "layer_norm_eps": 1e-12,
+        "model_type": "bert", "position_embedding_type": "absolute", "use_cache": true}"#;
+
+    fn parse(text: &str) -> Result<BertConfig, EncoderError> {
+        BertConfig::parse(Path::new("dir/config.json"), text)
+    }
+
+    #[test]
+    fn minilm_config_parses() {
+        let c = parse(MINILM).unwrap();
+        assert_eq!(
+            (c.hidden_size, c.head_dim(), c.num_hidden_layers),
+            (384, 32, 6)
+        );
+        assert_eq!(c.hidden_act, Activation::Gelu);
+        assert_eq!(c.layer_norm_eps, 1e-12);
+    }
+
+    #[test]
+    fn bad_configs_name_the_file_key_and_valid_values() {
+        let cases = [
+            (MINILM.replace("\"gelu\"", "\"swish\""), "gelu_new"),
+            (
+                MINILM.replace("\"num_attention_heads\": 12", "\"num_attention_heads\": 7"),
+                "divisible",
+            ),
+            (
+                MINILM.replace("\"hidden_size\": 384", "\"hidden_size\": 0"),
+                "hidden_size is 0",
+            ),
+            (MINILM.replace("\"bert\"", "\"gpt2\""), "valid: \"bert\""),
+            (
+                MINILM.replace("\"absolute\"", "\"relative_key\""),
+                "absolute",
+            ),
+            (MINILM.replace("\"vocab_size\": 30522,", ""), "vocab_size"),
+        ];
+        for (text, needle) in cases {
+            let message = parse(&text).unwrap_err().to_string();
+            assert!(message.contains("dir/config.json"), "{message}");
+            assert!(message.contains(needle), "{needle:?} not in {message}");
+        }
     }
 }

@@ -45,10 +45,10 @@ pub enum EncoderError {
         /// The sha256 found (hex).
         actual: String,
     },
-    /// `config.json` is unreadable or describes a model this encoder cannot run.
-    #[error("invalid encoder config {}: {message}", .file.display())]
+    /// `config.json` describes a model this encoder cannot run, or a file does not parse.
+    #[error("invalid {}: {message}", .file.display())]
     Config {
-        /// The config file.
+        /// The offending file (`config.json` or `model.safetensors`).
         file: PathBuf,
         /// What is wrong, with the valid values.
         message: String,

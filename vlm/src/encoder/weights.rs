@@ -144,3 +144,82 @@ impl<'a> WeightFile<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use safetensors::tensor::TensorView;
+
+    /// A safetensors file holding `bert.`-prefixed tensors: a [4, 2] word embedding and a
+    /// [3] f32 vector of the values 1, 2, 3.
+    fn tiny_file() -> Vec<u8> {
+        let word: Vec<u8> = (0..8).flat_map(|i| (i as f32).to_le_bytes()).collect();
+        let bias: Vec<u8> = [1.0f32, 2.0, 3.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let tensors = [
+            (
+                "bert.embeddings.word_embeddings.weight",
+                TensorView::new(Dtype::F32, vec![4, 2], &word).unwrap(),
+            ),
+            (
+                "bert.pooler.dense.bias",
+                TensorView::new(Dtype::F32, vec![3], &bias).unwrap(),
+            ),
+        ];
+        safetensors::serialize(tensors, None).unwrap()
+    }
+
+    #[test]
+    fn prefix_is_detected_and_tensors_are_frozen_f32() {
+        let bytes = tiny_file();
+        let w = WeightFile::parse(Path::new("m.safetensors"), &bytes, Device::Cpu).unwrap();
+        assert_eq!(w.prefix(), "bert.");
+        let bias = w.take("pooler.dense.bias", &[3]).unwrap();
+        assert!(!bias.requires_grad());
+        assert_eq!(Vec::<f32>::try_from(&bias).unwrap(), [1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn missing_and_misshaped_tensors_name_the_file_and_tensor() {
+        let bytes = tiny_file();
+        let w = WeightFile::parse(Path::new("m.safetensors"), &bytes, Device::Cpu).unwrap();
+        let missing = w
+            .take("encoder.layer.0.output.dense.bias", &[3])
+            .unwrap_err();
+        assert!(matches!(missing, EncoderError::MissingTensor { .. }));
+        let message = missing.to_string();
+        assert!(
+            message.contains("encoder.layer.0.output.dense.bias"),
+            "{message}"
+        );
+        assert!(message.contains("m.safetensors"), "{message}");
+        let shape = w.take("pooler.dense.bias", &[4]).unwrap_err().to_string();
+        assert!(shape.contains("[3]") && shape.contains("[4]"), "{shape}");
+        let garbage = WeightFile::parse(Path::new("bad.safetensors"), b"garbage", Device::Cpu);
+        assert!(
+            garbage
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("bad.safetensors")
+        );
+    }
+
+    #[test]
+    fn checksum_mismatch_names_the_file() {
+        let file = std::env::temp_dir().join(format!("vlgor-sha-{}.bin", std::process::id()));
+        std::fs::write(&file, b"abc").unwrap();
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(read_verified(&file, abc).unwrap(), b"abc");
+        let err = read_verified(&file, MODEL_SHA).unwrap_err();
+        std::fs::remove_file(&file).unwrap();
+        assert!(matches!(err, EncoderError::Checksum { .. }));
+        assert!(err.to_string().contains(&file.display().to_string()));
+        let gone = read_verified(&file, abc).unwrap_err();
+        assert!(matches!(gone, EncoderError::MissingFile { .. }), "{gone}");
+    }
+
+    const MODEL_SHA: &str = super::super::MODEL_SHA256;
+}

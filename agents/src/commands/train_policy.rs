@@ -1,0 +1,256 @@
+//! `vlgor train-policy`: offline RL (BC or CQL) on a real dataset, optionally mixed with
+//! imagined rollouts, into a run directory with a checkpoint per epoch; and the training
+//! throughput figures of `vlgor bench train`.
+
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use vlgor_rl::config::{AlgoKind, RlConfig};
+use vlgor_rl::{FrameSource, GoalTable, ObservationSource, RlError, Trainer, TrainingData};
+use vlgor_sim::EnvKind;
+use vlgor_sim::dataset::Dataset;
+use vlgor_vlm::{EmbeddingCache, SentenceEncoder};
+
+use crate::cli::{Algo, ObsKind, TrainPolicyArgs};
+use crate::context::Context;
+use crate::error::CliError;
+
+/// Maps offline-RL errors to exit statuses: bad input and data are status 2, the rest 1.
+pub fn rl_error(e: RlError) -> CliError {
+    match e {
+        RlError::Input(m) => CliError::Input(m),
+        e @ (RlError::Dataset(_) | RlError::Checkpoint { .. }) => CliError::Input(e.to_string()),
+        other => CliError::Other(other.into()),
+    }
+}
+
+fn algo_kind(a: Algo) -> AlgoKind {
+    match a {
+        Algo::Bc => AlgoKind::Bc,
+        Algo::Cql => AlgoKind::Cql,
+    }
+}
+
+/// `--data REAL[,IMAGINED]` → the two directories.
+pub fn parse_data(data: &str) -> Result<(PathBuf, Option<PathBuf>), CliError> {
+    let parts: Vec<&str> = data.split(',').map(str::trim).collect();
+    match parts.as_slice() {
+        [real] if !real.is_empty() => Ok((PathBuf::from(real), None)),
+        [real, imagined] if !real.is_empty() && !imagined.is_empty() => {
+            Ok((PathBuf::from(real), Some(PathBuf::from(imagined))))
+        }
+        _ => Err(CliError::Input(format!(
+            "--data {data}: expected REAL_DIR or REAL_DIR,IMAGINED_DIR"
+        ))),
+    }
+}
+
+fn open(dir: &Path, env: &str) -> Result<Dataset, CliError> {
+    Dataset::open(dir, Some(env)).map_err(|e| CliError::Input(e.to_string()))
+}
+
+/// The `[rl]` settings with `--ratio` applied.
+fn rl_config(ctx: &Context, ratio: Option<f32>) -> Result<RlConfig, CliError> {
+    let mut rl = ctx.config.rl.clone();
+    if let Some(r) = ratio {
+        if !(0.0..=1.0).contains(&r) {
+            return Err(CliError::Input(format!("--ratio {r}: must be in [0, 1]")));
+        }
+        rl.ratio = r;
+    }
+    rl.validate().map_err(rl_error)?;
+    Ok(rl)
+}
+
+/// `vlgor train-policy` for `--obs state`; `--obs image` needs the frame store
+/// ([`run_with_frames`]).
+pub fn run(ctx: &Context, args: &TrainPolicyArgs) -> Result<(), CliError> {
+    run_with_frames(ctx, args, None)
+}
+
+/// `vlgor train-policy` with frames from `frames` for `--obs image` (re-rendered real frames
+/// and stored imagined frames, indexed by dataset row).
+pub fn run_with_frames(
+    ctx: &Context,
+    args: &TrainPolicyArgs,
+    frames: Option<&dyn FrameSource>,
+) -> Result<(), CliError> {
+    let env: EnvKind = args.env.env.parse()?;
+    let observations = match (args.obs, frames) {
+        (ObsKind::State, _) => ObservationSource::State,
+        (ObsKind::Image, Some(f)) => ObservationSource::Frames(f),
+        (ObsKind::Image, None) => {
+            return Err(CliError::NotBuilt(
+                "train-policy --obs image",
+                "the frame store (re-rendered dataset frames) is not wired yet; use --obs state",
+            ));
+        }
+    };
+    let (real_dir, imagined_dir) = parse_data(&args.data)?;
+    let rl = rl_config(ctx, args.ratio)?;
+    let real = open(&real_dir, env.name())?;
+    let imagined = imagined_dir
+        .as_deref()
+        .map(|d| open(d, env.name()))
+        .transpose()?;
+    if imagined.is_none() && args.ratio.is_some() {
+        tracing::warn!("--ratio is ignored without an imagined dataset in --data");
+    }
+
+    let encoder = SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Other(e.into()))?;
+    let mut cache = EmbeddingCache::new();
+    let mut sets = vec![&real];
+    sets.extend(imagined.as_ref());
+    let goals = GoalTable::for_datasets(&encoder, &mut cache, &sets).map_err(rl_error)?;
+    drop(encoder);
+
+    let data = TrainingData {
+        real: &real,
+        imagined: imagined.as_ref(),
+        observations,
+        goals: &goals,
+    };
+    let mut trainer = Trainer::new(
+        &args.out,
+        env.name(),
+        algo_kind(args.algo),
+        rl,
+        data,
+        ctx.seed,
+        ctx.device,
+        args.resume,
+    )
+    .map_err(rl_error)?;
+    let run = trainer.run_config().clone();
+    let bar = ctx.progress(
+        run.total_steps,
+        &format!("train-policy {} {}", env, run.algo),
+    );
+    let outcome = trainer
+        .train(&mut |p| {
+            bar.set_position(p.step);
+            if let Some((name, v)) = p.losses.first() {
+                bar.set_message(format!("epoch {}/{} {name} {v:.4}", p.epoch, p.epochs));
+            }
+        })
+        .map_err(rl_error)?;
+    bar.finish_and_clear();
+    let losses: serde_json::Map<String, serde_json::Value> = outcome
+        .last_losses
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), json!(v)))
+        .collect();
+    if !ctx.json {
+        println!(
+            "{} {} on {} transitions ({} instructions): {} epochs, {} steps in {:.1} s; last {:?} -> {}",
+            env,
+            run.algo,
+            real.transitions() + imagined.as_ref().map_or(0, |d| d.transitions()),
+            goals.len(),
+            outcome.epochs_done,
+            outcome.steps_done,
+            outcome.seconds,
+            outcome.last_losses,
+            outcome.checkpoint.display()
+        );
+    }
+    ctx.emit_json(&json!({
+        "run_dir": args.out, "checkpoint": outcome.checkpoint, "algo": run.algo.to_string(),
+        "obs": format!("{:?}", run.obs.kind()).to_lowercase(), "epochs": outcome.epochs_done,
+        "steps": outcome.steps_done, "resumed_after": outcome.resumed_after, "losses": losses,
+        "seconds": outcome.seconds,
+    }));
+    Ok(())
+}
+
+/// `vlgor bench train --algo A --obs O`: full-loop and bare-network samples/s at the preset's
+/// batch size, both in the same run. `data` is the dataset to sample (`None`: 500 expert CLEVR
+/// episodes are collected into a temporary directory first); `frames` the frame store for
+/// `--obs image` (`None`: synthetic frames at the `[render]` size, reported as such — the
+/// network figure is unaffected, the full loop then excludes frame-store cost).
+pub fn bench(
+    ctx: &Context,
+    algo: Algo,
+    obs: ObsKind,
+    data: Option<&Dataset>,
+    frames: Option<&dyn FrameSource>,
+    steps: usize,
+) -> Result<(), CliError> {
+    let temp = std::env::temp_dir().join(format!("vlgor-bench-train-{}", std::process::id()));
+    let collected;
+    let real = match data {
+        Some(d) => d,
+        None => {
+            let plan = crate::collect::CollectPlan {
+                specs: vec![crate::envs::EnvSpec::Clevr],
+                task_arg: None,
+                episodes: 500,
+                seed: ctx.seed,
+                noise: ctx.config.collect.noise,
+                episodes_per_shard: 500,
+                preset: ctx.preset.clone(),
+            };
+            let bar = ctx.progress(500, "bench train: collecting CLEVR data");
+            crate::collect::collect(&plan, &temp, &bar)?;
+            bar.finish_and_clear();
+            collected = open(&temp, "clevr");
+            let _ = std::fs::remove_dir_all(&temp);
+            collected
+                .as_ref()
+                .map_err(|e| CliError::Input(e.to_string()))?
+        }
+    };
+    let synthetic;
+    let (observations, frame_kind) = match (obs, frames) {
+        (ObsKind::State, _) => (ObservationSource::State, "none"),
+        (ObsKind::Image, Some(f)) => (ObservationSource::Frames(f), "frame store"),
+        (ObsKind::Image, None) => {
+            let (h, w) = (
+                ctx.config.render.height as usize,
+                ctx.config.render.width as usize,
+            );
+            let rows = real.observations.len() / real.manifest.obs_dim.max(1);
+            synthetic = vlgor_rl::InMemoryFrames {
+                height: h,
+                width: w,
+                real: (0..rows * h * w * 3)
+                    .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                    .collect(),
+                imagined: vec![],
+            };
+            (
+                ObservationSource::Frames(&synthetic as &dyn FrameSource),
+                "synthetic",
+            )
+        }
+    };
+    let encoder = SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Other(e.into()))?;
+    let goals =
+        GoalTable::for_datasets(&encoder, &mut EmbeddingCache::new(), &[real]).map_err(rl_error)?;
+    drop(encoder);
+    let rl = rl_config(ctx, None)?;
+    let data = TrainingData {
+        real,
+        imagined: None,
+        observations,
+        goals: &goals,
+    };
+    let r = vlgor_rl::bench::bench_train(data, algo_kind(algo), &rl, steps, ctx.device)
+        .map_err(rl_error)?;
+    if !ctx.json {
+        println!(
+            "bench train {} {:?} batch {} (frames: {frame_kind}): full loop {:.0} samples/s, network only {:.0} samples/s ({}, {} torch threads)",
+            r.algo,
+            r.obs,
+            r.batch_size,
+            r.full_samples_per_sec.unwrap_or(f64::NAN),
+            r.network_samples_per_sec,
+            r.device,
+            tch::get_num_threads()
+        );
+    }
+    let mut value = serde_json::to_value(&r).expect("bench result serialises");
+    value["frames"] = json!(frame_kind);
+    value["torch_threads"] = json!(tch::get_num_threads());
+    ctx.emit_json(&value);
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! Continuous conservative Q-learning (d3rlpy's CQL): SAC with twin critics, a tanh-Gaussian
+//! actor and an entropy temperature, plus the conservative term
+//! `w·(logsumexp over sampled actions of Q(s, a) − Q(s, a_data))` on each critic. The sampled
+//! actions are uniform ones and the policy's at s and s', each corrected by its log density.
+//! The conservative weight is fixed (d3rlpy's Lagrangian variant is not used).
+
+use std::collections::HashMap;
+use std::path::Path;
+use tch::nn::{self, Module, VarStore};
+use tch::{Device, Kind, Tensor};
+
+use crate::RlError;
+use crate::algo::{Algorithm, Losses, load_prefixed, prefixed, scalar, soft_update};
+use crate::batch::Batch;
+use crate::bc::LOG_STD_RANGE;
+use crate::config::RlConfig;
+use crate::network::{EncoderConfig, GoalConditionedEncoder, MlpHead};
+use crate::optim::Adam;
+
+/// The tanh-Gaussian actor.
+pub struct Actor {
+    pub encoder: GoalConditionedEncoder,
+    head: nn::Linear,
+    dim: i64,
+}
+
+impl Actor {
+    pub fn new(p: &nn::Path, enc: &EncoderConfig, dim: i64) -> Self {
+        Actor {
+            encoder: GoalConditionedEncoder::new(&(p / "encoder"), enc),
+            head: nn::linear(p / "head", enc.joint_dim, 2 * dim, Default::default()),
+            dim,
+        }
+    }
+
+    /// Pre-tanh mean and log std `[B, dim]` each.
+    pub fn distribution(&self, obs: &Tensor, goals: &Tensor) -> (Tensor, Tensor) {
+        let out = self.head.forward(&self.encoder.forward(obs, goals));
+        let mean = out.narrow(1, 0, self.dim);
+        let log_std = out
+            .narrow(1, self.dim, self.dim)
+            .clamp(LOG_STD_RANGE.0, LOG_STD_RANGE.1);
+        (mean, log_std)
+    }
+
+    /// `n` reparameterised samples per state: actions `[B, n, dim]` in (-1, 1) and their log
+    /// densities `[B, n]` (with the tanh correction).
+    pub fn sample(mean: &Tensor, log_std: &Tensor, n: i64) -> (Tensor, Tensor) {
+        let (mean, log_std) = (mean.unsqueeze(1), log_std.unsqueeze(1));
+        let shape = [mean.size()[0], n, mean.size()[2]];
+        let eps = Tensor::randn(shape, (Kind::Float, mean.device()));
+        let u = &mean + log_std.exp() * &eps;
+        let a = u.tanh();
+        let gauss = (&eps * &eps) * -0.5 - &log_std - 0.5 * (2.0 * std::f64::consts::PI).ln();
+        let correction = ((&a * &a).neg() + (1.0 + 1e-6)).log();
+        let log_prob = (gauss - correction).sum_dim_intlist(2, false, Kind::Float);
+        (a, log_prob)
+    }
+}
+
+/// A critic Q(s, G, a): the goal-conditioned encoder, the action concatenated to the joint
+/// representation, then a two-layer MLP to one value.
+pub struct Critic {
+    pub encoder: GoalConditionedEncoder,
+    head: MlpHead,
+}
+
+impl Critic {
+    pub fn new(p: &nn::Path, enc: &EncoderConfig, dim: i64) -> Self {
+        Critic {
+            encoder: GoalConditionedEncoder::new(&(p / "encoder"), enc),
+            head: MlpHead::new(&(p / "head"), enc.joint_dim + dim, enc.feature_dim, 1),
+        }
+    }
+
+    /// Q-values `[B, n]` of actions `[B, n, dim]` from the joint representation `[B, J]`.
+    pub fn values(&self, joint: &Tensor, actions: &Tensor) -> Tensor {
+        let n = actions.size()[1];
+        let j = joint.unsqueeze(1).expand([-1, n, -1], false);
+        self.head
+            .forward(&Tensor::cat(&[j, actions.shallow_clone()], 2))
+            .squeeze_dim(2)
+    }
+}
+
+/// SAC-based CQL with twin critics and their targets.
+pub struct ContinuousCql {
+    vs: VarStore,
+    target_vs: VarStore,
+    actor: Actor,
+    critics: [Critic; 2],
+    targets: [Critic; 2],
+    log_temp: Tensor,
+    actor_adam: Adam,
+    critic_adam: Adam,
+    temp_adam: Adam,
+    rl: RlConfig,
+    dim: i64,
+}
+
+impl ContinuousCql {
+    pub fn new(enc: EncoderConfig, dim: i64, rl: &RlConfig, device: Device) -> Self {
+        let vs = VarStore::new(device);
+        let root = vs.root();
+        let actor = Actor::new(&(&root / "actor"), &enc, dim);
+        let critics = [
+            Critic::new(&(&root / "critic1"), &enc, dim),
+            Critic::new(&(&root / "critic2"), &enc, dim),
+        ];
+        let log_temp = root.var(
+            "log_temp",
+            &[1],
+            nn::Init::Const(rl.initial_temperature.ln()),
+        );
+        let mut target_vs = VarStore::new(device);
+        let t = target_vs.root();
+        let targets = [
+            Critic::new(&(&t / "critic1"), &enc, dim),
+            Critic::new(&(&t / "critic2"), &enc, dim),
+        ];
+        soft_update(&target_vs, &vs, 1.0);
+        target_vs.freeze();
+        ContinuousCql {
+            actor_adam: Adam::new("actor", &vs, &["actor."]),
+            critic_adam: Adam::new("critic", &vs, &["critic1.", "critic2."]),
+            temp_adam: Adam::new("temperature", &vs, &["log_temp"]),
+            vs,
+            target_vs,
+            actor,
+            critics,
+            targets,
+            log_temp,
+            rl: rl.clone(),
+            dim,
+        }
+    }
+
+    /// Minimum of the twin critics at `(obs, goals, actions [B, dim])`, `[B]`.
+    pub fn q_value(&self, obs: &Tensor, goals: &Tensor, actions: &Tensor) -> Tensor {
+        let a = actions.unsqueeze(1);
+        let q: Vec<Tensor> = self
+            .critics
+            .iter()
+            .map(|c| c.values(&c.encoder.forward(obs, goals), &a))
+            .collect();
+        q[0].minimum(&q[1]).squeeze_dim(1)
+    }
+
+    fn critic_loss(&self, batch: &Batch) -> (Tensor, Tensor, Tensor) {
+        let next = batch.next_obs.as_ref().expect("CQL batches carry s'");
+        let n = self.rl.n_action_samples as i64;
+        let temp = self.log_temp.exp().detach();
+        // Everything sampled from the policy is a constant for the critics.
+        let (y, pi_s, logp_s, pi_next, logp_next) = tch::no_grad(|| {
+            let (m_next, ls_next) = self.actor.distribution(next, &batch.goals);
+            let (a_next, logp_next) = Actor::sample(&m_next, &ls_next, n + 1);
+            let q_next = self.targets.iter().map(|c| {
+                c.values(
+                    &c.encoder.forward(next, &batch.goals),
+                    &a_next.narrow(1, 0, 1),
+                )
+            });
+            let q_next = q_next
+                .reduce(|a, b| a.minimum(&b))
+                .expect("two critics")
+                .squeeze_dim(1);
+            let soft = q_next - &temp * logp_next.narrow(1, 0, 1).squeeze_dim(1);
+            let y = &batch.rewards + (1.0 - &batch.terminals) * soft * self.rl.gamma;
+            let (m, ls) = self.actor.distribution(&batch.obs, &batch.goals);
+            let (pi_s, logp_s) = Actor::sample(&m, &ls, n);
+            (
+                y,
+                pi_s,
+                logp_s,
+                a_next.narrow(1, 1, n),
+                logp_next.narrow(1, 1, n),
+            )
+        });
+        let b = batch.rewards.size()[0];
+        let uniform =
+            Tensor::rand([b, n, self.dim], (Kind::Float, batch.rewards.device())) * 2.0 - 1.0;
+        let log_uniform = -(self.dim as f64) * 2f64.ln();
+        let data = batch.actions.unsqueeze(1);
+        let (mut td, mut conservative) = (
+            Tensor::zeros([], (Kind::Float, batch.rewards.device())),
+            None::<Tensor>,
+        );
+        let mut q_mean = None;
+        for critic in &self.critics {
+            let joint = critic.encoder.forward(&batch.obs, &batch.goals);
+            let q_data = critic.values(&joint, &data).squeeze_dim(1);
+            td += q_data.mse_loss(&y, tch::Reduction::Mean);
+            let sampled = Tensor::cat(
+                &[
+                    critic.values(&joint, &uniform) - log_uniform,
+                    critic.values(&joint, &pi_s) - &logp_s,
+                    critic.values(&joint, &pi_next) - &logp_next,
+                ],
+                1,
+            );
+            let gap = (sampled.logsumexp([1], false) - &q_data).mean(Kind::Float);
+            conservative = Some(match conservative {
+                Some(c) => c + gap,
+                None => gap,
+            });
+            q_mean.get_or_insert_with(|| q_data.mean(Kind::Float).detach());
+        }
+        let conservative = conservative.expect("two critics");
+        (td, conservative, q_mean.expect("two critics"))
+    }
+}
+
+impl Algorithm for ContinuousCql {
+    fn needs_next(&self) -> bool {
+        true
+    }
+
+    fn update(&mut self, batch: &Batch, lr_factor: f64) -> Result<Losses, RlError> {
+        let (td, conservative, q_data) = self.critic_loss(batch);
+        let critic_loss = &td + &conservative * self.rl.conservative_weight;
+        self.critic_adam
+            .backward_step(&critic_loss, self.rl.lr * lr_factor);
+
+        let (m, ls) = self.actor.distribution(&batch.obs, &batch.goals);
+        let (a, logp) = Actor::sample(&m, &ls, 1);
+        let q = self
+            .critics
+            .iter()
+            .map(|c| c.values(&c.encoder.forward(&batch.obs, &batch.goals), &a))
+            .reduce(|x, y| x.minimum(&y))
+            .expect("two critics");
+        let temp = self.log_temp.exp();
+        let actor_loss = (&temp.detach() * &logp - q).mean(Kind::Float);
+        self.actor_adam
+            .backward_step(&actor_loss, self.rl.lr * lr_factor);
+
+        let target_entropy = -(self.dim as f64);
+        let temp_loss = -(&self.log_temp * (logp.detach() + target_entropy)).mean(Kind::Float);
+        self.temp_adam
+            .backward_step(&temp_loss, self.rl.temperature_lr * lr_factor);
+        soft_update(&self.target_vs, &self.vs, self.rl.tau);
+        Ok(vec![
+            ("critic_loss", scalar(&critic_loss)),
+            ("td_loss", scalar(&td)),
+            ("conservative_loss", scalar(&conservative)),
+            ("actor_loss", scalar(&actor_loss)),
+            ("temperature", scalar(&temp.detach())),
+            ("q_data", scalar(&q_data)),
+        ])
+    }
+
+    fn act(&self, obs: &Tensor, goals: &Tensor) -> Tensor {
+        tch::no_grad(|| self.actor.distribution(obs, goals).0.tanh())
+    }
+
+    fn model(&self) -> &VarStore {
+        &self.vs
+    }
+
+    fn model_mut(&mut self) -> &mut VarStore {
+        &mut self.vs
+    }
+
+    fn extra_state(&self) -> Vec<(String, Tensor)> {
+        let mut v = prefixed(&self.target_vs, "target");
+        for adam in [&self.actor_adam, &self.critic_adam, &self.temp_adam] {
+            v.extend(adam.state_tensors());
+        }
+        v
+    }
+
+    fn load_extra_state(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        step: u64,
+        file: &Path,
+    ) -> Result<(), RlError> {
+        load_prefixed(&self.target_vs, "target", tensors, file)?;
+        for adam in [
+            &mut self.actor_adam,
+            &mut self.critic_adam,
+            &mut self.temp_adam,
+        ] {
+            adam.load_state(tensors, step, file)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,185 @@
+//! [`WorldModelConfig`]: every size of the compact world model, with the two presets.
+
+use serde::{Deserialize, Serialize};
+use vlgor_sim::EnvKind;
+
+use super::error::WorldModelError;
+use crate::encoder::EMBEDDING_DIM;
+
+/// Keyframe stride h (steps) used for Meta-World: one model step predicts the frame 10
+/// environment steps (0.125 s) ahead, and an imagined action is held for those 10 steps, because
+/// a single 0.0125 s step barely moves the hand (at most 1 cm) and the change would be invisible
+/// at 64-128 px.
+pub const METAWORLD_KEYFRAME_STEPS: usize = 10;
+/// Keyframe stride h for CLEVR: one push per model step.
+pub const CLEVR_KEYFRAME_STEPS: usize = 1;
+
+/// How actions enter (action token) and leave (action head) the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionSpace {
+    /// CLEVR: `n` discrete pushes (40); embedding in, logits out, cross-entropy.
+    Discrete { n: usize },
+    /// Meta-World: a `dim`-vector in [-1, 1] (4); linear in, linear out, MSE.
+    Continuous { dim: usize },
+}
+
+impl ActionSpace {
+    /// The action space of a simulator.
+    pub fn for_env(env: EnvKind) -> ActionSpace {
+        match env {
+            EnvKind::Clevr => ActionSpace::Discrete {
+                n: vlgor_sim::clevr::NUM_ACTIONS,
+            },
+            EnvKind::MetaWorld => ActionSpace::Continuous { dim: 4 },
+        }
+    }
+
+    /// Width of the action head output (logits or vector).
+    pub fn head_dim(self) -> i64 {
+        match self {
+            ActionSpace::Discrete { n } => n as i64,
+            ActionSpace::Continuous { dim } => dim as i64,
+        }
+    }
+}
+
+/// Sizes of the world model. Frames are square RGB, `image_size` px, cut into
+/// `patch_size`-px patches (one token each).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorldModelConfig {
+    pub image_size: i64,
+    pub patch_size: i64,
+    /// Transformer width.
+    pub width: i64,
+    pub layers: i64,
+    pub heads: i64,
+    /// FFN hidden size = `width * mlp_ratio`.
+    pub mlp_ratio: i64,
+    /// Width of the frozen text encoder's token embeddings (MiniLM: 384).
+    pub text_dim: i64,
+    /// Longest instruction in tokens (longer ones are cut).
+    pub max_text_tokens: i64,
+    pub action_space: ActionSpace,
+    /// BAGEL's mixture-of-transformers: separate q/k/v/o, norms and FFN for generation tokens
+    /// (the predicted frame's queries) and understanding tokens (text, action, input image),
+    /// with one self-attention over the whole packed sequence.
+    pub mixture_of_transformers: bool,
+    /// LoRA rank r (adapters on q, k, v, o of every self-attention layer).
+    pub lora_rank: i64,
+    /// LoRA alpha; the adapter output is scaled by alpha / r.
+    pub lora_alpha: f64,
+    /// Keyframe stride h in environment steps between the input and the predicted frame.
+    pub horizon_steps: usize,
+    /// Weight of the action loss relative to the frame MSE.
+    pub action_loss_weight: f64,
+}
+
+impl WorldModelConfig {
+    /// CPU preset: 64x64 frames, patch 8 (64 image tokens), width 160, 4 layers, 4 heads.
+    pub fn cpu_quick(env: EnvKind) -> Self {
+        WorldModelConfig {
+            image_size: 64,
+            patch_size: 8,
+            width: 160,
+            layers: 4,
+            heads: 4,
+            mlp_ratio: 4,
+            text_dim: EMBEDDING_DIM,
+            max_text_tokens: 32,
+            action_space: ActionSpace::for_env(env),
+            mixture_of_transformers: true,
+            lora_rank: 8,
+            lora_alpha: 16.0,
+            horizon_steps: default_horizon(env),
+            action_loss_weight: 0.1,
+        }
+    }
+
+    /// Paper-scale preset: 128x128 frames (as the paper's appendix), patch 8 (256 image tokens),
+    /// width 384, 8 layers, 6 heads, LoRA r 16.
+    pub fn paper(env: EnvKind) -> Self {
+        WorldModelConfig {
+            image_size: 128,
+            width: 384,
+            layers: 8,
+            heads: 6,
+            lora_rank: 16,
+            lora_alpha: 32.0,
+            ..Self::cpu_quick(env)
+        }
+    }
+
+    /// A named preset: "cpu_quick" or "paper".
+    pub fn preset(name: &str, env: EnvKind) -> Result<Self, WorldModelError> {
+        match name {
+            "cpu_quick" => Ok(Self::cpu_quick(env)),
+            "paper" => Ok(Self::paper(env)),
+            other => Err(WorldModelError::BadInput(format!(
+                "unknown world-model preset '{other}'; valid: cpu_quick, paper"
+            ))),
+        }
+    }
+
+    /// Patches per side.
+    pub fn grid(&self) -> i64 {
+        self.image_size / self.patch_size
+    }
+
+    /// Image tokens per frame.
+    pub fn num_patches(&self) -> i64 {
+        self.grid() * self.grid()
+    }
+
+    /// Floats per patch (patch x patch x 3).
+    pub fn patch_dim(&self) -> i64 {
+        self.patch_size * self.patch_size * 3
+    }
+
+    /// Checks that the sizes fit together; errors name the field.
+    pub fn validate(&self) -> Result<(), WorldModelError> {
+        let bad = |m: String| Err(WorldModelError::BadInput(m));
+        if self.image_size < 8 || self.patch_size < 1 || self.image_size % self.patch_size != 0 {
+            return bad(format!(
+                "image_size {} must be >= 8 and a multiple of patch_size {}",
+                self.image_size, self.patch_size
+            ));
+        }
+        if self.width < 8 || self.heads < 1 || self.width % self.heads != 0 {
+            return bad(format!(
+                "width {} must be >= 8 and a multiple of heads {}",
+                self.width, self.heads
+            ));
+        }
+        if self.layers < 1 || self.mlp_ratio < 1 || self.max_text_tokens < 1 || self.text_dim < 1 {
+            return bad("layers, mlp_ratio, max_text_tokens and text_dim must be >= 1".into());
+        }
+        if self.lora_rank < 1 || self.lora_alpha <= 0.0 {
+            return bad(format!(
+                "lora_rank {} must be >= 1 and lora_alpha {} > 0",
+                self.lora_rank, self.lora_alpha
+            ));
+        }
+        if self.horizon_steps < 1 {
+            return bad("horizon_steps must be >= 1".into());
+        }
+        match self.action_space {
+            ActionSpace::Discrete { n } if n < 2 => bad(format!("discrete actions n {n} < 2")),
+            ActionSpace::Continuous { dim } if dim < 1 => bad("continuous action dim 0".into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// LoRA scale alpha / r.
+    pub fn lora_scale(&self) -> f64 {
+        self.lora_alpha / self.lora_rank as f64
+    }
+}
+
+/// The default keyframe stride for a simulator (CLEVR 1, Meta-World 10).
+pub fn default_horizon(env: EnvKind) -> usize {
+    match env {
+        EnvKind::Clevr => CLEVR_KEYFRAME_STEPS,
+        EnvKind::MetaWorld => METAWORLD_KEYFRAME_STEPS,
+    }
+}

@@ -1,0 +1,153 @@
+//! Imagination: batched autoregressive rollouts from real initial frames and instructions.
+//!
+//! Step 0: (s_0, G, no action) -> a_0. Step k >= 1: (s_{(k-1)h}, G, a_{(k-1)h}) ->
+//! (s_{kh}, a_{kh}); the predicted frame (clamped to [0, 1]) is fed back. A rollout stops at
+//! `horizon` model steps or, with a goal check, at the first predicted frame whose readout
+//! state satisfies it.
+
+use tch::{Kind, Tensor};
+use vlgor_sim::Action;
+
+use super::config::ActionSpace;
+use super::error::WorldModelError;
+use super::model::{ActionInput, StepInput, WorldModel};
+use super::text::TextSource;
+use super::train::{frames_to_tensor, tensor_to_frames};
+use crate::perception::StateReadout;
+
+/// Decides success from the readout state of rollout `i`'s latest frame.
+pub struct GoalCheck<'a> {
+    pub readout: &'a StateReadout,
+    /// (rollout index, readout state in metres) -> success.
+    pub check: &'a mut dyn FnMut(usize, &[f32]) -> bool,
+}
+
+/// Imagined rollouts of N instructions.
+#[derive(Clone, Debug)]
+pub struct ImaginedRollouts {
+    pub size: i64,
+    /// Per rollout: frames s_0, s_h, s_2h, ... as u8 [H, W, 3] each (s_0 is the real frame).
+    pub frames: Vec<Vec<Vec<u8>>>,
+    /// Per rollout: a_0, a_h, ... (one per frame; for Meta-World hold each for h steps).
+    pub actions: Vec<Vec<Action>>,
+    /// Per rollout: the model step at which the goal check first held.
+    pub success_step: Vec<Option<usize>>,
+}
+
+fn decode_actions(space: ActionSpace, out: &Tensor) -> Vec<Action> {
+    match space {
+        ActionSpace::Discrete { .. } => {
+            let ids = Vec::<i64>::try_from(out.argmax(-1, false).to_device(tch::Device::Cpu))
+                .unwrap_or_default();
+            ids.into_iter()
+                .map(|k| Action::Discrete(k as u32))
+                .collect()
+        }
+        ActionSpace::Continuous { dim } => {
+            let v = Vec::<f32>::try_from(
+                out.clamp(-1.0, 1.0)
+                    .to_kind(Kind::Float)
+                    .to_device(tch::Device::Cpu)
+                    .flatten(0, -1),
+            )
+            .unwrap_or_default();
+            v.chunks(dim)
+                .map(|c| {
+                    let mut a = [0f32; 4];
+                    a[..dim.min(4)].copy_from_slice(&c[..dim.min(4)]);
+                    Action::Continuous(a)
+                })
+                .collect()
+        }
+    }
+}
+
+/// Rolls out `instructions.len()` imaginations from `initial` frames (u8 [N, H, W, 3]) for up to
+/// `horizon` model steps (h environment steps each). Greedy actions (argmax / clamped vector).
+pub fn imagine(
+    model: &WorldModel,
+    text: &mut dyn TextSource,
+    instructions: &[&str],
+    initial: &[u8],
+    horizon: usize,
+    mut goal: Option<GoalCheck>,
+) -> Result<ImaginedRollouts, WorldModelError> {
+    let c = model.config();
+    let n = instructions.len();
+    let fl = (c.image_size * c.image_size * 3) as usize;
+    if n == 0 || initial.len() != n * fl {
+        return Err(WorldModelError::BadInput(format!(
+            "{n} instructions need {} initial frame bytes ({s}x{s}x3 each), got {}",
+            n * fl,
+            initial.len(),
+            s = c.image_size
+        )));
+    }
+    let dev = model.device();
+    let (tokens, mask) = text.tokens(instructions)?;
+    let (tokens, mask) = (tokens.to_device(dev), mask.to_device(dev));
+    let mut rollouts = ImaginedRollouts {
+        size: c.image_size,
+        frames: (0..n)
+            .map(|i| vec![initial[i * fl..(i + 1) * fl].to_vec()])
+            .collect(),
+        actions: vec![Vec::new(); n],
+        success_step: vec![None; n],
+    };
+    tch::no_grad(|| -> Result<(), WorldModelError> {
+        let mut frames = frames_to_tensor(initial, n, c.image_size, dev);
+        let none = ActionInput::from_actions(c.action_space, &vec![None; n], dev)?;
+        let mut out = model.forward(&StepInput {
+            frames: &frames,
+            text: &tokens,
+            text_mask: &mask,
+            actions: &none,
+        })?;
+        let mut actions = decode_actions(c.action_space, &out.action);
+        let mut done = vec![false; n];
+        for step in 1..=horizon {
+            for (i, a) in actions.iter().enumerate() {
+                if !done[i] {
+                    rollouts.actions[i].push(*a);
+                }
+            }
+            let given: Vec<Option<Action>> = actions.iter().copied().map(Some).collect();
+            let input = ActionInput::from_actions(c.action_space, &given, dev)?;
+            out = model.forward(&StepInput {
+                frames: &frames,
+                text: &tokens,
+                text_mask: &mask,
+                actions: &input,
+            })?;
+            frames = out.frames.clamp(0.0, 1.0);
+            actions = decode_actions(c.action_space, &out.action);
+            let bytes = tensor_to_frames(&frames);
+            let states = match goal.as_ref() {
+                Some(g) => Some(g.readout.read_tensor(&frames)?),
+                None => None,
+            };
+            for i in 0..n {
+                if done[i] {
+                    continue;
+                }
+                rollouts.frames[i].push(bytes[i * fl..(i + 1) * fl].to_vec());
+                if let (Some(g), Some(s)) = (goal.as_mut(), states.as_ref())
+                    && (g.check)(i, &s[i])
+                {
+                    rollouts.success_step[i] = Some(step);
+                    done[i] = true;
+                }
+            }
+            if done.iter().all(|&d| d) {
+                break;
+            }
+        }
+        for (i, a) in actions.iter().enumerate() {
+            if !done[i] {
+                rollouts.actions[i].push(*a);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(rollouts)
+}

@@ -1,0 +1,375 @@
+//! [`WorldModel`]: the compact vision-language world model.
+//!
+//! Packed sequence per sample (one self-attention over all of it):
+//! `[text tokens (T) | action token | image tokens (P) | action query | frame queries (P)]`.
+//! Understanding tokens are everything up to the action query; the P frame queries are the
+//! generation tokens. The visual head maps each frame query to the *change* of its patch
+//! (zero-initialised, so a fresh model predicts "nothing moves"); the action head reads the
+//! action query. Frames are float [B, 3, H, W] in [0, 1].
+
+use tch::nn::{self, Init, LayerNorm, Linear, VarStore};
+use tch::{Device, Kind, Tensor};
+use vlgor_sim::Action;
+
+use super::blocks::{Block, linear};
+use super::config::{ActionSpace, WorldModelConfig};
+use super::error::WorldModelError;
+use super::lora::LoraLinear;
+
+/// Variable-name prefixes: the frozen-in-LoRA backbone, the two prediction heads, the adapters.
+pub const BACKBONE: &str = "backbone";
+pub const HEADS: &str = "heads";
+pub const LORA: &str = "lora";
+
+/// Which parameters a training stage updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Backbone + heads (adapters stay at their identity init).
+    Base,
+    /// LoRA adapters + the two heads; the backbone is frozen.
+    Lora,
+}
+
+impl std::str::FromStr for Stage {
+    type Err = WorldModelError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "base" => Ok(Stage::Base),
+            "lora" => Ok(Stage::Lora),
+            o => Err(WorldModelError::BadInput(format!(
+                "unknown stage '{o}'; valid: base, lora"
+            ))),
+        }
+    }
+}
+
+/// The previous action a_t as model input: `None` is the learned "no action" token (first step).
+#[derive(Debug)]
+pub enum ActionInput {
+    /// i64 [B]; value n (the number of actions) means "no action".
+    Discrete(Tensor),
+    /// values f32 [B, dim]; present f32 [B] (1 = given, 0 = no action).
+    Continuous { values: Tensor, present: Tensor },
+}
+
+impl ActionInput {
+    /// Packs actions of the model's action space; errors name the mismatching entry.
+    pub fn from_actions(
+        space: ActionSpace,
+        actions: &[Option<Action>],
+        device: Device,
+    ) -> Result<Self, WorldModelError> {
+        match space {
+            ActionSpace::Discrete { n } => {
+                let mut ids = Vec::with_capacity(actions.len());
+                for (i, a) in actions.iter().enumerate() {
+                    ids.push(match a {
+                        None => n as i64,
+                        Some(Action::Discrete(k)) if (*k as usize) < n => *k as i64,
+                        Some(other) => return Err(bad_action(i, other, space)),
+                    });
+                }
+                Ok(ActionInput::Discrete(
+                    Tensor::from_slice(&ids).to_device(device),
+                ))
+            }
+            ActionSpace::Continuous { dim } => {
+                let mut vals = vec![0f32; actions.len() * dim];
+                let mut present = vec![0f32; actions.len()];
+                for (i, a) in actions.iter().enumerate() {
+                    match a {
+                        None => {}
+                        Some(Action::Continuous(v)) if dim <= v.len() => {
+                            vals[i * dim..(i + 1) * dim].copy_from_slice(&v[..dim]);
+                            present[i] = 1.0;
+                        }
+                        Some(other) => return Err(bad_action(i, other, space)),
+                    }
+                }
+                Ok(ActionInput::Continuous {
+                    values: Tensor::from_slice(&vals)
+                        .view([actions.len() as i64, dim as i64])
+                        .to_device(device),
+                    present: Tensor::from_slice(&present).to_device(device),
+                })
+            }
+        }
+    }
+}
+
+fn bad_action(i: usize, a: &Action, space: ActionSpace) -> WorldModelError {
+    WorldModelError::BadInput(format!(
+        "action {i} is {a:?}, but the model's action space is {space:?}"
+    ))
+}
+
+/// One model step's inputs.
+pub struct StepInput<'a> {
+    /// f32 [B, 3, H, W] in [0, 1].
+    pub frames: &'a Tensor,
+    /// Frozen encoder token embeddings f32 [B, T, text_dim].
+    pub text: &'a Tensor,
+    /// [B, T], nonzero = real token.
+    pub text_mask: &'a Tensor,
+    pub actions: &'a ActionInput,
+}
+
+/// One model step's predictions.
+#[derive(Debug)]
+pub struct StepOutput {
+    /// Predicted frame h steps ahead, f32 [B, 3, H, W] (input + predicted change, unclamped).
+    pub frames: Tensor,
+    /// CLEVR: logits [B, n]; Meta-World: the action vector [B, dim].
+    pub action: Tensor,
+}
+
+enum ActionEmbed {
+    Discrete(Tensor),
+    Continuous { proj: Linear, none: Tensor },
+}
+
+/// The world model. All parameters live in one [`VarStore`] under the prefixes
+/// [`BACKBONE`], [`HEADS`] and [`LORA`].
+pub struct WorldModel {
+    pub(crate) vs: VarStore,
+    config: WorldModelConfig,
+    patch_embed: Linear,
+    image_pos: Tensor,
+    text_proj: Linear,
+    text_pos: Tensor,
+    action_embed: ActionEmbed,
+    /// [5, d]: text, action, image, action query, frame query.
+    type_embed: Tensor,
+    action_query: Tensor,
+    blocks: Vec<Block>,
+    ln_und: LayerNorm,
+    ln_gen: LayerNorm,
+    frame_head: Linear,
+    action_head: Linear,
+}
+
+impl WorldModel {
+    /// A freshly initialised model on `device` (seed with `tch::manual_seed` first).
+    pub fn new(config: WorldModelConfig, device: Device) -> Result<Self, WorldModelError> {
+        config.validate()?;
+        let vs = VarStore::new(device);
+        let root = vs.root();
+        let (bb, hd, lo) = (&root / BACKBONE, &root / HEADS, &root / LORA);
+        let d = config.width;
+        let p = config.num_patches();
+        let small = Init::Randn {
+            mean: 0.0,
+            stdev: 0.02,
+        };
+        let action_embed = match config.action_space {
+            ActionSpace::Discrete { n } => {
+                ActionEmbed::Discrete(bb.var("action_embed", &[n as i64 + 1, d], small))
+            }
+            ActionSpace::Continuous { dim } => ActionEmbed::Continuous {
+                proj: linear(&bb / "action_proj", dim as i64, d),
+                none: bb.var("action_none", &[d], small),
+            },
+        };
+        let blocks = (0..config.layers)
+            .map(|i| Block::new(&bb / "blocks" / i, &lo / "blocks" / i, &config))
+            .collect();
+        let frame_head = nn::linear(
+            &hd / "frame",
+            d,
+            config.patch_dim(),
+            nn::LinearConfig {
+                ws_init: Init::Const(0.0),
+                bs_init: Some(Init::Const(0.0)),
+                bias: true,
+            },
+        );
+        Ok(WorldModel {
+            patch_embed: linear(&bb / "patch_embed", config.patch_dim(), d),
+            image_pos: bb.var("image_pos", &[1, p, d], small),
+            text_proj: linear(&bb / "text_proj", config.text_dim, d),
+            text_pos: bb.var("text_pos", &[1, config.max_text_tokens, d], small),
+            action_embed,
+            type_embed: bb.var("type_embed", &[5, d], small),
+            action_query: bb.var("action_query", &[1, 1, d], small),
+            blocks,
+            ln_und: nn::layer_norm(&bb / "ln_und", vec![d], Default::default()),
+            ln_gen: nn::layer_norm(&bb / "ln_gen", vec![d], Default::default()),
+            frame_head,
+            action_head: linear(&hd / "action", d, config.action_space.head_dim()),
+            config,
+            vs,
+        })
+    }
+
+    pub fn config(&self) -> &WorldModelConfig {
+        &self.config
+    }
+
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    pub fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+
+    /// Parameter count (elements) of the variables whose name starts with `prefix` ("" = all).
+    pub fn parameter_count(&self, prefix: &str) -> i64 {
+        self.vs
+            .variables()
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, t)| t.numel() as i64)
+            .sum()
+    }
+
+    /// [B, 3, H, W] -> [B, P, patch*patch*3].
+    pub fn patchify(&self, x: &Tensor) -> Tensor {
+        let (ps, g) = (self.config.patch_size, self.config.grid());
+        let b = x.size()[0];
+        x.view([b, 3, g, ps, g, ps])
+            .permute([0, 2, 4, 3, 5, 1])
+            .reshape([b, g * g, ps * ps * 3])
+    }
+
+    /// Inverse of [`WorldModel::patchify`].
+    pub fn unpatchify(&self, x: &Tensor) -> Tensor {
+        let (ps, g) = (self.config.patch_size, self.config.grid());
+        let b = x.size()[0];
+        x.view([b, g, g, ps, ps, 3])
+            .permute([0, 5, 1, 3, 2, 4])
+            .reshape([b, 3, g * ps, g * ps])
+    }
+
+    fn check_input(&self, s: &StepInput) -> Result<(i64, i64), WorldModelError> {
+        let c = &self.config;
+        let fs = s.frames.size();
+        if fs.len() != 4 || fs[1] != 3 || fs[2] != c.image_size || fs[3] != c.image_size {
+            return Err(WorldModelError::BadInput(format!(
+                "frames have shape {fs:?}; expected [B, 3, {0}, {0}]",
+                c.image_size
+            )));
+        }
+        let ts = s.text.size();
+        if ts.len() != 3 || ts[0] != fs[0] || ts[2] != c.text_dim || s.text_mask.size() != ts[..2] {
+            return Err(WorldModelError::BadInput(format!(
+                "text {ts:?} / mask {:?} do not match [B={}, T, {}] / [B, T]",
+                s.text_mask.size(),
+                fs[0],
+                c.text_dim
+            )));
+        }
+        Ok((fs[0], ts[1].min(c.max_text_tokens)))
+    }
+
+    /// One prediction step: (s_t, G, a_t) -> (s_{t+h}, a_{t+h}).
+    pub fn forward(&self, s: &StepInput) -> Result<StepOutput, WorldModelError> {
+        let (b, t) = self.check_input(s)?;
+        let d = self.config.width;
+        let p = self.config.num_patches();
+        let ty = |i: i64| self.type_embed.get(i).view([1, 1, d]);
+        let text =
+            s.text.narrow(1, 0, t).apply(&self.text_proj) + self.text_pos.narrow(1, 0, t) + ty(0);
+        let act = match (&self.action_embed, s.actions) {
+            (ActionEmbed::Discrete(table), ActionInput::Discrete(ids)) => {
+                table.index_select(0, ids)
+            }
+            (
+                ActionEmbed::Continuous { proj, none },
+                ActionInput::Continuous { values, present },
+            ) => {
+                let w = present.view([b, 1]);
+                values.apply(proj) * &w + none.view([1, d]) * (w.ones_like() - &w)
+            }
+            _ => {
+                return Err(WorldModelError::BadInput(format!(
+                    "action input kind does not match the model's {:?}",
+                    self.config.action_space
+                )));
+            }
+        };
+        if act.size()[0] != b {
+            return Err(WorldModelError::BadInput(format!(
+                "{} actions for {b} frames",
+                act.size()[0]
+            )));
+        }
+        let act = act.view([b, 1, d]) + ty(1);
+        let patches = self.patchify(s.frames).apply(&self.patch_embed) + &self.image_pos;
+        let image = &patches + ty(2);
+        let aq = self.action_query.expand([b, 1, d], false) + ty(3);
+        let queries = &patches + ty(4);
+        let x = Tensor::cat(&[text, act, image, aq, queries], 1);
+        let mask = s.text_mask.narrow(1, 0, t).ne(0);
+        let rest = Tensor::ones([b, 2 + 2 * p], (Kind::Bool, self.device()));
+        let attend = Tensor::cat(&[mask, rest], 1).view([b, 1, 1, t + 2 + 2 * p]);
+        let mut x = x;
+        for block in &self.blocks {
+            x = block.forward(&x, &attend, p);
+        }
+        let und_len = t + 2 + p;
+        let act_tok = x
+            .narrow(1, und_len - 1, 1)
+            .squeeze_dim(1)
+            .apply(&self.ln_und);
+        let generated = x.narrow(1, und_len, p).apply(&self.ln_gen);
+        let delta = self.unpatchify(&generated.apply(&self.frame_head));
+        Ok(StepOutput {
+            frames: s.frames + delta,
+            action: act_tok.apply(&self.action_head),
+        })
+    }
+
+    /// All LoRA-wrapped projections (q, k, v, o of every layer and expert).
+    pub fn lora_layers_mut(&mut self) -> Vec<&mut LoraLinear> {
+        self.blocks
+            .iter_mut()
+            .flat_map(|b| b.lora_layers_mut())
+            .collect()
+    }
+
+    /// Folds every adapter into its base weight (inference).
+    pub fn merge_lora(&mut self) {
+        self.lora_layers_mut()
+            .into_iter()
+            .for_each(LoraLinear::merge);
+    }
+
+    /// Undoes [`WorldModel::merge_lora`].
+    pub fn unmerge_lora(&mut self) {
+        self.lora_layers_mut()
+            .into_iter()
+            .for_each(LoraLinear::unmerge);
+    }
+
+    /// Whether the adapters are currently merged.
+    pub fn is_merged(&mut self) -> bool {
+        self.lora_layers_mut()
+            .first()
+            .is_some_and(|l| l.is_merged())
+    }
+
+    /// Names trained in `stage`.
+    pub fn is_trainable(stage: Stage, name: &str) -> bool {
+        match stage {
+            Stage::Base => !name.starts_with(LORA),
+            Stage::Lora => name.starts_with(LORA) || name.starts_with(HEADS),
+        }
+    }
+
+    /// Sets requires_grad per `stage` and returns the trainable tensors (sorted by name, so the
+    /// optimizer is deterministic).
+    pub fn set_stage(&mut self, stage: Stage) -> Vec<(String, Tensor)> {
+        let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = Vec::new();
+        for (name, t) in vars {
+            let train = Self::is_trainable(stage, &name);
+            let _ = t.set_requires_grad(train);
+            if train {
+                out.push((name, t));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,141 @@
+//! Imagination: batched rollouts, shapes, the goal check stopping a rollout, determinism.
+
+use tch::{Device, Kind, Tensor};
+use vlgor_sim::{Action, EnvKind};
+use vlgor_vlm::perception::{ReadoutKind, StateReadout};
+use vlgor_vlm::world_model::{
+    CachedText, GoalCheck, TextSource, WorldModel, WorldModelConfig, WorldModelError, imagine,
+};
+
+/// Word-count tokens, each a fixed function of the word (no global RNG).
+struct WordText;
+
+impl TextSource for WordText {
+    fn tokens(&mut self, texts: &[&str]) -> Result<(Tensor, Tensor), WorldModelError> {
+        let t = texts
+            .iter()
+            .map(|s| s.split_whitespace().count())
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let mut emb = vec![0f32; texts.len() * t * 16];
+        let mut mask = vec![0f32; texts.len() * t];
+        for (i, s) in texts.iter().enumerate() {
+            for (j, w) in s.split_whitespace().enumerate() {
+                mask[i * t + j] = 1.0;
+                for (k, b) in w.bytes().enumerate().take(16) {
+                    emb[(i * t + j) * 16 + k] = f32::from(b) / 128.0 - 0.5;
+                }
+            }
+        }
+        let n = texts.len() as i64;
+        Ok((
+            Tensor::from_slice(&emb).view([n, t as i64, 16]),
+            Tensor::from_slice(&mask).view([n, t as i64]),
+        ))
+    }
+}
+
+fn model(env: EnvKind) -> WorldModel {
+    tch::manual_seed(11);
+    let c = WorldModelConfig {
+        image_size: 16,
+        patch_size: 4,
+        width: 32,
+        layers: 2,
+        heads: 2,
+        mlp_ratio: 2,
+        text_dim: 16,
+        max_text_tokens: 8,
+        ..WorldModelConfig::cpu_quick(env)
+    };
+    let m = WorldModel::new(c, Device::Cpu).unwrap();
+    // Make the frame head non-trivial so imagined frames change.
+    tch::no_grad(|| {
+        for (k, t) in m.var_store().variables() {
+            if k.starts_with("heads.frame") {
+                t.shallow_clone().copy_(&(t.randn_like() * 0.05));
+            }
+        }
+    });
+    m
+}
+
+#[test]
+fn rollouts_have_one_action_per_frame_and_stop_at_the_goal() {
+    // One intra-op thread: on a shared, busy machine more threads are several times slower.
+    tch::set_num_threads(1);
+    let m = model(EnvKind::Clevr);
+    let initial: Vec<u8> = (0..3 * 16 * 16 * 3).map(|i| (i * 37 % 256) as u8).collect();
+    let ins = [
+        "push the red ball left",
+        "move blue right",
+        "put green behind cyan",
+    ];
+    let mut text = CachedText::new(WordText);
+    let r = imagine(&m, &mut text, &ins, &initial, 4, None).unwrap();
+    for i in 0..3 {
+        assert_eq!(r.frames[i].len(), 5);
+        assert_eq!(r.actions[i].len(), 5);
+        assert_eq!(r.frames[i][0], initial[i * 768..(i + 1) * 768]);
+        assert!(
+            r.actions[i]
+                .iter()
+                .all(|a| matches!(a, Action::Discrete(k) if *k < 40))
+        );
+        assert!(r.success_step[i].is_none());
+    }
+    assert_ne!(r.frames[0][1], r.frames[0][0]);
+    assert_eq!(text.len(), 3);
+    // Deterministic.
+    let again = imagine(&m, &mut text, &ins, &initial, 4, None).unwrap();
+    assert_eq!(again.frames, r.frames);
+    // Goal check: rollout 1 succeeds at the second model step, the others never.
+    let readout = StateReadout::new(ReadoutKind::Clevr, 16, Device::Cpu).unwrap();
+    let mut calls = [0usize; 3];
+    let mut check = |i: usize, s: &[f32]| {
+        assert_eq!(s.len(), 10);
+        calls[i] += 1;
+        i == 1 && calls[i] == 2
+    };
+    let r = imagine(
+        &m,
+        &mut text,
+        &ins,
+        &initial,
+        4,
+        Some(GoalCheck {
+            readout: &readout,
+            check: &mut check,
+        }),
+    )
+    .unwrap();
+    assert_eq!(r.success_step, vec![None, Some(2), None]);
+    assert_eq!(r.frames[1].len(), 3);
+    assert_eq!(r.actions[1].len(), 2);
+    assert_eq!(r.frames[0].len(), 5);
+}
+
+#[test]
+fn metaworld_actions_are_clamped_vectors() {
+    let m = model(EnvKind::MetaWorld);
+    let initial = vec![128u8; 2 * 16 * 16 * 3];
+    let r = imagine(
+        &m,
+        &mut WordText,
+        &["reach the goal", "open the door"],
+        &initial,
+        2,
+        None,
+    )
+    .unwrap();
+    for a in r.actions.iter().flatten() {
+        match a {
+            Action::Continuous(v) => assert!(v.iter().all(|x| x.abs() <= 1.0)),
+            other => panic!("expected a continuous action, got {other:?}"),
+        }
+    }
+    let bad = imagine(&m, &mut WordText, &["one"], &initial, 2, None).unwrap_err();
+    assert!(bad.to_string().contains("initial frame bytes"), "{bad}");
+    let _ = Tensor::zeros([1], (Kind::Float, Device::Cpu));
+}
