@@ -10,7 +10,12 @@ use std::path::PathBuf;
 /// rollouts, validate them against the physics engine, train offline RL policies on real +
 /// imagined data, and evaluate them closed-loop. Run `vlgor <command> --help` for details.
 #[derive(Debug, Parser)]
-#[command(name = "vlgor", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "vlgor",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -386,10 +391,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         batches: usize,
     },
-    /// Expert episodes collected per second and stored bytes per transition.
+    /// Expert episodes collected per second, stored bytes per transition, and load time.
     Collect {
         #[command(flatten)]
         env: EnvArg,
+        /// Episodes to collect (default: 6,400 for CLEVR, the paper's baseline set; 200 for
+        /// Meta-World).
+        #[arg(long)]
+        episodes: Option<usize>,
+        /// ε of the ε-noisy expert (1.0 = random actions, full-length episodes).
+        #[arg(long, default_value_t = 0.1)]
+        noise: f32,
+        /// Meta-World task, or `all` (default).
+        #[arg(long)]
+        task: Option<String>,
     },
     /// Offline RL training throughput (full loop vs bare network).
     Train {

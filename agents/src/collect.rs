@@ -41,40 +41,17 @@ pub fn run_episode(spec: EnvSpec, index: u64, seed: u64, noise: f32) -> Result<E
     let mut rng = ChaCha8Rng::seed_from_u64(ep_seed);
     let instruction = spec.sample_instruction(Level::Seen, &mut rng);
     let mut env = spec.make();
-    env.reset(ep_seed, &instruction)?;
-    let mut rec = EpisodeRecord {
-        index,
-        seed: ep_seed,
-        instruction,
-        states: env.state(),
-        observations: env.observation(),
-        actions: vec![],
-        rewards: vec![],
-        success: vec![],
-        terminals: vec![],
-        timeouts: vec![],
-        frames: None,
-        verdict: None,
-    };
-    loop {
-        let action = env.expert_action(noise, &mut rng);
-        let out = env.step(&action)?;
-        rec.actions.push(action);
-        rec.rewards.push(out.reward);
-        rec.success.push(out.success);
-        rec.states.extend(env.state());
-        rec.observations.extend(env.observation());
-        let timeout = out.timeout || env.steps() >= env.horizon();
-        rec.terminals.push(out.terminal || out.success);
-        rec.timeouts.push(timeout && !(out.terminal || out.success));
-        if out.terminal || out.success || timeout {
-            return Ok(rec);
-        }
-    }
+    Ok(EpisodeRecord::record(&mut *env, index, ep_seed, instruction, |env| {
+        env.expert_action(noise, &mut rng)
+    })?)
 }
 
 /// Collects into `dir`, resuming an interrupted collection with the same plan.
-pub fn collect(plan: &CollectPlan, dir: &Path, progress: &indicatif::ProgressBar) -> Result<Manifest, CliError> {
+pub fn collect(
+    plan: &CollectPlan,
+    dir: &Path,
+    progress: &indicatif::ProgressBar,
+) -> Result<Manifest, CliError> {
     let probe = plan.specs[0].make();
     let action_space = match probe.random_action(&mut ChaCha8Rng::seed_from_u64(0)) {
         Action::Discrete(_) => ActionSpace::Discrete { n: 40 },
@@ -114,7 +91,8 @@ pub fn collect(plan: &CollectPlan, dir: &Path, progress: &indicatif::ProgressBar
         .map(vlgor_render::Renderer::new)
         .transpose()
         .map_err(|e| CliError::Other(e.into()))?;
-    let mut writer = DatasetWriter::create_or_resume(dir, header).map_err(|e| CliError::Input(e.to_string()))?;
+    let mut writer =
+        DatasetWriter::create_or_resume(dir, header).map_err(|e| CliError::Input(e.to_string()))?;
     let done = writer.episodes_done();
     if done > 0 {
         tracing::info!(done, "resuming collection");
@@ -126,17 +104,28 @@ pub fn collect(plan: &CollectPlan, dir: &Path, progress: &indicatif::ProgressBar
         let mut shard: Vec<EpisodeRecord> = (next..end)
             .into_par_iter()
             .map(|i| {
-                let r = run_episode(plan.specs[i % plan.specs.len()], i as u64, plan.seed, plan.noise);
+                let r = run_episode(
+                    plan.specs[i % plan.specs.len()],
+                    i as u64,
+                    plan.seed,
+                    plan.noise,
+                );
                 progress.inc(1);
                 r
             })
             .collect::<Result<_, _>>()?;
         if let Some(renderer) = renderer.as_mut() {
             for (k, rec) in shard.iter_mut().enumerate() {
-                rec.frames = Some(episode_frames(plan.specs[(next + k) % plan.specs.len()], rec, renderer)?);
+                rec.frames = Some(episode_frames(
+                    plan.specs[(next + k) % plan.specs.len()],
+                    rec,
+                    renderer,
+                )?);
             }
         }
-        writer.append_shard(&shard).map_err(|e| CliError::Other(e.into()))?;
+        writer
+            .append_shard(&shard)
+            .map_err(|e| CliError::Other(e.into()))?;
         next = end;
     }
     Ok(writer.manifest().clone())

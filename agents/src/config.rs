@@ -59,10 +59,16 @@ impl Config {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, t)| *t)
-            .ok_or_else(|| CliError::Input(format!(
-                "unknown preset '{name}'; valid presets: {}",
-                PRESETS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-            )))?;
+            .ok_or_else(|| {
+                CliError::Input(format!(
+                    "unknown preset '{name}'; valid presets: {}",
+                    PRESETS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
         let mut merged: toml::Table = toml::from_str(text)
             .map_err(|e| CliError::Input(format!("embedded preset '{name}' is invalid: {e}")))?;
         let mut origin = format!("preset '{name}'");
@@ -71,7 +77,10 @@ impl Config {
                 CliError::Input(format!("cannot read config file {}: {e}", path.display()))
             })?;
             let user_table: toml::Table = toml::from_str(&user_text).map_err(|e| {
-                CliError::Input(format!("config file {} is not valid TOML: {e}", path.display()))
+                CliError::Input(format!(
+                    "config file {} is not valid TOML: {e}",
+                    path.display()
+                ))
             })?;
             // Check the user's keys on their own first so errors point at the user's file.
             check_keys(&user_table, &merged, "", path)?;
@@ -87,7 +96,9 @@ impl Config {
 
     fn validate(&self, origin: &str) -> Result<(), CliError> {
         let bad = |key: &str, allowed: &str| {
-            Err(CliError::Input(format!("config {origin}: key '{key}' must be {allowed}")))
+            Err(CliError::Input(format!(
+                "config {origin}: key '{key}' must be {allowed}"
+            )))
         };
         if !(16..=4096).contains(&self.render.width) {
             return bad("render.width", "an integer in 16..=4096");
@@ -101,7 +112,10 @@ impl Config {
         if self.eval.episodes == 0 {
             return bad("eval.episodes", "at least 1");
         }
-        for (key, v) in [("eval.noise", self.eval.noise), ("collect.noise", self.collect.noise)] {
+        for (key, v) in [
+            ("eval.noise", self.eval.noise),
+            ("collect.noise", self.collect.noise),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 return bad(key, "a number in [0, 1]");
             }
@@ -117,14 +131,29 @@ impl Config {
 }
 
 /// Rejects keys of `user` that the preset does not have, naming the file and listing valid keys.
-fn check_keys(user: &toml::Table, preset: &toml::Table, prefix: &str, path: &Path) -> Result<(), CliError> {
+fn check_keys(
+    user: &toml::Table,
+    preset: &toml::Table,
+    prefix: &str,
+    path: &Path,
+) -> Result<(), CliError> {
     for (key, value) in user {
-        let full = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let full = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match preset.get(key) {
             None => {
                 let valid: Vec<String> = preset
                     .keys()
-                    .map(|k| if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") })
+                    .map(|k| {
+                        if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        }
+                    })
                     .collect();
                 return Err(CliError::Input(format!(
                     "config file {}: unknown key '{full}'; valid keys here: {}",
@@ -194,25 +223,36 @@ mod tests {
     #[test]
     fn unknown_key_names_file_and_key() {
         let f = write("[eval]\nepisodez = 7\n");
-        let e = Config::load("quick", Some(f.path())).unwrap_err().to_string();
-        assert!(e.contains("eval.episodez") && e.contains("eval.episodes"), "{e}");
+        let e = Config::load("quick", Some(f.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("eval.episodez") && e.contains("eval.episodes"),
+            "{e}"
+        );
         assert!(e.contains(&f.path().display().to_string()), "{e}");
     }
 
     #[test]
     fn wrong_type_and_range_are_reported() {
         let f = write("[render]\nwidth = \"big\"\n");
-        let e = Config::load("quick", Some(f.path())).unwrap_err().to_string();
+        let e = Config::load("quick", Some(f.path()))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("width"), "{e}");
         let f = write("[eval]\nnoise = 2.0\n");
-        let e = Config::load("quick", Some(f.path())).unwrap_err().to_string();
+        let e = Config::load("quick", Some(f.path()))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("eval.noise") && e.contains("[0, 1]"), "{e}");
     }
 
     #[test]
     fn malformed_toml_names_file() {
         let f = write("[eval\nepisodes = 7\n");
-        let e = Config::load("quick", Some(f.path())).unwrap_err().to_string();
+        let e = Config::load("quick", Some(f.path()))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not valid TOML"), "{e}");
     }
 }

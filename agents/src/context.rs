@@ -27,7 +27,9 @@ impl Context {
             }
             tch::set_num_threads(n as i32);
             // Ignore the error of a second initialisation (tests call this more than once).
-            let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build_global();
         }
         let device = match global.device {
             DeviceArg::Cpu => tch::Device::Cpu,
@@ -35,7 +37,8 @@ impl Context {
             DeviceArg::Cuda => {
                 if !tch::Cuda::is_available() {
                     return Err(CliError::Input(
-                        "--device cuda: libtorch sees no CUDA GPU here; use --device auto or cpu".into(),
+                        "--device cuda: libtorch sees no CUDA GPU here; use --device auto or cpu"
+                            .into(),
                     ));
                 }
                 tch::Device::Cuda(0)
@@ -55,7 +58,11 @@ impl Context {
     /// The renderer settings of the configuration.
     pub fn render_config(&self) -> vlgor_render::RenderConfig {
         let r = &self.config.render;
-        vlgor_render::RenderConfig { width: r.width, height: r.height, supersample: r.supersample }
+        vlgor_render::RenderConfig {
+            width: r.width,
+            height: r.height,
+            supersample: r.supersample,
+        }
     }
 
     /// A progress bar over `len` items, hidden when not a TTY, with --json or with -q.
@@ -79,7 +86,10 @@ impl Context {
         if self.json {
             let mut value = value.clone();
             if let Some(map) = value.as_object_mut() {
-                map.insert("device".into(), format!("{:?}", self.device).to_lowercase().into());
+                map.insert(
+                    "device".into(),
+                    format!("{:?}", self.device).to_lowercase().into(),
+                );
                 map.insert("preset".into(), self.preset.clone().into());
             }
             println!("{value}");

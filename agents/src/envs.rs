@@ -37,7 +37,9 @@ impl EnvSpec {
         if task == Some("all") {
             let kind: EnvKind = env.parse()?;
             if kind != EnvKind::MetaWorld {
-                return Err(CliError::Input("--task all applies to --env metaworld only".into()));
+                return Err(CliError::Input(
+                    "--task all applies to --env metaworld only".into(),
+                ));
             }
             return Ok(Task::ALL.iter().map(|t| EnvSpec::MetaWorld(*t)).collect());
         }

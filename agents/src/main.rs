@@ -16,7 +16,8 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_logging(&cli.global);
-    let result = context::Context::new(&cli.global).and_then(|ctx| commands::run(&ctx, &cli.command));
+    let result =
+        context::Context::new(&cli.global).and_then(|ctx| commands::run(&ctx, &cli.command));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

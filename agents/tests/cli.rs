@@ -26,8 +26,19 @@ fn last_json(o: &Output) -> serde_json::Value {
 }
 
 const SUBCOMMANDS: &[&str] = &[
-    "tasks", "collect", "dataset", "export", "train-vlm", "vlm", "imagine", "check",
-    "train-policy", "eval", "pipeline", "view", "bench",
+    "tasks",
+    "collect",
+    "dataset",
+    "export",
+    "train-vlm",
+    "vlm",
+    "imagine",
+    "check",
+    "train-policy",
+    "eval",
+    "pipeline",
+    "view",
+    "bench",
 ];
 
 #[test]
@@ -41,16 +52,34 @@ fn help_lists_every_subcommand_and_each_has_help() {
         assert!(o.status.success(), "{sub} --help failed: {}", stderr(&o));
     }
     for bench in ["sim", "render", "collect", "train", "eval", "vlm"] {
-        assert!(vlgor(&["bench", bench, "--help"]).status.success(), "bench {bench}");
+        assert!(
+            vlgor(&["bench", bench, "--help"]).status.success(),
+            "bench {bench}"
+        );
     }
-    for flag in ["--seed", "--device", "--threads", "--preset", "--config", "--json", "--verbose", "--quiet"] {
+    for flag in [
+        "--seed",
+        "--device",
+        "--threads",
+        "--preset",
+        "--config",
+        "--json",
+        "--verbose",
+        "--quiet",
+    ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
 }
 
 #[test]
 fn commands_not_built_yet_exit_2_with_a_clear_message() {
-    let o = vlgor(&["pipeline", "--env", "clevr", "--out", "/tmp/vlgor-never-written"]);
+    let o = vlgor(&[
+        "pipeline",
+        "--env",
+        "clevr",
+        "--out",
+        "/tmp/vlgor-never-written",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not built yet"), "{}", stderr(&o));
     assert!(stdout(&o).is_empty(), "no fake output");
@@ -63,7 +92,11 @@ fn unknown_names_list_the_valid_ones() {
     assert!(stderr(&o).contains("clevr, metaworld"), "{}", stderr(&o));
     let o = vlgor(&["eval", "--env", "metaworld", "--task", "fly"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("pick-place") && stderr(&o).contains("door-open"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("pick-place") && stderr(&o).contains("door-open"),
+        "{}",
+        stderr(&o)
+    );
     let o = vlgor(&["eval", "--env", "clevr", "--level", "easy"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("counterfactual"), "{}", stderr(&o));
@@ -80,7 +113,10 @@ fn bad_config_names_file_and_key() {
     let o = vlgor(&["--config", path.to_str().unwrap(), "tasks"]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("my.toml") && err.contains("eval.episode") && err.contains("eval.episodes"), "{err}");
+    assert!(
+        err.contains("my.toml") && err.contains("eval.episode") && err.contains("eval.episodes"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -97,29 +133,89 @@ fn tasks_lists_levels_with_examples() {
 
 #[test]
 fn expert_eval_is_reproducible_and_beats_random() {
-    let args = ["eval", "--env", "clevr", "--policy", "expert", "--level", "seen,counterfactual", "--episodes", "20", "--json"];
+    let args = [
+        "eval",
+        "--env",
+        "clevr",
+        "--policy",
+        "expert",
+        "--level",
+        "seen,counterfactual",
+        "--episodes",
+        "20",
+        "--json",
+    ];
     let a = last_json(&vlgor(&args));
     let b = last_json(&vlgor(&args));
     assert_eq!(a, b, "same seed, same table");
-    assert!(a["per_level"]["seen"]["mean"].as_f64().unwrap() >= 0.9, "{a}");
-    assert!(a["per_level"]["counterfactual"]["mean"].as_f64().unwrap() >= 0.9, "{a}");
-    let r = last_json(&vlgor(&["eval", "--env", "clevr", "--policy", "random", "--episodes", "20", "--json"]));
-    assert!(r["success_rate"].as_f64().unwrap() < a["success_rate"].as_f64().unwrap(), "{r}");
+    assert!(
+        a["per_level"]["seen"]["mean"].as_f64().unwrap() >= 0.9,
+        "{a}"
+    );
+    assert!(
+        a["per_level"]["counterfactual"]["mean"].as_f64().unwrap() >= 0.9,
+        "{a}"
+    );
+    let r = last_json(&vlgor(&[
+        "eval",
+        "--env",
+        "clevr",
+        "--policy",
+        "random",
+        "--episodes",
+        "20",
+        "--json",
+    ]));
+    assert!(
+        r["success_rate"].as_f64().unwrap() < a["success_rate"].as_f64().unwrap(),
+        "{r}"
+    );
 }
 
 #[test]
 fn min_success_gate_exits_1_and_still_prints_the_table() {
-    let o = vlgor(&["eval", "--env", "clevr", "--policy", "random", "--episodes", "10", "--min-success", "0.99"]);
+    let o = vlgor(&[
+        "eval",
+        "--env",
+        "clevr",
+        "--policy",
+        "random",
+        "--episodes",
+        "10",
+        "--min-success",
+        "0.99",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("success"), "{}", stdout(&o));
     assert!(stderr(&o).contains("below --min-success"), "{}", stderr(&o));
-    let o = vlgor(&["eval", "--env", "clevr", "--policy", "expert", "--episodes", "10", "--min-success", "0.5"]);
+    let o = vlgor(&[
+        "eval",
+        "--env",
+        "clevr",
+        "--policy",
+        "expert",
+        "--episodes",
+        "10",
+        "--min-success",
+        "0.5",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]
 fn metaworld_task_all_gives_one_row_per_task() {
-    let o = vlgor(&["eval", "--env", "metaworld", "--task", "all", "--policy", "expert", "--episodes", "2", "--json"]);
+    let o = vlgor(&[
+        "eval",
+        "--env",
+        "metaworld",
+        "--task",
+        "all",
+        "--policy",
+        "expert",
+        "--episodes",
+        "2",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let j = last_json(&o);
     assert_eq!(j["per_task"].as_object().unwrap().len(), 10, "{j}");

@@ -7,39 +7,25 @@ use vlgor_sim::clevr::{self, ClevrEnv};
 use vlgor_sim::dataset::*;
 use vlgor_sim::{Env, Level};
 
+/// A noisy-expert episode, cut at 6 steps so episodes differ in length.
 fn episode(index: u64) -> EpisodeRecord {
     let mut rng = ChaCha8Rng::seed_from_u64(index);
     let instruction = clevr::sample_instruction(Level::Seen, &mut rng);
     let mut env = ClevrEnv::new();
-    env.reset(100 + index, &instruction).unwrap();
-    let mut rec = EpisodeRecord {
-        index,
-        seed: 100 + index,
-        instruction,
-        states: env.state(),
-        observations: env.observation(),
-        actions: vec![],
-        rewards: vec![],
-        success: vec![],
-        terminals: vec![],
-        timeouts: vec![],
-        frames: None,
-        verdict: None,
-    };
-    // A noisy expert so episodes last a few steps.
-    for _ in 0..6 {
-        let a = env.expert_action(0.5, &mut rng);
-        let out = env.step(&a).unwrap();
-        rec.actions.push(a);
-        rec.rewards.push(out.reward);
-        rec.success.push(out.success);
-        rec.terminals.push(out.terminal || out.success);
-        rec.timeouts.push(false);
-        rec.states.extend(env.state());
-        rec.observations.extend(env.observation());
-        if out.success {
-            break;
+    let mut rec = EpisodeRecord::record(&mut env, index, 100 + index, instruction, |env| {
+        env.expert_action(0.5, &mut rng)
+    })
+    .unwrap();
+    if rec.len() > 6 {
+        let d = rec.states.len() / (rec.len() + 1);
+        let o = rec.observations.len() / (rec.len() + 1);
+        rec.states.truncate(7 * d);
+        rec.observations.truncate(7 * o);
+        for v in [&mut rec.success, &mut rec.terminals, &mut rec.timeouts] {
+            v.truncate(6);
         }
+        rec.actions.truncate(6);
+        rec.rewards.truncate(6);
     }
     rec
 }
@@ -57,7 +43,10 @@ fn header(env: &ClevrEnv, episodes: usize) -> DatasetHeader {
             task: None,
             preset: "test".into(),
         },
-        split: SplitInfo { level: "seen".into(), definition: "test".into() },
+        split: SplitInfo {
+            level: "seen".into(),
+            definition: "test".into(),
+        },
         state_dim: env.state().len(),
         obs_dim: env.observation().len(),
         action_space: ActionSpace::Discrete { n: 40 },
@@ -96,7 +85,10 @@ fn round_trip_preserves_every_column() {
             assert_eq!(data.actions.get(i), rec.actions[t]);
             assert_eq!(data.rewards[i].to_bits(), rec.rewards[t].to_bits());
             assert_eq!(data.success[i] != 0, rec.success[t]);
-            assert_eq!(data.transition_rows(i), (meta.first_row + t, meta.first_row + t + 1));
+            assert_eq!(
+                data.transition_rows(i),
+                (meta.first_row + t, meta.first_row + t + 1)
+            );
         }
     }
 }
@@ -109,10 +101,20 @@ fn replaying_stored_actions_reproduces_stored_states() {
     let mut env = ClevrEnv::new();
     for meta in &data.episodes {
         env.reset(meta.seed, &meta.instruction).unwrap();
-        assert_eq!(env.state(), data.state(meta.first_row), "initial state from the seed");
+        assert_eq!(
+            env.state(),
+            data.state(meta.first_row),
+            "initial state from the seed"
+        );
         for t in 0..meta.length {
-            env.step(&data.actions.get(meta.first_transition + t)).unwrap();
-            assert_eq!(env.state(), data.state(meta.first_row + t + 1), "episode {} step {t}", meta.index);
+            env.step(&data.actions.get(meta.first_transition + t))
+                .unwrap();
+            assert_eq!(
+                env.state(),
+                data.state(meta.first_row + t + 1),
+                "episode {} step {t}",
+                meta.index
+            );
         }
     }
 }
@@ -129,7 +131,10 @@ fn truncated_shard_names_file_and_problem() {
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let e = Dataset::open(dir.path(), None).unwrap_err().to_string();
-    assert!(e.contains("episodes-00000.safetensors") && e.contains("truncated"), "{e}");
+    assert!(
+        e.contains("episodes-00000.safetensors") && e.contains("truncated"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -142,7 +147,10 @@ fn tampered_shard_fails_the_checksum() {
     bytes[last] ^= 0x40;
     std::fs::write(&path, &bytes).unwrap();
     let e = Dataset::open(dir.path(), None).unwrap_err().to_string();
-    assert!(e.contains("episodes-00000.safetensors") && e.contains("checksum mismatch"), "{e}");
+    assert!(
+        e.contains("episodes-00000.safetensors") && e.contains("checksum mismatch"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -158,15 +166,23 @@ fn corrupt_header_with_matching_checksum_is_reported_not_panicked() {
     m.shards[0].sha256 = sha256_hex(&bytes);
     m.write(dir.path()).unwrap();
     let e = Dataset::open(dir.path(), None).unwrap_err().to_string();
-    assert!(e.contains("episodes-00000.safetensors") && e.contains("corrupt"), "{e}");
+    assert!(
+        e.contains("episodes-00000.safetensors") && e.contains("corrupt"),
+        "{e}"
+    );
 }
 
 #[test]
 fn newer_format_and_wrong_env_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     write_dataset(dir.path());
-    let e = Dataset::open(dir.path(), Some("metaworld")).unwrap_err().to_string();
-    assert!(e.contains("manifest.json") && e.contains("expected 'metaworld'"), "{e}");
+    let e = Dataset::open(dir.path(), Some("metaworld"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("manifest.json") && e.contains("expected 'metaworld'"),
+        "{e}"
+    );
     let mut m = Manifest::read(dir.path()).unwrap();
     m.format_version = 99;
     m.write(dir.path()).unwrap();
@@ -196,13 +212,24 @@ fn resume_refuses_different_arguments_and_continues_same_ones() {
     w.append_shard(&[episode(0), episode(1)]).unwrap();
     drop(w);
     // A half-written temporary from a killed writer is cleaned up.
-    std::fs::write(dir.path().join("shards/.episodes-00001.safetensors.tmp-1"), b"partial").unwrap();
+    std::fs::write(
+        dir.path().join("shards/.episodes-00001.safetensors.tmp-1"),
+        b"partial",
+    )
+    .unwrap();
     let w = DatasetWriter::create_or_resume(dir.path(), header(&env, 10)).unwrap();
     assert_eq!(w.episodes_done(), 2);
-    assert!(!dir.path().join("shards/.episodes-00001.safetensors.tmp-1").exists());
+    assert!(
+        !dir.path()
+            .join("shards/.episodes-00001.safetensors.tmp-1")
+            .exists()
+    );
     let mut other = header(&env, 10);
     other.collection.noise = 0.3;
-    let e = DatasetWriter::create_or_resume(dir.path(), other).err().unwrap().to_string();
+    let e = DatasetWriter::create_or_resume(dir.path(), other)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("different arguments"), "{e}");
 }
 
@@ -214,12 +241,19 @@ fn mixed_sampler_keeps_the_ratio_in_every_batch() {
     write_dataset(imag_dir.path());
     let real = Dataset::open(real_dir.path(), None).unwrap();
     let imagined = Dataset::open(imag_dir.path(), None).unwrap();
-    let sampler = MixedSampler { real: &real, imagined: &imagined, ratio: 0.25 };
+    let sampler = MixedSampler {
+        real: &real,
+        imagined: &imagined,
+        ratio: 0.25,
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     for _ in 0..50 {
         let batch = sampler.sample(128, &mut rng);
         assert_eq!(batch.len(), 128);
-        assert_eq!(batch.iter().filter(|(s, _)| *s == Source::Imagined).count(), 32);
+        assert_eq!(
+            batch.iter().filter(|(s, _)| *s == Source::Imagined).count(),
+            32
+        );
     }
     // Seeded: the same seed gives the same batch.
     let a = sampler.sample(64, &mut ChaCha8Rng::seed_from_u64(1));

@@ -51,15 +51,19 @@ pub fn sim(ctx: &Context, env: &str, task: Option<&str>, steps: usize) -> Result
             spec.label()
         );
     }
-    ctx.emit_json(&json!({"env": spec.kind().name(), "task": spec.label(), "steps": steps,
-        "seconds": secs, "steps_per_sec": sps}));
+    ctx.emit_json(
+        &json!({"env": spec.kind().name(), "task": spec.label(), "steps": steps,
+        "seconds": secs, "steps_per_sec": sps}),
+    );
     Ok(())
 }
 
 /// Batched frames per second of random scenes at the configured resolution, readback included.
 pub fn render(ctx: &Context, env: &str, batch: usize, batches: usize) -> Result<(), CliError> {
     if batch == 0 || batches == 0 {
-        return Err(CliError::Input("--batch and --batches must be at least 1".into()));
+        return Err(CliError::Input(
+            "--batch and --batches must be at least 1".into(),
+        ));
     }
     let specs = match env {
         "metaworld" => EnvSpec::parse_many(env, Some("all"))?,
@@ -80,13 +84,18 @@ pub fn render(ctx: &Context, env: &str, batch: usize, batches: usize) -> Result<
         scenes.push(sim.scene(sim.cameras()[0])?);
     }
     let r = &ctx.config.render;
-    let mut renderer = vlgor_render::Renderer::new(ctx.render_config()).map_err(|e| CliError::Other(e.into()))?;
+    let mut renderer =
+        vlgor_render::Renderer::new(ctx.render_config()).map_err(|e| CliError::Other(e.into()))?;
     let adapter = renderer.adapter_info().to_string();
-    renderer.render_batch(&scenes).map_err(|e| CliError::Other(e.into()))?; // warm-up
+    renderer
+        .render_batch(&scenes)
+        .map_err(|e| CliError::Other(e.into()))?; // warm-up
     let bar = ctx.progress(batches as u64, &format!("bench render {env}"));
     let start = Instant::now();
     for _ in 0..batches {
-        let frames = renderer.render_batch(&scenes).map_err(|e| CliError::Other(e.into()))?;
+        let frames = renderer
+            .render_batch(&scenes)
+            .map_err(|e| CliError::Other(e.into()))?;
         std::hint::black_box(&frames);
         bar.inc(1);
     }
@@ -96,10 +105,81 @@ pub fn render(ctx: &Context, env: &str, batch: usize, batches: usize) -> Result<
     if !ctx.json {
         println!(
             "{env}: {} frames of {}x{} (supersample {}) in {secs:.2} s = {fps:.0} frames/s, batch {batch}, adapter {adapter}",
-            batch * batches, r.width, r.height, r.supersample
+            batch * batches,
+            r.width,
+            r.height,
+            r.supersample
         );
     }
-    ctx.emit_json(&json!({"env": env, "width": r.width, "height": r.height, "batch": batch,
-        "frames": batch * batches, "seconds": secs, "frames_per_sec": fps, "adapter": adapter}));
+    ctx.emit_json(
+        &json!({"env": env, "width": r.width, "height": r.height, "batch": batch,
+        "frames": batch * batches, "seconds": secs, "frames_per_sec": fps, "adapter": adapter}),
+    );
+    Ok(())
+}
+
+/// Collects a dataset into a temporary directory: episodes/s (all cores), bytes per transition
+/// on disk, and the time to load it back (checksums included).
+pub fn collect(
+    ctx: &Context,
+    env: &str,
+    episodes: Option<usize>,
+    noise: f32,
+    task: Option<&str>,
+) -> Result<(), CliError> {
+    let is_clevr = env == "clevr";
+    let specs = EnvSpec::parse_many(
+        env,
+        if is_clevr {
+            task
+        } else {
+            Some(task.unwrap_or("all"))
+        },
+    )?;
+    let episodes = episodes.unwrap_or(if is_clevr { 6400 } else { 200 });
+    if episodes == 0 || !(0.0..=1.0).contains(&noise) {
+        return Err(CliError::Input(
+            "--episodes must be >= 1 and --noise in [0, 1]".into(),
+        ));
+    }
+    let plan = crate::collect::CollectPlan {
+        specs,
+        task_arg: task.map(str::to_string),
+        episodes,
+        seed: ctx.seed,
+        noise,
+        episodes_per_shard: ctx.config.collect.episodes_per_shard,
+        preset: ctx.preset.clone(),
+        frames: None,
+    };
+    let dir = std::env::temp_dir().join(format!("vlgor-bench-collect-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bar = ctx.progress(episodes as u64, &format!("bench collect {env}"));
+    let start = Instant::now();
+    let manifest = crate::collect::collect(&plan, &dir, &bar);
+    let secs = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let result = manifest.and_then(|m| {
+        let load_start = Instant::now();
+        let data =
+            vlgor_sim::dataset::Dataset::open(&dir, None).map_err(|e| CliError::Other(e.into()))?;
+        Ok((m, data.transitions(), load_start.elapsed().as_secs_f64()))
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let (m, transitions, load_secs) = result?;
+    let bytes: u64 = m.shards.iter().map(|s| s.bytes).sum();
+    let eps = episodes as f64 / secs;
+    let bpt = bytes as f64 / transitions.max(1) as f64;
+    if !ctx.json {
+        println!(
+            "{env}: {episodes} episodes ({transitions} transitions) in {secs:.2} s = {eps:.0} episodes/s; \
+             {bpt:.0} bytes/transition; loaded in {load_secs:.3} s"
+        );
+    }
+    ctx.emit_json(
+        &json!({"env": env, "episodes": episodes, "transitions": transitions, "noise": noise,
+        "seconds": secs, "episodes_per_sec": eps, "bytes_per_transition": bpt,
+        "load_seconds": load_secs}),
+    );
     Ok(())
 }

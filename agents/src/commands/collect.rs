@@ -12,7 +12,9 @@ pub fn run(ctx: &Context, args: &CollectArgs) -> Result<(), CliError> {
     let specs = EnvSpec::parse_many(&args.env.env, args.task.as_deref())?;
     let noise = args.noise.unwrap_or(ctx.config.collect.noise);
     if !(0.0..=1.0).contains(&noise) {
-        return Err(CliError::Input(format!("--noise {noise}: must be in [0, 1]")));
+        return Err(CliError::Input(format!(
+            "--noise {noise}: must be in [0, 1]"
+        )));
     }
     let episodes = args.episodes.unwrap_or(ctx.config.collect.episodes);
     if episodes == 0 {
@@ -44,7 +46,9 @@ pub fn run(ctx: &Context, args: &CollectArgs) -> Result<(), CliError> {
             args.out.display()
         );
     }
-    ctx.emit_json(&json!({"dir": args.out, "episodes": c.episodes, "transitions": c.transitions,
-        "successes": c.successes, "seconds": secs}));
+    ctx.emit_json(
+        &json!({"dir": args.out, "episodes": c.episodes, "transitions": c.transitions,
+        "successes": c.successes, "seconds": secs}),
+    );
     Ok(())
 }

@@ -25,14 +25,18 @@ pub fn info(ctx: &Context, dir: &std::path::Path) -> Result<(), CliError> {
             GoalSpec::Clevr(_) => "clevr".to_string(),
             GoalSpec::MetaWorld(g) => g.task.name().to_string(),
         };
-        let g = groups.entry((task, e.instruction.level.to_string())).or_default();
+        let g = groups
+            .entry((task, e.instruction.level.to_string()))
+            .or_default();
         g.episodes += 1;
         g.transitions += e.length;
         let succ = &data.success[e.first_transition..e.first_transition + e.length];
         g.successes += succ.iter().any(|&s| s != 0) as usize;
     }
     let bytes: u64 = data.manifest.shards.iter().map(|s| s.bytes).sum::<u64>()
-        + std::fs::metadata(dir.join("manifest.json")).map(|m| m.len()).unwrap_or(0);
+        + std::fs::metadata(dir.join("manifest.json"))
+            .map(|m| m.len())
+            .unwrap_or(0);
     let m = &data.manifest;
     let n_eps = data.episodes.len().max(1) as f64;
     let successes: usize = groups.values().map(|g| g.successes).sum();
@@ -40,7 +44,10 @@ pub fn info(ctx: &Context, dir: &std::path::Path) -> Result<(), CliError> {
         println!(
             "{}: {} dataset, env {}, {} episodes, {} transitions, {} shards, {:.2} MiB on disk",
             dir.display(),
-            serde_json::to_value(m.origin).map_err(anyhow::Error::from)?.as_str().unwrap_or("?"),
+            serde_json::to_value(m.origin)
+                .map_err(anyhow::Error::from)?
+                .as_str()
+                .unwrap_or("?"),
             m.env,
             data.episodes.len(),
             data.transitions(),
@@ -51,7 +58,11 @@ pub fn info(ctx: &Context, dir: &std::path::Path) -> Result<(), CliError> {
             "mean episode length {:.2} steps, success rate {:.1}%, frames {}",
             data.transitions() as f64 / n_eps,
             100.0 * successes as f64 / n_eps,
-            if m.frames.is_some() { "stored" } else { "re-rendered from states" }
+            if m.frames.is_some() {
+                "stored"
+            } else {
+                "re-rendered from states"
+            }
         );
         let rows: Vec<Vec<String>> = groups
             .iter()
@@ -65,15 +76,25 @@ pub fn info(ctx: &Context, dir: &std::path::Path) -> Result<(), CliError> {
                 ]
             })
             .collect();
-        println!("{}", table(&["task", "level", "episodes", "mean length", "success"], &rows));
+        println!(
+            "{}",
+            table(
+                &["task", "level", "episodes", "mean length", "success"],
+                &rows
+            )
+        );
     }
     let per_group: Vec<_> = groups
         .iter()
-        .map(|((task, level), g)| json!({"task": task, "level": level, "episodes": g.episodes,
-            "transitions": g.transitions, "successes": g.successes}))
+        .map(|((task, level), g)| {
+            json!({"task": task, "level": level, "episodes": g.episodes,
+            "transitions": g.transitions, "successes": g.successes})
+        })
         .collect();
-    ctx.emit_json(&json!({"env": m.env, "origin": m.origin, "episodes": data.episodes.len(),
+    ctx.emit_json(
+        &json!({"env": m.env, "origin": m.origin, "episodes": data.episodes.len(),
         "transitions": data.transitions(), "mean_length": data.transitions() as f64 / n_eps,
-        "success_rate": successes as f64 / n_eps, "bytes": bytes, "groups": per_group}));
+        "success_rate": successes as f64 / n_eps, "bytes": bytes, "groups": per_group}),
+    );
     Ok(())
 }

@@ -5,7 +5,7 @@ use vlgor_sim::Level;
 
 use crate::cli::EvalArgs;
 use crate::context::Context;
-use crate::ecs::{PolicyKind, episode_jobs, run_episodes};
+use crate::ecs::{EpisodeJob, LearnedPolicy, PolicyKind, episode_jobs, run_episodes};
 use crate::envs::EnvSpec;
 use crate::error::CliError;
 use crate::report::{mean_std, table};
@@ -21,26 +21,30 @@ struct Cell {
 }
 
 pub fn run(ctx: &Context, args: &EvalArgs) -> Result<(), CliError> {
-    if args.run.is_some() {
-        return Err(CliError::NotBuilt("eval RUN_DIR", "trained policies land with issue #7"));
-    }
-    let policy = match args.policy.as_str() {
-        "expert" => PolicyKind::Expert { noise: ctx.config.eval.noise },
-        "random" => PolicyKind::Random,
-        other if std::path::Path::new(other).exists() => {
-            return Err(CliError::NotBuilt("eval --policy CKPT", "trained policies land with issue #7"));
-        }
-        other => {
-            return Err(CliError::Input(format!(
-                "--policy {other}: not `expert`, `random`, or an existing checkpoint path"
-            )));
+    let trained = args.run.clone().or_else(|| match args.policy.as_str() {
+        "expert" | "random" => None,
+        other => Some(std::path::PathBuf::from(other)),
+    });
+    let (policy, checkpoints) = match &trained {
+        None if args.policy == "random" => (PolicyKind::Random, vec![]),
+        None => (
+            PolicyKind::Expert {
+                noise: ctx.config.eval.noise,
+            },
+            vec![],
+        ),
+        Some(path) => (PolicyKind::Learned, policy_checkpoints(path)?),
+    };
+    let env = match (&args.env, checkpoints.first()) {
+        (Some(e), _) => e.clone(),
+        (None, Some(ckpt)) => load_policy(ctx, ckpt)?.env().to_string(),
+        (None, None) => {
+            return Err(CliError::Input(
+                "--env is required (clevr or metaworld)".into(),
+            ));
         }
     };
-    let env = args
-        .env
-        .as_deref()
-        .ok_or_else(|| CliError::Input("--env is required (clevr or metaworld)".into()))?;
-    let specs = EnvSpec::parse_many(env, args.task.as_deref())?;
+    let specs = EnvSpec::parse_many(&env, args.task.as_deref())?;
     let levels: Vec<Level> = args
         .level
         .split(',')
@@ -54,8 +58,10 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<(), CliError> {
     if seeds.is_empty() {
         return Err(CliError::Input("--seeds needs at least one seed".into()));
     }
+    let mut learned = Learned::new(ctx, &checkpoints, &env)?;
 
-    let total = (specs.len() * levels.len() * seeds.len() * episodes) as u64;
+    let runs = checkpoints.len().max(1);
+    let total = (specs.len() * levels.len() * seeds.len() * episodes * runs) as u64;
     let bar = ctx.progress(total, &format!("eval {} ({})", env, args.policy));
     let mut cells = Vec::new();
     for spec in &specs {
@@ -68,18 +74,139 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<(), CliError> {
                 episodes,
             };
             for &seed in &seeds {
-                let jobs = episode_jobs(*spec, level, seed, episodes);
-                let outcomes = run_episodes(*spec, policy, jobs, args.parallel, bar.clone())?;
-                let successes = outcomes.iter().filter(|o| o.success).count();
-                cell.per_seed.push(successes as f64 / outcomes.len() as f64);
-                cell.success_steps
-                    .extend(outcomes.iter().filter(|o| o.success).map(|o| o.steps));
+                let mut rate = 0.0;
+                for run in 0..runs {
+                    let jobs = episode_jobs(*spec, level, seed, episodes);
+                    let resource = learned
+                        .as_mut()
+                        .map(|l| l.resource(ctx, run, &jobs))
+                        .transpose()?;
+                    let (outcomes, back) =
+                        run_episodes(*spec, policy, resource, jobs, args.parallel, bar.clone())?;
+                    if let (Some(l), Some(back)) = (learned.as_mut(), back) {
+                        l.give_back(back);
+                    }
+                    let successes = outcomes.iter().filter(|o| o.success).count();
+                    rate += successes as f64 / outcomes.len() as f64 / runs as f64;
+                    cell.success_steps
+                        .extend(outcomes.iter().filter(|o| o.success).map(|o| o.steps));
+                }
+                cell.per_seed.push(rate);
             }
             cells.push(cell);
         }
     }
     bar.finish_and_clear();
+    if runs > 1 && !ctx.json {
+        println!("success averaged over the last {runs} checkpoints");
+    }
     report(ctx, args, &specs, &seeds, &cells)
+}
+
+/// The checkpoints to evaluate: a checkpoint file, or a run directory's last five.
+fn policy_checkpoints(path: &std::path::Path) -> Result<Vec<std::path::PathBuf>, CliError> {
+    if !path.exists() {
+        return Err(CliError::Input(format!(
+            "--policy {}: not `expert`, `random`, or an existing checkpoint or run directory",
+            path.display()
+        )));
+    }
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let (_, meta) = vlgor_rl::checkpoint::latest(path)
+        .map_err(|e| CliError::Input(e.to_string()))?
+        .ok_or_else(|| CliError::Input(format!("{}: holds no checkpoint yet", path.display())))?;
+    Ok((meta.epoch.saturating_sub(4)..=meta.epoch)
+        .map(|e| vlgor_rl::checkpoint::checkpoint_paths(path, e).0)
+        .filter(|p| p.exists())
+        .collect())
+}
+
+fn load_policy(ctx: &Context, path: &std::path::Path) -> Result<vlgor_rl::Policy, CliError> {
+    vlgor_rl::Policy::load(path, ctx.device)
+        .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))
+}
+
+/// Trained policies under evaluation, with the frozen encoder that embeds their goals.
+struct Learned {
+    checkpoints: Vec<std::path::PathBuf>,
+    encoder: vlgor_vlm::SentenceEncoder,
+    cache: vlgor_vlm::EmbeddingCache,
+    /// The resource of the previous run, reused when the checkpoint is the same.
+    idle: Option<(usize, LearnedPolicy)>,
+}
+
+impl Learned {
+    fn new(
+        ctx: &Context,
+        checkpoints: &[std::path::PathBuf],
+        env: &str,
+    ) -> Result<Option<Learned>, CliError> {
+        if checkpoints.is_empty() {
+            return Ok(None);
+        }
+        let policy = load_policy(ctx, &checkpoints[0])?;
+        if policy.env() != env {
+            return Err(CliError::Input(format!(
+                "{} was trained on '{}', not '{env}'",
+                checkpoints[0].display(),
+                policy.env()
+            )));
+        }
+        let encoder = vlgor_vlm::SentenceEncoder::from_env(ctx.device)
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        Ok(Some(Learned {
+            checkpoints: checkpoints.to_vec(),
+            encoder,
+            cache: Default::default(),
+            idle: None,
+        }))
+    }
+
+    /// The loop resource for checkpoint `run`, with goal embeddings for `jobs`' instructions.
+    fn resource(
+        &mut self,
+        ctx: &Context,
+        run: usize,
+        jobs: &[EpisodeJob],
+    ) -> Result<LearnedPolicy, CliError> {
+        let texts: Vec<&str> = jobs.iter().map(|j| j.instruction.text.as_str()).collect();
+        let goals = vlgor_rl::GoalTable::for_texts(&self.encoder, &mut self.cache, &texts)
+            .map_err(|e| CliError::Other(e.into()))?;
+        if let Some((k, mut idle)) = self.idle.take()
+            && k == run
+        {
+            idle.goals = goals;
+            return Ok(idle);
+        }
+        let policy = load_policy(ctx, &self.checkpoints[run])?;
+        let renderer = match policy.frame_shape() {
+            Some((h, w)) => Some(
+                vlgor_render::Renderer::new(vlgor_render::RenderConfig {
+                    width: w as u32,
+                    height: h as u32,
+                    supersample: ctx.config.render.supersample,
+                })
+                .map_err(|e| CliError::Other(e.into()))?,
+            ),
+            None => None,
+        };
+        Ok(LearnedPolicy {
+            policy,
+            goals,
+            renderer,
+            camera: None,
+        })
+    }
+
+    fn give_back(&mut self, resource: LearnedPolicy) {
+        let run = self
+            .checkpoints
+            .iter()
+            .position(|c| c.as_path() == resource.policy.checkpoint().0);
+        self.idle = run.map(|k| (k, resource));
+    }
 }
 
 fn report(
@@ -105,12 +232,22 @@ fn report(
         .collect();
     let overall: Vec<f64> = cells.iter().map(|c| mean_std(&c.per_seed).0).collect();
     let success_rate = mean_std(&overall).0;
-    let all_steps: Vec<usize> = cells.iter().flat_map(|c| c.success_steps.iter().copied()).collect();
+    let all_steps: Vec<usize> = cells
+        .iter()
+        .flat_map(|c| c.success_steps.iter().copied())
+        .collect();
     if !ctx.json {
         println!(
             "{}",
             table(
-                &["env/task", "level", "success (mean ± std over seeds)", "mean steps", "median steps", "episodes × seeds"],
+                &[
+                    "env/task",
+                    "level",
+                    "success (mean ± std over seeds)",
+                    "mean steps",
+                    "median steps",
+                    "episodes × seeds"
+                ],
                 &rows
             )
         );
@@ -136,15 +273,23 @@ fn report(
             .map(|s| {
                 let mine: Vec<&Cell> = cells.iter().filter(|c| c.label == s.label()).collect();
                 let rates: Vec<f64> = mine.iter().map(|c| mean_std(&c.per_seed).0).collect();
-                let steps: Vec<usize> = mine.iter().flat_map(|c| c.success_steps.iter().copied()).collect();
-                (s.label().to_string(), json!({"success_rate": mean_std(&rates).0,
-                    "mean_steps": mean_steps(&steps), "median_steps": median_steps(&steps)}))
+                let steps: Vec<usize> = mine
+                    .iter()
+                    .flat_map(|c| c.success_steps.iter().copied())
+                    .collect();
+                (
+                    s.label().to_string(),
+                    json!({"success_rate": mean_std(&rates).0,
+                    "mean_steps": mean_steps(&steps), "median_steps": median_steps(&steps)}),
+                )
             })
             .collect();
         out["per_task"] = per_task.into();
     } else {
-        let per_level: serde_json::Map<_, _> =
-            cells.iter().map(|c| (c.level.to_string(), cell_json(c))).collect();
+        let per_level: serde_json::Map<_, _> = cells
+            .iter()
+            .map(|c| (c.level.to_string(), cell_json(c)))
+            .collect();
         out["per_level"] = per_level.into();
     }
     ctx.emit_json(&out);
@@ -171,7 +316,11 @@ fn median_steps(steps: &[usize]) -> Option<f64> {
     let mut s = steps.to_vec();
     s.sort_unstable();
     let n = s.len();
-    Some(if n % 2 == 1 { s[n / 2] as f64 } else { (s[n / 2 - 1] + s[n / 2]) as f64 / 2.0 })
+    Some(if n % 2 == 1 {
+        s[n / 2] as f64
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) as f64 / 2.0
+    })
 }
 
 fn fmt_opt(x: Option<f64>) -> String {

@@ -19,9 +19,11 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Bench(BenchCommand::Sim { env, task, steps }) => {
             bench::sim(ctx, &env.env, task.as_deref(), *steps)
         }
-        Command::Bench(BenchCommand::Render { env, batch, batches }) => {
-            bench::render(ctx, &env.env, *batch, *batches)
-        }
+        Command::Bench(BenchCommand::Render {
+            env,
+            batch,
+            batches,
+        }) => bench::render(ctx, &env.env, *batch, *batches),
         Command::Collect(a) => collect::run(ctx, a),
         Command::Dataset(DatasetCommand::Info { dir }) => dataset::info(ctx, dir),
         Command::Export(_) => not_built("export", "dataset export lands with issue #6"),
@@ -30,17 +32,24 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Imagine(_) => not_built("imagine", "imagination lands with issue #8"),
         Command::Check(_) => not_built("check", "physics validation lands with issue #9"),
         Command::TrainPolicy(_) => not_built("train-policy", "offline RL lands with issue #7"),
-        Command::Pipeline(_) => not_built("pipeline", "the end-to-end experiment lands with issue #9"),
-        Command::Bench(BenchCommand::Collect { .. }) => {
-            not_built("bench collect", "offline datasets land with issue #6")
+        Command::Pipeline(_) => {
+            not_built("pipeline", "the end-to-end experiment lands with issue #9")
         }
+        Command::Bench(BenchCommand::Collect {
+            env,
+            episodes,
+            noise,
+            task,
+        }) => bench::collect(ctx, &env.env, *episodes, *noise, task.as_deref()),
         Command::Bench(BenchCommand::Train { .. }) => {
             not_built("bench train", "offline RL lands with issue #7")
         }
         Command::Bench(BenchCommand::Eval { .. }) => {
             not_built("bench eval", "image policies land with issue #7")
         }
-        Command::Bench(BenchCommand::Vlm) => not_built("bench vlm", "the world model lands with issue #8"),
+        Command::Bench(BenchCommand::Vlm) => {
+            not_built("bench vlm", "the world model lands with issue #8")
+        }
     }
 }
 

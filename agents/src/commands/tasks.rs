@@ -26,9 +26,15 @@ pub fn run(ctx: &Context, args: &TasksArgs) -> Result<(), CliError> {
                 .iter()
                 .map(|r| vec![r.level.to_string(), r.goal.clone(), r.example.clone()])
                 .collect();
-            println!("{}\n", table(&["level", "goal", "example instruction"], &cells));
+            println!(
+                "{}\n",
+                table(&["level", "goal", "example instruction"], &cells)
+            );
         }
-        json.insert(kind.name().into(), serde_json::to_value(&rows).map_err(anyhow::Error::from)?);
+        json.insert(
+            kind.name().into(),
+            serde_json::to_value(&rows).map_err(anyhow::Error::from)?,
+        );
     }
     ctx.emit_json(&serde_json::Value::Object(json));
     Ok(())

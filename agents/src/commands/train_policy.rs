@@ -188,6 +188,7 @@ pub fn bench(
                 noise: ctx.config.collect.noise,
                 episodes_per_shard: 500,
                 preset: ctx.preset.clone(),
+                frames: None,
             };
             let bar = ctx.progress(500, "bench train: collecting CLEVR data");
             crate::collect::collect(&plan, &temp, &bar)?;

@@ -17,19 +17,35 @@ use crate::error::CliError;
 
 pub fn run(ctx: &Context, args: &ViewArgs) -> Result<(), CliError> {
     if args.size < 16 || args.size > 2048 {
-        return Err(CliError::Input(format!("--size {}: must be in 16..=2048", args.size)));
+        return Err(CliError::Input(format!(
+            "--size {}: must be in 16..=2048",
+            args.size
+        )));
     }
     if !(args.fps > 0.0 && args.fps <= 120.0) {
-        return Err(CliError::Input(format!("--fps {}: must be in (0, 120]", args.fps)));
+        return Err(CliError::Input(format!(
+            "--fps {}: must be in (0, 120]",
+            args.fps
+        )));
     }
     let spec = EnvSpec::parse(&args.env.env, args.task.as_deref())?;
     let mut source: Box<dyn ViewerSource> = match &args.rollout {
-        Some(dir) => Box::new(ReplaySource::open(spec, dir, args.compare.as_deref(), args.episode)?),
+        Some(dir) => Box::new(ReplaySource::open(
+            spec,
+            dir,
+            args.compare.as_deref(),
+            args.episode,
+        )?),
         None => {
             let policy = match args.policy.as_str() {
                 "expert" => PolicyKind::Expert { noise: 0.0 },
                 "random" => PolicyKind::Random,
-                _ => return Err(CliError::NotBuilt("view --policy CKPT", "trained policies land with issue #7")),
+                _ => {
+                    return Err(CliError::NotBuilt(
+                        "view --policy CKPT",
+                        "trained policies land with issue #7",
+                    ));
+                }
             };
             Box::new(LiveSource::new(spec, policy, ctx.seed)?)
         }
@@ -38,7 +54,11 @@ pub fn run(ctx: &Context, args: &ViewArgs) -> Result<(), CliError> {
         select_camera(&mut *source, spec, cam)?;
     }
     let options = ViewerOptions {
-        render: RenderConfig { width: args.size, height: args.size, supersample: 2 },
+        render: RenderConfig {
+            width: args.size,
+            height: args.size,
+            supersample: 2,
+        },
         fps: args.fps,
         max_frames: args.max_frames,
         ..ViewerOptions::default()
@@ -55,7 +75,10 @@ pub fn run(ctx: &Context, args: &ViewArgs) -> Result<(), CliError> {
 fn select_camera(source: &mut dyn ViewerSource, spec: EnvSpec, name: &str) -> Result<(), CliError> {
     let cameras = spec.make().cameras();
     let k = cameras.iter().position(|c| *c == name).ok_or_else(|| {
-        CliError::Input(format!("--camera {name}: valid cameras: {}", cameras.join(", ")))
+        CliError::Input(format!(
+            "--camera {name}: valid cameras: {}",
+            cameras.join(", ")
+        ))
     })?;
     for _ in 0..k {
         source.cycle_camera();
@@ -93,7 +116,9 @@ impl LiveSource {
 
     fn start_episode(&mut self) -> Result<(), CliError> {
         let ep_seed = crate::ecs::episode_seed(self.seed, Level::Seen, self.episode as usize);
-        let instruction = self.spec.sample_instruction(Level::Seen, &mut ChaCha8Rng::seed_from_u64(ep_seed));
+        let instruction = self
+            .spec
+            .sample_instruction(Level::Seen, &mut ChaCha8Rng::seed_from_u64(ep_seed));
         tracing::info!(episode = self.episode, instruction = %instruction.text, "new episode");
         self.env.reset(ep_seed, &instruction)?;
         self.done = false;
@@ -114,10 +139,13 @@ impl ViewerSource for LiveSource {
     /// Current camera, and (for split mode) the next camera of the same state.
     fn frame_scenes(&mut self) -> Vec<Scene> {
         let cams = self.env.cameras();
-        [cams[self.camera % cams.len()], cams[(self.camera + 1) % cams.len()]]
-            .iter()
-            .filter_map(|c| self.env.scene(c).ok())
-            .collect()
+        [
+            cams[self.camera % cams.len()],
+            cams[(self.camera + 1) % cams.len()],
+        ]
+        .iter()
+        .filter_map(|c| self.env.scene(c).ok())
+        .collect()
     }
 
     fn step(&mut self) {
@@ -130,10 +158,15 @@ impl ViewerSource for LiveSource {
         }
         let action = match self.policy {
             PolicyKind::Expert { noise } => self.env.expert_action(noise, &mut self.rng),
-            PolicyKind::Random => self.env.random_action(&mut self.rng),
+            PolicyKind::Random | PolicyKind::Learned => self.env.random_action(&mut self.rng),
         };
         match self.env.step(&action) {
-            Ok(out) => self.done = out.success || out.terminal || out.timeout || self.env.steps() >= self.env.horizon(),
+            Ok(out) => {
+                self.done = out.success
+                    || out.terminal
+                    || out.timeout
+                    || self.env.steps() >= self.env.horizon()
+            }
             Err(e) => {
                 tracing::error!("step failed: {e}");
                 self.done = true;
@@ -164,8 +197,15 @@ struct ReplaySource {
 }
 
 impl ReplaySource {
-    fn open(spec: EnvSpec, dir: &std::path::Path, compare: Option<&std::path::Path>, episode: usize) -> Result<ReplaySource, CliError> {
-        let load = |d: &std::path::Path| Dataset::open(d, Some(spec.kind().name())).map_err(|e| CliError::Input(e.to_string()));
+    fn open(
+        spec: EnvSpec,
+        dir: &std::path::Path,
+        compare: Option<&std::path::Path>,
+        episode: usize,
+    ) -> Result<ReplaySource, CliError> {
+        let load = |d: &std::path::Path| {
+            Dataset::open(d, Some(spec.kind().name())).map_err(|e| CliError::Input(e.to_string()))
+        };
         let data = load(dir)?;
         if data.manifest.state_dim == 0 {
             return Err(CliError::Input(format!(
@@ -183,7 +223,10 @@ impl ReplaySource {
         let compare = compare.map(load).transpose()?;
         let mut s = ReplaySource {
             env: spec.make(),
-            compare_env: compare.as_ref().filter(|c| c.manifest.state_dim > 0).map(|_| spec.make()),
+            compare_env: compare
+                .as_ref()
+                .filter(|c| c.manifest.state_dim > 0)
+                .map(|_| spec.make()),
             data,
             compare,
             episode,
@@ -227,14 +270,19 @@ impl ViewerSource for ReplaySource {
         let camera = self.camera_name();
         let meta = &self.data.episodes[self.episode];
         let mut scenes = vec![];
-        if self.env.set_state(self.data.state(meta.first_row + self.step)).is_ok()
+        if self
+            .env
+            .set_state(self.data.state(meta.first_row + self.step))
+            .is_ok()
             && let Ok(s) = self.env.scene(camera)
         {
             scenes.push(s);
         }
         if let (Some(env), Some(c)) = (&mut self.compare_env, &self.compare)
             && let Some(m) = c.episodes.get(self.episode)
-            && env.set_state(c.state(m.first_row + self.step.min(m.length))).is_ok()
+            && env
+                .set_state(c.state(m.first_row + self.step.min(m.length)))
+                .is_ok()
             && let Ok(s) = env.scene(camera)
         {
             scenes.push(s);

@@ -6,7 +6,10 @@
 //! `act` (the policy picks an action per live env) → `step` (physics) → `finish` (record the
 //! finished episodes in [`Outcomes`], reset their envs with the next queued episode, or despawn).
 
+mod learned;
 mod systems;
+
+pub use learned::LearnedPolicy;
 
 use bevy_ecs::prelude::*;
 use rand::SeedableRng;
@@ -25,6 +28,8 @@ pub enum PolicyKind {
     Expert { noise: f32 },
     /// Uniformly random actions.
     Random,
+    /// A trained policy, held in the non-`Send` [`LearnedPolicy`] resource.
+    Learned,
 }
 
 /// One episode to run: the instruction and initial state are fixed by `seed`.
@@ -124,29 +129,46 @@ pub fn episode_jobs(spec: EnvSpec, level: Level, seed: u64, episodes: usize) -> 
 }
 
 /// Runs `jobs` closed-loop with `parallel` env instances; outcomes sorted by episode index.
+/// `learned` must be given with [`PolicyKind::Learned`] and is handed back for the next run.
 pub fn run_episodes(
     spec: EnvSpec,
     policy: PolicyKind,
+    learned: Option<LearnedPolicy>,
     jobs: Vec<EpisodeJob>,
     parallel: usize,
     progress: indicatif::ProgressBar,
-) -> Result<Vec<EpisodeOutcome>, CliError> {
+) -> Result<(Vec<EpisodeOutcome>, Option<LearnedPolicy>), CliError> {
     let mut world = World::new();
     let mut queue: VecDeque<EpisodeJob> = jobs.into();
     for _ in 0..parallel.max(1) {
         let Some(job) = queue.pop_front() else { break };
         let mut env = spec.make();
         env.reset(job.seed, &job.instruction)?;
-        world.spawn((EnvSlot(Mutex::new(env)), Episode::new(job), ChosenAction::default()));
+        world.spawn((
+            EnvSlot(Mutex::new(env)),
+            Episode::new(job),
+            ChosenAction::default(),
+        ));
     }
     world.insert_resource(EpisodeQueue(queue));
     world.insert_resource(Outcomes::default());
     world.insert_resource(LoopError::default());
     world.insert_resource(ProgressHook(progress));
     world.insert_resource(policy);
+    if let Some(learned) = learned {
+        world.insert_non_send(learned);
+    }
 
     let mut schedule = Schedule::default();
-    schedule.add_systems((systems::act, systems::step, systems::finish).chain());
+    schedule.add_systems(
+        (
+            systems::act,
+            learned::act_learned,
+            systems::step,
+            systems::finish,
+        )
+            .chain(),
+    );
     let mut live = world.query::<&Episode>();
     while live.iter(&world).next().is_some() {
         schedule.run(&mut world);
@@ -156,5 +178,5 @@ pub fn run_episodes(
     }
     let mut outcomes = std::mem::take(&mut world.resource_mut::<Outcomes>().0);
     outcomes.sort_by_key(|o| o.index);
-    Ok(outcomes)
+    Ok((outcomes, world.remove_non_send::<LearnedPolicy>()))
 }

@@ -4,19 +4,23 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use super::{
-    ChosenAction, EnvSlot, Episode, EpisodeOutcome, EpisodeQueue, LoopError, Outcomes,
-    PolicyKind, ProgressHook,
+    ChosenAction, EnvSlot, Episode, EpisodeOutcome, EpisodeQueue, LoopError, Outcomes, PolicyKind,
+    ProgressHook,
 };
 
 /// The policy picks an action for every live env (envs in parallel across cores).
 pub fn act(policy: Res<PolicyKind>, mut query: Query<(&EnvSlot, &mut Episode, &mut ChosenAction)>) {
     let policy = *policy;
+    if matches!(policy, PolicyKind::Learned) {
+        return; // learned::act_learned acts for all envs in one batch
+    }
     let mut items: Vec<_> = query.iter_mut().collect();
     items.par_iter_mut().for_each(|(slot, episode, chosen)| {
         let mut env = slot.0.lock().expect("env lock");
         chosen.0 = Some(match policy {
             PolicyKind::Expert { noise } => env.expert_action(noise, &mut episode.rng),
             PolicyKind::Random => env.random_action(&mut episode.rng),
+            PolicyKind::Learned => unreachable!("handled above"),
         });
     });
 }
@@ -37,8 +41,10 @@ pub fn step(
                     episode.steps += 1;
                     episode.episode_return += outcome.reward;
                     episode.success |= outcome.success;
-                    episode.finished =
-                        outcome.success || outcome.terminal || outcome.timeout || env.steps() >= env.horizon();
+                    episode.finished = outcome.success
+                        || outcome.terminal
+                        || outcome.timeout
+                        || env.steps() >= env.horizon();
                     None
                 }
                 Err(e) => Some(format!(
@@ -79,7 +85,9 @@ pub fn finish(
             Some(job) => {
                 let mut env = slot.0.lock().expect("env lock");
                 if let Err(e) = env.reset(job.seed, &job.instruction) {
-                    errors.0.get_or_insert(format!("reset of episode {}: {e}", job.index));
+                    errors
+                        .0
+                        .get_or_insert(format!("reset of episode {}: {e}", job.index));
                 }
                 *episode = Episode::new(job);
             }

@@ -117,10 +117,15 @@ impl Manifest {
         if probe.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
             return Err(DatasetError::corrupt(
                 &path,
-                format!("not a vlgor dataset manifest (field \"format\" must be \"{FORMAT_NAME}\")"),
+                format!(
+                    "not a vlgor dataset manifest (field \"format\" must be \"{FORMAT_NAME}\")"
+                ),
             ));
         }
-        let version = probe.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+        let version = probe
+            .get("format_version")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0) as u32;
         if version > FORMAT_VERSION {
             return Err(DatasetError::NewerFormat {
                 path,
@@ -129,7 +134,10 @@ impl Manifest {
             });
         }
         if version == 0 {
-            return Err(DatasetError::corrupt(&path, "missing or invalid \"format_version\""));
+            return Err(DatasetError::corrupt(
+                &path,
+                "missing or invalid \"format_version\"",
+            ));
         }
         serde_json::from_value(probe)
             .map_err(|e| DatasetError::corrupt(&path, format!("invalid manifest: {e}")))

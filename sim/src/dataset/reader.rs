@@ -30,7 +30,10 @@ pub struct EpisodeMeta {
 pub enum ActionColumn {
     Discrete(Vec<i64>),
     /// Row-major `[N, dim]`.
-    Continuous { values: Vec<f32>, dim: usize },
+    Continuous {
+        values: Vec<f32>,
+        dim: usize,
+    },
 }
 
 impl ActionColumn {
@@ -87,7 +90,10 @@ impl Dataset {
     pub fn open(dir: &Path, expected_env: Option<&str>) -> Result<Dataset, DatasetError> {
         if !dir.join(MANIFEST_FILE).exists() {
             let path = dir.join(MANIFEST_FILE);
-            return Err(DatasetError::corrupt(&path, "no manifest.json here: not a vlgor dataset directory"));
+            return Err(DatasetError::corrupt(
+                &path,
+                "no manifest.json here: not a vlgor dataset directory",
+            ));
         }
         let manifest = Manifest::read(dir)?;
         if let Some(env) = expected_env
@@ -132,14 +138,24 @@ impl Dataset {
     }
 }
 
-fn load_shard(dir: &Path, entry: &ShardEntry, manifest: &Manifest) -> Result<ShardColumns, DatasetError> {
+fn load_shard(
+    dir: &Path,
+    entry: &ShardEntry,
+    manifest: &Manifest,
+) -> Result<ShardColumns, DatasetError> {
     let path = dir.join(&entry.file);
     let file = std::fs::File::open(&path).map_err(|e| DatasetError::io(&path, e))?;
-    let len = file.metadata().map_err(|e| DatasetError::io(&path, e))?.len();
+    let len = file
+        .metadata()
+        .map_err(|e| DatasetError::io(&path, e))?
+        .len();
     if len != entry.bytes {
         return Err(DatasetError::corrupt(
             &path,
-            format!("has {len} bytes, the manifest says {} (truncated or modified)", entry.bytes),
+            format!(
+                "has {len} bytes, the manifest says {} (truncated or modified)",
+                entry.bytes
+            ),
         ));
     }
     // SAFETY: the mapping is read-only and dropped before returning; a concurrent writer would
@@ -158,20 +174,43 @@ fn load_shard(dir: &Path, entry: &ShardEntry, manifest: &Manifest) -> Result<Sha
     let n = entry.transitions;
     let rows = n + e;
     if shard.headers.len() != e {
-        return Err(DatasetError::corrupt(&path, format!("{} episode headers, manifest says {e}", shard.headers.len())));
+        return Err(DatasetError::corrupt(
+            &path,
+            format!("{} episode headers, manifest says {e}", shard.headers.len()),
+        ));
     }
-    let index: Vec<u64> = read_u64(column(&path, &shard, "episode_index", Dtype::U64, &[e])?).collect();
-    let seed: Vec<u64> = read_u64(column(&path, &shard, "episode_seed", Dtype::U64, &[e])?).collect();
-    let length: Vec<u64> = read_u64(column(&path, &shard, "episode_length", Dtype::U64, &[e])?).collect();
+    let index: Vec<u64> =
+        read_u64(column(&path, &shard, "episode_index", Dtype::U64, &[e])?).collect();
+    let seed: Vec<u64> =
+        read_u64(column(&path, &shard, "episode_seed", Dtype::U64, &[e])?).collect();
+    let length: Vec<u64> =
+        read_u64(column(&path, &shard, "episode_length", Dtype::U64, &[e])?).collect();
     if length.iter().sum::<u64>() as usize != n {
-        return Err(DatasetError::corrupt(&path, "episode lengths do not add up to the transition count"));
+        return Err(DatasetError::corrupt(
+            &path,
+            "episode lengths do not add up to the transition count",
+        ));
     }
     let states = if manifest.state_dim > 0 {
-        read_f32(column(&path, &shard, "states", Dtype::F32, &[rows, manifest.state_dim])?).collect()
+        read_f32(column(
+            &path,
+            &shard,
+            "states",
+            Dtype::F32,
+            &[rows, manifest.state_dim],
+        )?)
+        .collect()
     } else {
         vec![]
     };
-    let observations = read_f32(column(&path, &shard, "observations", Dtype::F32, &[rows, manifest.obs_dim])?).collect();
+    let observations = read_f32(column(
+        &path,
+        &shard,
+        "observations",
+        Dtype::F32,
+        &[rows, manifest.obs_dim],
+    )?)
+    .collect();
     let (mut actions_i, mut actions_f) = (vec![], vec![]);
     match manifest.action_space {
         ActionSpace::Discrete { n: na } => {
@@ -180,18 +219,30 @@ fn load_shard(dir: &Path, entry: &ShardEntry, manifest: &Manifest) -> Result<Sha
                 .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
                 .collect();
             if let Some(bad) = actions_i.iter().find(|&&a| a < 0 || a as usize >= na) {
-                return Err(DatasetError::corrupt(&path, format!("action {bad} outside 0..{na}")));
+                return Err(DatasetError::corrupt(
+                    &path,
+                    format!("action {bad} outside 0..{na}"),
+                ));
             }
         }
         ActionSpace::Continuous { dim } => {
-            actions_f = read_f32(column(&path, &shard, "actions", Dtype::F32, &[n, dim])?).collect();
+            actions_f =
+                read_f32(column(&path, &shard, "actions", Dtype::F32, &[n, dim])?).collect();
         }
     }
     let rewards = read_f32(column(&path, &shard, "rewards", Dtype::F32, &[n])?).collect();
     let flags = |name| column(&path, &shard, name, Dtype::U8, &[n]).map(<[u8]>::to_vec);
-    let (success, terminals, timeouts) = (flags("success")?, flags("terminals")?, flags("timeouts")?);
+    let (success, terminals, timeouts) =
+        (flags("success")?, flags("terminals")?, flags("timeouts")?);
     let frames = match &manifest.frames {
-        Some(f) => column(&path, &shard, "frames", Dtype::U8, &[rows, f.height, f.width, 3])?.to_vec(),
+        Some(f) => column(
+            &path,
+            &shard,
+            "frames",
+            Dtype::U8,
+            &[rows, f.height, f.width, 3],
+        )?
+        .to_vec(),
         None => vec![],
     };
     let mut episodes = Vec::with_capacity(e);
@@ -210,7 +261,18 @@ fn load_shard(dir: &Path, entry: &ShardEntry, manifest: &Manifest) -> Result<Sha
         row += t + 1;
         tr += t;
     }
-    Ok(ShardColumns { episodes, states, observations, actions_i, actions_f, rewards, success, terminals, timeouts, frames })
+    Ok(ShardColumns {
+        episodes,
+        states,
+        observations,
+        actions_i,
+        actions_f,
+        rewards,
+        success,
+        terminals,
+        timeouts,
+        frames,
+    })
 }
 
 fn concatenate(dir: &Path, manifest: Manifest, parts: Vec<ShardColumns>) -> Dataset {
@@ -219,7 +281,10 @@ fn concatenate(dir: &Path, manifest: Manifest, parts: Vec<ShardColumns>) -> Data
         dir: dir.to_path_buf(),
         actions: match manifest.action_space {
             ActionSpace::Discrete { .. } => ActionColumn::Discrete(vec![]),
-            ActionSpace::Continuous { dim } => ActionColumn::Continuous { values: vec![], dim },
+            ActionSpace::Continuous { dim } => ActionColumn::Continuous {
+                values: vec![],
+                dim,
+            },
         },
         manifest,
         episodes: vec![],
@@ -239,7 +304,8 @@ fn concatenate(dir: &Path, manifest: Manifest, parts: Vec<ShardColumns>) -> Data
             e.first_row += row0;
             e.first_transition += tr0;
             let ep = d.episodes.len() as u32;
-            d.transition_episode.extend(std::iter::repeat_n(ep, e.length));
+            d.transition_episode
+                .extend(std::iter::repeat_n(ep, e.length));
             d.episodes.push(e);
         }
         d.states.append(&mut p.states);

@@ -27,7 +27,12 @@ pub fn sample_transitions(data: &Dataset, batch: usize, rng: &mut impl Rng) -> V
 
 /// `batch` windows of `h` consecutive transitions (for world-model training), uniform over all
 /// valid start positions of episodes at least `h` long. `None` when no episode is long enough.
-pub fn sample_windows(data: &Dataset, batch: usize, h: usize, rng: &mut impl Rng) -> Option<Vec<Window>> {
+pub fn sample_windows(
+    data: &Dataset,
+    batch: usize,
+    h: usize,
+    rng: &mut impl Rng,
+) -> Option<Vec<Window>> {
     // Valid starts per episode: length - h + 1; draw proportionally.
     let counts: Vec<usize> = data
         .episodes
@@ -49,8 +54,15 @@ pub fn sample_windows(data: &Dataset, batch: usize, h: usize, rng: &mut impl Rng
             .map(|_| {
                 let k = rng.random_range(0..total);
                 let episode = cumulative.partition_point(|&c| c <= k);
-                let before = if episode == 0 { 0 } else { cumulative[episode - 1] };
-                Window { episode, start: k - before }
+                let before = if episode == 0 {
+                    0
+                } else {
+                    cumulative[episode - 1]
+                };
+                Window {
+                    episode,
+                    start: k - before,
+                }
             })
             .collect(),
     )
@@ -68,10 +80,11 @@ pub struct MixedSampler<'a> {
 impl MixedSampler<'_> {
     pub fn sample(&self, batch: usize, rng: &mut impl Rng) -> Vec<(Source, usize)> {
         let n_imagined = ((self.ratio.clamp(0.0, 1.0) * batch as f32).round() as usize).min(batch);
-        let mut items: Vec<(Source, usize)> = sample_transitions(self.real, batch - n_imagined, rng)
-            .into_iter()
-            .map(|i| (Source::Real, i))
-            .collect();
+        let mut items: Vec<(Source, usize)> =
+            sample_transitions(self.real, batch - n_imagined, rng)
+                .into_iter()
+                .map(|i| (Source::Real, i))
+                .collect();
         if n_imagined > 0 {
             items.extend(
                 sample_transitions(self.imagined, n_imagined, rng)

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use super::manifest::{ActionSpace, FrameSpec};
 use super::{DatasetError, atomic};
-use crate::{Action, Instruction};
+use crate::{Action, Env, Instruction, SimError};
 
 /// One rollout–instruction pair, as collected or imagined.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +42,49 @@ pub struct EpisodeRecord {
 }
 
 impl EpisodeRecord {
+    /// Runs one episode of `env` from `seed` pursuing `instruction`, choosing actions with
+    /// `act`, until the goal holds (marked terminal), the task ends, or the horizon (marked
+    /// timeout); records states, observations, actions, rewards and flags.
+    pub fn record(
+        env: &mut dyn Env,
+        index: u64,
+        seed: u64,
+        instruction: Instruction,
+        mut act: impl FnMut(&mut dyn Env) -> Action,
+    ) -> Result<EpisodeRecord, SimError> {
+        env.reset(seed, &instruction)?;
+        let mut rec = EpisodeRecord {
+            index,
+            seed,
+            instruction,
+            states: env.state(),
+            observations: env.observation(),
+            actions: vec![],
+            rewards: vec![],
+            success: vec![],
+            terminals: vec![],
+            timeouts: vec![],
+            frames: None,
+            verdict: None,
+        };
+        loop {
+            let action = act(env);
+            let out = env.step(&action)?;
+            rec.actions.push(action);
+            rec.rewards.push(out.reward);
+            rec.success.push(out.success);
+            rec.states.extend(env.state());
+            rec.observations.extend(env.observation());
+            let ended = out.terminal || out.success;
+            let timeout = out.timeout || env.steps() >= env.horizon();
+            rec.terminals.push(ended);
+            rec.timeouts.push(timeout && !ended);
+            if ended || timeout {
+                return Ok(rec);
+            }
+        }
+    }
+
     /// Number of transitions T.
     pub fn len(&self) -> usize {
         self.actions.len()
@@ -96,11 +139,18 @@ pub fn encode_shard(episodes: &[EpisodeRecord], layout: &ShardLayout) -> Result<
             if got == want {
                 Ok(())
             } else {
-                Err(format!("episode {}: {what} has {got} values, expected {want}", e.index))
+                Err(format!(
+                    "episode {}: {what} has {got} values, expected {want}",
+                    e.index
+                ))
             }
         };
         check("states", e.states.len(), (t + 1) * layout.state_dim)?;
-        check("observations", e.observations.len(), (t + 1) * layout.obs_dim)?;
+        check(
+            "observations",
+            e.observations.len(),
+            (t + 1) * layout.obs_dim,
+        )?;
         check("rewards", e.rewards.len(), t)?;
         check("success", e.success.len(), t)?;
         check("terminals", e.terminals.len(), t)?;
@@ -115,7 +165,12 @@ pub fn encode_shard(episodes: &[EpisodeRecord], layout: &ShardLayout) -> Result<
                 (Action::Continuous(v), ActionSpace::Continuous { dim }) if dim == v.len() => {
                     act_f.extend_from_slice(v)
                 }
-                (a, space) => return Err(format!("episode {}: action {a:?} is not in {space:?}", e.index)),
+                (a, space) => {
+                    return Err(format!(
+                        "episode {}: action {a:?} is not in {space:?}",
+                        e.index
+                    ));
+                }
             }
         }
         rewards.extend_from_slice(&e.rewards);
@@ -128,7 +183,12 @@ pub fn encode_shard(episodes: &[EpisodeRecord], layout: &ShardLayout) -> Result<
                 frames.extend_from_slice(f);
             }
             (None, None) => {}
-            _ => return Err(format!("episode {}: frames present/absent unlike the dataset", e.index)),
+            _ => {
+                return Err(format!(
+                    "episode {}: frames present/absent unlike the dataset",
+                    e.index
+                ));
+            }
         }
         headers.push(EpisodeHeader {
             instruction: e.instruction.clone(),
@@ -145,21 +205,34 @@ pub fn encode_shard(episodes: &[EpisodeRecord], layout: &ShardLayout) -> Result<
         ("episode_index", view(Dtype::U64, vec![e], &idx)?),
         ("episode_seed", view(Dtype::U64, vec![e], &seeds)?),
         ("episode_length", view(Dtype::U64, vec![e], &lens)?),
-        ("observations", view(Dtype::F32, vec![rows, layout.obs_dim], &obs)?),
+        (
+            "observations",
+            view(Dtype::F32, vec![rows, layout.obs_dim], &obs)?,
+        ),
         ("rewards", view(Dtype::F32, vec![n], &rewards)?),
         ("success", view(Dtype::U8, vec![n], &success)?),
         ("terminals", view(Dtype::U8, vec![n], &terminals)?),
         ("timeouts", view(Dtype::U8, vec![n], &timeouts)?),
     ];
     if layout.state_dim > 0 {
-        tensors.push(("states", view(Dtype::F32, vec![rows, layout.state_dim], &states)?));
+        tensors.push((
+            "states",
+            view(Dtype::F32, vec![rows, layout.state_dim], &states)?,
+        ));
     }
     match layout.action_space {
-        ActionSpace::Discrete { .. } => tensors.push(("actions", view(Dtype::I64, vec![n], &act_i)?)),
-        ActionSpace::Continuous { dim } => tensors.push(("actions", view(Dtype::F32, vec![n, dim], &act_f)?)),
+        ActionSpace::Discrete { .. } => {
+            tensors.push(("actions", view(Dtype::I64, vec![n], &act_i)?))
+        }
+        ActionSpace::Continuous { dim } => {
+            tensors.push(("actions", view(Dtype::F32, vec![n, dim], &act_f)?))
+        }
     }
     if let Some(spec) = &layout.frames {
-        tensors.push(("frames", view(Dtype::U8, vec![rows, spec.height, spec.width, 3], &frames)?));
+        tensors.push((
+            "frames",
+            view(Dtype::U8, vec![rows, spec.height, spec.width, 3], &frames)?,
+        ));
     }
     let meta = HashMap::from([(
         "episodes".to_string(),
@@ -169,7 +242,11 @@ pub fn encode_shard(episodes: &[EpisodeRecord], layout: &ShardLayout) -> Result<
 }
 
 /// Writes a shard atomically; returns (bytes, sha256).
-pub fn write_shard(path: &Path, episodes: &[EpisodeRecord], layout: &ShardLayout) -> Result<(u64, String), DatasetError> {
+pub fn write_shard(
+    path: &Path,
+    episodes: &[EpisodeRecord],
+    layout: &ShardLayout,
+) -> Result<(u64, String), DatasetError> {
     let bytes = encode_shard(episodes, layout).map_err(|p| DatasetError::corrupt(path, p))?;
     atomic::write_atomic(path, &bytes)?;
     Ok((bytes.len() as u64, atomic::sha256_hex(&bytes)))
@@ -183,8 +260,12 @@ pub struct ParsedShard<'a> {
 
 /// Parses shard bytes, checking that the header and tensor table are well formed.
 pub fn parse_shard<'a>(path: &Path, bytes: &'a [u8]) -> Result<ParsedShard<'a>, DatasetError> {
-    let (_, metadata) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| DatasetError::corrupt(path, format!("not a readable safetensors file (truncated or corrupt): {e}")))?;
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| {
+        DatasetError::corrupt(
+            path,
+            format!("not a readable safetensors file (truncated or corrupt): {e}"),
+        )
+    })?;
     let headers_json = metadata
         .metadata()
         .as_ref()
@@ -192,8 +273,12 @@ pub fn parse_shard<'a>(path: &Path, bytes: &'a [u8]) -> Result<ParsedShard<'a>, 
         .ok_or_else(|| DatasetError::corrupt(path, "missing the `episodes` metadata"))?;
     let headers: Vec<EpisodeHeader> = serde_json::from_str(headers_json)
         .map_err(|e| DatasetError::corrupt(path, format!("invalid `episodes` metadata: {e}")))?;
-    let tensors = SafeTensors::deserialize(bytes)
-        .map_err(|e| DatasetError::corrupt(path, format!("not a readable safetensors file (truncated or corrupt): {e}")))?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| {
+        DatasetError::corrupt(
+            path,
+            format!("not a readable safetensors file (truncated or corrupt): {e}"),
+        )
+    })?;
     Ok(ParsedShard { tensors, headers })
 }
 
@@ -212,16 +297,24 @@ pub fn column<'a>(
     if t.dtype() != dtype || t.shape() != shape {
         return Err(DatasetError::corrupt(
             path,
-            format!("tensor `{name}` is {:?} {:?}, expected {dtype:?} {shape:?}", t.dtype(), t.shape()),
+            format!(
+                "tensor `{name}` is {:?} {:?}, expected {dtype:?} {shape:?}",
+                t.dtype(),
+                t.shape()
+            ),
         ));
     }
     Ok(t.data())
 }
 
 pub fn read_f32(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
 }
 
 pub fn read_u64(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
-    bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
 }

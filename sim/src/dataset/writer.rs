@@ -32,7 +32,10 @@ pub struct DatasetWriter {
 impl DatasetWriter {
     /// Opens `dir` for writing. A new directory gets a fresh manifest; an existing dataset
     /// resumes if its header matches `header`, else [`DatasetError::ArgumentsDiffer`].
-    pub fn create_or_resume(dir: &Path, header: DatasetHeader) -> Result<DatasetWriter, DatasetError> {
+    pub fn create_or_resume(
+        dir: &Path,
+        header: DatasetHeader,
+    ) -> Result<DatasetWriter, DatasetError> {
         std::fs::create_dir_all(dir.join("shards")).map_err(|e| DatasetError::io(dir, e))?;
         atomic::remove_stale_temporaries(dir);
         atomic::remove_stale_temporaries(&dir.join("shards"));
@@ -55,7 +58,10 @@ impl DatasetWriter {
             if m.frames != header.frames {
                 diffs.push("frames stored differently".into());
             }
-            if m.state_dim != header.state_dim || m.obs_dim != header.obs_dim || m.action_space != header.action_space {
+            if m.state_dim != header.state_dim
+                || m.obs_dim != header.obs_dim
+                || m.action_space != header.action_space
+            {
                 diffs.push("state/observation/action layout".into());
             }
             if !diffs.is_empty() {
@@ -114,10 +120,16 @@ impl DatasetWriter {
     /// Writes one shard of episodes and records it in the manifest. A crash before the
     /// manifest write leaves an unlisted shard that the next run overwrites.
     pub fn append_shard(&mut self, episodes: &[EpisodeRecord]) -> Result<(), DatasetError> {
-        let file = format!("shards/episodes-{:05}.safetensors", self.manifest.shards.len());
+        let file = format!(
+            "shards/episodes-{:05}.safetensors",
+            self.manifest.shards.len()
+        );
         let (bytes, sha256) = write_shard(&self.dir.join(&file), episodes, &self.layout)?;
         let transitions: usize = episodes.iter().map(|e| e.len()).sum();
-        let successes = episodes.iter().filter(|e| e.success.iter().any(|&s| s)).count();
+        let successes = episodes
+            .iter()
+            .filter(|e| e.success.iter().any(|&s| s))
+            .count();
         self.manifest.shards.push(ShardEntry {
             file,
             episodes: episodes.len(),
