@@ -36,14 +36,23 @@ pub fn collection_seed(seed: u64, index: u64) -> u64 {
 
 /// Runs one expert episode: instruction and initial state from the episode seed; stops at the
 /// first success (marked terminal) or at the horizon (marked timeout).
-pub fn run_episode(spec: EnvSpec, index: u64, seed: u64, noise: f32) -> Result<EpisodeRecord, CliError> {
+pub fn run_episode(
+    spec: EnvSpec,
+    index: u64,
+    seed: u64,
+    noise: f32,
+) -> Result<EpisodeRecord, CliError> {
     let ep_seed = collection_seed(seed, index);
     let mut rng = ChaCha8Rng::seed_from_u64(ep_seed);
     let instruction = spec.sample_instruction(Level::Seen, &mut rng);
     let mut env = spec.make();
-    Ok(EpisodeRecord::record(&mut *env, index, ep_seed, instruction, |env| {
-        env.expert_action(noise, &mut rng)
-    })?)
+    Ok(EpisodeRecord::record(
+        &mut *env,
+        index,
+        ep_seed,
+        instruction,
+        |env| env.expert_action(noise, &mut rng),
+    )?)
 }
 
 /// Collects into `dir`, resuming an interrupted collection with the same plan.

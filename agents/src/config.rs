@@ -19,6 +19,8 @@ pub struct Config {
     pub render: RenderSection,
     pub eval: EvalSection,
     pub collect: CollectSection,
+    /// Offline RL hyper-parameters (see `vlgor_rl::RlConfig`).
+    pub rl: vlgor_rl::RlConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -126,6 +128,9 @@ impl Config {
         if !(1..=100_000).contains(&self.collect.episodes_per_shard) {
             return bad("collect.episodes_per_shard", "an integer in 1..=100000");
         }
+        self.rl
+            .validate()
+            .map_err(|e| CliError::Input(format!("config {origin}: {e}")))?;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ mod context;
 mod ecs;
 mod envs;
 mod error;
+mod frames;
 mod report;
 
 use clap::Parser;

@@ -37,7 +37,9 @@ fn main() {
         texts.push(instruction.text.clone());
         envs.push(env);
     }
-    let goals = EmbeddingCache::new().get_or_embed(&encoder, &texts).unwrap();
+    let goals = EmbeddingCache::new()
+        .get_or_embed(&encoder, &texts)
+        .unwrap();
     let (mut done, mut success, mut stuck) = (vec![false; n], vec![false; n], vec![false; n]);
     for _ in 0..clevr::HORIZON {
         let live: Vec<usize> = (0..n).filter(|&i| !done[i]).collect();
@@ -46,11 +48,20 @@ fn main() {
         }
         let obs: Vec<f32> = live.iter().flat_map(|&i| envs[i].observation()).collect();
         let idx = tch::Tensor::from_slice(&live.iter().map(|&i| i as i64).collect::<Vec<_>>());
-        let acts = policy.act_batch(PolicyObservations::States(&obs), &goals.index_select(0, &idx)).unwrap();
+        let acts = policy
+            .act_batch(
+                PolicyObservations::States(&obs),
+                &goals.index_select(0, &idx),
+            )
+            .unwrap();
         for (&i, a) in live.iter().zip(&acts) {
             let before = envs[i].observation();
             let o = envs[i].step(a).unwrap();
-            let moved = envs[i].observation().iter().zip(&before).any(|(x, y)| (x - y).abs() > 1e-4);
+            let moved = envs[i]
+                .observation()
+                .iter()
+                .zip(&before)
+                .any(|(x, y)| (x - y).abs() > 1e-4);
             success[i] |= o.success;
             if !moved && !o.success {
                 stuck[i] = true;
@@ -67,7 +78,10 @@ fn main() {
         e.2 += stuck[i] as usize;
     }
     let total = success.iter().filter(|s| **s).count();
-    println!("{level}: success {total}/{n} = {:.1}%", 100.0 * total as f64 / n as f64);
+    println!(
+        "{level}: success {total}/{n} = {:.1}%",
+        100.0 * total as f64 / n as f64
+    );
     for (k, (count, ok, st)) in table {
         println!("  {k:9} {ok:4}/{count:<4} success, {st} stuck");
     }

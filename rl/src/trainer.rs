@@ -56,7 +56,8 @@ pub struct TrainOutcome {
     pub checkpoint: PathBuf,
     /// Epoch the run resumed after, if it resumed.
     pub resumed_after: Option<u64>,
-    pub last_losses: Losses,
+    /// Losses of the last update (of the resumed checkpoint when no update ran).
+    pub last_losses: Vec<(String, f64)>,
     pub seconds: f64,
 }
 
@@ -215,12 +216,15 @@ impl<'a> Trainer<'a> {
         tch::manual_seed(run.seed as i64);
         let mut algo = algo::build(run, self.device);
         let mut resumed_after = None;
+        let mut resumed_losses: Vec<(String, f64)> = vec![];
         let mut checkpoint_path = PathBuf::new();
         if self.resume
             && let Some((path, meta)) = checkpoint::latest(&self.run_dir)?
         {
             checkpoint::load_into(algo.as_mut(), &path, meta.step, true, self.device)?;
             resumed_after = Some(meta.epoch);
+            resumed_losses = meta.losses.into_iter().collect();
+            resumed_losses.sort_by(|a: &(String, f64), b| a.0.cmp(&b.0));
             checkpoint_path = path;
             truncate_log(&self.run_dir.join(LOG_FILE), meta.step)?;
         } else {
@@ -306,7 +310,11 @@ impl<'a> Trainer<'a> {
             steps_done: step,
             checkpoint: checkpoint_path,
             resumed_after,
-            last_losses: losses,
+            last_losses: if losses.is_empty() {
+                resumed_losses
+            } else {
+                losses.iter().map(|(n, v)| ((*n).to_string(), *v)).collect()
+            },
             seconds: start.elapsed().as_secs_f64(),
         })
     }

@@ -83,6 +83,7 @@ fn assert_resume_matches(data: &Dataset, algo: AlgoKind, rl: RlConfig, root: &Pa
     );
     assert!(matches!(refused, Err(RlError::Input(m)) if m.contains("--resume")));
     let mut steps_seen = vec![];
+    let rl_again = rl.clone();
     let rest = trainer(data, &goals, algo, rl, &resumed, true)
         .train(&mut |p| steps_seen.push(p.step))
         .unwrap();
@@ -99,6 +100,16 @@ fn assert_resume_matches(data: &Dataset, algo: AlgoKind, rl: RlConfig, root: &Pa
             "{algo}: tensor {na} differs between the resumed and the uninterrupted run"
         );
     }
+    // Resuming a finished run trains nothing and reports the checkpoint's losses.
+    let mut calls = 0;
+    let again = trainer(data, &goals, algo, rl_again, &resumed, true)
+        .train(&mut |_| calls += 1)
+        .unwrap();
+    assert_eq!(
+        (calls, again.steps_done, again.resumed_after),
+        (0, 40, Some(4))
+    );
+    assert!(!again.last_losses.is_empty() && again.checkpoint == rest.checkpoint);
     let log = |d: &Path| std::fs::read_to_string(d.join("train_log.jsonl")).unwrap();
     assert_eq!(
         log(&straight),
@@ -400,9 +411,20 @@ fn rl_section_parses_and_validates() {
     assert_eq!(rl, RlConfig::default());
     rl.validate().unwrap();
     let partial: RlConfig = toml::from_str("epochs = 3\nbc_loss = \"gaussian\"").unwrap();
-    assert_eq!((partial.epochs, partial.bc_loss, partial.batch_size), (3, ContinuousBcLoss::Gaussian, 128));
-    let unknown = toml::from_str::<RlConfig>("epoch = 3").unwrap_err().to_string();
+    assert_eq!(
+        (partial.epochs, partial.bc_loss, partial.batch_size),
+        (3, ContinuousBcLoss::Gaussian, 128)
+    );
+    let unknown = toml::from_str::<RlConfig>("epoch = 3")
+        .unwrap_err()
+        .to_string();
     assert!(unknown.contains("epoch"), "{unknown}");
-    let bad = RlConfig { ratio: 1.5, ..RlConfig::default() }.validate().unwrap_err().to_string();
+    let bad = RlConfig {
+        ratio: 1.5,
+        ..RlConfig::default()
+    }
+    .validate()
+    .unwrap_err()
+    .to_string();
     assert!(bad.contains("rl.ratio"), "{bad}");
 }

@@ -63,8 +63,7 @@ fn model(env: EnvKind) -> WorldModel {
 
 #[test]
 fn rollouts_have_one_action_per_frame_and_stop_at_the_goal() {
-    // One intra-op thread: on a shared, busy machine more threads are several times slower.
-    tch::set_num_threads(1);
+    one_thread();
     let m = model(EnvKind::Clevr);
     let initial: Vec<u8> = (0..3 * 16 * 16 * 3).map(|i| (i * 37 % 256) as u8).collect();
     let ins = [
@@ -118,6 +117,7 @@ fn rollouts_have_one_action_per_frame_and_stop_at_the_goal() {
 
 #[test]
 fn metaworld_actions_are_clamped_vectors() {
+    one_thread();
     let m = model(EnvKind::MetaWorld);
     let initial = vec![128u8; 2 * 16 * 16 * 3];
     let r = imagine(
@@ -138,4 +138,11 @@ fn metaworld_actions_are_clamped_vectors() {
     let bad = imagine(&m, &mut WordText, &["one"], &initial, 2, None).unwrap_err();
     assert!(bad.to_string().contains("initial frame bytes"), "{bad}");
     let _ = Tensor::zeros([1], (Kind::Float, Device::Cpu));
+}
+
+/// Every test runs with one intra-op thread (set before any computation): bit-exact comparisons
+/// then cannot see a thread-count change made by a concurrent test, and on a busy shared machine
+/// one thread is several times faster than two.
+fn one_thread() {
+    tch::set_num_threads(1);
 }

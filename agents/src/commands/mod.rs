@@ -5,6 +5,7 @@ mod collect;
 mod dataset;
 mod eval;
 mod tasks;
+mod train_policy;
 mod view;
 
 use crate::cli::{BenchCommand, Command, DatasetCommand};
@@ -31,7 +32,7 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Vlm(_) => not_built("vlm eval", "the world model lands with issue #8"),
         Command::Imagine(_) => not_built("imagine", "imagination lands with issue #8"),
         Command::Check(_) => not_built("check", "physics validation lands with issue #9"),
-        Command::TrainPolicy(_) => not_built("train-policy", "offline RL lands with issue #7"),
+        Command::TrainPolicy(a) => train_policy::run(ctx, a),
         Command::Pipeline(_) => {
             not_built("pipeline", "the end-to-end experiment lands with issue #9")
         }
@@ -41,8 +42,8 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
             noise,
             task,
         }) => bench::collect(ctx, &env.env, *episodes, *noise, task.as_deref()),
-        Command::Bench(BenchCommand::Train { .. }) => {
-            not_built("bench train", "offline RL lands with issue #7")
+        Command::Bench(BenchCommand::Train { algo, obs }) => {
+            train_policy::bench(ctx, *algo, *obs, None, None, 10)
         }
         Command::Bench(BenchCommand::Eval { .. }) => {
             not_built("bench eval", "image policies land with issue #7")

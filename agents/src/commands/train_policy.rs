@@ -61,10 +61,21 @@ fn rl_config(ctx: &Context, ratio: Option<f32>) -> Result<RlConfig, CliError> {
     Ok(rl)
 }
 
-/// `vlgor train-policy` for `--obs state`; `--obs image` needs the frame store
-/// ([`run_with_frames`]).
+/// `vlgor train-policy`: `--obs image` renders the datasets' frames first (real data from its
+/// states, imagined data from its stored frames).
 pub fn run(ctx: &Context, args: &TrainPolicyArgs) -> Result<(), CliError> {
-    run_with_frames(ctx, args, None)
+    if args.obs == ObsKind::State {
+        return run_with_frames(ctx, args, None);
+    }
+    let env: EnvKind = args.env.env.parse()?;
+    let (real_dir, imagined_dir) = parse_data(&args.data)?;
+    let real = open(&real_dir, env.name())?;
+    let imagined = imagined_dir
+        .as_deref()
+        .map(|d| open(d, env.name()))
+        .transpose()?;
+    let frames = crate::frames::training_frames(ctx, &real, imagined.as_ref())?;
+    run_with_frames(ctx, args, Some(&frames))
 }
 
 /// `vlgor train-policy` with frames from `frames` for `--obs image` (re-rendered real frames

@@ -152,7 +152,11 @@ impl App<'_> {
                 "the source returned no scene to show".into(),
             ));
         }
-        let imagined = if self.split { self.source.imagined_frame() } else { None };
+        let imagined = if self.split {
+            self.source.imagined_frame()
+        } else {
+            None
+        };
         if !self.split || imagined.is_some() {
             scenes.truncate(1);
         }
@@ -375,5 +379,9 @@ fn resize_nearest(src: &Frame, width: u32, height: u32) -> Frame {
             pixels.extend_from_slice(&src.pixels[i..i + 3]);
         }
     }
-    Frame { width, height, pixels }
+    Frame {
+        width,
+        height,
+        pixels,
+    }
 }
