@@ -415,10 +415,14 @@ pub enum BenchCommand {
         #[arg(long, value_enum, default_value_t = ObsKind::Image)]
         obs: ObsKind,
     },
-    /// Closed-loop evaluation throughput: 64 parallel envs with the image policy.
+    /// Closed-loop evaluation throughput: 64 parallel envs with an image policy (physics +
+    /// batched render + batched policy forward + scoring), in env-steps per second.
     Eval {
         #[command(flatten)]
         env: EnvArg,
+        /// Episodes to run (each up to the horizon, or to its first success).
+        #[arg(long, default_value_t = 192)]
+        episodes: usize,
     },
     /// World-model training samples/s and imagined frames/s.
     Vlm,

@@ -15,6 +15,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    ensure_runtime_dir();
     let cli = cli::Cli::parse();
     init_logging(&cli.global);
     let result =
@@ -30,6 +31,27 @@ fn main() -> ExitCode {
             }
             ExitCode::from(e.exit_code() as u8)
         }
+    }
+}
+
+/// Mesa's Vulkan driver complains ("XDG_RUNTIME_DIR is invalid") on every renderer start when
+/// the variable is unset, as in CI and containers; give it a private directory instead.
+fn ensure_runtime_dir() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return;
+    }
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("vlgor-runtime-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    // Only a directory we own and nobody else can enter.
+    if std::fs::metadata(&dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.permissions().mode() & 0o077 == 0)
+    {
+        // SAFETY: called first thing in main, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
     }
 }
 

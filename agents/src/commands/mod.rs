@@ -1,6 +1,7 @@
 //! One module per command; `run` dispatches.
 
 mod bench;
+mod bench_eval;
 mod collect;
 mod dataset;
 mod eval;
@@ -45,8 +46,8 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Bench(BenchCommand::Train { algo, obs }) => {
             train_policy::bench(ctx, *algo, *obs, None, None, 10)
         }
-        Command::Bench(BenchCommand::Eval { .. }) => {
-            not_built("bench eval", "image policies land with issue #7")
+        Command::Bench(BenchCommand::Eval { env, episodes }) => {
+            bench_eval::run(ctx, &env.env, *episodes)
         }
         Command::Bench(BenchCommand::Vlm) => {
             not_built("bench vlm", "the world model lands with issue #8")
