@@ -4,8 +4,15 @@
 use std::process::{Command, Output};
 
 fn vlgor(args: &[&str]) -> Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_vlgor")).args(args).output().expect("run vlgor");
-    assert!(o.status.success(), "vlgor {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(env!("CARGO_BIN_EXE_vlgor"))
+        .args(args)
+        .output()
+        .expect("run vlgor");
+    assert!(
+        o.status.success(),
+        "vlgor {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     o
 }
 
@@ -18,29 +25,121 @@ fn last_json(o: &Output) -> serde_json::Value {
 fn trained_policy_evaluates_reproducibly_from_its_run_directory() {
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    std::fs::write(p("small.toml"), "[rl]\nepochs = 3\n[render]\nwidth = 48\nheight = 48\n").unwrap();
-    vlgor(&["collect", "--env", "clevr", "--episodes", "150", "--out", &p("data")]);
+    std::fs::write(
+        p("small.toml"),
+        "[rl]\nepochs = 3\neval_every = 2\neval_episodes = 6\n[render]\nwidth = 48\nheight = 48\n",
+    )
+    .unwrap();
+    vlgor(&[
+        "collect",
+        "--env",
+        "clevr",
+        "--episodes",
+        "150",
+        "--out",
+        &p("data"),
+    ]);
     let cfg = p("small.toml");
     for obs in ["state", "image"] {
         let run = p(&format!("run_{obs}"));
-        let t = last_json(&vlgor(&["--config", &cfg, "train-policy", "--env", "clevr", "--algo", "bc", "--obs", obs, "--data", &p("data"), "--out", &run, "--json"]));
+        let t = last_json(&vlgor(&[
+            "--config",
+            &cfg,
+            "train-policy",
+            "--env",
+            "clevr",
+            "--algo",
+            "bc",
+            "--obs",
+            obs,
+            "--data",
+            &p("data"),
+            "--out",
+            &run,
+            "--json",
+        ]));
         assert_eq!(t["epochs"], 3, "{t}");
-        for f in ["config.json", "train_log.jsonl", "checkpoints/epoch-0003.safetensors", "checkpoints/epoch-0003.json"] {
-            assert!(std::path::Path::new(&run).join(f).exists(), "{obs}: {f} missing");
+        for f in [
+            "config.json",
+            "train_log.jsonl",
+            "evals.jsonl",
+            "checkpoints/epoch-0003.safetensors",
+            "checkpoints/epoch-0003.json",
+        ] {
+            assert!(
+                std::path::Path::new(&run).join(f).exists(),
+                "{obs}: {f} missing"
+            );
         }
-        let args = ["--config", &cfg, "eval", &run, "--level", "seen,counterfactual", "--episodes", "12", "--seeds", "0,1", "--json"];
+        let args = [
+            "--config",
+            &cfg,
+            "eval",
+            &run,
+            "--level",
+            "seen,counterfactual",
+            "--episodes",
+            "12",
+            "--seeds",
+            "0,1",
+            "--json",
+        ];
         let a = last_json(&vlgor(&args));
         let b = last_json(&vlgor(&args));
         assert_eq!(a, b, "{obs}: same seeds, same table");
         assert_eq!(a["env"], "clevr");
-        assert_eq!(a["per_level"]["seen"]["per_seed"].as_array().unwrap().len(), 2, "{a}");
+        assert_eq!(
+            a["per_level"]["seen"]["per_seed"].as_array().unwrap().len(),
+            2,
+            "{a}"
+        );
+        let saved = std::path::Path::new(&run).join("eval/seen+counterfactual-12x0+1.json");
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+        assert_eq!(
+            saved["per_level"], a["per_level"],
+            "eval results kept in the run directory"
+        );
+        let evals =
+            std::fs::read_to_string(std::path::Path::new(&run).join("evals.jsonl")).unwrap();
+        let epochs: Vec<u64> = evals
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            epochs,
+            vec![2, 3],
+            "periodic evaluations every 2 epochs and at the end"
+        );
     }
     // A fresh run refuses a directory that already holds checkpoints; --resume of a finished run
     // is accepted and trains nothing more.
     let again = Command::new(env!("CARGO_BIN_EXE_vlgor"))
-        .args(["--config", &cfg, "train-policy", "--env", "clevr", "--algo", "bc", "--obs", "state", "--data", &p("data"), "--out", &p("run_state")])
+        .args([
+            "--config",
+            &cfg,
+            "train-policy",
+            "--env",
+            "clevr",
+            "--algo",
+            "bc",
+            "--obs",
+            "state",
+            "--data",
+            &p("data"),
+            "--out",
+            &p("run_state"),
+        ])
         .output()
         .unwrap();
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("resume"), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("resume"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 }

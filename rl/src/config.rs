@@ -153,6 +153,11 @@ pub struct RlConfig {
     pub joint_dim: usize,
     /// Steps between training-log lines (the last step of an epoch is always logged).
     pub log_every: usize,
+    /// Closed-loop evaluation of the latest checkpoint every this many epochs (0 = never),
+    /// appended to `evals.jsonl` in the run directory by the training command.
+    pub eval_every: usize,
+    /// Episodes of that periodic evaluation (training-level instructions).
+    pub eval_episodes: usize,
 }
 
 impl Default for RlConfig {
@@ -179,6 +184,8 @@ impl Default for RlConfig {
             feature_dim: 256,
             joint_dim: 512,
             log_every: 10,
+            eval_every: 5,
+            eval_episodes: 20,
         }
     }
 }
@@ -186,6 +193,11 @@ impl Default for RlConfig {
 impl RlConfig {
     /// Checks every key's range; the error names the key and what is allowed.
     pub fn validate(&self) -> Result<(), RlError> {
+        if self.eval_every > 0 && self.eval_episodes == 0 {
+            return Err(RlError::Input(
+                "rl.eval_episodes must be at least 1 when rl.eval_every > 0".into(),
+            ));
+        }
         let bad =
             |key: &str, allowed: &str| Err(RlError::Input(format!("rl.{key} must be {allowed}")));
         if self.epochs == 0 {

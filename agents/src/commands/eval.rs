@@ -100,7 +100,34 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<(), CliError> {
     if runs > 1 && !ctx.json {
         println!("success averaged over the last {runs} checkpoints");
     }
-    report(ctx, args, &specs, &seeds, &cells)
+    let (result, gate) = report(ctx, args, &specs, &seeds, &cells)?;
+    if let Some(run_dir) = trained.as_deref().filter(|p| p.is_dir()) {
+        save_result(run_dir, &levels, episodes, &seeds, &result)?;
+    }
+    gate
+}
+
+/// Keeps evaluation results in the run directory (`eval/LEVELS-EPISODESxSEEDS.json`), so a run
+/// directory holds its config, checkpoints, logs and eval results.
+fn save_result(
+    run_dir: &std::path::Path,
+    levels: &[Level],
+    episodes: usize,
+    seeds: &[u64],
+    result: &serde_json::Value,
+) -> Result<(), CliError> {
+    let names: Vec<&str> = levels.iter().map(|l| l.name()).collect();
+    let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
+    let file = run_dir.join("eval").join(format!(
+        "{}-{episodes}x{}.json",
+        names.join("+"),
+        seeds.join("+")
+    ));
+    let text = serde_json::to_string_pretty(result).map_err(anyhow::Error::from)?;
+    vlgor_sim::dataset::write_atomic(&file, text.as_bytes())
+        .map_err(|e| CliError::Other(e.into()))?;
+    tracing::info!(path = %file.display(), "evaluation saved");
+    Ok(())
 }
 
 /// The checkpoints to evaluate: a checkpoint file, or a run directory's last five.
@@ -129,7 +156,7 @@ fn load_policy(ctx: &Context, path: &std::path::Path) -> Result<vlgor_rl::Policy
 }
 
 /// Trained policies under evaluation, with the frozen encoder that embeds their goals.
-struct Learned {
+pub(crate) struct Learned {
     checkpoints: Vec<std::path::PathBuf>,
     encoder: vlgor_vlm::SentenceEncoder,
     cache: vlgor_vlm::EmbeddingCache,
@@ -200,6 +227,40 @@ impl Learned {
         })
     }
 
+    /// An evaluator for checkpoints written during training (see [`Learned::success_rate`]).
+    pub(crate) fn for_training(encoder: vlgor_vlm::SentenceEncoder) -> Learned {
+        Learned {
+            checkpoints: vec![],
+            encoder,
+            cache: Default::default(),
+            idle: None,
+        }
+    }
+
+    /// Closed-loop success rate of `checkpoint` over `episodes` episodes of `level`.
+    pub(crate) fn success_rate(
+        &mut self,
+        ctx: &Context,
+        checkpoint: &std::path::Path,
+        spec: EnvSpec,
+        level: Level,
+        episodes: usize,
+    ) -> Result<f64, CliError> {
+        self.checkpoints = vec![checkpoint.to_path_buf()];
+        self.idle = None;
+        let jobs = episode_jobs(spec, level, ctx.seed, episodes);
+        let resource = self.resource(ctx, 0, &jobs)?;
+        let (outcomes, _) = run_episodes(
+            spec,
+            PolicyKind::Learned,
+            Some(resource),
+            jobs,
+            16,
+            indicatif::ProgressBar::hidden(),
+        )?;
+        Ok(outcomes.iter().filter(|o| o.success).count() as f64 / outcomes.len().max(1) as f64)
+    }
+
     fn give_back(&mut self, resource: LearnedPolicy) {
         let run = self
             .checkpoints
@@ -209,13 +270,14 @@ impl Learned {
     }
 }
 
+/// Prints the table and the JSON; returns the JSON and the verdict of `--min-success`.
 fn report(
     ctx: &Context,
     args: &EvalArgs,
     specs: &[EnvSpec],
     seeds: &[u64],
     cells: &[Cell],
-) -> Result<(), CliError> {
+) -> Result<(serde_json::Value, Result<(), CliError>), CliError> {
     let rows: Vec<Vec<String>> = cells
         .iter()
         .map(|c| {
@@ -296,13 +358,14 @@ fn report(
     if let Some(min) = args.min_success
         && success_rate < min
     {
-        return Err(CliError::Gate(format!(
+        let gate = CliError::Gate(format!(
             "success rate {:.1}% is below --min-success {:.1}%",
             100.0 * success_rate,
             100.0 * min
-        )));
+        ));
+        return Ok((out, Err(gate)));
     }
-    Ok(())
+    Ok((out, Ok(())))
 }
 
 fn mean_steps(steps: &[usize]) -> Option<f64> {

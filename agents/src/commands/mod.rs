@@ -4,7 +4,7 @@ mod bench;
 mod bench_eval;
 mod collect;
 mod dataset;
-mod eval;
+pub(crate) mod eval;
 mod tasks;
 mod train_policy;
 mod view;

@@ -6,12 +6,14 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use vlgor_rl::config::{AlgoKind, RlConfig};
 use vlgor_rl::{FrameSource, GoalTable, ObservationSource, RlError, Trainer, TrainingData};
-use vlgor_sim::EnvKind;
 use vlgor_sim::dataset::Dataset;
+use vlgor_sim::{EnvKind, GoalSpec, Level};
 use vlgor_vlm::{EmbeddingCache, SentenceEncoder};
 
 use crate::cli::{Algo, ObsKind, TrainPolicyArgs};
+use crate::commands::eval::Learned;
 use crate::context::Context;
+use crate::envs::EnvSpec;
 use crate::error::CliError;
 
 /// Maps offline-RL errors to exit statuses: bad input and data are status 2, the rest 1.
@@ -63,6 +65,53 @@ fn rl_config(ctx: &Context, ratio: Option<f32>) -> Result<RlConfig, CliError> {
 
 /// `vlgor train-policy`: `--obs image` renders the datasets' frames first (real data from its
 /// states, imagined data from its stored frames).
+/// The simulators (one per Meta-World task) that `data`'s episodes were recorded in.
+fn dataset_specs(data: &Dataset) -> Vec<EnvSpec> {
+    let mut specs: Vec<EnvSpec> = data
+        .episodes
+        .iter()
+        .map(|e| match &e.instruction.goal {
+            GoalSpec::Clevr(_) => EnvSpec::Clevr,
+            GoalSpec::MetaWorld(g) => EnvSpec::MetaWorld(g.task),
+        })
+        .collect();
+    specs.sort_by_key(|s| s.label());
+    specs.dedup();
+    specs
+}
+
+/// Evaluates epoch `epoch`'s checkpoint on training-level instructions and appends
+/// `{"epoch", "success_rate", "per_task"}` to `RUN/evals.jsonl`.
+fn evaluate_epoch(
+    ctx: &Context,
+    evaluator: &mut Learned,
+    run_dir: &Path,
+    epoch: u64,
+    specs: &[EnvSpec],
+    episodes: usize,
+) -> Result<(), CliError> {
+    let checkpoint = vlgor_rl::checkpoint::checkpoint_paths(run_dir, epoch).0;
+    let per_spec = (episodes / specs.len().max(1)).max(1);
+    let mut per_task = serde_json::Map::new();
+    let mut total = 0.0;
+    for spec in specs {
+        let rate = evaluator.success_rate(ctx, &checkpoint, *spec, Level::Seen, per_spec)?;
+        per_task.insert(spec.label().into(), json!(rate));
+        total += rate / specs.len() as f64;
+    }
+    let line = json!({"epoch": epoch, "level": "seen", "episodes": per_spec * specs.len(),
+        "success_rate": total, "per_task": per_task});
+    tracing::info!(epoch, success_rate = total, "periodic evaluation");
+    use std::io::Write;
+    let path = run_dir.join("evals.jsonl");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| writeln!(f, "{line}"))
+        .map_err(|e| CliError::Other(anyhow::anyhow!("{}: {e}", path.display())))
+}
+
 pub fn run(ctx: &Context, args: &TrainPolicyArgs) -> Result<(), CliError> {
     if args.obs == ObsKind::State {
         return run_with_frames(ctx, args, None);
@@ -112,7 +161,10 @@ pub fn run_with_frames(
     let mut sets = vec![&real];
     sets.extend(imagined.as_ref());
     let goals = GoalTable::for_datasets(&encoder, &mut cache, &sets).map_err(rl_error)?;
-    drop(encoder);
+    let eval_every = rl.eval_every as u64;
+    let eval_episodes = rl.eval_episodes;
+    let mut evaluator = (eval_every > 0).then(|| Learned::for_training(encoder));
+    let eval_specs = dataset_specs(&real);
 
     let data = TrainingData {
         real: &real,
@@ -136,14 +188,39 @@ pub fn run_with_frames(
         run.total_steps,
         &format!("train-policy {} {}", env, run.algo),
     );
+    // Periodic closed-loop evaluation: when epoch e + 1 starts, epoch e's checkpoint exists.
+    let mut last_epoch = 0;
+    let mut eval_error = None;
+    let mut periodic = |epoch: u64| -> Result<(), CliError> {
+        if let Some(ev) = evaluator.as_mut() {
+            evaluate_epoch(ctx, ev, &args.out, epoch, &eval_specs, eval_episodes)?;
+        }
+        Ok(())
+    };
     let outcome = trainer
         .train(&mut |p| {
             bar.set_position(p.step);
             if let Some((name, v)) = p.losses.first() {
                 bar.set_message(format!("epoch {}/{} {name} {v:.4}", p.epoch, p.epochs));
             }
+            if p.epoch > last_epoch {
+                if last_epoch > 0
+                    && eval_every > 0
+                    && last_epoch % eval_every == 0
+                    && eval_error.is_none()
+                {
+                    eval_error = periodic(last_epoch).err();
+                }
+                last_epoch = p.epoch;
+            }
         })
         .map_err(rl_error)?;
+    if let Some(e) = eval_error {
+        return Err(e);
+    }
+    if eval_every > 0 && outcome.epochs_done > 0 {
+        periodic(outcome.epochs_done)?;
+    }
     bar.finish_and_clear();
     let losses: serde_json::Map<String, serde_json::Value> = outcome
         .last_losses
