@@ -51,6 +51,7 @@ pub fn run_episode(
         index,
         ep_seed,
         instruction,
+        usize::MAX,
         |env| env.expert_action(noise, &mut rng),
     )?)
 }

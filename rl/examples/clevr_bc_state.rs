@@ -21,36 +21,10 @@ fn episode(index: u64, noise: f32) -> EpisodeRecord {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let instruction = clevr::sample_instruction(Level::Seen, &mut rng);
     let mut env = ClevrEnv::new();
-    env.reset(seed, &instruction).unwrap();
-    let mut rec = EpisodeRecord {
-        index,
-        seed,
-        instruction,
-        states: env.state(),
-        observations: env.observation(),
-        actions: vec![],
-        rewards: vec![],
-        success: vec![],
-        terminals: vec![],
-        timeouts: vec![],
-        frames: None,
-        verdict: None,
-    };
-    loop {
-        let a = env.expert_action(noise, &mut rng);
-        let out = env.step(&a).unwrap();
-        rec.actions.push(a);
-        rec.rewards.push(out.reward);
-        rec.success.push(out.success);
-        rec.states.extend(env.state());
-        rec.observations.extend(env.observation());
-        let timeout = out.timeout || env.steps() >= env.horizon();
-        rec.terminals.push(out.terminal || out.success);
-        rec.timeouts.push(timeout && !(out.terminal || out.success));
-        if out.terminal || out.success || timeout {
-            return rec;
-        }
-    }
+    EpisodeRecord::record(&mut env, index, seed, instruction, usize::MAX, |env| {
+        env.expert_action(noise, &mut rng)
+    })
+    .unwrap()
 }
 
 fn collect(dir: &std::path::Path, episodes: usize) -> Dataset {

@@ -7,27 +7,15 @@ use vlgor_sim::clevr::{self, ClevrEnv};
 use vlgor_sim::dataset::*;
 use vlgor_sim::{Env, Level};
 
-/// A noisy-expert episode, cut at 6 steps so episodes differ in length.
+/// A noisy-expert episode of at most 6 steps, so episodes differ in length.
 fn episode(index: u64) -> EpisodeRecord {
     let mut rng = ChaCha8Rng::seed_from_u64(index);
     let instruction = clevr::sample_instruction(Level::Seen, &mut rng);
     let mut env = ClevrEnv::new();
-    let mut rec = EpisodeRecord::record(&mut env, index, 100 + index, instruction, |env| {
+    EpisodeRecord::record(&mut env, index, 100 + index, instruction, 6, |env| {
         env.expert_action(0.5, &mut rng)
     })
-    .unwrap();
-    if rec.len() > 6 {
-        let d = rec.states.len() / (rec.len() + 1);
-        let o = rec.observations.len() / (rec.len() + 1);
-        rec.states.truncate(7 * d);
-        rec.observations.truncate(7 * o);
-        for v in [&mut rec.success, &mut rec.terminals, &mut rec.timeouts] {
-            v.truncate(6);
-        }
-        rec.actions.truncate(6);
-        rec.rewards.truncate(6);
-    }
-    rec
+    .unwrap()
 }
 
 fn header(env: &ClevrEnv, episodes: usize) -> DatasetHeader {

@@ -54,35 +54,15 @@ pub fn clevr_dataset(
     for index in 0..episodes as u64 {
         let mut rng = ChaCha8Rng::seed_from_u64(seed * 1000 + index);
         let instruction = clevr::sample_instruction(Level::Seen, &mut rng);
-        env.reset(seed * 1000 + index, &instruction).unwrap();
-        let mut rec = EpisodeRecord {
+        let rec = EpisodeRecord::record(
+            &mut env,
             index,
-            seed: seed * 1000 + index,
+            seed * 1000 + index,
             instruction,
-            states: env.state(),
-            observations: env.observation(),
-            actions: vec![],
-            rewards: vec![],
-            success: vec![],
-            terminals: vec![],
-            timeouts: vec![],
-            frames: None,
-            verdict: None,
-        };
-        for t in 0..max_len {
-            let a = env.expert_action(noise, &mut rng);
-            let out = env.step(&a).unwrap();
-            rec.actions.push(a);
-            rec.rewards.push(out.reward);
-            rec.success.push(out.success);
-            rec.terminals.push(out.terminal || out.success);
-            rec.timeouts.push(t + 1 == max_len && !out.success);
-            rec.states.extend(env.state());
-            rec.observations.extend(env.observation());
-            if out.success || out.terminal {
-                break;
-            }
-        }
+            max_len,
+            |env| env.expert_action(noise, &mut rng),
+        )
+        .unwrap();
         records.push(rec);
     }
     let h = header(

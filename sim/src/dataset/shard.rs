@@ -43,13 +43,15 @@ pub struct EpisodeRecord {
 
 impl EpisodeRecord {
     /// Runs one episode of `env` from `seed` pursuing `instruction`, choosing actions with
-    /// `act`, until the goal holds (marked terminal), the task ends, or the horizon (marked
-    /// timeout); records states, observations, actions, rewards and flags.
+    /// `act`, until the goal holds (marked terminal), the task ends, or the horizon or
+    /// `max_steps` is reached (marked timeout); records states, observations, actions, rewards
+    /// and flags.
     pub fn record(
         env: &mut dyn Env,
         index: u64,
         seed: u64,
         instruction: Instruction,
+        max_steps: usize,
         mut act: impl FnMut(&mut dyn Env) -> Action,
     ) -> Result<EpisodeRecord, SimError> {
         env.reset(seed, &instruction)?;
@@ -76,7 +78,7 @@ impl EpisodeRecord {
             rec.states.extend(env.state());
             rec.observations.extend(env.observation());
             let ended = out.terminal || out.success;
-            let timeout = out.timeout || env.steps() >= env.horizon();
+            let timeout = out.timeout || env.steps() >= env.horizon().min(max_steps);
             rec.terminals.push(ended);
             rec.timeouts.push(timeout && !ended);
             if ended || timeout {
