@@ -37,17 +37,16 @@ pub fn run(ctx: &Context, args: &ViewArgs) -> Result<(), CliError> {
             args.episode,
         )?),
         None => {
-            let policy = match args.policy.as_str() {
-                "expert" => PolicyKind::Expert { noise: 0.0 },
-                "random" => PolicyKind::Random,
-                _ => {
-                    return Err(CliError::NotBuilt(
-                        "view --policy CKPT",
-                        "trained policies land with issue #7",
-                    ));
-                }
+            let actor = match args.policy.as_str() {
+                "expert" => Actor::Scripted(PolicyKind::Expert { noise: 0.0 }),
+                "random" => Actor::Scripted(PolicyKind::Random),
+                path => Actor::Learned(Box::new(LearnedActor::load(
+                    ctx,
+                    spec,
+                    std::path::Path::new(path),
+                )?)),
             };
-            Box::new(LiveSource::new(spec, policy, ctx.seed)?)
+            Box::new(LiveSource::new(spec, actor, ctx.seed)?)
         }
     };
     if let Some(cam) = &args.camera {
@@ -86,11 +85,93 @@ fn select_camera(source: &mut dyn ViewerSource, spec: EnvSpec, name: &str) -> Re
     Ok(())
 }
 
+/// What acts in the live view.
+enum Actor {
+    Scripted(PolicyKind),
+    Learned(Box<LearnedActor>),
+}
+
+/// A trained policy acting on one env: its goal embedding from the frozen encoder, its
+/// observation (state vector, or a frame rendered at the policy's size).
+struct LearnedActor {
+    policy: vlgor_rl::Policy,
+    encoder: vlgor_vlm::SentenceEncoder,
+    cache: vlgor_vlm::EmbeddingCache,
+    renderer: Option<vlgor_render::Renderer>,
+}
+
+impl LearnedActor {
+    fn load(
+        ctx: &Context,
+        spec: EnvSpec,
+        path: &std::path::Path,
+    ) -> Result<LearnedActor, CliError> {
+        if !path.exists() {
+            return Err(CliError::Input(format!(
+                "--policy {}: not `expert`, `random`, or an existing checkpoint or run directory",
+                path.display()
+            )));
+        }
+        let policy = vlgor_rl::Policy::load(path, ctx.device)
+            .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+        if policy.env() != spec.kind().name() {
+            return Err(CliError::Input(format!(
+                "{} was trained on '{}', not '{}'",
+                path.display(),
+                policy.env(),
+                spec.kind()
+            )));
+        }
+        let renderer = policy
+            .frame_shape()
+            .map(|(h, w)| {
+                vlgor_render::Renderer::new(RenderConfig {
+                    width: w as u32,
+                    height: h as u32,
+                    supersample: ctx.config.render.supersample,
+                })
+            })
+            .transpose()
+            .map_err(|e| CliError::Other(e.into()))?;
+        let encoder = vlgor_vlm::SentenceEncoder::from_env(ctx.device)
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        Ok(LearnedActor {
+            policy,
+            encoder,
+            cache: Default::default(),
+            renderer,
+        })
+    }
+
+    fn act(&mut self, env: &dyn Env) -> Result<vlgor_sim::Action, String> {
+        let goals = self
+            .cache
+            .get_or_embed(&self.encoder, &[env.instruction().text.as_str()])
+            .map_err(|e| e.to_string())?;
+        let actions = match &mut self.renderer {
+            None => self.policy.act_batch(
+                vlgor_rl::PolicyObservations::States(&env.observation()),
+                &goals,
+            ),
+            Some(renderer) => {
+                let scene = env.scene(env.cameras()[0]).map_err(|e| e.to_string())?;
+                let frame = renderer.render(&scene).map_err(|e| e.to_string())?;
+                self.policy
+                    .act_batch(vlgor_rl::PolicyObservations::Frames(&frame.pixels), &goals)
+            }
+        };
+        actions
+            .map_err(|e| e.to_string())?
+            .pop()
+            .ok_or_else(|| "policy returned no action".into())
+    }
+}
+
 /// A policy acting in the simulator; a finished episode restarts with the next seed.
 struct LiveSource {
     spec: EnvSpec,
     env: Box<dyn Env>,
-    policy: PolicyKind,
+    actor: Actor,
     rng: ChaCha8Rng,
     seed: u64,
     episode: u64,
@@ -99,11 +180,11 @@ struct LiveSource {
 }
 
 impl LiveSource {
-    fn new(spec: EnvSpec, policy: PolicyKind, seed: u64) -> Result<LiveSource, CliError> {
+    fn new(spec: EnvSpec, actor: Actor, seed: u64) -> Result<LiveSource, CliError> {
         let mut s = LiveSource {
             spec,
             env: spec.make(),
-            policy,
+            actor,
             rng: ChaCha8Rng::seed_from_u64(seed),
             seed,
             episode: 0,
@@ -156,9 +237,19 @@ impl ViewerSource for LiveSource {
             }
             return;
         }
-        let action = match self.policy {
-            PolicyKind::Expert { noise } => self.env.expert_action(noise, &mut self.rng),
-            PolicyKind::Random | PolicyKind::Learned => self.env.random_action(&mut self.rng),
+        let action = match &mut self.actor {
+            Actor::Scripted(PolicyKind::Expert { noise }) => {
+                self.env.expert_action(*noise, &mut self.rng)
+            }
+            Actor::Scripted(_) => self.env.random_action(&mut self.rng),
+            Actor::Learned(actor) => match actor.act(&*self.env) {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!("policy failed: {e}");
+                    self.done = true;
+                    return;
+                }
+            },
         };
         match self.env.step(&action) {
             Ok(out) => {
