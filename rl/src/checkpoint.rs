@@ -41,34 +41,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RlError> {
         .map_err(|e| RlError::checkpoint(path, e.to_string()))
 }
 
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
 /// Writes named tensors as safetensors atomically.
 pub fn write_tensors_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<(), RlError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| RlError::io(dir, e))?;
-    let tmp = temp_path(path);
-    let cpu: Vec<(String, Tensor)> = tensors
-        .iter()
-        .map(|(n, t)| (n.clone(), t.to_device(Device::Cpu).contiguous()))
-        .collect();
-    let result = Tensor::write_safetensors(&cpu, &tmp)
-        .map_err(RlError::from)
-        .and_then(|()| {
-            let f = std::fs::File::open(&tmp).map_err(|e| RlError::io(&tmp, e))?;
-            f.sync_all().map_err(|e| RlError::io(&tmp, e))?;
-            std::fs::rename(&tmp, path).map_err(|e| RlError::io(path, e))
-        });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    vlgor_vlm::tensor_io::write_tensors_atomic(path, tensors)
+        .map_err(|e| RlError::checkpoint(path, e.to_string()))
 }
 
 /// Reads a safetensors file into a name → tensor map on `device`.

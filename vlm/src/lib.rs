@@ -4,6 +4,7 @@
 pub mod encoder;
 pub mod metrics;
 pub mod perception;
+pub mod tensor_io;
 pub mod world_model;
 
 pub use encoder::{EmbeddingCache, EncoderError, SentenceEncoder};

@@ -207,7 +207,10 @@ impl StateReadout {
 
     /// Saves the weights (safetensors).
     pub fn save(&self, path: &std::path::Path) -> Result<(), WorldModelError> {
-        Ok(self.vs.save(path)?)
+        let mut named: Vec<(String, tch::Tensor)> = self.vs.variables().into_iter().collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        crate::tensor_io::write_tensors_atomic(path, &named)
+            .map_err(|e| WorldModelError::Write(e.to_string()))
     }
 
     /// Loads weights written by [`StateReadout::save`] into a readout of the same kind and size.

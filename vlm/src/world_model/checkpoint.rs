@@ -2,7 +2,7 @@
 //! (`lora.*` and `heads.*` only). Files are written to a temporary name and renamed (atomic).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tch::{Device, Tensor};
 
@@ -22,12 +22,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WorldModelError + '_ {
     }
 }
 
-fn tmp_name(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
-    PathBuf::from(s)
-}
-
 impl WorldModel {
     fn named_with(&self, prefixes: &[&str]) -> Vec<(String, Tensor)> {
         let mut v: Vec<(String, Tensor)> = self
@@ -41,10 +35,8 @@ impl WorldModel {
     }
 
     fn write_named(&self, prefixes: &[&str], path: &Path) -> Result<(), WorldModelError> {
-        let named = self.named_with(prefixes);
-        let tmp = tmp_name(path);
-        Tensor::write_safetensors(&named, &tmp)?;
-        fs::rename(&tmp, path).map_err(io(path))
+        crate::tensor_io::write_tensors_atomic(path, &self.named_with(prefixes))
+            .map_err(|e| WorldModelError::Write(e.to_string()))
     }
 
     /// Copies every tensor of `path` into the variable of the same name; names outside `prefixes`
@@ -91,9 +83,8 @@ impl WorldModel {
                 source,
             }
         })?;
-        let tmp = tmp_name(&cfg);
-        fs::write(&tmp, json).map_err(io(&tmp))?;
-        fs::rename(&tmp, &cfg).map_err(io(&cfg))?;
+        vlgor_sim::dataset::write_atomic(&cfg, json.as_bytes())
+            .map_err(|e| WorldModelError::Write(e.to_string()))?;
         self.write_named(&[BACKBONE, HEADS], &dir.join(WEIGHTS_FILE))?;
         self.save_adapters(&dir.join(ADAPTER_FILE))
     }

@@ -20,6 +20,9 @@ pub enum WorldModelError {
         path: String,
         source: std::io::Error,
     },
+    /// A checkpoint file could not be written (the previous file, if any, is intact).
+    #[error("cannot write the checkpoint: {0}")]
+    Write(String),
     #[error("config json {path}: {source}")]
     Json {
         path: String,
