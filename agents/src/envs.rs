@@ -3,7 +3,7 @@
 use rand::RngCore;
 use vlgor_sim::clevr::{self, ClevrEnv};
 use vlgor_sim::metaworld::{self, MetaWorldEnv, Task};
-use vlgor_sim::{Env, EnvKind, Instruction, Level, TaskRow};
+use vlgor_sim::{Env, EnvKind, GoalSpec, Instruction, Level, TaskRow};
 
 use crate::error::CliError;
 
@@ -44,6 +44,14 @@ impl EnvSpec {
             return Ok(Task::ALL.iter().map(|t| EnvSpec::MetaWorld(*t)).collect());
         }
         Ok(vec![EnvSpec::parse(env, task)?])
+    }
+
+    /// The simulator a goal belongs to (Meta-World goals carry their task).
+    pub fn of_goal(goal: &GoalSpec) -> EnvSpec {
+        match goal {
+            GoalSpec::Clevr(_) => EnvSpec::Clevr,
+            GoalSpec::MetaWorld(g) => EnvSpec::MetaWorld(g.task),
+        }
     }
 
     pub fn kind(self) -> EnvKind {

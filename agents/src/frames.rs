@@ -2,9 +2,7 @@
 //! dataset (imagined rollouts store frames), at the configured resolution.
 
 use vlgor_rl::InMemoryFrames;
-use vlgor_sim::GoalSpec;
 use vlgor_sim::dataset::{Dataset, EpisodeMeta};
-use vlgor_sim::metaworld::MetaWorldEnv;
 
 use crate::context::Context;
 use crate::envs::EnvSpec;
@@ -12,10 +10,7 @@ use crate::error::CliError;
 
 /// The simulator an episode was recorded in (its task comes from the goal spec).
 pub fn env_for(meta: &EpisodeMeta) -> Box<dyn vlgor_sim::Env> {
-    match &meta.instruction.goal {
-        GoalSpec::Clevr(_) => EnvSpec::Clevr.make(),
-        GoalSpec::MetaWorld(g) => Box::new(MetaWorldEnv::new(g.task)),
-    }
+    EnvSpec::of_goal(&meta.instruction.goal).make()
 }
 
 /// Frames of every state row of `data`, rendered in batches with a progress bar.

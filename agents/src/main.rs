@@ -9,6 +9,7 @@ mod ecs;
 mod envs;
 mod error;
 mod frames;
+mod policies;
 mod report;
 
 use clap::Parser;

@@ -89,19 +89,19 @@ fn measure(
     .and_then(|mut t| t.train(&mut |_| {}))
     .map_err(|e| CliError::Other(e.into()))?;
 
-    let policy =
-        vlgor_rl::Policy::load(&run_dir, ctx.device).map_err(|e| CliError::Other(e.into()))?;
+    let policy = crate::policies::load(ctx, &run_dir, Some(spec.kind().name()))?;
     let jobs = episode_jobs(spec, Level::Seen, ctx.seed, episodes);
     let texts: Vec<&str> = jobs.iter().map(|j| j.instruction.text.as_str()).collect();
     let goals = GoalTable::for_texts(&encoder, &mut cache, &texts)
         .map_err(|e| CliError::Other(e.into()))?;
-    let renderer =
-        vlgor_render::Renderer::new(ctx.render_config()).map_err(|e| CliError::Other(e.into()))?;
-    let adapter = renderer.adapter_info().to_string();
+    let renderer = crate::policies::renderer_for(ctx, &policy)?;
+    let adapter = renderer
+        .as_ref()
+        .map_or_else(String::new, |r| r.adapter_info().to_string());
     let learned = LearnedPolicy {
         policy,
         goals,
-        renderer: Some(renderer),
+        renderer,
         camera: None,
     };
     let bar = ctx.progress(episodes as u64, "bench eval");

@@ -2,10 +2,10 @@
 
 use serde_json::json;
 use std::collections::BTreeMap;
-use vlgor_sim::GoalSpec;
 use vlgor_sim::dataset::Dataset;
 
 use crate::context::Context;
+use crate::envs::EnvSpec;
 use crate::error::CliError;
 use crate::report::table;
 
@@ -21,10 +21,7 @@ pub fn info(ctx: &Context, dir: &std::path::Path) -> Result<(), CliError> {
     let data = Dataset::open(dir, None).map_err(|e| CliError::Input(e.to_string()))?;
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     for e in &data.episodes {
-        let task = match &e.instruction.goal {
-            GoalSpec::Clevr(_) => "clevr".to_string(),
-            GoalSpec::MetaWorld(g) => g.task.name().to_string(),
-        };
+        let task = EnvSpec::of_goal(&e.instruction.goal).label().to_string();
         let g = groups
             .entry((task, e.instruction.level.to_string()))
             .or_default();

@@ -8,6 +8,7 @@ use crate::context::Context;
 use crate::ecs::{EpisodeJob, LearnedPolicy, PolicyKind, episode_jobs, run_episodes};
 use crate::envs::EnvSpec;
 use crate::error::CliError;
+use crate::policies;
 use crate::report::{mean_std, table};
 
 /// Success statistics of one (env/task, level) cell over the seeds.
@@ -37,7 +38,7 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<(), CliError> {
     };
     let env = match (&args.env, checkpoints.first()) {
         (Some(e), _) => e.clone(),
-        (None, Some(ckpt)) => load_policy(ctx, ckpt)?.env().to_string(),
+        (None, Some(ckpt)) => policies::load(ctx, ckpt, None)?.env().to_string(),
         (None, None) => {
             return Err(CliError::Input(
                 "--env is required (clevr or metaworld)".into(),
@@ -150,11 +151,6 @@ fn policy_checkpoints(path: &std::path::Path) -> Result<Vec<std::path::PathBuf>,
         .collect())
 }
 
-fn load_policy(ctx: &Context, path: &std::path::Path) -> Result<vlgor_rl::Policy, CliError> {
-    vlgor_rl::Policy::load(path, ctx.device)
-        .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))
-}
-
 /// Trained policies under evaluation, with the frozen encoder that embeds their goals.
 pub(crate) struct Learned {
     checkpoints: Vec<std::path::PathBuf>,
@@ -173,14 +169,7 @@ impl Learned {
         if checkpoints.is_empty() {
             return Ok(None);
         }
-        let policy = load_policy(ctx, &checkpoints[0])?;
-        if policy.env() != env {
-            return Err(CliError::Input(format!(
-                "{} was trained on '{}', not '{env}'",
-                checkpoints[0].display(),
-                policy.env()
-            )));
-        }
+        policies::load(ctx, &checkpoints[0], Some(env))?;
         let encoder = vlgor_vlm::SentenceEncoder::from_env(ctx.device)
             .map_err(|e| CliError::Input(e.to_string()))?;
         Ok(Some(Learned {
@@ -207,18 +196,8 @@ impl Learned {
             idle.goals = goals;
             return Ok(idle);
         }
-        let policy = load_policy(ctx, &self.checkpoints[run])?;
-        let renderer = match policy.frame_shape() {
-            Some((h, w)) => Some(
-                vlgor_render::Renderer::new(vlgor_render::RenderConfig {
-                    width: w as u32,
-                    height: h as u32,
-                    supersample: ctx.config.render.supersample,
-                })
-                .map_err(|e| CliError::Other(e.into()))?,
-            ),
-            None => None,
-        };
+        let policy = policies::load(ctx, &self.checkpoints[run], None)?;
+        let renderer = policies::renderer_for(ctx, &policy)?;
         Ok(LearnedPolicy {
             policy,
             goals,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use vlgor_rl::config::{AlgoKind, RlConfig};
 use vlgor_rl::{FrameSource, GoalTable, ObservationSource, RlError, Trainer, TrainingData};
 use vlgor_sim::dataset::Dataset;
-use vlgor_sim::{EnvKind, GoalSpec, Level};
+use vlgor_sim::{EnvKind, Level};
 use vlgor_vlm::{EmbeddingCache, SentenceEncoder};
 
 use crate::cli::{Algo, ObsKind, TrainPolicyArgs};
@@ -70,10 +70,7 @@ fn dataset_specs(data: &Dataset) -> Vec<EnvSpec> {
     let mut specs: Vec<EnvSpec> = data
         .episodes
         .iter()
-        .map(|e| match &e.instruction.goal {
-            GoalSpec::Clevr(_) => EnvSpec::Clevr,
-            GoalSpec::MetaWorld(g) => EnvSpec::MetaWorld(g.task),
-        })
+        .map(|e| EnvSpec::of_goal(&e.instruction.goal))
         .collect();
     specs.sort_by_key(|s| s.label());
     specs.dedup();

@@ -112,27 +112,8 @@ impl LearnedActor {
                 path.display()
             )));
         }
-        let policy = vlgor_rl::Policy::load(path, ctx.device)
-            .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
-        if policy.env() != spec.kind().name() {
-            return Err(CliError::Input(format!(
-                "{} was trained on '{}', not '{}'",
-                path.display(),
-                policy.env(),
-                spec.kind()
-            )));
-        }
-        let renderer = policy
-            .frame_shape()
-            .map(|(h, w)| {
-                vlgor_render::Renderer::new(RenderConfig {
-                    width: w as u32,
-                    height: h as u32,
-                    supersample: ctx.config.render.supersample,
-                })
-            })
-            .transpose()
-            .map_err(|e| CliError::Other(e.into()))?;
+        let policy = crate::policies::load(ctx, path, Some(spec.kind().name()))?;
+        let renderer = crate::policies::renderer_for(ctx, &policy)?;
         let encoder = vlgor_vlm::SentenceEncoder::from_env(ctx.device)
             .map_err(|e| CliError::Input(e.to_string()))?;
         Ok(LearnedActor {
