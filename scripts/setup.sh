@@ -13,7 +13,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
 apt_pkgs=(mesa-vulkan-drivers libvulkan1 xvfb x11-apps libxkbcommon-x11-0 libxcursor1 libxrandr2
-          libxi6 libx11-xcb1 pkg-config python3-venv g++ make)
+          libxi6 libx11-xcb1 pkg-config python3-venv g++ make fonts-dejavu-core)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

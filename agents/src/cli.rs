@@ -166,10 +166,18 @@ pub struct ExportArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum VlmStage {
-    /// All weights, on random + expert rollouts with generic instructions (visual dynamics).
+    /// All weights, on random + expert rollouts rendered from the simulators with a generic
+    /// instruction (general visual dynamics). Writes OUT/base/.
     Base,
-    /// LoRA adapters in q, k, v, o of every self-attention layer plus the two heads.
+    /// LoRA adapters in q, k, v, o of every self-attention layer plus the two heads, on --data
+    /// (the base model frozen). Writes OUT/lora/ (adapters saved apart).
     Lora,
+    /// Full fine-tuning of every non-adapter weight on --data (the comparison to LoRA). Writes
+    /// OUT/full/.
+    Full,
+    /// The state readout CNN on freshly rendered frames with ground-truth states. Writes
+    /// OUT/readout/.
+    Readout,
 }
 
 #[derive(Debug, Args)]
@@ -179,44 +187,65 @@ pub struct TrainVlmArgs {
     /// Training stage.
     #[arg(long, value_enum)]
     pub stage: VlmStage,
-    /// Dataset directory with the rollouts to learn from.
+    /// Dataset directory with the rollouts to fine-tune on (lora and full stages).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Number of fine-tuning samples (LoRA stage).
+    /// Fine-tuning samples drawn from --data (default: the preset's vlm.lora_samples).
     #[arg(long)]
     pub samples: Option<usize>,
-    /// Run directory for checkpoints and logs.
+    /// Epochs (default: the preset's vlm.base_epochs / vlm.lora_epochs / vlm.readout_epochs).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Base checkpoint directory the lora and full stages start from (default: OUT/base).
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// Run directory; the stage writes OUT/<stage>/.
     #[arg(long)]
     pub out: PathBuf,
-    /// Continue from the last checkpoint in --out.
+    /// Continue an unfinished stage from its last epoch checkpoint.
     #[arg(long)]
     pub resume: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum VlmCommand {
-    /// PSNR, SSIM and MED for one step and whole rollouts, and the goal-reaching rate.
-    Eval {
-        /// World-model run directory.
-        run: PathBuf,
-        /// Held-out dataset directory.
-        #[arg(long)]
-        data: PathBuf,
-    },
+    /// PSNR, SSIM and MED for (a) one step and (b) whole held-out rollouts imagined with the real
+    /// actions, and (c) the goal-reaching rate of counterfactual rollouts imagined freely.
+    Eval(VlmEvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VlmEvalArgs {
+    /// World-model run directory (its lora/, else full/, else base/ stage is evaluated).
+    pub run: PathBuf,
+    /// Held-out dataset directory (real rollouts with states).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Readout directory for MED and the goal check (default: RUN/readout).
+    #[arg(long)]
+    pub readout: Option<PathBuf>,
+    /// Evaluate this stage (base, lora or full) instead of the newest finished one.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Write the metrics JSON here (default: RUN/eval.json, or RUN/eval-<stage>.json with --stage).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct ImagineArgs {
-    /// World-model run directory.
+    /// World-model run directory (LoRA adapters merged for inference; its readout/ rewards the
+    /// frames).
     #[arg(long)]
     pub vlm: PathBuf,
     #[command(flatten)]
     pub env: EnvArg,
-    /// Instruction level (seen, rephrase, counterfactual, hard) or a file with one instruction
-    /// per line.
+    /// Instruction set: a level (seen, rephrase, counterfactual, hard), counterfactual-target or
+    /// counterfactual-behavior (the source episode's instruction with its target / behavior
+    /// replaced), or a JSON-lines file of instructions (as `vlgor tasks --json` prints goals).
     #[arg(long)]
     pub instructions: String,
-    /// Dataset whose initial frames start the imagined rollouts.
+    /// Dataset whose initial frames start the imagined rollouts (episodes drawn with the seed).
     #[arg(long)]
     pub from: PathBuf,
     /// Number of imagined rollouts.
@@ -225,6 +254,16 @@ pub struct ImagineArgs {
     /// Output dataset directory (dataset format, frames present, marked imagined).
     #[arg(long)]
     pub out: PathBuf,
+    /// Model steps per rollout (default: the preset's vlm.imagine_horizon).
+    #[arg(long)]
+    pub horizon: Option<usize>,
+    /// What happens to a rollout the physics check flags: truncate (keep the valid prefix) or
+    /// drop; `keep` stores every rollout with its verdict (for the validation ablation).
+    #[arg(long, default_value = "truncate")]
+    pub filter: String,
+    /// Readout directory (default: VLM/readout).
+    #[arg(long)]
+    pub readout: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -251,6 +290,22 @@ pub struct CheckArgs {
     /// Where to write the JSON report (default: DIR/check_report.json).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Filter policy for the verdicts: `drop` (any violation rejects the rollout) or
+    /// `truncate` (keep the transitions before the first violation).
+    #[arg(long, default_value = "drop")]
+    pub policy: String,
+    /// A state readout (safetensors) to read states out of the frames of datasets without
+    /// states; without it such datasets are checked on their stored observations (the
+    /// perceived states the imagination recorded).
+    #[arg(long, value_name = "PATH")]
+    pub readout: Option<PathBuf>,
+    /// Check only the first N episodes.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Env steps per stored transition (h) for datasets without states (default: CLEVR 1,
+    /// Meta-World 10, the world model's step); datasets with states use 1.
+    #[arg(long)]
+    pub steps_per_action: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -424,6 +479,10 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 192)]
         episodes: usize,
     },
-    /// World-model training samples/s and imagined frames/s.
-    Vlm,
+    /// World-model training samples/s (base and LoRA stages) and imagined frames/s, with the
+    /// preset's model size, batch and imagination horizon.
+    Vlm {
+        #[command(flatten)]
+        env: EnvArg,
+    },
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+use crate::config_vlm::{PipelineSection, VlmSection};
 use crate::error::CliError;
 
 /// Presets compiled into the binary: (name, TOML text).
@@ -21,6 +22,10 @@ pub struct Config {
     pub collect: CollectSection,
     /// Offline RL hyper-parameters (see `vlgor_rl::RlConfig`).
     pub rl: vlgor_rl::RlConfig,
+    /// World model and state readout.
+    pub vlm: VlmSection,
+    /// The end-to-end experiment.
+    pub pipeline: PipelineSection,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -131,6 +136,9 @@ impl Config {
         self.rl
             .validate()
             .map_err(|e| CliError::Input(format!("config {origin}: {e}")))?;
+        if let Err((key, allowed)) = self.vlm.validate().and(self.pipeline.validate()) {
+            return bad(&key, allowed);
+        }
         Ok(())
     }
 }

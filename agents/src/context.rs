@@ -55,6 +55,18 @@ impl Context {
         })
     }
 
+    /// The same context with another seed (the pipeline's per-seed runs).
+    pub fn with_seed(&self, seed: u64) -> Context {
+        Context {
+            seed,
+            preset: self.preset.clone(),
+            config: self.config.clone(),
+            device: self.device,
+            json: self.json,
+            show_progress: self.show_progress,
+        }
+    }
+
     /// The renderer settings of the configuration.
     pub fn render_config(&self) -> vlgor_render::RenderConfig {
         let r = &self.config.render;

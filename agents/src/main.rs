@@ -4,13 +4,18 @@ mod cli;
 mod collect;
 mod commands;
 mod config;
+mod config_vlm;
 mod context;
 mod ecs;
 mod envs;
 mod error;
 mod frames;
+mod imagination;
+mod pipeline;
 mod policies;
 mod report;
+mod vlm_eval;
+mod vlm_run;
 
 use clap::Parser;
 use std::process::ExitCode;

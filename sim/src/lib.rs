@@ -15,6 +15,7 @@ pub mod error;
 pub mod language;
 pub mod metaworld;
 pub mod scene;
+pub mod validate;
 
 pub use env::{Action, Env, EnvKind, StepOutcome};
 pub use error::SimError;

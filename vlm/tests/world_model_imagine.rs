@@ -146,3 +146,64 @@ fn metaworld_actions_are_clamped_vectors() {
 fn one_thread() {
     tch::set_num_threads(1);
 }
+
+#[test]
+fn rollouts_with_given_actions_follow_the_actions_and_feed_frames_back() {
+    one_thread();
+    let m = model(EnvKind::Clevr);
+    let fl = 16 * 16 * 3;
+    let initial: Vec<u8> = (0..2 * fl).map(|i| (i * 7 % 251) as u8).collect();
+    let texts = ["push the red ball", "move blue left"];
+    let acts = vec![
+        vec![
+            Action::Discrete(3),
+            Action::Discrete(9),
+            Action::Discrete(1),
+        ],
+        vec![Action::Discrete(17)],
+    ];
+    let out =
+        vlgor_vlm::world_model::rollout_with_actions(&m, &mut WordText, &texts, &initial, &acts)
+            .unwrap();
+    assert_eq!(out[0].len(), 3);
+    assert_eq!(out[1].len(), 1);
+    assert!(out.iter().flatten().all(|f| f.len() == fl));
+    // Step 2 of rollout 0 equals a one-step rollout from step 1's predicted frame (up to the u8
+    // quantisation of that frame: the rollout feeds the unquantised prediction back).
+    let from_step1 = vlgor_vlm::world_model::rollout_with_actions(
+        &m,
+        &mut WordText,
+        &texts[..1],
+        &out[0][0],
+        &[vec![Action::Discrete(9)]],
+    )
+    .unwrap();
+    let max_diff = from_step1[0][0]
+        .iter()
+        .zip(&out[0][1])
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap();
+    assert!(max_diff <= 3, "step 2 differs by {max_diff} levels");
+    // Another action gives another frame.
+    let other = vlgor_vlm::world_model::rollout_with_actions(
+        &m,
+        &mut WordText,
+        &texts[..1],
+        &initial[..fl],
+        &[vec![Action::Discrete(30)]],
+    )
+    .unwrap();
+    assert_ne!(other[0][0], out[0][0]);
+    // Mismatched inputs are errors.
+    assert!(
+        vlgor_vlm::world_model::rollout_with_actions(
+            &m,
+            &mut WordText,
+            &texts,
+            &initial,
+            &acts[..1]
+        )
+        .is_err()
+    );
+}

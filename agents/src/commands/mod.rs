@@ -2,14 +2,19 @@
 
 mod bench;
 mod bench_eval;
+mod bench_vlm;
+pub(crate) mod check;
 mod collect;
 mod dataset;
 pub(crate) mod eval;
+mod imagine;
 mod tasks;
-mod train_policy;
+pub(crate) mod train_policy;
+pub(crate) mod train_vlm;
 mod view;
+mod vlm_eval;
 
-use crate::cli::{BenchCommand, Command, DatasetCommand};
+use crate::cli::{BenchCommand, Command, DatasetCommand, VlmCommand};
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -29,14 +34,12 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Collect(a) => collect::run(ctx, a),
         Command::Dataset(DatasetCommand::Info { dir }) => dataset::info(ctx, dir),
         Command::Export(_) => not_built("export", "dataset export lands with issue #6"),
-        Command::TrainVlm(_) => not_built("train-vlm", "the world model lands with issue #8"),
-        Command::Vlm(_) => not_built("vlm eval", "the world model lands with issue #8"),
-        Command::Imagine(_) => not_built("imagine", "imagination lands with issue #8"),
-        Command::Check(_) => not_built("check", "physics validation lands with issue #9"),
+        Command::TrainVlm(a) => train_vlm::run(ctx, a),
+        Command::Vlm(VlmCommand::Eval(a)) => vlm_eval::run(ctx, a),
+        Command::Imagine(a) => imagine::run(ctx, a),
+        Command::Check(a) => check::run(ctx, a),
         Command::TrainPolicy(a) => train_policy::run(ctx, a),
-        Command::Pipeline(_) => {
-            not_built("pipeline", "the end-to-end experiment lands with issue #9")
-        }
+        Command::Pipeline(a) => crate::pipeline::run(ctx, a),
         Command::Bench(BenchCommand::Collect {
             env,
             episodes,
@@ -49,9 +52,7 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Bench(BenchCommand::Eval { env, episodes }) => {
             bench_eval::run(ctx, &env.env, *episodes)
         }
-        Command::Bench(BenchCommand::Vlm) => {
-            not_built("bench vlm", "the world model lands with issue #8")
-        }
+        Command::Bench(BenchCommand::Vlm { env }) => bench_vlm::run(ctx, &env.env),
     }
 }
 

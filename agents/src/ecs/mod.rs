@@ -8,6 +8,7 @@
 
 mod learned;
 mod systems;
+pub mod validate;
 
 pub use learned::LearnedPolicy;
 

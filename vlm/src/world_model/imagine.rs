@@ -151,3 +151,59 @@ pub fn imagine(
     })?;
     Ok(rollouts)
 }
+
+/// Rolls the model out with given actions (whole-rollout evaluation): from `initial` frames
+/// (u8 [N, H, W, 3]), step k feeds the predicted frame s_{kh} and the real keyframe action
+/// `actions[i][k]`, for as many steps as rollout `i` has actions. Returns per rollout the
+/// predicted frames s_h, s_2h, ... (one per action), u8 [H, W, 3] each.
+pub fn rollout_with_actions(
+    model: &WorldModel,
+    text: &mut dyn TextSource,
+    instructions: &[&str],
+    initial: &[u8],
+    actions: &[Vec<Action>],
+) -> Result<Vec<Vec<Vec<u8>>>, WorldModelError> {
+    let c = model.config();
+    let n = instructions.len();
+    let fl = (c.image_size * c.image_size * 3) as usize;
+    if n == 0 || initial.len() != n * fl || actions.len() != n {
+        return Err(WorldModelError::BadInput(format!(
+            "{n} instructions need {} initial frame bytes and {n} action lists, got {} bytes \
+             and {} lists",
+            n * fl,
+            initial.len(),
+            actions.len()
+        )));
+    }
+    let dev = model.device();
+    let (tokens, mask) = text.tokens(instructions)?;
+    let (tokens, mask) = (tokens.to_device(dev), mask.to_device(dev));
+    let steps = actions.iter().map(Vec::len).max().unwrap_or(0);
+    let mut out = vec![Vec::new(); n];
+    tch::no_grad(|| -> Result<(), WorldModelError> {
+        let mut frames = frames_to_tensor(initial, n, c.image_size, dev);
+        for k in 0..steps {
+            // Rollouts that ran out of actions repeat their last one; their frames are dropped.
+            let given: Vec<Option<Action>> = actions
+                .iter()
+                .map(|a| a.get(k).or(a.last()).copied())
+                .collect();
+            let input = ActionInput::from_actions(c.action_space, &given, dev)?;
+            let step = model.forward(&StepInput {
+                frames: &frames,
+                text: &tokens,
+                text_mask: &mask,
+                actions: &input,
+            })?;
+            frames = step.frames.clamp(0.0, 1.0);
+            let bytes = tensor_to_frames(&frames);
+            for (i, a) in actions.iter().enumerate() {
+                if k < a.len() {
+                    out[i].push(bytes[i * fl..(i + 1) * fl].to_vec());
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}

@@ -38,9 +38,11 @@ pub mod train;
 pub use config::{ActionSpace, METAWORLD_KEYFRAME_STEPS, WorldModelConfig};
 pub use dataset_samples::DatasetSamples;
 pub use error::WorldModelError;
-pub use imagine::{GoalCheck, ImaginedRollouts, imagine};
+pub use imagine::{GoalCheck, ImaginedRollouts, imagine, rollout_with_actions};
 pub use lora::LoraLinear;
 pub use model::{ActionInput, Stage, StepInput, StepOutput, WorldModel};
 pub use samples::{RolloutPlan, render_rollout_samples};
 pub use text::{CachedText, TextSource};
-pub use train::{SampleBatch, SampleProvider, TrainOptions, TrainReport, train};
+pub use train::{
+    SampleBatch, SampleProvider, TrainEvent, TrainOptions, TrainReport, train, train_with,
+};

@@ -227,6 +227,10 @@ pub struct TrainOptions {
     pub seed: u64,
     /// Written after every epoch (see [`WorldModel::save`]); `None` = no checkpoints.
     pub checkpoint_dir: Option<PathBuf>,
+    /// Epochs already done (resume): training runs epochs `first_epoch..epochs`. Each epoch's
+    /// shuffle is seeded by (seed, epoch), so a resumed run sees the same order; Adam's moments
+    /// restart.
+    pub first_epoch: usize,
 }
 
 impl Default for TrainOptions {
@@ -238,6 +242,7 @@ impl Default for TrainOptions {
             learning_rate: 3e-4,
             seed: 0,
             checkpoint_dir: None,
+            first_epoch: 0,
         }
     }
 }
@@ -255,6 +260,21 @@ pub struct TrainReport {
     pub total_parameters: i64,
 }
 
+/// Reported after every update (for progress bars and logs).
+#[derive(Clone, Copy, Debug)]
+pub struct TrainEvent {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// Updates done in this call.
+    pub step: usize,
+    /// Samples in this update.
+    pub samples: usize,
+    /// (total, frame, action) loss of this update.
+    pub loss: [f64; 3],
+    /// True on the last update of an epoch, after its checkpoint is written.
+    pub epoch_done: bool,
+}
+
 /// Trains `model` on `provider` for `opts.epochs` passes. Only the tensors of `opts.stage`
 /// require gradients and only they are in the Adam optimizer.
 ///
@@ -265,6 +285,18 @@ pub fn train(
     text: &mut dyn TextSource,
     provider: &mut dyn SampleProvider,
     opts: &TrainOptions,
+) -> Result<TrainReport, WorldModelError> {
+    train_with(model, text, provider, opts, &mut |_| {})
+}
+
+/// [`train`] calling `on_update` after every update. A non-finite loss stops training with
+/// [`WorldModelError::BadInput`] naming the epoch (the last checkpoint stays intact).
+pub fn train_with(
+    model: &mut WorldModel,
+    text: &mut dyn TextSource,
+    provider: &mut dyn SampleProvider,
+    opts: &TrainOptions,
+    on_update: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainReport, WorldModelError> {
     if provider.is_empty() || opts.batch_size == 0 || opts.epochs == 0 {
         return Err(WorldModelError::BadInput(format!(
@@ -285,33 +317,58 @@ pub fn train(
         opt.add_parameters(t, 0)?;
     }
     let trainable_parameters = trainable.iter().map(|(_, t)| t.numel() as i64).sum();
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let mut order: Vec<usize> = (0..provider.len()).collect();
     let start = Instant::now();
     let (mut steps, mut seen) = (0, 0);
     let mut epoch_losses = Vec::with_capacity(opts.epochs);
-    for _ in 0..opts.epochs {
-        order.shuffle(&mut rng);
+    for epoch in opts.first_epoch..opts.epochs {
+        let mut order: Vec<usize> = (0..provider.len()).collect();
+        let epoch_seed = opts
+            .seed
+            .wrapping_mul(0x9E37_79B9)
+            .wrapping_add(epoch as u64);
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(epoch_seed));
         let mut sums = [0f64; 3];
         let mut count = 0usize;
-        for chunk in order.chunks(opts.batch_size) {
+        let chunks: Vec<&[usize]> = order.chunks(opts.batch_size).collect();
+        for (k, chunk) in chunks.iter().enumerate() {
             let batch = provider.batch(chunk)?;
             let l = batch_losses(model, text, &batch)?;
+            let loss = [
+                l.total.double_value(&[]),
+                l.frame.double_value(&[]),
+                l.action.double_value(&[]),
+            ];
+            if loss.iter().any(|v| !v.is_finite()) {
+                return Err(WorldModelError::BadInput(format!(
+                    "non-finite loss {loss:?} in epoch {} update {}; lower the learning rate \
+                     (the last finished epoch's checkpoint is kept)",
+                    epoch + 1,
+                    k + 1
+                )));
+            }
             opt.zero_grad()?;
             l.total.backward();
             opt.step()?;
             let n = chunk.len();
-            sums[0] += l.total.double_value(&[]) * n as f64;
-            sums[1] += l.frame.double_value(&[]) * n as f64;
-            sums[2] += l.action.double_value(&[]) * n as f64;
+            for (s, v) in sums.iter_mut().zip(loss) {
+                *s += v * n as f64;
+            }
             count += n;
             steps += 1;
+            let last = k + 1 == chunks.len();
+            if last && let Some(dir) = &opts.checkpoint_dir {
+                model.save(dir)?;
+            }
+            on_update(&TrainEvent {
+                epoch,
+                step: steps,
+                samples: n,
+                loss,
+                epoch_done: last,
+            });
         }
         seen += count;
         epoch_losses.push(sums.map(|s| s / count as f64));
-        if let Some(dir) = &opts.checkpoint_dir {
-            model.save(dir)?;
-        }
     }
     for (_, t) in &trainable {
         let _ = t.set_requires_grad(false);

@@ -1,0 +1,378 @@
+//! `vlgor train-vlm`: the world model's base stage (all weights, simulator rollouts with a
+//! generic instruction), its LoRA stage or full fine-tuning on a dataset, and the state readout.
+//! Every stage writes `OUT/<stage>/` with a checkpoint per epoch and is resumable.
+
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use vlgor_sim::EnvKind;
+use vlgor_sim::dataset::Dataset;
+use vlgor_vlm::SentenceEncoder;
+use vlgor_vlm::perception::{
+    ReadoutKind, ReadoutOptions, StateReadout, render_labelled, train_readout_fresh,
+};
+use vlgor_vlm::world_model::{
+    CachedText, DatasetSamples, RolloutPlan, SampleBatch, SampleProvider, Stage, TrainEvent,
+    TrainOptions, TrainReport, WorldModel, WorldModelConfig, render_rollout_samples, train_with,
+};
+
+use crate::cli::{TrainVlmArgs, VlmStage};
+use crate::context::Context;
+use crate::error::CliError;
+use crate::vlm_run::{
+    PROGRESS_FILE, READOUT_META, READOUT_WEIGHTS, REPORT_FILE, ReadoutMeta, StageProgress, VlmRun,
+    read_json, renderer, vlm_error, write_json,
+};
+
+/// The instruction every base-stage sample carries (instructions are withheld in that stage).
+pub const GENERIC_INSTRUCTION: &str = "Predict what happens next.";
+
+pub fn run(ctx: &Context, a: &TrainVlmArgs) -> Result<(), CliError> {
+    let summary = train_stage(ctx, a)?;
+    if !ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+    }
+    ctx.emit_json(&summary);
+    Ok(())
+}
+
+/// Trains one stage and returns its summary (also written to `OUT/<stage>/train.json`).
+pub fn train_stage(ctx: &Context, a: &TrainVlmArgs) -> Result<serde_json::Value, CliError> {
+    let env: EnvKind = a.env.env.parse()?;
+    let run = VlmRun::new(&a.out);
+    Ok(match a.stage {
+        VlmStage::Readout => train_readout(ctx, env, &run, a.epochs, a.resume)?,
+        VlmStage::Base => train_base(ctx, env, &run, a.epochs, a.resume)?,
+        VlmStage::Lora | VlmStage::Full => {
+            let data = a.data.as_deref().ok_or_else(|| {
+                CliError::Input(format!(
+                    "--stage {} needs --data DIR (the rollouts to fine-tune on)",
+                    stage_name(a.stage)
+                ))
+            })?;
+            let base = a.base.clone().unwrap_or_else(|| run.stage_dir("base"));
+            let finetune = Finetune {
+                stage: a.stage,
+                data,
+                samples: a.samples.unwrap_or(ctx.config.vlm.lora_samples),
+                epochs: a.epochs.unwrap_or(ctx.config.vlm.lora_epochs),
+                base: &base,
+            };
+            fine_tune(ctx, env, &run, &finetune, a.resume)?
+        }
+    })
+}
+
+fn stage_name(s: VlmStage) -> &'static str {
+    match s {
+        VlmStage::Base => "base",
+        VlmStage::Lora => "lora",
+        VlmStage::Full => "full",
+        VlmStage::Readout => "readout",
+    }
+}
+
+/// Refuses to overwrite a finished stage; returns the epochs already done when resuming.
+fn start_epoch(dir: &Path, resume: bool, epochs: usize) -> Result<usize, CliError> {
+    if dir.join(REPORT_FILE).is_file() {
+        return Err(CliError::Input(format!(
+            "{} already holds a finished stage ({REPORT_FILE}); choose another --out or delete it",
+            dir.display()
+        )));
+    }
+    let progress: Option<StageProgress> = read_json(&dir.join(PROGRESS_FILE))?;
+    match (resume, progress) {
+        (true, Some(p)) => Ok(p.epochs_done.min(epochs)),
+        (true, None) => Ok(0),
+        (false, Some(p)) => Err(CliError::Input(format!(
+            "{} holds an unfinished stage ({} of {} epochs); pass --resume to continue it",
+            dir.display(),
+            p.epochs_done,
+            p.epochs
+        ))),
+        (false, None) => Ok(0),
+    }
+}
+
+/// Trains `model` with a progress bar, writing `progress.json` after each epoch and
+/// `train.json` at the end.
+fn run_training(
+    ctx: &Context,
+    model: &mut WorldModel,
+    samples: &mut dyn SampleProvider,
+    opts: &TrainOptions,
+    dir: &Path,
+    label: &str,
+) -> Result<TrainReport, CliError> {
+    let encoder =
+        SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Input(e.to_string()))?;
+    let mut text = CachedText::new(encoder);
+    let remaining = (opts.epochs - opts.first_epoch) * samples.len();
+    let bar = ctx.progress(remaining as u64, label);
+    let epochs = opts.epochs;
+    let mut progress_error = None;
+    let report = train_with(model, &mut text, samples, opts, &mut |e: &TrainEvent| {
+        bar.inc(e.samples as u64);
+        bar.set_message(format!(
+            "{label} epoch {}/{epochs} loss {:.4}",
+            e.epoch + 1,
+            e.loss[0]
+        ));
+        if e.epoch_done {
+            tracing::info!(
+                epoch = e.epoch + 1,
+                loss = e.loss[0],
+                frame = e.loss[1],
+                action = e.loss[2],
+                "{label}"
+            );
+            let p = StageProgress {
+                epochs_done: e.epoch + 1,
+                epochs,
+            };
+            if let Err(err) = write_json(&dir.join(PROGRESS_FILE), &p) {
+                progress_error.get_or_insert(err);
+            }
+        }
+    })
+    .map_err(vlm_error)?;
+    bar.finish_and_clear();
+    if let Some(e) = progress_error {
+        return Err(e);
+    }
+    Ok(report)
+}
+
+fn train_base(
+    ctx: &Context,
+    env: EnvKind,
+    run: &VlmRun,
+    epochs: Option<usize>,
+    resume: bool,
+) -> Result<serde_json::Value, CliError> {
+    let v = &ctx.config.vlm;
+    let epochs = epochs.unwrap_or(v.base_epochs);
+    let dir = run.stage_dir("base");
+    let first_epoch = start_epoch(&dir, resume, epochs)?;
+    let mut model = if first_epoch > 0 {
+        WorldModel::load(&dir, ctx.device).map_err(vlm_error)?
+    } else {
+        tch::manual_seed(ctx.seed as i64);
+        let cfg = WorldModelConfig::preset(&v.model, env).map_err(vlm_error)?;
+        WorldModel::new(cfg, ctx.device).map_err(vlm_error)?
+    };
+    let cfg = model.config().clone();
+    let h = cfg.horizon_steps;
+    let t0 = Instant::now();
+    let mut r = renderer(ctx, cfg.image_size)?;
+    let plan = RolloutPlan {
+        env,
+        episodes: v.base_episodes,
+        steps: v.base_keyframes * h,
+        horizon_steps: h,
+        noise: v.base_noise,
+        seed: ctx.seed,
+    };
+    let bar = ctx.progress(1, "rendering base-stage rollouts");
+    let mut samples: SampleBatch = render_rollout_samples(&mut r, &plan).map_err(vlm_error)?;
+    bar.finish_and_clear();
+    for t in &mut samples.instructions {
+        *t = GENERIC_INSTRUCTION.to_string();
+    }
+    let render_seconds = t0.elapsed().as_secs_f64();
+    let opts = TrainOptions {
+        stage: Stage::Base,
+        epochs,
+        batch_size: v.batch_size,
+        learning_rate: v.base_lr,
+        seed: ctx.seed,
+        checkpoint_dir: Some(dir.clone()),
+        first_epoch,
+    };
+    let report = run_training(ctx, &mut model, &mut samples, &opts, &dir, "base stage")?;
+    let summary = json!({
+        "stage": "base",
+        "env": env.to_string(),
+        "dir": dir.display().to_string(),
+        "episodes": v.base_episodes,
+        "samples": samples.len(),
+        "epochs": epochs,
+        "resumed_after_epoch": first_epoch,
+        "render_seconds": render_seconds,
+        "train": report,
+        "parameters": model.parameter_count(""),
+        "model": cfg,
+    });
+    write_json(&dir.join(REPORT_FILE), &summary)?;
+    Ok(summary)
+}
+
+struct Finetune<'a> {
+    stage: VlmStage,
+    data: &'a Path,
+    samples: usize,
+    epochs: usize,
+    base: &'a Path,
+}
+
+fn fine_tune(
+    ctx: &Context,
+    env: EnvKind,
+    run: &VlmRun,
+    f: &Finetune,
+    resume: bool,
+) -> Result<serde_json::Value, CliError> {
+    let v = &ctx.config.vlm;
+    let name = stage_name(f.stage);
+    let dir = run.stage_dir(name);
+    let first_epoch = start_epoch(&dir, resume, f.epochs)?;
+    if !f.base.join(REPORT_FILE).is_file() {
+        return Err(CliError::Input(format!(
+            "base checkpoint {} is missing or unfinished; run `vlgor train-vlm --env {env} \
+             --stage base --out RUN` first (or pass --base DIR)",
+            f.base.display()
+        )));
+    }
+    let from: PathBuf = if first_epoch > 0 {
+        dir.clone()
+    } else {
+        f.base.to_path_buf()
+    };
+    let mut model = WorldModel::load(&from, ctx.device).map_err(vlm_error)?;
+    if model.config().action_space != vlgor_vlm::world_model::ActionSpace::for_env(env) {
+        return Err(CliError::Input(format!(
+            "{} was trained on another simulator than '{env}'",
+            f.base.display()
+        )));
+    }
+    let data = Dataset::open(f.data, Some(&env.to_string()))
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    let cfg = model.config().clone();
+    let mut r = renderer(ctx, cfg.image_size)?;
+    let mut samples = DatasetSamples::new(
+        &data,
+        &mut r,
+        "",
+        cfg.horizon_steps,
+        Some(f.samples),
+        ctx.seed,
+    )
+    .map_err(vlm_error)?;
+    let opts = TrainOptions {
+        stage: if f.stage == VlmStage::Lora {
+            Stage::Lora
+        } else {
+            Stage::Base
+        },
+        epochs: f.epochs,
+        batch_size: v.batch_size,
+        learning_rate: if f.stage == VlmStage::Lora {
+            v.lora_lr
+        } else {
+            v.base_lr
+        },
+        seed: ctx.seed,
+        checkpoint_dir: Some(dir.clone()),
+        first_epoch,
+    };
+    let label = format!("{name} stage");
+    let report = run_training(ctx, &mut model, &mut samples, &opts, &dir, &label)?;
+    let summary = json!({
+        "stage": name,
+        "env": env.to_string(),
+        "dir": dir.display().to_string(),
+        "base": f.base.display().to_string(),
+        "data": f.data.display().to_string(),
+        "samples": samples.len(),
+        "epochs": f.epochs,
+        "resumed_after_epoch": first_epoch,
+        "train": report,
+        "parameters": model.parameter_count(""),
+        "lora_rank": cfg.lora_rank,
+        "lora_alpha": cfg.lora_alpha,
+    });
+    write_json(&dir.join(REPORT_FILE), &summary)?;
+    Ok(summary)
+}
+
+fn train_readout(
+    ctx: &Context,
+    env: EnvKind,
+    run: &VlmRun,
+    epochs: Option<usize>,
+    _resume: bool,
+) -> Result<serde_json::Value, CliError> {
+    let v = &ctx.config.vlm;
+    let dir = run.readout_dir();
+    if dir.join(READOUT_META).is_file() {
+        return Err(CliError::Input(format!(
+            "{} already holds a trained readout; choose another --out or delete it",
+            dir.display()
+        )));
+    }
+    let size = WorldModelConfig::preset(&v.model, env)
+        .map_err(vlm_error)?
+        .image_size;
+    let kind = ReadoutKind::for_env(env);
+    tch::manual_seed(ctx.seed as i64);
+    let mut readout = StateReadout::new(kind, size, ctx.device).map_err(vlm_error)?;
+    let mut r = renderer(ctx, size)?;
+    let opts = ReadoutOptions {
+        epochs: epochs.unwrap_or(v.readout_epochs),
+        seed: ctx.seed,
+        ..ReadoutOptions::default()
+    };
+    let bar = ctx.progress(
+        1,
+        &format!(
+            "readout: {} epochs of {} frames",
+            opts.epochs, v.readout_frames
+        ),
+    );
+    let report = train_readout_fresh(
+        &mut readout,
+        &mut r,
+        v.readout_frames,
+        v.readout_random_steps,
+        &opts,
+    )
+    .map_err(vlm_error)?;
+    bar.finish_and_clear();
+    // Held-out frames: a seed range training never draws from.
+    let held = render_labelled(
+        kind,
+        &mut r,
+        1024,
+        ctx.seed.wrapping_add(0xD1CE),
+        v.readout_random_steps,
+    )
+    .map_err(vlm_error)?;
+    let err = readout
+        .position_error(&held.pixels, &held.states)
+        .map_err(vlm_error)?;
+    readout
+        .save(&dir.join(READOUT_WEIGHTS))
+        .map_err(vlm_error)?;
+    let meta = ReadoutMeta {
+        kind,
+        image_size: size,
+        heldout_error_m: err,
+        heldout_frames: held.len(),
+        train_seconds: report.seconds,
+        parameters: readout.parameter_count(),
+    };
+    write_json(&dir.join(READOUT_META), &meta)?;
+    Ok(json!({
+        "stage": "readout",
+        "env": env.to_string(),
+        "dir": dir.display().to_string(),
+        "heldout_error_m": err,
+        "train_error_m": report.train_error_m,
+        "train_seconds": report.seconds,
+        "frames_seen": report.frames_seen,
+        "parameters": meta.parameters,
+    }))
+}

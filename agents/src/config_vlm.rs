@@ -1,0 +1,130 @@
+//! Configuration sections of the world model (`[vlm]`) and of the end-to-end experiment
+//! (`[pipeline]`): sizes, sample counts, epochs, imagination counts.
+
+use serde::{Deserialize, Serialize};
+
+/// `[vlm]`: world model, state readout, their training and evaluation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VlmSection {
+    /// Model size preset: `cpu_quick` (64×64 frames) or `paper` (128×128).
+    pub model: String,
+    /// Base stage: rollouts rendered from the simulators (instructions replaced by a generic one).
+    pub base_episodes: usize,
+    /// Keyframes (model steps) per base rollout; env steps = keyframes × h.
+    pub base_keyframes: usize,
+    /// Share of random actions in base rollouts (the rest are expert actions).
+    pub base_noise: f32,
+    pub base_epochs: usize,
+    pub base_lr: f64,
+    /// LoRA stage: fine-tuning samples drawn from `--data` (the CLI's `--samples` default).
+    pub lora_samples: usize,
+    pub lora_epochs: usize,
+    pub lora_lr: f64,
+    /// Samples per update in both stages.
+    pub batch_size: usize,
+    /// State readout: freshly rendered frames per epoch, epochs, random steps before a frame.
+    pub readout_frames: usize,
+    pub readout_epochs: usize,
+    pub readout_random_steps: usize,
+    /// `vlm eval`: one-step samples, whole held-out rollouts, and counterfactual rollouts imagined
+    /// freely for the goal-reaching rate.
+    pub eval_samples: usize,
+    pub eval_rollouts: usize,
+    pub goal_rollouts: usize,
+    /// Model steps per imagined rollout (each h env steps).
+    pub imagine_horizon: usize,
+    /// Rollouts imagined per forward batch.
+    pub imagine_batch: usize,
+}
+
+/// `[pipeline]`: what `vlgor pipeline` trains and evaluates.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSection {
+    /// Policy training seeds (each variant is trained and evaluated once per seed).
+    pub seeds: Vec<u64>,
+    /// Algorithms: "bc", "cql".
+    pub algos: Vec<String>,
+    /// Policy observation: "state" (imagined rows carry their read-out states) or "image".
+    pub obs: String,
+    /// Imagined rollouts per instruction set (the paper: 5,400 / 6,400 / 1,680).
+    pub counterfactual_target: usize,
+    pub counterfactual_behavior: usize,
+    pub hard: usize,
+    /// "truncate" (keep the valid prefix), "drop" (discard flagged rollouts) or "keep" (no
+    /// filtering: every rollout whole).
+    pub filter: String,
+    /// LoRA sample counts of the Table-1 sweep (empty: skip the sweep).
+    pub sweep: Vec<usize>,
+    /// Also train BC on unvalidated imagined rollouts (validation ablation).
+    pub unvalidated_ablation: bool,
+}
+
+impl VlmSection {
+    pub fn validate(&self) -> Result<(), (String, &'static str)> {
+        let bad = |k: &str, allowed: &'static str| Err((format!("vlm.{k}"), allowed));
+        if !["cpu_quick", "paper"].contains(&self.model.as_str()) {
+            return bad("model", "\"cpu_quick\" or \"paper\"");
+        }
+        if !(0.0..=1.0).contains(&self.base_noise) {
+            return bad("base_noise", "a number in [0, 1]");
+        }
+        for (k, v) in [
+            ("base_episodes", self.base_episodes),
+            ("base_keyframes", self.base_keyframes),
+            ("base_epochs", self.base_epochs),
+            ("lora_samples", self.lora_samples),
+            ("lora_epochs", self.lora_epochs),
+            ("batch_size", self.batch_size),
+            ("readout_frames", self.readout_frames),
+            ("readout_epochs", self.readout_epochs),
+            ("eval_samples", self.eval_samples),
+            ("eval_rollouts", self.eval_rollouts),
+            ("goal_rollouts", self.goal_rollouts),
+            ("imagine_horizon", self.imagine_horizon),
+            ("imagine_batch", self.imagine_batch),
+        ] {
+            if v == 0 {
+                return bad(k, "at least 1");
+            }
+        }
+        if self.base_keyframes < 2 {
+            return bad("base_keyframes", "at least 2");
+        }
+        for (k, v) in [("base_lr", self.base_lr), ("lora_lr", self.lora_lr)] {
+            if !(v > 0.0 && v < 1.0) {
+                return bad(k, "a number in (0, 1)");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PipelineSection {
+    pub fn validate(&self) -> Result<(), (String, &'static str)> {
+        let bad = |k: &str, allowed: &'static str| Err((format!("pipeline.{k}"), allowed));
+        if self.seeds.is_empty() {
+            return bad("seeds", "a non-empty list of integers");
+        }
+        if self.algos.is_empty() || self.algos.iter().any(|a| a != "bc" && a != "cql") {
+            return bad("algos", "a non-empty list of \"bc\" and \"cql\"");
+        }
+        if !["state", "image"].contains(&self.obs.as_str()) {
+            return bad("obs", "\"state\" or \"image\"");
+        }
+        if !["truncate", "drop", "keep"].contains(&self.filter.as_str()) {
+            return bad("filter", "\"truncate\", \"drop\" or \"keep\"");
+        }
+        if self.counterfactual_target + self.counterfactual_behavior + self.hard == 0 {
+            return bad(
+                "counterfactual_target",
+                "at least 1 imagined rollout in all",
+            );
+        }
+        if self.sweep.contains(&0) {
+            return bad("sweep", "positive sample counts");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! Training sets of imagined rollouts: several imagination runs (stored whole, with verdicts)
+//! merged into one dataset, with the physics filter applied (validated) or not (the ablation).
+
+use serde::Serialize;
+use std::path::Path;
+use vlgor_sim::dataset::{Collection, Dataset, DatasetHeader, DatasetWriter, EpisodeRecord};
+
+use super::records::Filter;
+use crate::context::Context;
+use crate::error::CliError;
+
+/// Episode `e` of `data` cut to its first `k` transitions (states and frames kept if stored).
+pub fn episode_record(data: &Dataset, e: usize, k: usize) -> EpisodeRecord {
+    let m = &data.episodes[e];
+    let rows = m.first_row..m.first_row + k + 1;
+    let tr = m.first_transition..m.first_transition + k;
+    let sd = data.manifest.state_dim;
+    let od = data.manifest.obs_dim;
+    let frames = data
+        .frames
+        .as_ref()
+        .zip(data.manifest.frames.as_ref())
+        .map(|(f, spec)| {
+            let fl = spec.height * spec.width * 3;
+            f[rows.start * fl..rows.end * fl].to_vec()
+        });
+    let flags = |v: &[u8]| v[tr.clone()].iter().map(|&b| b != 0).collect::<Vec<bool>>();
+    let mut terminals = flags(&data.terminals);
+    let mut timeouts = flags(&data.timeouts);
+    if k < m.length && k > 0 {
+        // A cut episode ends by truncation, not by the task.
+        terminals[k - 1] = false;
+        timeouts[k - 1] = true;
+    }
+    EpisodeRecord {
+        index: m.index,
+        seed: m.seed,
+        instruction: m.instruction.clone(),
+        states: if sd > 0 {
+            data.states[rows.start * sd..rows.end * sd].to_vec()
+        } else {
+            Vec::new()
+        },
+        observations: data.observations[rows.start * od..rows.end * od].to_vec(),
+        actions: tr.clone().map(|t| data.actions.get(t)).collect(),
+        rewards: data.rewards[tr.clone()].to_vec(),
+        success: flags(&data.success),
+        terminals,
+        timeouts,
+        frames,
+        verdict: m.verdict.clone(),
+    }
+}
+
+/// Transitions of an episode that survive `filter`, from its verdict (`None`: drop it).
+pub fn kept_transitions(
+    verdict: Option<&serde_json::Value>,
+    length: usize,
+    filter: Filter,
+) -> Option<usize> {
+    let v = verdict?;
+    let kind = v
+        .get("verdict")
+        .and_then(|x| x.as_str())
+        .unwrap_or("rejected");
+    let at = v
+        .get("truncated_at")
+        .and_then(|x| x.as_u64())
+        .map(|x| x as usize);
+    match (kind, filter) {
+        (_, Filter::Keep) | ("valid", _) => Some(length),
+        ("truncated", Filter::Truncate) => at.filter(|&k| k > 0).map(|k| k.min(length)),
+        _ => None,
+    }
+}
+
+/// What a mix holds.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+pub struct MixSummary {
+    pub sources: Vec<String>,
+    pub validated: bool,
+    pub episodes_in: usize,
+    pub episodes_out: usize,
+    pub transitions_out: usize,
+}
+
+/// Merges the imagined datasets `sources` into `out`; `validated` applies `filter` to each
+/// episode's verdict, otherwise every rollout is kept whole.
+pub fn mix(
+    ctx: &Context,
+    sources: &[&Path],
+    out: &Path,
+    filter: Filter,
+    validated: bool,
+) -> Result<MixSummary, CliError> {
+    let mut s = MixSummary {
+        sources: sources.iter().map(|p| p.display().to_string()).collect(),
+        validated,
+        ..MixSummary::default()
+    };
+    let mut records = Vec::new();
+    let mut header = None;
+    for src in sources {
+        let data = Dataset::open(src, None).map_err(|e| CliError::Input(e.to_string()))?;
+        for (e, m) in data.episodes.iter().enumerate() {
+            s.episodes_in += 1;
+            let keep = if validated {
+                kept_transitions(m.verdict.as_ref(), m.length, filter)
+            } else {
+                Some(m.length)
+            };
+            if let Some(k) = keep.filter(|&k| k > 0) {
+                let mut r = episode_record(&data, e, k);
+                r.index = records.len() as u64;
+                records.push(r);
+            }
+        }
+        if header.is_none() {
+            let m = &data.manifest;
+            header = Some(DatasetHeader {
+                env: m.env.clone(),
+                origin: m.origin,
+                collection: m.collection.clone(),
+                split: m.split.clone(),
+                state_dim: m.state_dim,
+                obs_dim: m.obs_dim,
+                action_space: m.action_space,
+                frames: m.frames.clone(),
+            });
+        }
+    }
+    let mut header =
+        header.ok_or_else(|| CliError::Input("mix needs at least one source dataset".into()))?;
+    header.collection = Collection {
+        episodes: records.len(),
+        ..header.collection
+    };
+    header.split.level = format!(
+        "mix ({})",
+        if validated {
+            "validated"
+        } else {
+            "unvalidated"
+        }
+    );
+    header.split.definition = format!("merged from {}", s.sources.join(", "));
+    let per_shard = ctx.config.collect.episodes_per_shard.max(1);
+    let mut writer =
+        DatasetWriter::create_or_resume(out, header).map_err(|e| CliError::Input(e.to_string()))?;
+    for chunk in records.chunks(per_shard) {
+        writer
+            .append_shard(chunk)
+            .map_err(|e| CliError::Other(e.into()))?;
+    }
+    s.episodes_out = records.len();
+    s.transitions_out = records.iter().map(EpisodeRecord::len).sum();
+    Ok(s)
+}

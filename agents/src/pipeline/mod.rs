@@ -1,0 +1,149 @@
+//! `vlgor pipeline`: the VLGOR experiment end to end — collect real rollouts, train the state
+//! readout and the world model (base, then LoRA), measure it, imagine counterfactual rollouts
+//! and validate them against the physics engine, train offline RL policies (baseline, VLGOR and
+//! the ablations, several seeds), evaluate them closed-loop, and write `report.md`,
+//! `results.json` and plots.
+//!
+//! Every stage records `OUT/stages/<stage>.json` when it finishes; a rerun skips finished
+//! stages (and finished policy runs), so an interrupted pipeline resumes where it stopped.
+
+mod plots;
+mod results;
+mod stages;
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use vlgor_sim::EnvKind;
+
+use crate::cli::PipelineArgs;
+use crate::context::Context;
+use crate::error::CliError;
+use crate::vlm_run::{read_json, write_json};
+
+/// A finished stage's record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StageRecord {
+    pub stage: String,
+    pub seconds: f64,
+    pub summary: serde_json::Value,
+}
+
+/// The experiment's directories.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub out: PathBuf,
+    pub env: EnvKind,
+}
+
+impl Layout {
+    pub fn real(&self) -> PathBuf {
+        self.out.join("data/real")
+    }
+    pub fn heldout(&self) -> PathBuf {
+        self.out.join("data/heldout")
+    }
+    pub fn vlm(&self) -> PathBuf {
+        self.out.join("vlm")
+    }
+    pub fn imagined(&self, set: &str) -> PathBuf {
+        self.out.join(format!("data/imagined-{set}"))
+    }
+    pub fn mix(&self, name: &str) -> PathBuf {
+        self.out.join(format!("data/mix-{name}"))
+    }
+    pub fn policy(&self, algo: &str, variant: &str, seed: u64) -> PathBuf {
+        self.out.join(format!("policies/{algo}-{variant}-s{seed}"))
+    }
+    fn stage_file(&self, stage: &str) -> PathBuf {
+        self.out.join("stages").join(format!("{stage}.json"))
+    }
+}
+
+/// Runs `stage` unless it already finished; returns its record either way.
+pub fn stage(
+    layout: &Layout,
+    name: &str,
+    f: impl FnOnce() -> Result<serde_json::Value, CliError>,
+) -> Result<StageRecord, CliError> {
+    let path = layout.stage_file(name);
+    if let Some(done) = read_json::<StageRecord>(&path)? {
+        tracing::info!(stage = name, "already finished; skipped");
+        eprintln!(
+            "pipeline: stage {name} already finished ({:.0} s); skipped",
+            done.seconds
+        );
+        return Ok(done);
+    }
+    eprintln!("pipeline: stage {name} ...");
+    let t = Instant::now();
+    let summary = f()?;
+    let rec = StageRecord {
+        stage: name.to_string(),
+        seconds: t.elapsed().as_secs_f64(),
+        summary,
+    };
+    write_json(&path, &rec)?;
+    eprintln!("pipeline: stage {name} done in {:.0} s", rec.seconds);
+    Ok(rec)
+}
+
+pub fn run(ctx: &Context, a: &PipelineArgs) -> Result<(), CliError> {
+    let env: EnvKind = a.env.env.parse()?;
+    let layout = Layout {
+        out: a.out.clone(),
+        env,
+    };
+    std::fs::create_dir_all(&layout.out)
+        .map_err(|e| CliError::Input(format!("{}: {e}", layout.out.display())))?;
+    check_same_preset(ctx, &layout)?;
+    let records = stages::run_all(ctx, &layout)?;
+    let results = results::write(ctx, &layout, &records)?;
+    if let Err(e) = plots::write_all(&layout, &results) {
+        tracing::warn!("plots not written: {e}");
+        eprintln!("pipeline: plots not written: {e}");
+    }
+    let report = layout.out.join("report.md");
+    if !ctx.json {
+        println!("{}", results::summary_table(&results));
+        println!("report: {}", report.display());
+    }
+    ctx.emit_json(&serde_json::json!({
+        "report": report.display().to_string(),
+        "results": layout.out.join("results.json").display().to_string(),
+        "success": results["success"],
+        "vlm": results["vlm"],
+        "validator": results["validator"],
+    }));
+    Ok(())
+}
+
+/// A pipeline directory keeps the preset and config it started with; resuming with others
+/// would mix results.
+fn check_same_preset(ctx: &Context, layout: &Layout) -> Result<(), CliError> {
+    let path = layout.out.join("pipeline.json");
+    let mine = serde_json::json!({
+        "env": layout.env.name(),
+        "preset": ctx.preset,
+        "seed": ctx.seed,
+        "config": ctx.config,
+    });
+    match read_json::<serde_json::Value>(&path)? {
+        Some(old) if old != mine => Err(CliError::Input(format!(
+            "{} was started with another env, preset, seed or config ({}); use a new --out to \
+             run with these settings",
+            layout.out.display(),
+            path.display()
+        ))),
+        Some(_) => Ok(()),
+        None => write_json(&path, &mine),
+    }
+}
+
+/// The dataset of imagined set `set` for instruction-set names.
+pub const IMAGINED_SETS: [&str; 3] = ["target", "behavior", "hard"];
+
+/// `Path` display helper for summaries.
+pub fn show(p: &Path) -> String {
+    p.display().to_string()
+}

@@ -1,0 +1,208 @@
+//! The pipeline's figures (plotters, PNG): success per level (the paper's Figure 4) and success
+//! vs epoch (Figure 6). The real-vs-imagined strips are written by the world-model evaluation.
+//! Text uses DejaVu Sans from the Debian package fonts-dejavu-core (installed by setup).
+
+use plotters::prelude::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use super::Layout;
+use super::stages::EVAL_LEVELS;
+
+const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+const COLORS: [RGBColor; 6] = [
+    RGBColor(90, 90, 90),
+    RGBColor(214, 39, 40),
+    RGBColor(31, 119, 180),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+];
+
+type PlotResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// A bar group: its label and (variant, mean %, std %) per bar.
+type BarGroup = (String, Vec<(String, f64, f64)>);
+
+fn register_font() -> PlotResult<()> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let bytes = std::fs::read(FONT)
+            .map_err(|e| format!("{FONT}: {e} (install the Debian package fonts-dejavu-core)"))?;
+        let leaked: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        plotters::style::register_font("sans-serif", FontStyle::Normal, leaked)
+            .map_err(|_| format!("{FONT} is not a usable font"))
+    })
+    .clone()
+    .map_err(Into::into)
+}
+
+/// Writes every plot into `OUT/plots/`.
+pub fn write_all(l: &Layout, results: &Value) -> PlotResult<()> {
+    register_font()?;
+    let dir = l.out.join("plots");
+    std::fs::create_dir_all(&dir)?;
+    success_per_level(&dir.join("success_per_level.png"), results)?;
+    success_vs_epoch(&dir.join("success_vs_epoch.png"), l, results)?;
+    Ok(())
+}
+
+/// Grouped bars: one group per (algorithm, level), one bar per data variant, with ±std whiskers.
+fn success_per_level(path: &Path, r: &Value) -> PlotResult<()> {
+    let mut groups: Vec<BarGroup> = Vec::new();
+    for (algo, per) in r["success"].as_object().into_iter().flatten() {
+        for level in EVAL_LEVELS {
+            let bars = per
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(variant, levels)| {
+                    let c = &levels[level];
+                    (
+                        variant.clone(),
+                        100.0 * c["mean"].as_f64().unwrap_or(0.0),
+                        100.0 * c["std"].as_f64().unwrap_or(0.0),
+                    )
+                })
+                .collect();
+            groups.push((format!("{} {level}", algo.to_uppercase()), bars));
+        }
+    }
+    let root = BitMapBackend::new(path, (1100, 520)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let n = groups.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Closed-loop success per level", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..n, 0f64..112f64)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .disable_x_axis()
+        .light_line_style(WHITE)
+        .y_desc("success (%)")
+        .draw()?;
+    // Group names above the bars (the top 12% of the plot is kept free for them).
+    for (g, (name, _)) in groups.iter().enumerate() {
+        chart.draw_series(std::iter::once(Text::new(
+            name.clone(),
+            (g as f64 + 0.12, 106.0),
+            ("sans-serif", 13),
+        )))?;
+    }
+    let mut legend: BTreeMap<String, RGBColor> = BTreeMap::new();
+    for (g, (_, bars)) in groups.iter().enumerate() {
+        let w = 0.8 / bars.len().max(1) as f64;
+        for (k, (variant, mean, std)) in bars.iter().enumerate() {
+            let color = COLORS[k % COLORS.len()];
+            legend.entry(variant.clone()).or_insert(color);
+            let x0 = g as f64 + 0.1 + k as f64 * w;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(x0, 0.0), (x0 + w * 0.9, *mean)],
+                color.filled(),
+            )))?;
+            let xc = x0 + w * 0.45;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(xc, (mean - std).max(0.0)), (xc, (mean + std).min(100.0))],
+                BLACK,
+            )))?;
+        }
+    }
+    for (variant, color) in legend {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, 0.0), (0.0, 0.0)],
+                color.filled(),
+            )))?
+            .label(variant)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::MiddleRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Periodic training-time success (training-level goals) per epoch, mean over seeds, one line
+/// per (algorithm, variant).
+fn success_vs_epoch(path: &Path, l: &Layout, r: &Value) -> PlotResult<()> {
+    let seeds: Vec<u64> = r["seeds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .collect();
+    let mut lines: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut max_epoch = 1.0f64;
+    for (algo, per) in r["success"].as_object().into_iter().flatten() {
+        for variant in per.as_object().into_iter().flatten().map(|(k, _)| k) {
+            let mut by_epoch: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+            for &s in &seeds {
+                let file = l.policy(algo, variant, s).join("evals.jsonl");
+                let Ok(text) = std::fs::read_to_string(&file) else {
+                    continue;
+                };
+                for line in text.lines() {
+                    if let Ok(v) = serde_json::from_str::<Value>(line)
+                        && let (Some(e), Some(rate)) =
+                            (v["epoch"].as_u64(), v["success_rate"].as_f64())
+                    {
+                        by_epoch.entry(e).or_default().push(100.0 * rate);
+                    }
+                }
+            }
+            let pts: Vec<(f64, f64)> = by_epoch
+                .into_iter()
+                .map(|(e, xs)| (e as f64, xs.iter().sum::<f64>() / xs.len() as f64))
+                .collect();
+            if let Some(last) = pts.last() {
+                max_epoch = max_epoch.max(last.0);
+                lines.push((format!("{} {variant}", algo.to_uppercase()), pts));
+            }
+        }
+    }
+    let root = BitMapBackend::new(path, (900, 520)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Success during training (training-level goals)",
+            ("sans-serif", 22),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..max_epoch, 0f64..100f64)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("success (%)")
+        .draw()?;
+    for (k, (name, pts)) in lines.into_iter().enumerate() {
+        let color = COLORS[k % COLORS.len()];
+        let style = if name.starts_with("CQL") {
+            color.stroke_width(1)
+        } else {
+            color.stroke_width(2)
+        };
+        chart
+            .draw_series(LineSeries::new(pts, style))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

@@ -1,0 +1,398 @@
+//! The pipeline's stages, in order. Each returns a JSON summary kept in `stages/<stage>.json`.
+
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use vlgor_sim::EnvKind;
+use vlgor_sim::dataset::Dataset;
+use vlgor_sim::metaworld::Task;
+
+use super::{IMAGINED_SETS, Layout, StageRecord, show, stage};
+use crate::cli::{Algo, EnvArg, EvalArgs, ObsKind, TrainPolicyArgs, TrainVlmArgs, VlmStage};
+use crate::collect::{CollectPlan, collect};
+use crate::context::Context;
+use crate::envs::EnvSpec;
+use crate::error::CliError;
+use crate::imagination::mix::{MixSummary, mix};
+use crate::imagination::records::Filter;
+use crate::imagination::{ImaginePlan, InstructionSet, finished_summary, imagine_dataset};
+use crate::vlm_eval::{VlmEvalReport, evaluate};
+use crate::vlm_run::{VlmRun, load_readout, read_json, write_json};
+
+/// A policy variant: which imagined mix (if any) joins the real data.
+pub struct Variant {
+    pub name: &'static str,
+    pub mix: Option<&'static str>,
+}
+
+/// Baseline, VLGOR and the two ablations (every algorithm), and the unvalidated ablation (BC).
+pub fn variants(algo: &str, unvalidated: bool) -> Vec<Variant> {
+    let mut v = vec![
+        Variant {
+            name: "baseline",
+            mix: None,
+        },
+        Variant {
+            name: "vlgor",
+            mix: Some("vlgor"),
+        },
+        Variant {
+            name: "wo_target",
+            mix: Some("wo_target"),
+        },
+        Variant {
+            name: "wo_behavior",
+            mix: Some("wo_behavior"),
+        },
+    ];
+    if unvalidated && algo == "bc" {
+        v.push(Variant {
+            name: "unvalidated",
+            mix: Some("unvalidated"),
+        });
+    }
+    v
+}
+
+pub const EVAL_LEVELS: [&str; 3] = ["rephrase", "counterfactual", "hard"];
+
+fn env_arg(env: EnvKind) -> EnvArg {
+    EnvArg {
+        env: env.name().to_string(),
+    }
+}
+
+fn to_value<T: serde::Serialize>(x: &T) -> Result<Value, CliError> {
+    serde_json::to_value(x).map_err(|e| CliError::Other(e.into()))
+}
+
+/// Removes an unfinished output so its stage can start over.
+fn clear(path: &Path) -> Result<(), CliError> {
+    if path.exists() {
+        std::fs::remove_dir_all(path)
+            .map_err(|e| CliError::Other(anyhow::anyhow!("{}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+fn specs(env: EnvKind) -> (Vec<EnvSpec>, Option<String>) {
+    match env {
+        EnvKind::Clevr => (vec![EnvSpec::Clevr], None),
+        EnvKind::MetaWorld => (
+            Task::ALL.iter().map(|t| EnvSpec::MetaWorld(*t)).collect(),
+            Some("all".into()),
+        ),
+    }
+}
+
+fn collect_into(
+    ctx: &Context,
+    l: &Layout,
+    dir: &Path,
+    episodes: usize,
+    seed: u64,
+) -> Result<Value, CliError> {
+    let (specs, task_arg) = specs(l.env);
+    let plan = CollectPlan {
+        specs,
+        task_arg,
+        episodes,
+        seed,
+        noise: ctx.config.collect.noise,
+        episodes_per_shard: ctx.config.collect.episodes_per_shard,
+        preset: ctx.preset.clone(),
+        frames: None,
+    };
+    let bar = ctx.progress(episodes as u64, &format!("collect {}", dir.display()));
+    let m = collect(&plan, dir, &bar)?;
+    bar.finish_and_clear();
+    Ok(
+        json!({"dir": show(dir), "episodes": m.counts.episodes, "transitions": m.counts.transitions,
+              "successes": m.counts.successes}),
+    )
+}
+
+/// Every stage, resuming finished ones; returns their records by name.
+pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord>, CliError> {
+    let mut out = BTreeMap::new();
+    let v = &ctx.config.vlm;
+    let p = &ctx.config.pipeline;
+    let vlm = VlmRun::new(&l.vlm());
+    let real_episodes = match l.env {
+        EnvKind::Clevr => ctx.config.collect.episodes,
+        EnvKind::MetaWorld => ctx.config.collect.episodes.min(1000),
+    };
+    let heldout_episodes = match l.env {
+        EnvKind::Clevr => 256,
+        EnvKind::MetaWorld => 100,
+    };
+    let r = stage(l, "collect", || {
+        // Collection resumes shard by shard on its own.
+        let real = collect_into(ctx, l, &l.real(), real_episodes, ctx.seed)?;
+        let held = collect_into(
+            ctx,
+            l,
+            &l.heldout(),
+            heldout_episodes,
+            ctx.seed.wrapping_add(7777),
+        )?;
+        Ok(json!({"real": real, "heldout": held}))
+    })?;
+    out.insert(r.stage.clone(), r);
+    let train = |stage: VlmStage, out_dir: &Path, base: Option<PathBuf>, samples: Option<usize>| {
+        crate::commands::train_vlm::train_stage(
+            ctx,
+            &TrainVlmArgs {
+                env: env_arg(l.env),
+                stage,
+                data: Some(l.real()),
+                samples,
+                epochs: None,
+                base,
+                out: out_dir.to_path_buf(),
+                resume: true,
+            },
+        )
+    };
+    let r = stage(l, "readout", || {
+        clear(&vlm.readout_dir())?;
+        train(VlmStage::Readout, &l.vlm(), None, None)
+    })?;
+    out.insert(r.stage.clone(), r);
+    let r = stage(l, "vlm_base", || {
+        train(VlmStage::Base, &l.vlm(), None, None)
+    })?;
+    out.insert(r.stage.clone(), r);
+    let r = stage(l, "vlm_lora", || {
+        train(VlmStage::Lora, &l.vlm(), None, Some(v.lora_samples))
+    })?;
+    out.insert(r.stage.clone(), r);
+    let r = stage(l, "vlm_full", || {
+        train(VlmStage::Full, &l.vlm(), None, Some(v.lora_samples))
+    })?;
+    out.insert(r.stage.clone(), r);
+    let r = stage(l, "vlm_eval", || {
+        let mut evals = serde_json::Map::new();
+        for s in ["lora", "base", "full"] {
+            evals.insert(s.into(), to_value(&eval_stage(ctx, l, &l.vlm(), s)?)?);
+        }
+        let (model, _) = vlm.load_for_inference(ctx)?;
+        let data = Dataset::open(&l.heldout(), Some(l.env.name()))
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        crate::vlm_eval::real_vs_imagined(ctx, &model, &data, 4, &l.out.join("plots"))?;
+        Ok(Value::Object(evals))
+    })?;
+    out.insert(r.stage.clone(), r);
+    let r = stage(l, "vlm_sweep", || {
+        let mut rows = Vec::new();
+        for &n in &p.sweep {
+            let dir = if n == v.lora_samples {
+                l.vlm()
+            } else {
+                let d = l.vlm().join(format!("sweep-{n}"));
+                if !VlmRun::new(&d).finished("lora") {
+                    train(VlmStage::Lora, &d, Some(vlm.stage_dir("base")), Some(n))?;
+                }
+                d
+            };
+            let e = eval_stage(ctx, l, &dir, "lora")?;
+            rows.push(json!({"samples": n, "eval": e}));
+        }
+        Ok(json!({"rows": rows}))
+    })?;
+    out.insert(r.stage.clone(), r);
+    let r = stage(l, "imagine", || {
+        let mut sets = serde_json::Map::new();
+        for (set, name, count) in [
+            ("target", "counterfactual-target", p.counterfactual_target),
+            (
+                "behavior",
+                "counterfactual-behavior",
+                p.counterfactual_behavior,
+            ),
+            ("hard", "hard", p.hard),
+        ] {
+            let dir = l.imagined(set);
+            let summary = match finished_summary(&dir)? {
+                Some(s) => s,
+                None if count == 0 => continue,
+                None => {
+                    clear(&dir)?;
+                    imagine_dataset(
+                        ctx,
+                        &ImaginePlan {
+                            env: l.env,
+                            vlm: l.vlm(),
+                            readout: None,
+                            from: l.real(),
+                            set: InstructionSet::parse(name)?,
+                            count,
+                            out: dir.clone(),
+                            horizon: v.imagine_horizon,
+                            filter: Filter::Keep,
+                            batch: v.imagine_batch,
+                        },
+                    )?
+                }
+            };
+            sets.insert(set.into(), to_value(&summary)?);
+        }
+        Ok(Value::Object(sets))
+    })?;
+    out.insert(r.stage.clone(), r);
+    let filter = Filter::parse(&p.filter)?;
+    let r = stage(l, "mix", || {
+        let present: Vec<&str> = IMAGINED_SETS
+            .iter()
+            .copied()
+            .filter(|s| l.imagined(s).join("manifest.json").is_file())
+            .collect();
+        let pick = |without: Option<&str>| -> Vec<PathBuf> {
+            present
+                .iter()
+                .filter(|s| Some(**s) != without)
+                .map(|s| l.imagined(s))
+                .collect()
+        };
+        let mut mixes = serde_json::Map::new();
+        let mut plans = vec![
+            ("vlgor", pick(None), true),
+            ("wo_target", pick(Some("target")), true),
+            ("wo_behavior", pick(Some("behavior")), true),
+        ];
+        if p.unvalidated_ablation {
+            plans.push(("unvalidated", pick(None), false));
+        }
+        for (name, sources, validated) in plans {
+            let dir = l.mix(name);
+            clear(&dir)?;
+            let refs: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
+            let s: MixSummary = mix(ctx, &refs, &dir, filter, validated)?;
+            mixes.insert(name.into(), to_value(&s)?);
+        }
+        Ok(Value::Object(mixes))
+    })?;
+    out.insert(r.stage.clone(), r);
+    let r = stage(l, "validator", || super::results::validator_stage(ctx, l))?;
+    out.insert(r.stage.clone(), r);
+    let r = stage(l, "policies", || policies(ctx, l))?;
+    out.insert(r.stage.clone(), r);
+    Ok(out)
+}
+
+/// Evaluates stage `s` of the run at `dir` on the held-out data (cached in `dir/eval-<s>.json`).
+fn eval_stage(ctx: &Context, l: &Layout, dir: &Path, s: &str) -> Result<VlmEvalReport, CliError> {
+    let cache = dir.join(format!("eval-{s}.json"));
+    if let Some(r) = read_json::<VlmEvalReport>(&cache)? {
+        return Ok(r);
+    }
+    let run = VlmRun::new(dir);
+    let mut model = vlgor_vlm::world_model::WorldModel::load(&run.stage_dir(s), ctx.device)
+        .map_err(|e| CliError::Input(format!("{}: {e}", run.stage_dir(s).display())))?;
+    model.merge_lora();
+    let readout = load_readout(ctx, &VlmRun::new(&l.vlm()).readout_dir(), l.env)?;
+    let data = Dataset::open(&l.heldout(), Some(l.env.name()))
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    let r = evaluate(ctx, &model, s, &readout, &data, &ctx.config.vlm)?;
+    write_json(&cache, &r)?;
+    Ok(r)
+}
+
+/// Trains and evaluates every (algorithm, variant, seed); finished runs are skipped.
+fn policies(ctx: &Context, l: &Layout) -> Result<Value, CliError> {
+    let p = &ctx.config.pipeline;
+    let obs = if p.obs == "image" {
+        ObsKind::Image
+    } else {
+        ObsKind::State
+    };
+    let mut all = serde_json::Map::new();
+    for algo in &p.algos {
+        for variant in variants(algo, p.unvalidated_ablation) {
+            if let Some(m) = variant.mix {
+                let transitions = read_json::<StageRecord>(&l.out.join("stages/mix.json"))?
+                    .and_then(|r| r.summary[m]["transitions_out"].as_u64())
+                    .unwrap_or(0);
+                if transitions == 0 {
+                    for &seed in &p.seeds {
+                        all.insert(
+                            format!("{algo}-{}-s{seed}", variant.name),
+                            json!({"algo": algo, "variant": variant.name, "seed": seed,
+                                   "skipped": format!("the '{m}' mix holds no imagined transitions (none passed validation)")}),
+                        );
+                    }
+                    continue;
+                }
+            }
+            for &seed in &p.seeds {
+                let dir = l.policy(algo, variant.name, seed);
+                let marker = dir.join("pipeline_eval.json");
+                let result = match read_json::<Value>(&marker)? {
+                    Some(r) => r,
+                    None => {
+                        let r = train_and_evaluate(ctx, l, algo, &variant, seed, obs, &dir)?;
+                        write_json(&marker, &r)?;
+                        r
+                    }
+                };
+                all.insert(format!("{algo}-{}-s{seed}", variant.name), result);
+            }
+        }
+    }
+    Ok(Value::Object(all))
+}
+
+fn train_and_evaluate(
+    ctx: &Context,
+    l: &Layout,
+    algo: &str,
+    variant: &Variant,
+    seed: u64,
+    obs: ObsKind,
+    dir: &Path,
+) -> Result<Value, CliError> {
+    eprintln!("pipeline: policy {algo} {} seed {seed}", variant.name);
+    let sctx = ctx.with_seed(seed);
+    let data = match variant.mix {
+        None => show(&l.real()),
+        Some(m) => format!("{},{}", show(&l.real()), show(&l.mix(m))),
+    };
+    crate::commands::train_policy::run(
+        &sctx,
+        &TrainPolicyArgs {
+            env: env_arg(l.env),
+            algo: if algo == "cql" { Algo::Cql } else { Algo::Bc },
+            data,
+            ratio: None,
+            obs,
+            out: dir.to_path_buf(),
+            resume: true,
+        },
+    )?;
+    let mut levels = serde_json::Map::new();
+    let episodes = ctx.config.eval.episodes;
+    for level in EVAL_LEVELS {
+        crate::commands::eval::run(
+            &sctx,
+            &EvalArgs {
+                run: Some(dir.to_path_buf()),
+                env: None,
+                policy: "expert".into(),
+                task: (l.env == EnvKind::MetaWorld).then(|| "all".to_string()),
+                level: level.into(),
+                episodes: Some(episodes),
+                seeds: Some(vec![seed]),
+                min_success: None,
+                parallel: 16,
+            },
+        )?;
+        let file = dir
+            .join("eval")
+            .join(format!("{level}-{episodes}x{seed}.json"));
+        let r: Value = read_json(&file)?.ok_or_else(|| {
+            CliError::Other(anyhow::anyhow!("evaluation wrote no {}", file.display()))
+        })?;
+        levels.insert(level.into(), r["success_rate"].clone());
+    }
+    Ok(json!({"algo": algo, "variant": variant.name, "seed": seed, "success": levels}))
+}

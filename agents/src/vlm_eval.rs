@@ -1,0 +1,427 @@
+//! World-model quality on held-out real rollouts (the paper's Table 1 metrics):
+//! (a) one step, (b) whole rollouts imagined with the real actions fed in, each as PSNR, SSIM
+//! (Gaussian 11×11, σ 1.5) and MED (the main object's read-out position against the true one,
+//! normalised by the workspace); (c) the goal-reaching rate of counterfactual rollouts imagined
+//! freely, judged on read-out states. A copy-the-input-frame baseline is reported beside (a)
+//! and (b).
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use vlgor_sim::dataset::Dataset;
+use vlgor_sim::language::CounterfactualKind;
+use vlgor_sim::{Action, EnvKind, GoalSpec, Instruction};
+use vlgor_vlm::SentenceEncoder;
+use vlgor_vlm::metrics::{med, psnr, ssim, to_unit};
+use vlgor_vlm::perception::StateReadout;
+use vlgor_vlm::world_model::samples::keyframe_action;
+use vlgor_vlm::world_model::{CachedText, GoalCheck, WorldModel, imagine, rollout_with_actions};
+
+use crate::config_vlm::VlmSection;
+use crate::context::Context;
+use crate::error::CliError;
+use crate::frames::env_for;
+use crate::imagination::records::perceive;
+use crate::imagination::{InstructionSet, PerceivedGoal};
+use crate::vlm_run::{renderer, vlm_error};
+
+/// Mean PSNR (dB), SSIM and MED over `n` predicted frames.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct Quality {
+    pub psnr: f64,
+    pub ssim: f64,
+    pub med: f64,
+    pub n: usize,
+}
+
+#[derive(Default)]
+struct Sums {
+    psnr: f64,
+    ssim: f64,
+    med: f64,
+    n: usize,
+}
+
+impl Sums {
+    fn mean(&self) -> Quality {
+        let d = self.n.max(1) as f64;
+        Quality {
+            psnr: self.psnr / d,
+            ssim: self.ssim / d,
+            med: self.med / d,
+            n: self.n,
+        }
+    }
+}
+
+/// What `vlgor vlm eval` reports.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct VlmEvalReport {
+    pub stage: String,
+    pub one_step: Quality,
+    pub rollout: Quality,
+    /// Predicting "nothing changes" (the input frame), for scale.
+    pub copy_one_step: Quality,
+    pub copy_rollout: Quality,
+    pub goal_rate: f64,
+    pub goal_rollouts: usize,
+    pub seconds: f64,
+}
+
+/// Indices of the main object's coordinates in a perceived state.
+fn main_object(goal: &GoalSpec) -> Vec<usize> {
+    match goal {
+        GoalSpec::Clevr(g) => {
+            let b = g.balls().first().copied().unwrap_or(0);
+            vec![2 * b, 2 * b + 1]
+        }
+        GoalSpec::MetaWorld(g) if g.task == vlgor_sim::metaworld::Task::Reach => vec![0, 1, 2],
+        GoalSpec::MetaWorld(_) => vec![4, 5, 6],
+    }
+}
+
+struct Scorer<'a> {
+    readout: &'a StateReadout,
+    size: usize,
+}
+
+impl Scorer<'_> {
+    /// Adds frame `pred` against the real frame `real` whose true perceived state is `truth`.
+    fn add(
+        &self,
+        s: &mut Sums,
+        pred: &[u8],
+        real: &[u8],
+        truth: &[f32],
+        object: &[usize],
+    ) -> Result<(), CliError> {
+        let (a, b) = (to_unit(pred), to_unit(real));
+        let read = self.readout.read(pred, 1).map_err(vlm_error)?;
+        let bounds = self.readout.kind().bounds();
+        let pick = |v: &[f32]| object.iter().map(|&i| v[i]).collect::<Vec<f32>>();
+        let bnds: Vec<(f32, f32)> = object.iter().map(|&i| bounds[i]).collect();
+        s.psnr += psnr(&a, &b, 1.0).unwrap_or(0.0);
+        s.ssim += ssim(&a, &b, self.size, self.size, 3, 1.0).unwrap_or(0.0);
+        s.med += med(&pick(&read[0]), &pick(truth), &bnds).unwrap_or(0.0);
+        s.n += 1;
+        Ok(())
+    }
+}
+
+/// One held-out episode cut into keyframes.
+struct Keyframes {
+    instruction: Instruction,
+    seed: u64,
+    /// Real frames s_0, s_h, ..., u8 [H, W, 3].
+    frames: Vec<Vec<u8>>,
+    /// True perceived states of those frames.
+    truth: Vec<Vec<f32>>,
+    /// ā_0, ā_h, ... (one fewer than frames).
+    actions: Vec<Action>,
+}
+
+fn keyframes(
+    data: &Dataset,
+    e: usize,
+    h: usize,
+    r: &mut vlgor_render::Renderer,
+    kind: EnvKind,
+) -> Result<Keyframes, CliError> {
+    let meta = &data.episodes[e];
+    let k = meta.length / h;
+    let mut env = env_for(meta);
+    env.reset(meta.seed, &meta.instruction)?;
+    let camera = env.cameras()[0];
+    let d = data.manifest.obs_dim;
+    let mut states = Vec::new();
+    let mut truth = Vec::new();
+    for j in 0..=k {
+        let row = meta.first_row + j * h;
+        states.extend_from_slice(data.state(row));
+        truth.push(perceive(kind, &data.observations[row * d..(row + 1) * d]));
+    }
+    let sd = data.manifest.state_dim;
+    let pixels = vlgor_render::render_states(&mut *env, &states, sd, camera, r)
+        .map_err(|e| CliError::Other(e.into()))?;
+    let fl = pixels.len() / (k + 1);
+    let actions = (0..k)
+        .map(|j| {
+            let w: Vec<Action> = (j * h..(j + 1) * h)
+                .map(|t| data.actions.get(meta.first_transition + t))
+                .collect();
+            keyframe_action(&w)
+        })
+        .collect();
+    Ok(Keyframes {
+        instruction: meta.instruction.clone(),
+        seed: meta.seed,
+        frames: pixels.chunks(fl).map(<[u8]>::to_vec).collect(),
+        truth,
+        actions,
+    })
+}
+
+/// Evaluates `model` on held-out `data` (with states) using `readout` for MED and goals.
+pub fn evaluate(
+    ctx: &Context,
+    model: &WorldModel,
+    stage: &str,
+    readout: &StateReadout,
+    data: &Dataset,
+    v: &VlmSection,
+) -> Result<VlmEvalReport, CliError> {
+    let start = Instant::now();
+    let kind: EnvKind = data.manifest.env.parse()?;
+    if data.states.is_empty() {
+        return Err(CliError::Input(format!(
+            "{}: held-out data needs states (a real dataset)",
+            data.dir.display()
+        )));
+    }
+    let c = model.config();
+    let (h, size) = (c.horizon_steps, c.image_size as usize);
+    let mut r = renderer(ctx, c.image_size)?;
+    let encoder =
+        SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Input(e.to_string()))?;
+    let mut text = CachedText::new(encoder);
+    let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed ^ 0xE7A1);
+    let mut order: Vec<usize> = (0..data.episodes.len())
+        .filter(|&e| data.episodes[e].length >= h)
+        .collect();
+    if order.is_empty() {
+        return Err(CliError::Input(format!(
+            "{}: no episode is at least {h} steps long",
+            data.dir.display()
+        )));
+    }
+    order.shuffle(&mut rng);
+    let scorer = Scorer { readout, size };
+    let bar = ctx.progress(
+        (v.eval_rollouts + v.eval_samples + v.goal_rollouts) as u64,
+        "world-model evaluation",
+    );
+    // (b) whole rollouts with the real actions.
+    let (mut roll, mut copy_roll) = (Sums::default(), Sums::default());
+    let picks: Vec<usize> = order
+        .iter()
+        .copied()
+        .cycle()
+        .take(v.eval_rollouts)
+        .collect();
+    for chunk in picks.chunks(v.imagine_batch) {
+        let eps: Vec<Keyframes> = chunk
+            .iter()
+            .map(|&e| keyframes(data, e, h, &mut r, kind))
+            .collect::<Result<_, _>>()?;
+        let texts: Vec<&str> = eps.iter().map(|k| k.instruction.text.as_str()).collect();
+        let initial: Vec<u8> = eps.iter().flat_map(|k| k.frames[0].clone()).collect();
+        let acts: Vec<Vec<Action>> = eps.iter().map(|k| k.actions.clone()).collect();
+        let pred =
+            rollout_with_actions(model, &mut text, &texts, &initial, &acts).map_err(vlm_error)?;
+        for (k, p) in eps.iter().zip(&pred) {
+            let obj = main_object(&k.instruction.goal);
+            for (j, frame) in p.iter().enumerate() {
+                scorer.add(&mut roll, frame, &k.frames[j + 1], &k.truth[j + 1], &obj)?;
+                scorer.add(
+                    &mut copy_roll,
+                    &k.frames[0],
+                    &k.frames[j + 1],
+                    &k.truth[j + 1],
+                    &obj,
+                )?;
+            }
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    // (a) one step from random keyframes of random episodes.
+    let (mut one, mut copy_one) = (Sums::default(), Sums::default());
+    let mut samples = Vec::new();
+    for &e in order.iter().cycle().take(v.eval_samples) {
+        samples.push(keyframes(data, e, h, &mut r, kind)?);
+    }
+    for chunk in samples.chunks(v.imagine_batch) {
+        let texts: Vec<&str> = chunk.iter().map(|k| k.instruction.text.as_str()).collect();
+        let initial: Vec<u8> = chunk.iter().flat_map(|k| k.frames[0].clone()).collect();
+        let acts: Vec<Vec<Action>> = chunk.iter().map(|k| vec![k.actions[0]]).collect();
+        let pred =
+            rollout_with_actions(model, &mut text, &texts, &initial, &acts).map_err(vlm_error)?;
+        for (k, p) in chunk.iter().zip(&pred) {
+            let obj = main_object(&k.instruction.goal);
+            scorer.add(&mut one, &p[0], &k.frames[1], &k.truth[1], &obj)?;
+            scorer.add(&mut copy_one, &k.frames[0], &k.frames[1], &k.truth[1], &obj)?;
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    // (c) counterfactual instructions imagined freely until the read-out goal holds.
+    let mut reached = 0usize;
+    let picks: Vec<usize> = order
+        .iter()
+        .copied()
+        .cycle()
+        .take(v.goal_rollouts)
+        .collect();
+    for (b, chunk) in picks.chunks(v.imagine_batch).enumerate() {
+        let mut ins = Vec::new();
+        let mut goals = Vec::new();
+        let mut initial = Vec::new();
+        for (i, &e) in chunk.iter().enumerate() {
+            let kf = keyframes(data, e, h, &mut r, kind)?;
+            let set = InstructionSet::Counterfactual(if (b + i) % 2 == 0 {
+                CounterfactualKind::Target
+            } else {
+                CounterfactualKind::Behavior
+            });
+            let cf = set.pick(&kf.instruction, i, &mut rng)?;
+            goals.push(PerceivedGoal::new(&cf, kf.seed, &kf.truth[0])?);
+            initial.extend_from_slice(&kf.frames[0]);
+            ins.push(cf);
+        }
+        let texts: Vec<&str> = ins.iter().map(|i| i.text.as_str()).collect();
+        let mut check = |i: usize, p: &[f32]| goals[i].success(p);
+        let out = imagine(
+            model,
+            &mut text,
+            &texts,
+            &initial,
+            v.imagine_horizon,
+            Some(GoalCheck {
+                readout,
+                check: &mut check,
+            }),
+        )
+        .map_err(vlm_error)?;
+        reached += out.success_step.iter().filter(|s| s.is_some()).count();
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(VlmEvalReport {
+        stage: stage.to_string(),
+        one_step: one.mean(),
+        rollout: roll.mean(),
+        copy_one_step: copy_one.mean(),
+        copy_rollout: copy_roll.mean(),
+        goal_rate: reached as f64 / v.goal_rollouts.max(1) as f64,
+        goal_rollouts: v.goal_rollouts,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Concatenates equally sized frames left to right (u8 [H, W, 3] each).
+fn hstack(frames: &[&[u8]], size: usize) -> vlgor_render::Frame {
+    let n = frames.len();
+    let mut pixels = vec![255u8; n * size * size * 3];
+    for (k, f) in frames.iter().enumerate() {
+        for y in 0..size {
+            let src = &f[y * size * 3..(y + 1) * size * 3];
+            let d = (y * n * size + k * size) * 3;
+            pixels[d..d + size * 3].copy_from_slice(src);
+        }
+    }
+    vlgor_render::Frame {
+        width: (n * size) as u32,
+        height: size as u32,
+        pixels,
+    }
+}
+
+/// Writes `dir/real_vs_imagined.png` (per held-out episode, a row of real keyframes above the
+/// keyframes imagined with the real actions) and `dir/real_vs_imagined.gif` (the same episodes
+/// animated, "real | imagined").
+pub fn real_vs_imagined(
+    ctx: &Context,
+    model: &WorldModel,
+    data: &Dataset,
+    episodes: usize,
+    dir: &std::path::Path,
+) -> Result<(), CliError> {
+    let kind: EnvKind = data.manifest.env.parse()?;
+    let c = model.config();
+    let (h, size) = (c.horizon_steps, c.image_size as usize);
+    let mut r = renderer(ctx, c.image_size)?;
+    let picks: Vec<usize> = (0..data.episodes.len())
+        .filter(|&e| data.episodes[e].length >= 2 * h)
+        .take(episodes)
+        .collect();
+    if picks.is_empty() {
+        return Err(CliError::Input(format!(
+            "{}: no episode has two keyframes to show",
+            data.dir.display()
+        )));
+    }
+    let eps: Vec<Keyframes> = picks
+        .iter()
+        .map(|&e| keyframes(data, e, h, &mut r, kind))
+        .collect::<Result<_, _>>()?;
+    let encoder =
+        SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Input(e.to_string()))?;
+    let mut text = CachedText::new(encoder);
+    let texts: Vec<&str> = eps.iter().map(|k| k.instruction.text.as_str()).collect();
+    let initial: Vec<u8> = eps.iter().flat_map(|k| k.frames[0].clone()).collect();
+    let acts: Vec<Vec<Action>> = eps.iter().map(|k| k.actions.clone()).collect();
+    let pred =
+        rollout_with_actions(model, &mut text, &texts, &initial, &acts).map_err(vlm_error)?;
+    let cols = eps.iter().map(|k| k.frames.len()).max().unwrap_or(1).min(8);
+    let blank = vec![255u8; size * size * 3];
+    let mut rows: Vec<vlgor_render::Frame> = Vec::new();
+    for (k, p) in eps.iter().zip(&pred) {
+        let real: Vec<&[u8]> = (0..cols)
+            .map(|j| k.frames.get(j).map_or(blank.as_slice(), Vec::as_slice))
+            .collect();
+        let imagined: Vec<&[u8]> = (0..cols)
+            .map(|j| match j {
+                0 => k.frames[0].as_slice(),
+                _ => p.get(j - 1).map_or(blank.as_slice(), Vec::as_slice),
+            })
+            .collect();
+        rows.push(hstack(&real, size));
+        rows.push(hstack(&imagined, size));
+    }
+    let width = rows[0].width as usize;
+    let mut grid = vlgor_render::Frame {
+        width: width as u32,
+        height: (rows.len() * size) as u32,
+        pixels: Vec::new(),
+    };
+    for row in &rows {
+        grid.pixels.extend_from_slice(&row.pixels);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| CliError::Other(e.into()))?;
+    vlgor_render::output::save_png(dir.join("real_vs_imagined.png"), &grid)
+        .map_err(|e| CliError::Other(e.into()))?;
+    let steps = eps.iter().map(|k| k.frames.len()).max().unwrap_or(1);
+    let mut real_seq = Vec::new();
+    let mut imagined_seq = Vec::new();
+    for j in 0..steps {
+        let at = |v: &[Vec<u8>], j: usize| -> Vec<u8> { v[j.min(v.len() - 1)].clone() };
+        let real: Vec<Vec<u8>> = eps.iter().map(|k| at(&k.frames, j)).collect();
+        let imagined: Vec<Vec<u8>> = eps
+            .iter()
+            .zip(&pred)
+            .map(|(k, p)| {
+                if j == 0 {
+                    k.frames[0].clone()
+                } else {
+                    at(p, j - 1)
+                }
+            })
+            .collect();
+        real_seq.push(hstack(
+            &real.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+            size,
+        ));
+        imagined_seq.push(hstack(
+            &imagined.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+            size,
+        ));
+    }
+    vlgor_render::output::save_side_by_side(
+        dir.join("real_vs_imagined.gif"),
+        &real_seq,
+        &imagined_seq,
+        600,
+    )
+    .map_err(|e| CliError::Other(e.into()))?;
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! The end-to-end experiment at toy scale through the binary: every stage runs (collect, readout,
+//! world model base/LoRA/full, its evaluation and sweep, imagination with physics validation,
+//! mixes, BC and CQL policies, closed-loop evaluation, report), a rerun resumes without
+//! redoing anything, and the world-model commands reject bad input with exit status 2.
+
+use std::process::{Command, Output};
+
+fn vlgor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vlgor"))
+        .args(args)
+        .output()
+        .expect("run vlgor")
+}
+
+fn ok(args: &[&str]) -> Output {
+    let o = vlgor(args);
+    assert!(
+        o.status.success(),
+        "vlgor {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+const TOY: &str = r#"
+[collect]
+episodes = 120
+[eval]
+episodes = 6
+[rl]
+epochs = 2
+eval_every = 1
+eval_episodes = 4
+[vlm]
+base_episodes = 6
+base_keyframes = 3
+base_epochs = 1
+lora_samples = 48
+lora_epochs = 1
+readout_frames = 64
+readout_epochs = 1
+eval_samples = 8
+eval_rollouts = 4
+goal_rollouts = 8
+imagine_horizon = 3
+imagine_batch = 8
+[pipeline]
+seeds = [0]
+counterfactual_target = 8
+counterfactual_behavior = 8
+hard = 4
+sweep = [24, 48]
+filter = "keep"
+"#;
+
+#[test]
+fn toy_pipeline_writes_a_complete_report_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("toy.toml");
+    std::fs::write(&cfg, TOY).unwrap();
+    let out = dir.path().join("run");
+    let args = [
+        "--threads",
+        "1",
+        "--config",
+        cfg.to_str().unwrap(),
+        "pipeline",
+        "--env",
+        "clevr",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ];
+    let o = ok(&args);
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(last["report"].as_str().unwrap().ends_with("report.md"));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    for key in ["psnr", "ssim", "med"] {
+        for part in ["one_step", "rollout"] {
+            let v = results["vlm"][part][key].as_f64().unwrap();
+            assert!(v.is_finite(), "vlm.{part}.{key} = {v}");
+        }
+    }
+    let goal = results["vlm"]["goal_rate"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&goal));
+    for algo in ["bc", "cql"] {
+        for variant in ["baseline", "vlgor", "wo_target", "wo_behavior"] {
+            for level in ["rephrase", "counterfactual", "hard"] {
+                let m = results["success"][algo][variant][level]["mean"].as_f64();
+                let m = m.unwrap_or_else(|| panic!("success.{algo}.{variant}.{level} missing"));
+                assert!((0.0..=1.0).contains(&m));
+                assert!(results["success"][algo][variant][level]["std"].is_number());
+            }
+        }
+    }
+    for key in ["real_false_alarm_rate", "injected_recall", "pass_share"] {
+        let v = results["validator"][key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "validator.{key} = {v}");
+    }
+    assert!(results["timings"]["stages"]["vlm_base"].as_f64().unwrap() > 0.0);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for section in ["Table 2", "Table 1", "Physics validation", "Timings"] {
+        assert!(report.contains(section), "report lacks {section}");
+    }
+    for plot in [
+        "success_per_level.png",
+        "success_vs_epoch.png",
+        "real_vs_imagined.png",
+    ] {
+        let bytes = std::fs::read(out.join("plots").join(plot)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{plot} is not a PNG");
+    }
+    // A rerun finds every stage finished and rebuilds the same results.
+    let o = ok(&args);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        stderr.contains("stage policies already finished"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("stage vlm_base ..."), "{stderr}");
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(again["success"], results["success"]);
+    assert_eq!(again["vlm"], results["vlm"]);
+    // Another config on the same directory is refused instead of mixing results.
+    let o = vlgor(&["pipeline", "--env", "clevr", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("another env, preset, seed or config"));
+    // The imagined datasets carry frames, observations and verdicts but no states.
+    let info = ok(&[
+        "dataset",
+        "info",
+        out.join("data/imagined-target").to_str().unwrap(),
+        "--json",
+    ]);
+    let info = String::from_utf8_lossy(&info.stdout).into_owned();
+    assert!(info.contains("imagined"), "{info}");
+}
+
+#[test]
+fn world_model_commands_reject_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("vlm");
+    let o = vlgor(&[
+        "train-vlm",
+        "--env",
+        "clevr",
+        "--stage",
+        "lora",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--data"));
+    let o = vlgor(&[
+        "imagine",
+        "--vlm",
+        run.to_str().unwrap(),
+        "--env",
+        "clevr",
+        "--instructions",
+        "sideways",
+        "--from",
+        run.to_str().unwrap(),
+        "--count",
+        "4",
+        "--out",
+        dir.path().join("im").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("counterfactual-target") && err.contains("hard"),
+        "{err}"
+    );
+    let o = vlgor(&[
+        "vlm",
+        "eval",
+        run.to_str().unwrap(),
+        "--data",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("train-vlm"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[vlm]\nmodel = \"huge\"\n").unwrap();
+    let o = vlgor(&[
+        "--config",
+        bad.to_str().unwrap(),
+        "bench",
+        "vlm",
+        "--env",
+        "clevr",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("vlm.model"));
+}
+
+#[test]
+fn world_model_stages_resume_and_refuse_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("toy.toml");
+    std::fs::write(&cfg, TOY).unwrap();
+    let run = dir.path().join("vlm");
+    let args = [
+        "--threads",
+        "1",
+        "--config",
+        cfg.to_str().unwrap(),
+        "train-vlm",
+        "--env",
+        "clevr",
+        "--stage",
+        "base",
+        "--epochs",
+        "2",
+        "--out",
+        run.to_str().unwrap(),
+        "--json",
+    ];
+    ok(&args);
+    let base = run.join("base");
+    let progress: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base.join("progress.json")).unwrap())
+            .unwrap();
+    assert_eq!(progress["epochs_done"], 2);
+    // A finished stage is not overwritten.
+    let o = vlgor(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("finished stage"));
+    // An interrupted stage (one epoch done) needs --resume and continues after that epoch.
+    std::fs::remove_file(base.join("train.json")).unwrap();
+    std::fs::write(
+        base.join("progress.json"),
+        r#"{"epochs_done": 1, "epochs": 2}"#,
+    )
+    .unwrap();
+    let o = vlgor(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"));
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let o = ok(&resume);
+    let s: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(s["resumed_after_epoch"], 1);
+    assert_eq!(s["train"]["epoch_losses"].as_array().unwrap().len(), 1);
+    // A corrupt progress file is a clear error, not a crash.
+    std::fs::remove_file(base.join("train.json")).unwrap();
+    std::fs::write(base.join("progress.json"), "{not json").unwrap();
+    let o = vlgor(&resume);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("corrupt JSON"));
+}

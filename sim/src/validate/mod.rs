@@ -1,0 +1,113 @@
+//! Physics validation of rollouts, real or imagined: every transition (s_k, a_k, s_{k+1}) is
+//! checked against the simulators, each violation carrying a named [`Reason`] and a magnitude.
+//!
+//! * [`checks`] — pure checks on full simulator states: interpenetration, out of the workspace,
+//!   teleport (displacement beyond the plausible speed).
+//! * [`replay`] — dynamics replay: [`Replayer`] sets the simulator to s_k, applies a_k `h` times
+//!   and compares the objects with s_{k+1}.
+//! * [`perceive`] — what a state readout sees ([`perceive`]) and full states rebuilt from it
+//!   ([`perceived_to_state`]), so imagined rollouts (frames only) can be checked.
+//! * [`verdict`] — valid / truncated at k / rejected under a [`FilterPolicy`].
+//! * [`inject`] — the fault injector that measures the validator's recall.
+//! * [`config`] — thresholds ([`ValidatorConfig`]), per environment.
+//!
+//! Frame consistency (render the state, compare with the frame) needs the renderer and lives in
+//! the agents crate; its reason and threshold are defined here. Everything in this module is
+//! deterministic and renders nothing. Units: metres, env steps; magnitudes are in the unit of
+//! their reason (m, or dB for [`Reason::FrameConsistency`]).
+
+pub mod checks;
+pub mod config;
+pub mod inject;
+pub mod perceive;
+pub mod replay;
+pub mod verdict;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::SimError;
+
+pub use checks::check_states;
+pub use config::ValidatorConfig;
+pub use perceive::{perceive, perceived_to_state};
+pub use replay::Replayer;
+pub use verdict::{FilterPolicy, Verdict, VerdictKind, verdict};
+
+/// Why a transition or frame is physically implausible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Two balls overlap, or an object is inside the table or the gripper's fingers (m of
+    /// penetration).
+    Interpenetration,
+    /// An object or the hand is beyond the walls / the workspace box (m beyond).
+    OutOfWorkspace,
+    /// An object moved farther between consecutive states than its plausible speed allows (m).
+    Teleport,
+    /// Simulating a_k from s_k does not reach s_{k+1} (largest object position error, m).
+    DynamicsReplay,
+    /// The frame is not what the state looks like (dB of PSNR below the threshold).
+    FrameConsistency,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 5] = [
+        Reason::Interpenetration,
+        Reason::OutOfWorkspace,
+        Reason::Teleport,
+        Reason::DynamicsReplay,
+        Reason::FrameConsistency,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Interpenetration => "interpenetration",
+            Reason::OutOfWorkspace => "out_of_workspace",
+            Reason::Teleport => "teleport",
+            Reason::DynamicsReplay => "dynamics_replay",
+            Reason::FrameConsistency => "frame_consistency",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Reason {
+    type Err = SimError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Reason::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| SimError::unknown("reason", s, &Reason::ALL.map(Reason::name)))
+    }
+}
+
+/// One violation: where, why and by how much.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    /// Transition index k (the transition k → k+1) for transition checks; the state or frame
+    /// index for per-state checks (interpenetration, workspace, frame consistency).
+    pub step: usize,
+    pub reason: Reason,
+    /// Size of the violation beyond its tolerance's reference (m, or dB for frames).
+    pub magnitude: f32,
+    /// What was seen, in words (which ball, which value).
+    pub detail: String,
+}
+
+impl Violation {
+    pub fn new(step: usize, reason: Reason, magnitude: f32, detail: impl Into<String>) -> Self {
+        Violation {
+            step,
+            reason,
+            magnitude,
+            detail: detail.into(),
+        }
+    }
+}
