@@ -22,6 +22,8 @@ use crate::{Scene, SimError};
 pub const HORIZON: usize = 500;
 /// Hand target displacement per unit action per step (m).
 pub const ACTION_SCALE: f32 = 0.01;
+/// Object height (m, table surface = 0) below which it has fallen off the table.
+pub const OFF_TABLE_Z: f32 = -0.25;
 /// Length of [`Env::state`] vectors (82). Layout: hand position (3), hand velocity (3), hand
 /// target (3), gripper command (+1 closing / -1 opening), right finger, left finger and object
 /// bodies (13 each: position, quaternion (x, y, z, w), linear and angular velocity), layout base
@@ -334,6 +336,8 @@ impl Env for MetaWorldEnv {
         Ok(())
     }
 
+    /// Steps the hand toward `action`'s target. Ends the episode (`terminal`) when the object
+    /// falls off the table; only non-finite physics is an error.
     fn step(&mut self, action: &Action) -> Result<StepOutcome, SimError> {
         let a = match action {
             Action::Continuous(a) if a.iter().all(|v| v.is_finite()) => *a,
@@ -352,18 +356,21 @@ impl Env for MetaWorldEnv {
         self.phys.grip = if a[3] > 0.0 { 1.0 } else { -1.0 };
         self.world.step(&mut self.phys);
         let o = &self.phys.object;
-        if !(o.pos.is_finite() && o.rot.is_finite() && o.pos.length() < 10.0) {
+        if !(o.pos.is_finite() && o.rot.is_finite()) {
             return Err(SimError::PhysicsDiverged(format!(
                 "{} object at {:?} after step {}",
                 self.task, o.pos, self.steps
             )));
         }
+        // An object knocked off the table falls (there is no floor): the episode ends there,
+        // unsuccessfully, instead of simulating a fall forever.
+        let off_table = o.pos.z < OFF_TABLE_Z || o.pos.length() >= 10.0;
         self.steps += 1;
         let (reward, success) = self.evaluate(&prev);
         Ok(StepOutcome {
             reward,
-            success,
-            terminal: false,
+            success: success && !off_table,
+            terminal: off_table,
             timeout: self.steps >= HORIZON,
         })
     }
