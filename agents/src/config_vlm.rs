@@ -23,6 +23,13 @@ pub struct VlmSection {
     pub lora_lr: f64,
     /// Samples per update in both stages.
     pub batch_size: usize,
+    /// λ of the change-weighted frame loss: pixels that change between input and target count
+    /// 1 + λ times (0 = plain MSE).
+    #[serde(default)]
+    pub frame_change_weight: f64,
+    /// Weight of the action loss against the frame MSE (stored in the model's config by the base
+    /// stage; the later stages keep it).
+    pub action_loss_weight: f64,
     /// State readout: freshly rendered frames per epoch, epochs, random steps before a frame.
     pub readout_frames: usize,
     pub readout_epochs: usize,
@@ -91,6 +98,12 @@ impl VlmSection {
         }
         if self.base_keyframes < 2 {
             return bad("base_keyframes", "at least 2");
+        }
+        if !(0.0..=100.0).contains(&self.action_loss_weight) {
+            return bad("action_loss_weight", "a number in [0, 100]");
+        }
+        if !(0.0..=1000.0).contains(&self.frame_change_weight) {
+            return bad("frame_change_weight", "a number in [0, 1000]");
         }
         for (k, v) in [("base_lr", self.base_lr), ("lora_lr", self.lora_lr)] {
             if !(v > 0.0 && v < 1.0) {

@@ -73,12 +73,14 @@ fn help_lists_every_subcommand_and_each_has_help() {
 
 #[test]
 fn commands_not_built_yet_exit_2_with_a_clear_message() {
+    let out = tempfile::tempdir().unwrap();
     let o = vlgor(&[
-        "pipeline",
-        "--env",
-        "clevr",
+        "export",
+        out.path().to_str().unwrap(),
+        "--format",
+        "lerobot",
         "--out",
-        "/tmp/vlgor-never-written",
+        out.path().join("never-written").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not built yet"), "{}", stderr(&o));

@@ -18,7 +18,8 @@ pub fn run(ctx: &Context, env: &str) -> Result<(), CliError> {
     let env: EnvKind = env.parse()?;
     let v = &ctx.config.vlm;
     tch::manual_seed(ctx.seed as i64);
-    let cfg = WorldModelConfig::preset(&v.model, env).map_err(vlm_error)?;
+    let mut cfg = WorldModelConfig::preset(&v.model, env).map_err(vlm_error)?;
+    cfg.action_loss_weight = v.action_loss_weight;
     let h = cfg.horizon_steps;
     let mut model = WorldModel::new(cfg.clone(), ctx.device).map_err(vlm_error)?;
     let mut r = renderer(ctx, cfg.image_size)?;
@@ -47,6 +48,7 @@ pub fn run(ctx: &Context, env: &str) -> Result<(), CliError> {
         seed: ctx.seed,
         checkpoint_dir: None,
         first_epoch: 0,
+        frame_change_weight: v.frame_change_weight,
     };
     train(&mut model, &mut text, &mut warm, &opts).map_err(vlm_error)?;
     let base = train(&mut model, &mut text, &mut samples, &opts).map_err(vlm_error)?;

@@ -161,7 +161,8 @@ fn train_base(
         WorldModel::load(&dir, ctx.device).map_err(vlm_error)?
     } else {
         tch::manual_seed(ctx.seed as i64);
-        let cfg = WorldModelConfig::preset(&v.model, env).map_err(vlm_error)?;
+        let mut cfg = WorldModelConfig::preset(&v.model, env).map_err(vlm_error)?;
+        cfg.action_loss_weight = v.action_loss_weight;
         WorldModel::new(cfg, ctx.device).map_err(vlm_error)?
     };
     let cfg = model.config().clone();
@@ -191,6 +192,7 @@ fn train_base(
         seed: ctx.seed,
         checkpoint_dir: Some(dir.clone()),
         first_epoch,
+        frame_change_weight: v.frame_change_weight,
     };
     let report = run_training(ctx, &mut model, &mut samples, &opts, &dir, "base stage")?;
     let summary = json!({
@@ -277,6 +279,7 @@ fn fine_tune(
         seed: ctx.seed,
         checkpoint_dir: Some(dir.clone()),
         first_epoch,
+        frame_change_weight: v.frame_change_weight,
     };
     let label = format!("{name} stage");
     let report = run_training(ctx, &mut model, &mut samples, &opts, &dir, &label)?;

@@ -263,17 +263,102 @@ fn report_md(r: &Value) -> String {
         val["truncated_share"],
         val["rejected_share"]
     );
+    let mut rows = Vec::new();
+    for (fault, x) in val["per_fault"].as_object().into_iter().flatten() {
+        rows.push(vec![
+            fault.clone(),
+            x["injected"].to_string(),
+            format!("{:.3}", f(&x["recall"])),
+        ]);
+    }
     let _ = writeln!(
         md,
-        "Per fault: `{}`\n\nImagined sets: `{}`\n\nTraining mixes: `{}`\n",
-        val["per_fault"], r["imagined"], r["mixes"]
+        "```\n{}\n```\n",
+        table(
+            &["injected fault", "rollouts", "recall (right reason)"],
+            &rows
+        )
+    );
+    let mut rows = Vec::new();
+    for (set, x) in r["imagined"].as_object().into_iter().flatten() {
+        let reasons: Vec<String> = x["by_reason"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        rows.push(vec![
+            set.clone(),
+            x["rollouts"].to_string(),
+            x["goal_reached"].to_string(),
+            x["valid"].to_string(),
+            x["truncated"].to_string(),
+            x["rejected"].to_string(),
+            reasons.join(", "),
+        ]);
+    }
+    let _ = writeln!(
+        md,
+        "Imagined rollouts (goal reached: the read-out states satisfy the instruction):\n\n```\n{}\n```\n",
+        table(
+            &[
+                "set",
+                "rollouts",
+                "goal reached",
+                "valid",
+                "truncated",
+                "rejected",
+                "rollouts flagged per reason"
+            ],
+            &rows
+        )
+    );
+    let mut rows = Vec::new();
+    for (mix, x) in r["mixes"].as_object().into_iter().flatten() {
+        let validated = if x["validated"].as_bool() == Some(true) {
+            "yes"
+        } else {
+            "no"
+        };
+        rows.push(vec![
+            mix.clone(),
+            validated.into(),
+            x["episodes_in"].to_string(),
+            x["episodes_out"].to_string(),
+            x["transitions_out"].to_string(),
+        ]);
+    }
+    let _ = writeln!(
+        md,
+        "Training mixes:\n\n```\n{}\n```\n",
+        table(
+            &[
+                "mix",
+                "validated",
+                "rollouts in",
+                "rollouts kept",
+                "transitions"
+            ],
+            &rows
+        )
     );
     for (run, res) in r["policies"].as_object().into_iter().flatten() {
         if let Some(why) = res["skipped"].as_str() {
             let _ = writeln!(md, "- skipped {run}: {why}");
         }
     }
-    let _ = writeln!(md, "\n## Timings (s)\n\n`{}`\n", r["timings"]);
+    let rows: Vec<Vec<String>> = r["timings"]["stages"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| vec![k.clone(), format!("{:.0}", f(v))])
+        .collect();
+    let _ = writeln!(
+        md,
+        "\n## Timings\n\n```\n{}\n```\n\nTotal: {:.1} min.\n",
+        table(&["stage", "seconds"], &rows),
+        f(&r["timings"]["total"]) / 60.0
+    );
     let _ = writeln!(
         md,
         "## Plots\n\n![success per level](plots/success_per_level.png)\n\n![success vs epoch](plots/success_vs_epoch.png)\n\n![real vs imagined](plots/real_vs_imagined.png)\n"

@@ -92,7 +92,7 @@ impl WorldModelConfig {
             lora_rank: 8,
             lora_alpha: 16.0,
             horizon_steps: default_horizon(env),
-            action_loss_weight: 0.1,
+            action_loss_weight: 0.01,
         }
     }
 

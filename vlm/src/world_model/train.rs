@@ -133,18 +133,30 @@ pub struct Losses {
 }
 
 /// Frame MSE (over samples with a target frame) and action CE (discrete) or MSE (continuous).
+///
+/// With `change_weight` λ > 0 the squared error of every pixel that changes between the input
+/// and the target frame (channel-summed absolute change > 0.1) counts 1 + λ times: most of a
+/// frame is static, and an unweighted MSE is minimised by copying (and blurring) the input.
 pub fn losses(
     model: &WorldModel,
     out: &StepOutput,
+    input_frames: &Tensor,
     target_frames: &Tensor,
     has_frame: &Tensor,
     target_actions: &[Action],
+    change_weight: f64,
 ) -> Result<Losses, WorldModelError> {
     let dev = model.device();
-    let per =
-        (&out.frames - target_frames)
-            .square()
-            .mean_dim(&[1i64, 2, 3][..], false, Kind::Float);
+    let mut err = (&out.frames - target_frames).square();
+    if change_weight > 0.0 {
+        let changed = (target_frames - input_frames)
+            .abs()
+            .sum_dim_intlist(&[1i64][..], true, Kind::Float)
+            .gt(0.1)
+            .to_kind(Kind::Float);
+        err = err * (changed * change_weight + 1.0);
+    }
+    let per = err.mean_dim(&[1i64, 2, 3][..], false, Kind::Float);
     let frame = (per * has_frame).sum(Kind::Float) / has_frame.sum(Kind::Float).clamp_min(1.0);
     let action = match model.config().action_space {
         ActionSpace::Discrete { .. } => {
@@ -191,6 +203,7 @@ pub fn batch_losses(
     model: &WorldModel,
     text: &mut dyn TextSource,
     batch: &SampleBatch,
+    change_weight: f64,
 ) -> Result<Losses, WorldModelError> {
     let c = model.config();
     batch.validate(c.image_size)?;
@@ -213,7 +226,15 @@ pub fn batch_losses(
         text_mask: &mask.to_device(dev),
         actions: &actions,
     })?;
-    losses(model, &out, &targets, &has, &batch.target_actions)
+    losses(
+        model,
+        &out,
+        &frames,
+        &targets,
+        &has,
+        &batch.target_actions,
+        change_weight,
+    )
 }
 
 /// Training settings.
@@ -231,6 +252,8 @@ pub struct TrainOptions {
     /// shuffle is seeded by (seed, epoch), so a resumed run sees the same order; Adam's moments
     /// restart.
     pub first_epoch: usize,
+    /// λ of the change-weighted frame loss (see [`losses`]); 0 = plain MSE.
+    pub frame_change_weight: f64,
 }
 
 impl Default for TrainOptions {
@@ -243,6 +266,7 @@ impl Default for TrainOptions {
             seed: 0,
             checkpoint_dir: None,
             first_epoch: 0,
+            frame_change_weight: 0.0,
         }
     }
 }
@@ -332,7 +356,7 @@ pub fn train_with(
         let chunks: Vec<&[usize]> = order.chunks(opts.batch_size).collect();
         for (k, chunk) in chunks.iter().enumerate() {
             let batch = provider.batch(chunk)?;
-            let l = batch_losses(model, text, &batch)?;
+            let l = batch_losses(model, text, &batch, opts.frame_change_weight)?;
             let loss = [
                 l.total.double_value(&[]),
                 l.frame.double_value(&[]),
