@@ -154,7 +154,7 @@ pub fn losses(
             .sum_dim_intlist(&[1i64][..], true, Kind::Float)
             .gt(0.1)
             .to_kind(Kind::Float);
-        err = err * (changed * change_weight + 1.0);
+        err *= changed * change_weight + 1.0;
     }
     let per = err.mean_dim(&[1i64, 2, 3][..], false, Kind::Float);
     let frame = (per * has_frame).sum(Kind::Float) / has_frame.sum(Kind::Float).clamp_min(1.0);
