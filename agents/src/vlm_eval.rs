@@ -122,15 +122,17 @@ struct Keyframes {
     actions: Vec<Action>,
 }
 
+/// Episode `e` cut into keyframes: all of them, or the first `limit` transitions' worth.
 fn keyframes(
     data: &Dataset,
     e: usize,
     h: usize,
     r: &mut vlgor_render::Renderer,
     kind: EnvKind,
+    limit: Option<usize>,
 ) -> Result<Keyframes, CliError> {
     let meta = &data.episodes[e];
-    let k = meta.length / h;
+    let k = (meta.length / h).min(limit.unwrap_or(usize::MAX));
     let mut env = env_for(meta);
     env.reset(meta.seed, &meta.instruction)?;
     let camera = env.cameras()[0];
@@ -213,7 +215,7 @@ pub fn evaluate(
     for chunk in picks.chunks(v.imagine_batch) {
         let eps: Vec<Keyframes> = chunk
             .iter()
-            .map(|&e| keyframes(data, e, h, &mut r, kind))
+            .map(|&e| keyframes(data, e, h, &mut r, kind, None))
             .collect::<Result<_, _>>()?;
         let texts: Vec<&str> = eps.iter().map(|k| k.instruction.text.as_str()).collect();
         let initial: Vec<u8> = eps.iter().flat_map(|k| k.frames[0].clone()).collect();
@@ -239,7 +241,7 @@ pub fn evaluate(
     let (mut one, mut copy_one) = (Sums::default(), Sums::default());
     let mut samples = Vec::new();
     for &e in order.iter().cycle().take(v.eval_samples) {
-        samples.push(keyframes(data, e, h, &mut r, kind)?);
+        samples.push(keyframes(data, e, h, &mut r, kind, Some(1))?);
     }
     for chunk in samples.chunks(v.imagine_batch) {
         let texts: Vec<&str> = chunk.iter().map(|k| k.instruction.text.as_str()).collect();
@@ -267,7 +269,7 @@ pub fn evaluate(
         let mut goals = Vec::new();
         let mut initial = Vec::new();
         for (i, &e) in chunk.iter().enumerate() {
-            let kf = keyframes(data, e, h, &mut r, kind)?;
+            let kf = keyframes(data, e, h, &mut r, kind, Some(0))?;
             let set = InstructionSet::Counterfactual(if (b + i) % 2 == 0 {
                 CounterfactualKind::Target
             } else {
@@ -352,7 +354,7 @@ pub fn real_vs_imagined(
     }
     let eps: Vec<Keyframes> = picks
         .iter()
-        .map(|&e| keyframes(data, e, h, &mut r, kind))
+        .map(|&e| keyframes(data, e, h, &mut r, kind, None))
         .collect::<Result<_, _>>()?;
     let encoder =
         SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Input(e.to_string()))?;

@@ -78,6 +78,22 @@ impl VlmRun {
         self.stage_dir(stage).join(REPORT_FILE).is_file()
     }
 
+    /// Stage `stage` (base, lora or full) loaded for inference, LoRA merged; the stage must have
+    /// finished.
+    pub fn load_stage(&self, ctx: &Context, stage: &str) -> Result<WorldModel, CliError> {
+        let dir = self.stage_dir(stage);
+        if !self.finished(stage) {
+            return Err(CliError::Input(format!(
+                "{} holds no finished '{stage}' stage",
+                self.dir.display()
+            )));
+        }
+        let mut m = WorldModel::load(&dir, ctx.device)
+            .map_err(|e| CliError::Input(format!("{}: {e}", dir.display())))?;
+        m.merge_lora();
+        Ok(m)
+    }
+
     /// The model to imagine with: the LoRA stage merged if it finished, else full fine-tuning,
     /// else the base model; returns it with the stage name.
     pub fn load_for_inference(
@@ -86,11 +102,7 @@ impl VlmRun {
     ) -> Result<(WorldModel, &'static str), CliError> {
         for stage in ["lora", "full", "base"] {
             if self.finished(stage) {
-                let mut m = WorldModel::load(&self.stage_dir(stage), ctx.device).map_err(|e| {
-                    CliError::Input(format!("{}: {e}", self.stage_dir(stage).display()))
-                })?;
-                m.merge_lora();
-                return Ok((m, stage));
+                return Ok((self.load_stage(ctx, stage)?, stage));
             }
         }
         Err(CliError::Input(format!(

@@ -2,13 +2,12 @@
 
 use serde_json::json;
 use vlgor_sim::dataset::Dataset;
-use vlgor_vlm::world_model::WorldModel;
 
 use crate::cli::VlmEvalArgs;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::vlm_eval::evaluate;
-use crate::vlm_run::{REPORT_FILE, VlmRun, load_readout, write_json};
+use crate::vlm_run::{VlmRun, load_readout, write_json};
 
 pub fn run(ctx: &Context, a: &VlmEvalArgs) -> Result<(), CliError> {
     let run = VlmRun::new(&a.run);
@@ -17,19 +16,7 @@ pub fn run(ctx: &Context, a: &VlmEvalArgs) -> Result<(), CliError> {
             let (m, s) = run.load_for_inference(ctx)?;
             (m, s.to_string())
         }
-        Some(s @ ("base" | "lora" | "full")) => {
-            let dir = run.stage_dir(s);
-            if !dir.join(REPORT_FILE).is_file() {
-                return Err(CliError::Input(format!(
-                    "{} holds no finished '{s}' stage",
-                    a.run.display()
-                )));
-            }
-            let mut m = WorldModel::load(&dir, ctx.device)
-                .map_err(|e| CliError::Input(format!("{}: {e}", dir.display())))?;
-            m.merge_lora();
-            (m, s.to_string())
-        }
+        Some(s @ ("base" | "lora" | "full")) => (run.load_stage(ctx, s)?, s.to_string()),
         Some(other) => {
             return Err(CliError::Input(format!(
                 "--stage {other}: valid stages are base, lora, full"

@@ -170,20 +170,24 @@ pub fn validate_and_write(
 ) -> Result<ImagineSummary, CliError> {
     let mut checks = Vec::with_capacity(drafts.len());
     let mut replayer = validate::Replayer::new();
+    let mut cameras: std::collections::HashMap<&'static str, String> = Default::default();
     for d in drafts.iter() {
         let states = d
             .perceived
             .iter()
             .map(|p| replayer.perceived_to_state(&d.instruction.goal, &d.base_state, p))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut env = env_for_goal(&d.instruction);
-        env.reset(d.source_seed, &d.instruction)?;
+        let spec = crate::envs::EnvSpec::of_goal(&d.instruction.goal);
+        let camera = cameras
+            .entry(spec.label())
+            .or_insert_with(|| spec.make().cameras()[0].to_string())
+            .clone();
         checks.push(RolloutUnderCheck {
             goal: d.instruction.goal.clone(),
             states,
             frames: Some(d.frames.clone()),
             frame_size: size as usize,
-            camera: env.cameras()[0].to_string(),
+            camera,
             actions: d.actions.clone(),
             steps_per_action: d.h,
         });
@@ -230,10 +234,6 @@ pub fn validate_and_write(
     s.transitions = records.iter().map(EpisodeRecord::len).sum();
     write(ctx, plan, &records, size)?;
     Ok(s)
-}
-
-fn env_for_goal(ins: &Instruction) -> Box<dyn vlgor_sim::Env> {
-    crate::envs::EnvSpec::of_goal(&ins.goal).make()
 }
 
 fn write(

@@ -275,7 +275,11 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
     out.insert(r.stage.clone(), r);
     let r = stage(l, "validator", || super::results::validator_stage(ctx, l))?;
     out.insert(r.stage.clone(), r);
-    let r = stage(l, "policies", || policies(ctx, l))?;
+    let mixes = out
+        .get("mix")
+        .map(|r| r.summary.clone())
+        .unwrap_or(Value::Null);
+    let r = stage(l, "policies", || policies(ctx, l, &mixes))?;
     out.insert(r.stage.clone(), r);
     Ok(out)
 }
@@ -286,10 +290,7 @@ fn eval_stage(ctx: &Context, l: &Layout, dir: &Path, s: &str) -> Result<VlmEvalR
     if let Some(r) = read_json::<VlmEvalReport>(&cache)? {
         return Ok(r);
     }
-    let run = VlmRun::new(dir);
-    let mut model = vlgor_vlm::world_model::WorldModel::load(&run.stage_dir(s), ctx.device)
-        .map_err(|e| CliError::Input(format!("{}: {e}", run.stage_dir(s).display())))?;
-    model.merge_lora();
+    let model = VlmRun::new(dir).load_stage(ctx, s)?;
     let readout = load_readout(ctx, &VlmRun::new(&l.vlm()).readout_dir(), l.env)?;
     let data = Dataset::open(&l.heldout(), Some(l.env.name()))
         .map_err(|e| CliError::Input(e.to_string()))?;
@@ -299,7 +300,8 @@ fn eval_stage(ctx: &Context, l: &Layout, dir: &Path, s: &str) -> Result<VlmEvalR
 }
 
 /// Trains and evaluates every (algorithm, variant, seed); finished runs are skipped.
-fn policies(ctx: &Context, l: &Layout) -> Result<Value, CliError> {
+/// `mixes`: the mix stage's summary (transitions per mix).
+fn policies(ctx: &Context, l: &Layout, mixes: &Value) -> Result<Value, CliError> {
     let p = &ctx.config.pipeline;
     let obs = if p.obs == "image" {
         ObsKind::Image
@@ -310,9 +312,7 @@ fn policies(ctx: &Context, l: &Layout) -> Result<Value, CliError> {
     for algo in &p.algos {
         for variant in variants(algo, p.unvalidated_ablation) {
             if let Some(m) = variant.mix {
-                let transitions = read_json::<StageRecord>(&l.out.join("stages/mix.json"))?
-                    .and_then(|r| r.summary[m]["transitions_out"].as_u64())
-                    .unwrap_or(0);
+                let transitions = mixes[m]["transitions_out"].as_u64().unwrap_or(0);
                 if transitions == 0 {
                     for &seed in &p.seeds {
                         all.insert(
