@@ -131,6 +131,32 @@ pub struct CollectArgs {
     /// Also store rendered frames on disk (by default they are re-rendered from states on load).
     #[arg(long)]
     pub frames: bool,
+    /// Instruction level of the collected episodes (default: seen, the training level). Any
+    /// other level collects the oracle data of the experiment: the scripted expert on that
+    /// level's (unseen) instructions.
+    #[arg(long, value_name = "LEVEL", value_parser = level_parser())]
+    pub level: Option<vlgor_sim::Level>,
+    /// Cap on the steps of each episode (default: the simulator's horizon).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_steps: Option<u64>,
+}
+
+/// The instruction levels, by name, with their values listed in `--help`.
+pub fn level_parser() -> impl clap::builder::TypedValueParser<Value = vlgor_sim::Level> {
+    use clap::builder::{PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(vlgor_sim::Level::ALL.map(|l| l.name()))
+        .try_map(|name| name.parse::<vlgor_sim::Level>())
+}
+
+/// A scripted reference row of an evaluation table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReferenceArg {
+    /// Uniformly random pushes / actions.
+    Random,
+    /// The scripted expert (noise from the preset's `eval.noise`).
+    Expert,
+    /// No reference rows.
+    None,
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +165,16 @@ pub enum DatasetCommand {
     Info {
         /// Dataset directory (holds manifest.json).
         dir: PathBuf,
+    },
+    /// Merge datasets of one environment into a new one (every episode kept whole, verdicts
+    /// with them), e.g. the oracle data of several levels into one training set.
+    Merge {
+        /// Source dataset directories.
+        #[arg(required = true, num_args = 1..)]
+        sources: Vec<PathBuf>,
+        /// Output dataset directory (must not hold a dataset yet).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -240,9 +276,11 @@ pub struct ImagineArgs {
     pub vlm: PathBuf,
     #[command(flatten)]
     pub env: EnvArg,
-    /// Instruction set: a level (seen, rephrase, counterfactual, hard), counterfactual-target or
-    /// counterfactual-behavior (the source episode's instruction with its target / behavior
-    /// replaced), or a JSON-lines file of instructions (as `vlgor tasks --json` prints goals).
+    /// Instruction set: a level (seen, rephrase, counterfactual, unseen-relation, hard),
+    /// counterfactual-target or counterfactual-behavior (the source episode's instruction with
+    /// its target / behavior replaced), or a JSON-lines file with one instruction object per
+    /// line, as dataset manifests store them: `{"text", "parts": {"template", "target",
+    /// "behavior"}, "goal": {"env": "clevr", "kind": ...}, "level"}`.
     #[arg(long)]
     pub instructions: String,
     /// Dataset whose initial frames start the imagined rollouts (episodes drawn with the seed).
@@ -334,7 +372,8 @@ pub struct TrainPolicyArgs {
     /// Real dataset directory, optionally followed by `,IMAGINED_DIR`.
     #[arg(long)]
     pub data: String,
-    /// Share of imagined samples in each batch, in [0, 1] (default: the preset's).
+    /// Share of imagined samples in each batch, in [0, 1] (default: proportional to the
+    /// imagined and real transitions, capped at the preset's `rl.ratio`).
     #[arg(long)]
     pub ratio: Option<f32>,
     /// Observation the policy sees.
@@ -353,29 +392,43 @@ pub struct EvalArgs {
     /// A policy run directory (alternative to --policy CKPT); its env and config are used.
     pub run: Option<PathBuf>,
     /// Simulator (required unless RUN is given).
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV", value_parser = ["clevr", "metaworld"])]
     pub env: Option<String>,
-    /// `expert`, `random`, or a checkpoint file / run directory.
+    /// `expert`, `random`, or a checkpoint file / run directory (its last five checkpoints,
+    /// averaged).
     #[arg(long, default_value = "expert")]
     pub policy: String,
     /// Meta-World task, or `all` for one row per task.
     #[arg(long)]
     pub task: Option<String>,
-    /// Instruction level(s), comma-separated: seen, rephrase, counterfactual, hard.
-    #[arg(long, default_value = "seen")]
-    pub level: String,
+    /// Instruction level(s), comma-separated. CLEVR counterfactual episodes are one push
+    /// (KALM's step level); the others run to success or 50 pushes. Meta-World has no
+    /// unseen-relation level.
+    #[arg(long, default_value = "seen", value_delimiter = ',', value_parser = level_parser())]
+    pub level: Vec<vlgor_sim::Level>,
     /// Episodes per level and seed (default: the preset's).
-    #[arg(long)]
-    pub episodes: Option<usize>,
-    /// Evaluation seeds, comma-separated; the table shows mean ± std over them.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub episodes: Option<u64>,
+    /// Evaluation seeds, comma-separated; the table shows mean ± std over them. Episode i of
+    /// a seed and level is the same for every policy, so rows are paired.
     #[arg(long, value_delimiter = ',')]
     pub seeds: Option<Vec<u64>>,
+    /// Reference rows run on the same episodes, comma-separated; the table adds the paired
+    /// difference (policy − reference) with its 95% interval.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "random,expert"
+    )]
+    pub reference: Vec<ReferenceArg>,
     /// Exit with status 1 when the success rate falls below this fraction (CI gate).
     #[arg(long)]
     pub min_success: Option<f64>,
-    /// Parallel environment instances in the evaluation loop.
-    #[arg(long, default_value_t = 16)]
-    pub parallel: usize,
+    /// Parallel environment instances in the evaluation loop (also the learned policy's
+    /// batch).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub parallel: u64,
 }
 
 #[derive(Debug, Args)]

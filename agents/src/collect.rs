@@ -1,5 +1,6 @@
-//! Expert data collection: ε-noisy scripted experts on training-level instructions, episodes in
-//! parallel across cores, written shard by shard so a killed run resumes.
+//! Expert data collection: ε-noisy scripted experts on one level's instructions (training
+//! level by default; an unseen level gives the experiment's oracle data), episodes in parallel
+//! across cores, written shard by shard so a killed run resumes.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -27,32 +28,37 @@ pub struct CollectPlan {
     pub preset: String,
     /// Store frames rendered at this size with the env's default camera (`--frames`).
     pub frames: Option<vlgor_render::RenderConfig>,
+    /// Level of the instructions ([`Level::Seen`] for training data).
+    pub level: Level,
+    /// Cap on each episode's steps (`None`: the simulator's horizon).
+    pub max_steps: Option<usize>,
 }
 
-/// Deterministic seed of collection episode `index`.
-pub fn collection_seed(seed: u64, index: u64) -> u64 {
-    crate::ecs::episode_seed(seed ^ 0xC011_EC70, Level::Seen, index as usize)
+/// Deterministic seed of collection episode `index` at `level`. Distinct from every
+/// evaluation episode's seed ([`crate::ecs::episode_seed`] of the evaluation seed), so oracle
+/// data never contains the evaluation's start states.
+pub fn collection_seed(seed: u64, level: Level, index: u64) -> u64 {
+    crate::ecs::episode_seed(seed ^ 0xC011_EC70, level, index as usize)
 }
 
 /// Runs one expert episode: instruction and initial state from the episode seed; stops at the
-/// first success (marked terminal) or at the horizon (marked timeout).
+/// first success (marked terminal), at the horizon (marked timeout) or after `max_steps`.
 pub fn run_episode(
     spec: EnvSpec,
     index: u64,
-    seed: u64,
-    noise: f32,
+    plan: &CollectPlan,
 ) -> Result<EpisodeRecord, CliError> {
-    let ep_seed = collection_seed(seed, index);
+    let ep_seed = collection_seed(plan.seed, plan.level, index);
     let mut rng = ChaCha8Rng::seed_from_u64(ep_seed);
-    let instruction = spec.sample_instruction(Level::Seen, &mut rng);
+    let instruction = spec.sample_instruction(plan.level, &mut rng);
     let mut env = spec.make();
     Ok(EpisodeRecord::record(
         &mut *env,
         index,
         ep_seed,
         instruction,
-        usize::MAX,
-        |env| env.expert_action(noise, &mut rng),
+        plan.max_steps.unwrap_or(usize::MAX),
+        |env| env.expert_action(plan.noise, &mut rng),
     )?)
 }
 
@@ -78,11 +84,13 @@ pub fn collect(
             episodes_per_shard: plan.episodes_per_shard,
             task: plan.task_arg.clone(),
             preset: plan.preset.clone(),
+            max_steps: plan.max_steps,
         },
         split: SplitInfo {
-            level: Level::Seen.name().into(),
+            level: plan.level.name().into(),
             definition: format!(
-                "training-level instructions of vlgor-sim {} (seeded split; see `vlgor tasks --env {}`)",
+                "{}-level instructions of vlgor-sim {} (seeded split; see `vlgor tasks --env {}`)",
+                plan.level,
                 env!("CARGO_PKG_VERSION"),
                 plan.specs[0].kind()
             ),
@@ -114,12 +122,7 @@ pub fn collect(
         let mut shard: Vec<EpisodeRecord> = (next..end)
             .into_par_iter()
             .map(|i| {
-                let r = run_episode(
-                    plan.specs[i % plan.specs.len()],
-                    i as u64,
-                    plan.seed,
-                    plan.noise,
-                );
+                let r = run_episode(plan.specs[i % plan.specs.len()], i as u64, plan);
                 progress.inc(1);
                 r
             })

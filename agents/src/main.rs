@@ -9,6 +9,7 @@ mod context;
 mod ecs;
 mod envs;
 mod error;
+mod evaluation;
 mod frames;
 mod imagination;
 mod pipeline;

@@ -126,7 +126,13 @@ fn tasks_lists_levels_with_examples() {
     let o = vlgor(&["tasks", "--env", "clevr", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = last_json(&o)["clevr"].as_array().unwrap().clone();
-    for level in ["seen", "rephrase", "counterfactual", "hard"] {
+    for level in [
+        "seen",
+        "rephrase",
+        "counterfactual",
+        "unseen-relation",
+        "hard",
+    ] {
         assert!(rows.iter().any(|r| r["level"] == level), "no {level} row");
     }
     let o = vlgor(&["tasks", "--env", "metaworld"]);
@@ -221,4 +227,61 @@ fn metaworld_task_all_gives_one_row_per_task() {
     assert!(o.status.success(), "{}", stderr(&o));
     let j = last_json(&o);
     assert_eq!(j["per_task"].as_object().unwrap().len(), 10, "{j}");
+}
+
+#[test]
+fn counterfactual_level_is_one_push_and_random_stays_below_20_percent() {
+    let o = vlgor(&[
+        "eval",
+        "--env",
+        "clevr",
+        "--policy",
+        "random",
+        "--level",
+        "counterfactual,rephrase",
+        "--episodes",
+        "200",
+        "--reference",
+        "expert",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json(&o);
+    let cf = &j["per_level"]["counterfactual"];
+    assert!(cf["mean"].as_f64().unwrap() < 0.2, "{cf}");
+    // One push decides the episode; KALM's two judges are reported beside ours.
+    assert_eq!(cf["mean_steps"].as_f64().unwrap_or(1.0), 1.0, "{cf}");
+    let action = cf["judges"]["kalm_action"].as_f64().unwrap();
+    assert!(
+        action < 0.15,
+        "KALM's action judge passes random 7.5% of the time: {cf}"
+    );
+    assert!(
+        cf["within_10"].is_null(),
+        "no within-10 figure for a one-push level"
+    );
+    // The multi-step level reports success within 10 pushes; the expert reference row and the
+    // paired difference come with it.
+    let re = &j["per_level"]["rephrase"];
+    assert!(re["within_10"].as_f64().unwrap() <= re["mean"].as_f64().unwrap());
+    let expert = &j["references"]["expert"]["per_level"]["counterfactual"];
+    assert!(expert["mean"].as_f64().unwrap() >= 0.9, "{expert}");
+    let d = &j["paired"]["expert"][0]["diff"];
+    assert!(
+        d["hi"].as_f64().unwrap() < 0.0,
+        "random is below the expert: {d}"
+    );
+    // The table says so in words.
+    let o = vlgor(&[
+        "eval",
+        "--env",
+        "clevr",
+        "--policy",
+        "random",
+        "--level",
+        "counterfactual",
+        "--episodes",
+        "50",
+    ]);
+    assert!(stdout(&o).contains("random"), "{}", stdout(&o));
 }

@@ -84,9 +84,38 @@ fn trained_policy_evaluates_reproducibly_from_its_run_directory() {
             "0,1",
             "--json",
         ];
-        let a = last_json(&vlgor(&args));
+        let first = vlgor(&[&["-vv"][..], &args[..]].concat());
+        let a = last_json(&first);
         let b = last_json(&vlgor(&args));
         assert_eq!(a, b, "{obs}: same seeds, same table");
+        // Each of the run's checkpoints is loaded once for the whole evaluation (2 levels × 2
+        // seeds), not once per cell.
+        let log = String::from_utf8_lossy(&first.stderr);
+        let loads: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("loading policy checkpoint"))
+            .collect();
+        let checkpoints = std::fs::read_dir(std::path::Path::new(&run).join("checkpoints"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "safetensors")
+            })
+            .count()
+            .min(5);
+        assert_eq!(loads.len(), checkpoints, "{obs}: {loads:#?}");
+        // Random and expert reference rows on the same episodes, with paired differences.
+        for r in ["random", "expert"] {
+            assert!(
+                a["references"][r]["per_level"]["counterfactual"]["mean"].is_number(),
+                "{a}"
+            );
+            assert_eq!(a["paired"][r].as_array().unwrap().len(), 2, "{a}");
+        }
+        assert_eq!(a["references"]["expert"]["per_level"]["seen"]["mean"], 1.0);
         assert_eq!(a["env"], "clevr");
         assert_eq!(
             a["per_level"]["seen"]["per_seed"].as_array().unwrap().len(),

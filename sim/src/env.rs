@@ -89,5 +89,12 @@ pub trait Env: Send {
     fn instruction(&self) -> &Instruction;
     /// Steps taken in the current episode.
     fn steps(&self) -> usize;
+    /// Steps the current episode may take (it can depend on the instruction: a CLEVR
+    /// directional goal is decided by one push).
     fn horizon(&self) -> usize;
+    /// The step-level judges of the episode's first step, once taken, for goals decided by it
+    /// (CLEVR directional goals); `None` otherwise.
+    fn step_judges(&self) -> Option<crate::clevr::StepJudges> {
+        None
+    }
 }

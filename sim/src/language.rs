@@ -19,17 +19,23 @@ pub enum Level {
     Seen,
     /// Training goals with paraphrase templates never used in training text.
     Rephrase,
-    /// Unseen (target, behavior) combinations whose parts each appear in training.
+    /// Unseen (target, behavior) combinations whose parts each appear in training. CLEVR:
+    /// "move ball X toward D" goals, judged on the first push (KALM's step level).
     Counterfactual,
     /// Compositions: several relations at once, ordering and sorting, or tasks in sequence.
     Hard,
+    /// CLEVR only: held-out relational goals (an unseen source ball for a seen behavior), up
+    /// to 50 pushes. Meta-World has no relational goals.
+    #[serde(rename = "unseen-relation")]
+    UnseenRelation,
 }
 
 impl Level {
-    pub const ALL: [Level; 4] = [
+    pub const ALL: [Level; 5] = [
         Level::Seen,
         Level::Rephrase,
         Level::Counterfactual,
+        Level::UnseenRelation,
         Level::Hard,
     ];
 
@@ -38,8 +44,28 @@ impl Level {
             Level::Seen => "seen",
             Level::Rephrase => "rephrase",
             Level::Counterfactual => "counterfactual",
+            Level::UnseenRelation => "unseen-relation",
             Level::Hard => "hard",
         }
+    }
+
+    /// The levels environment `kind` defines, in report order.
+    pub fn of_env(kind: crate::EnvKind) -> &'static [Level] {
+        match kind {
+            crate::EnvKind::Clevr => &Level::ALL,
+            crate::EnvKind::MetaWorld => &[
+                Level::Seen,
+                Level::Rephrase,
+                Level::Counterfactual,
+                Level::Hard,
+            ],
+        }
+    }
+
+    /// Whether the level's episodes are judged on their first step alone (KALM's step level:
+    /// CLEVR's directional goals). Meta-World episodes always run to success or the horizon.
+    pub fn is_step_level(self, kind: crate::EnvKind) -> bool {
+        self == Level::Counterfactual && kind == crate::EnvKind::Clevr
     }
 }
 
@@ -87,6 +113,14 @@ pub enum GoalSpec {
     Clevr(crate::clevr::ClevrGoal),
     #[serde(rename = "metaworld")]
     MetaWorld(crate::metaworld::MetaWorldGoal),
+}
+
+impl GoalSpec {
+    /// Whether the goal is decided by an episode's first step (CLEVR directional goals,
+    /// KALM's step level).
+    pub fn is_step_level(&self) -> bool {
+        matches!(self, GoalSpec::Clevr(g) if g.is_step_level())
+    }
 }
 
 /// A natural-language instruction with its decomposition and goal.

@@ -29,7 +29,7 @@ fn run(level: Level, episodes: usize, seed: u64, noise: f32) -> (usize, usize) {
 
 #[test]
 fn expert_reaches_training_and_counterfactual_goals() {
-    for level in [Level::Seen, Level::Counterfactual] {
+    for level in [Level::Seen, Level::Counterfactual, Level::UnseenRelation] {
         let (wins, _) = run(level, 40, 5, 0.0);
         assert!(
             wins >= 38,
@@ -44,6 +44,7 @@ fn measure_expert_200() {
     for level in [
         Level::Seen,
         Level::Counterfactual,
+        Level::UnseenRelation,
         Level::Rephrase,
         Level::Hard,
     ] {

@@ -71,12 +71,13 @@ fn move_order_sort_truth_tables() {
         ball: 0,
         direction: Direction::Right,
     };
+    // Step level: the named ball moves at least 0.15 m along the direction in the push.
     assert!(g.is_success(&moved(0.25, 0.0), &start));
-    assert!(!g.is_success(&moved(0.15, 0.0), &start));
-    let (c40, s40) = (40f32.to_radians().cos(), 40f32.to_radians().sin());
-    let (c50, s50) = (50f32.to_radians().cos(), 50f32.to_radians().sin());
-    assert!(g.is_success(&moved(0.25 * c40, 0.25 * s40), &start));
-    assert!(!g.is_success(&moved(0.25 * c50, 0.25 * s50), &start));
+    assert!(g.is_success(&moved(0.151, 0.0), &start));
+    assert!(!g.is_success(&moved(0.149, 0.0), &start));
+    // A diagonal push of 0.215 m projects 0.152 m on the cardinal: it counts.
+    assert!(g.is_success(&moved(0.152, 0.152), &start));
+    assert!(!g.is_success(&moved(0.10, 0.25), &start));
     assert!(!g.is_success(&moved(-0.25, 0.0), &start));
 
     let row = [
@@ -158,8 +159,12 @@ fn templates_are_many_and_rephrasing_is_disjoint_from_training() {
 fn split_holds_out_unseen_combinations_of_seen_parts() {
     let s = split();
     let rel = |v: &Vec<ClevrGoal>| v.iter().filter_map(|g| g.as_relation()).collect::<Vec<_>>();
-    let (train, held) = (rel(&s.training), rel(&s.counterfactual));
+    let (train, held) = (rel(&s.training), rel(&s.unseen_relation));
     assert_eq!((train.len(), held.len()), (60, 20));
+    assert!(
+        rel(&s.counterfactual).is_empty(),
+        "counterfactual goals are moves only"
+    );
     let moves = |v: &Vec<ClevrGoal>| {
         v.iter()
             .filter_map(|g| match g {
@@ -169,9 +174,20 @@ fn split_holds_out_unseen_combinations_of_seen_parts() {
             .collect::<Vec<_>>()
     };
     let (mtrain, mheld) = (moves(&s.training), moves(&s.counterfactual));
-    assert_eq!((mtrain.len(), mheld.len()), (15, 5));
-    for g in &s.counterfactual {
+    assert_eq!((mtrain.len(), mheld.len()), (12, 8));
+    for g in s.counterfactual.iter().chain(&s.unseen_relation) {
         assert!(!s.training.contains(g), "{g:?} is in both");
+    }
+    // Every held-out move is one target swap and one behavior swap away from training moves.
+    for (b, d) in &mheld {
+        assert!(
+            mtrain.iter().any(|(tb, td)| tb != b && td == d),
+            "target swap of {b} {d:?}"
+        );
+        assert!(
+            mtrain.iter().any(|(tb, td)| tb == b && td != d),
+            "behavior swap of {b} {d:?}"
+        );
     }
     for h in &held {
         assert!(
@@ -215,7 +231,12 @@ fn split_holds_out_unseen_combinations_of_seen_parts() {
         let GoalSpec::Clevr(g) = &cf.goal else {
             panic!()
         };
-        assert!(s.counterfactual.contains(g));
+        assert!(s.counterfactual.contains(g) && cf.level == Level::Counterfactual);
+        let ur = sample_instruction(Level::UnseenRelation, &mut rng);
+        let GoalSpec::Clevr(g) = &ur.goal else {
+            panic!()
+        };
+        assert!(s.unseen_relation.contains(g) && train_texts.iter().all(|t| *t != ur.text));
         let hard = sample_instruction(Level::Hard, &mut rng);
         let GoalSpec::Clevr(g) = &hard.goal else {
             panic!()
@@ -232,10 +253,39 @@ fn split_holds_out_unseen_combinations_of_seen_parts() {
             count(Level::Seen),
             count(Level::Rephrase),
             count(Level::Counterfactual),
+            count(Level::UnseenRelation),
             count(Level::Hard)
         ],
-        [75, 75, 25, 4]
+        [72, 72, 8, 20, 4]
     );
+}
+
+#[test]
+fn step_level_judges_on_hand_built_pushes() {
+    use vlgor_sim::clevr::judge::{judge_push, kalm_action_judge};
+    let start = scene([-0.4, 0.0]);
+    let after = |ball: usize, dx: f32, dy: f32| {
+        let mut b = start;
+        b[ball] = [b[ball][0] + dx, b[ball][1] + dy];
+        b
+    };
+    // Red (0) asked to move right (+x). Action ball*8 + dir; dir 0 = +x, 4 = (+,+), 6 = (+,-).
+    let j = judge_push(0, Direction::Right, 0, &start, &after(0, 0.2, 0.0));
+    assert!(j.state && j.kalm_state && j.kalm_action);
+    // The right push of the wrong ball: KALM's state judge accepts any ball, ours does not.
+    let j = judge_push(0, Direction::Right, 8, &start, &after(1, 0.2, 0.0));
+    assert!(!j.state && j.kalm_state && !j.kalm_action);
+    // The right ball pushed too short, with a right-pointing diagonal action.
+    let j = judge_push(0, Direction::Right, 4, &start, &after(0, 0.1, 0.1));
+    assert!(!j.state && !j.kalm_state && j.kalm_action);
+    // KALM's action lists: RIGHT = 0, 4, 6; BEHIND (+y) = 1, 4, 5; LEFT = 2, 5, 7; FRONT = 3, 6, 7.
+    let accepted =
+        |d: Direction| -> Vec<u32> { (0..8).filter(|&a| kalm_action_judge(0, d, a)).collect() };
+    assert_eq!(accepted(Direction::Right), vec![0, 4, 6]);
+    assert_eq!(accepted(Direction::Behind), vec![1, 4, 5]);
+    assert_eq!(accepted(Direction::Left), vec![2, 5, 7]);
+    assert_eq!(accepted(Direction::Front), vec![3, 6, 7]);
+    assert!(!kalm_action_judge(0, Direction::Right, 8));
 }
 
 #[test]

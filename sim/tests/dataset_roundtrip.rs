@@ -30,6 +30,7 @@ fn header(env: &ClevrEnv, episodes: usize) -> DatasetHeader {
             episodes_per_shard: 4,
             task: None,
             preset: "test".into(),
+            max_steps: None,
         },
         split: SplitInfo {
             level: "seen".into(),

@@ -71,6 +71,7 @@ fn dataset_samples_render_the_recorded_states() {
             episodes_per_shard: 2,
             task: None,
             preset: "test".into(),
+            max_steps: None,
         },
         split: SplitInfo {
             level: "seen".into(),

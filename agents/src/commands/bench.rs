@@ -151,6 +151,8 @@ pub fn collect(
         episodes_per_shard: ctx.config.collect.episodes_per_shard,
         preset: ctx.preset.clone(),
         frames: None,
+        level: vlgor_sim::Level::Seen,
+        max_steps: None,
     };
     let dir = std::env::temp_dir().join(format!("vlgor-bench-collect-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

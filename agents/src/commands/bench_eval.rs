@@ -10,7 +10,7 @@ use vlgor_sim::dataset::Dataset;
 use vlgor_vlm::{EmbeddingCache, SentenceEncoder};
 
 use crate::context::Context;
-use crate::ecs::{LearnedPolicy, PolicyKind, episode_jobs, run_episodes};
+use crate::ecs::{Driver, LearnedPolicy, episode_jobs, run_episodes};
 use crate::envs::EnvSpec;
 use crate::error::CliError;
 
@@ -57,6 +57,8 @@ fn measure(
         episodes_per_shard: 64,
         preset: ctx.preset.clone(),
         frames: None,
+        level: vlgor_sim::Level::Seen,
+        max_steps: None,
     };
     crate::collect::collect(&plan, &data_dir, &indicatif::ProgressBar::hidden())?;
     let data = Dataset::open(&data_dir, None).map_err(|e| CliError::Other(e.into()))?;
@@ -106,14 +108,7 @@ fn measure(
     };
     let bar = ctx.progress(episodes as u64, "bench eval");
     let start = Instant::now();
-    let (outcomes, _) = run_episodes(
-        spec,
-        PolicyKind::Learned,
-        Some(learned),
-        jobs,
-        PARALLEL,
-        bar.clone(),
-    )?;
+    let (outcomes, _) = run_episodes(spec, Driver::Learned(learned), jobs, PARALLEL, bar.clone())?;
     let secs = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     Ok((outcomes.iter().map(|o| o.steps).sum(), secs, adapter))

@@ -1,4 +1,4 @@
-//! `vlgor collect`: expert datasets on training-level instructions.
+//! `vlgor collect`: expert datasets on one level's instructions (training level by default).
 
 use serde_json::json;
 
@@ -29,7 +29,10 @@ pub fn run(ctx: &Context, args: &CollectArgs) -> Result<(), CliError> {
         episodes_per_shard: ctx.config.collect.episodes_per_shard,
         preset: ctx.preset.clone(),
         frames: args.frames.then(|| ctx.render_config()),
+        level: args.level.unwrap_or(vlgor_sim::Level::Seen),
+        max_steps: args.max_steps.map(|n| n as usize),
     };
+    crate::evaluation::check_levels(plan.specs[0].kind(), &[plan.level])?;
     let bar = ctx.progress(episodes as u64, &format!("collect {}", args.env.env));
     let start = std::time::Instant::now();
     let manifest = collect(&plan, &args.out, &bar)?;

@@ -95,3 +95,56 @@ pub fn info(ctx: &Context, dir: &std::path::Path) -> Result<(), CliError> {
     );
     Ok(())
 }
+
+/// `vlgor dataset merge SRC... --out DIR`: every episode of the sources, whole, in one dataset.
+pub fn merge(
+    ctx: &Context,
+    sources: &[std::path::PathBuf],
+    out: &std::path::Path,
+) -> Result<(), CliError> {
+    if out
+        .join(vlgor_sim::dataset::manifest::MANIFEST_FILE)
+        .exists()
+    {
+        return Err(CliError::Input(format!(
+            "{} already holds a dataset; merge into a new directory",
+            out.display()
+        )));
+    }
+    let mut env = None;
+    for src in sources {
+        let m = vlgor_sim::dataset::Dataset::open(src, None)
+            .map_err(|e| CliError::Input(e.to_string()))?
+            .manifest;
+        match &env {
+            None => env = Some(m.env.clone()),
+            Some(e) if *e != m.env => {
+                return Err(CliError::Input(format!(
+                    "{}: a {} dataset cannot merge with {e} ones",
+                    src.display(),
+                    m.env
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let refs: Vec<&std::path::Path> = sources.iter().map(|p| p.as_path()).collect();
+    let s = crate::imagination::mix::mix(
+        ctx,
+        &refs,
+        out,
+        crate::imagination::records::Filter::Keep,
+        false,
+    )?;
+    if !ctx.json {
+        println!(
+            "{} episodes, {} transitions -> {}",
+            s.episodes_out,
+            s.transitions_out,
+            out.display()
+        );
+    }
+    ctx.emit_json(&serde_json::json!({"dir": out, "episodes": s.episodes_out,
+                                      "transitions": s.transitions_out}));
+    Ok(())
+}

@@ -1,130 +1,101 @@
-//! `vlgor eval`: closed-loop evaluation in the bevy_ecs loop, per level and seed.
+//! `vlgor eval`: closed-loop evaluation in the bevy_ecs loop, per level and seed, with the
+//! random and expert reference rows on the same episodes and the paired differences.
 
-use serde_json::json;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 use vlgor_sim::Level;
 
-use crate::cli::EvalArgs;
+use crate::cli::{EvalArgs, ReferenceArg};
 use crate::context::Context;
-use crate::ecs::{EpisodeJob, LearnedPolicy, PolicyKind, episode_jobs, run_episodes};
+use crate::ecs::Scripted;
 use crate::envs::EnvSpec;
 use crate::error::CliError;
-use crate::policies;
-use crate::report::{mean_std, table};
-
-/// Success statistics of one (env/task, level) cell over the seeds.
-struct Cell {
-    label: &'static str,
-    level: Level,
-    per_seed: Vec<f64>,
-    /// Steps to success of every successful episode, all seeds.
-    success_steps: Vec<usize>,
-    episodes: usize,
-}
+use crate::evaluation::{CellResult, EvalOutcome, EvalPlan, PolicyResult, Subject, evaluate};
+use crate::report::table;
 
 pub fn run(ctx: &Context, args: &EvalArgs) -> Result<(), CliError> {
     let trained = args.run.clone().or_else(|| match args.policy.as_str() {
         "expert" | "random" => None,
-        other => Some(std::path::PathBuf::from(other)),
+        other => Some(PathBuf::from(other)),
     });
-    let (policy, checkpoints) = match &trained {
-        None if args.policy == "random" => (PolicyKind::Random, vec![]),
-        None => (
-            PolicyKind::Expert {
-                noise: ctx.config.eval.noise,
-            },
-            vec![],
-        ),
-        Some(path) => (PolicyKind::Learned, policy_checkpoints(path)?),
+    let expert = Scripted::Expert {
+        noise: ctx.config.eval.noise,
     };
-    let env = match (&args.env, checkpoints.first()) {
+    let subject = match &trained {
+        None if args.policy == "random" => Subject::Scripted(Scripted::Random),
+        None => Subject::Scripted(expert),
+        Some(path) => Subject::Checkpoints(policy_checkpoints(path)?),
+    };
+    let env = match (&args.env, &subject) {
         (Some(e), _) => e.clone(),
-        (None, Some(ckpt)) => policies::load(ctx, ckpt, None)?.env().to_string(),
-        (None, None) => {
+        (None, Subject::Checkpoints(c)) => {
+            crate::policies::load(ctx, &c[0], None)?.env().to_string()
+        }
+        (None, Subject::Scripted(_)) => {
             return Err(CliError::Input(
                 "--env is required (clevr or metaworld)".into(),
             ));
         }
     };
-    let specs = EnvSpec::parse_many(&env, args.task.as_deref())?;
-    let levels: Vec<Level> = args
-        .level
-        .split(',')
-        .map(|l| l.trim().parse())
-        .collect::<Result<_, _>>()?;
-    let episodes = args.episodes.unwrap_or(ctx.config.eval.episodes);
-    if episodes == 0 {
-        return Err(CliError::Input("--episodes must be at least 1".into()));
-    }
     let seeds = args.seeds.clone().unwrap_or_else(|| vec![ctx.seed]);
     if seeds.is_empty() {
         return Err(CliError::Input("--seeds needs at least one seed".into()));
     }
-    let mut learned = Learned::new(ctx, &checkpoints, &env)?;
-
-    let runs = checkpoints.len().max(1);
-    let total = (specs.len() * levels.len() * seeds.len() * episodes * runs) as u64;
-    let bar = ctx.progress(total, &format!("eval {} ({})", env, args.policy));
-    let mut cells = Vec::new();
-    for spec in &specs {
-        for &level in &levels {
-            let mut cell = Cell {
-                label: spec.label(),
-                level,
-                per_seed: vec![],
-                success_steps: vec![],
-                episodes,
-            };
-            for &seed in &seeds {
-                let mut rate = 0.0;
-                for run in 0..runs {
-                    let jobs = episode_jobs(*spec, level, seed, episodes);
-                    let resource = learned
-                        .as_mut()
-                        .map(|l| l.resource(ctx, run, &jobs))
-                        .transpose()?;
-                    let (outcomes, back) =
-                        run_episodes(*spec, policy, resource, jobs, args.parallel, bar.clone())?;
-                    if let (Some(l), Some(back)) = (learned.as_mut(), back) {
-                        l.give_back(back);
-                    }
-                    let successes = outcomes.iter().filter(|o| o.success).count();
-                    rate += successes as f64 / outcomes.len() as f64 / runs as f64;
-                    cell.success_steps
-                        .extend(outcomes.iter().filter(|o| o.success).map(|o| o.steps));
-                }
-                cell.per_seed.push(rate);
-            }
-            cells.push(cell);
+    let mut references = Vec::new();
+    for r in &args.reference {
+        let s = match r {
+            ReferenceArg::Random => Scripted::Random,
+            ReferenceArg::Expert => expert,
+            ReferenceArg::None => continue,
+        };
+        let is_subject = matches!(subject, Subject::Scripted(x) if x == s);
+        if !is_subject && !references.contains(&s) {
+            references.push(s);
         }
     }
-    bar.finish_and_clear();
-    if runs > 1 && !ctx.json {
-        println!("success averaged over the last {runs} checkpoints");
-    }
-    let (result, gate) = report(ctx, args, &specs, &seeds, &cells)?;
+    let plan = EvalPlan {
+        specs: EnvSpec::parse_many(&env, args.task.as_deref())?,
+        levels: args.level.clone(),
+        episodes: args
+            .episodes
+            .map_or(ctx.config.eval.episodes, |e| e as usize),
+        seeds,
+        subject,
+        references,
+        parallel: args.parallel as usize,
+    };
+    let outcome = evaluate(ctx, &plan)?;
+    let (printed, gate) = report(ctx, args, &outcome)?;
     if let Some(run_dir) = trained.as_deref().filter(|p| p.is_dir()) {
-        save_result(run_dir, &levels, episodes, &seeds, &result)?;
+        save_result(run_dir, &plan, printed, &outcome)?;
     }
     gate
 }
 
-/// Keeps evaluation results in the run directory (`eval/LEVELS-EPISODESxSEEDS.json`), so a run
-/// directory holds its config, checkpoints, logs and eval results.
-fn save_result(
-    run_dir: &std::path::Path,
-    levels: &[Level],
-    episodes: usize,
-    seeds: &[u64],
-    result: &serde_json::Value,
-) -> Result<(), CliError> {
+/// The file an evaluation of `plan` is kept in, inside a run directory:
+/// `eval/LEVELS-EPISODESxSEEDS.json`.
+pub fn result_file(run_dir: &Path, levels: &[Level], episodes: usize, seeds: &[u64]) -> PathBuf {
     let names: Vec<&str> = levels.iter().map(|l| l.name()).collect();
     let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
-    let file = run_dir.join("eval").join(format!(
+    run_dir.join("eval").join(format!(
         "{}-{episodes}x{}.json",
         names.join("+"),
         seeds.join("+")
-    ));
-    let text = serde_json::to_string_pretty(result).map_err(anyhow::Error::from)?;
+    ))
+}
+
+/// Keeps the evaluation in the run directory, so a run directory holds its config,
+/// checkpoints, logs and eval results: the printed JSON plus, under `outcome`, every
+/// per-episode score (for paired comparisons with other runs).
+fn save_result(
+    run_dir: &Path,
+    plan: &EvalPlan,
+    mut printed: Value,
+    outcome: &EvalOutcome,
+) -> Result<(), CliError> {
+    let file = result_file(run_dir, &plan.levels, plan.episodes, &plan.seeds);
+    printed["outcome"] = serde_json::to_value(outcome).map_err(anyhow::Error::from)?;
+    let text = serde_json::to_string_pretty(&printed).map_err(anyhow::Error::from)?;
     vlgor_sim::dataset::write_atomic(&file, text.as_bytes())
         .map_err(|e| CliError::Other(e.into()))?;
     tracing::info!(path = %file.display(), "evaluation saved");
@@ -132,7 +103,7 @@ fn save_result(
 }
 
 /// The checkpoints to evaluate: a checkpoint file, or a run directory's last five.
-fn policy_checkpoints(path: &std::path::Path) -> Result<Vec<std::path::PathBuf>, CliError> {
+pub fn policy_checkpoints(path: &Path) -> Result<Vec<PathBuf>, CliError> {
     if !path.exists() {
         return Err(CliError::Input(format!(
             "--policy {}: not `expert`, `random`, or an existing checkpoint or run directory",
@@ -151,220 +122,196 @@ fn policy_checkpoints(path: &std::path::Path) -> Result<Vec<std::path::PathBuf>,
         .collect())
 }
 
-/// Trained policies under evaluation, with the frozen encoder that embeds their goals.
-pub(crate) struct Learned {
-    checkpoints: Vec<std::path::PathBuf>,
-    encoder: vlgor_vlm::SentenceEncoder,
-    cache: vlgor_vlm::EmbeddingCache,
-    /// The resource of the previous run, reused when the checkpoint is the same.
-    idle: Option<(usize, LearnedPolicy)>,
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
 }
 
-impl Learned {
-    fn new(
-        ctx: &Context,
-        checkpoints: &[std::path::PathBuf],
-        env: &str,
-    ) -> Result<Option<Learned>, CliError> {
-        if checkpoints.is_empty() {
-            return Ok(None);
+fn fmt_opt(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
+}
+
+fn row(policy: &str, c: &CellResult) -> Vec<String> {
+    vec![
+        c.task.clone(),
+        c.level.to_string(),
+        policy.to_string(),
+        format!("{} ± {:.1}", pct(c.mean), 100.0 * c.std),
+        c.within_10.map_or_else(|| "-".into(), pct),
+        c.judges.map_or_else(
+            || "-".into(),
+            |j| format!("{} / {}", pct(j.kalm_state), pct(j.kalm_action)),
+        ),
+        fmt_opt(c.mean_steps),
+        format!(
+            "{} × {}",
+            c.episode_success.first().map_or(0, Vec::len),
+            c.per_seed.len()
+        ),
+    ]
+}
+
+/// JSON of one cell without the per-episode scores.
+fn cell_json(c: &CellResult) -> Value {
+    json!({"mean": c.mean, "std": c.std, "per_seed": c.per_seed,
+           "mean_steps": c.mean_steps, "median_steps": c.median_steps,
+           "within_10": c.within_10, "judges": c.judges})
+}
+
+fn policy_json(p: &PolicyResult, per_task: bool) -> Value {
+    let mut out = json!({"policy": p.policy, "checkpoints": p.checkpoints,
+                         "success_rate": p.success_rate()});
+    if per_task {
+        let mut tasks = serde_json::Map::new();
+        for c in &p.cells {
+            let t = tasks
+                .entry(c.task.clone())
+                .or_insert_with(|| json!({"per_level": {}}));
+            t["per_level"][c.level.name()] = cell_json(c);
         }
-        policies::load(ctx, &checkpoints[0], Some(env))?;
-        let encoder = vlgor_vlm::SentenceEncoder::from_env(ctx.device)
-            .map_err(|e| CliError::Input(e.to_string()))?;
-        Ok(Some(Learned {
-            checkpoints: checkpoints.to_vec(),
-            encoder,
-            cache: Default::default(),
-            idle: None,
-        }))
-    }
-
-    /// The loop resource for checkpoint `run`, with goal embeddings for `jobs`' instructions.
-    fn resource(
-        &mut self,
-        ctx: &Context,
-        run: usize,
-        jobs: &[EpisodeJob],
-    ) -> Result<LearnedPolicy, CliError> {
-        let texts: Vec<&str> = jobs.iter().map(|j| j.instruction.text.as_str()).collect();
-        let goals = vlgor_rl::GoalTable::for_texts(&self.encoder, &mut self.cache, &texts)
-            .map_err(|e| CliError::Other(e.into()))?;
-        if let Some((k, mut idle)) = self.idle.take()
-            && k == run
-        {
-            idle.goals = goals;
-            return Ok(idle);
+        for t in tasks.values_mut() {
+            let rates: Vec<f64> = t["per_level"]
+                .as_object()
+                .map(|m| m.values().filter_map(|v| v["mean"].as_f64()).collect())
+                .unwrap_or_default();
+            t["success_rate"] = json!(crate::report::mean_std(&rates).0);
         }
-        let policy = policies::load(ctx, &self.checkpoints[run], None)?;
-        let renderer = policies::renderer_for(ctx, &policy)?;
-        Ok(LearnedPolicy {
-            policy,
-            goals,
-            renderer,
-            camera: None,
-        })
-    }
-
-    /// An evaluator for checkpoints written during training (see [`Learned::success_rate`]).
-    pub(crate) fn for_training(encoder: vlgor_vlm::SentenceEncoder) -> Learned {
-        Learned {
-            checkpoints: vec![],
-            encoder,
-            cache: Default::default(),
-            idle: None,
-        }
-    }
-
-    /// Closed-loop success rate of `checkpoint` over `episodes` episodes of `level`.
-    pub(crate) fn success_rate(
-        &mut self,
-        ctx: &Context,
-        checkpoint: &std::path::Path,
-        spec: EnvSpec,
-        level: Level,
-        episodes: usize,
-    ) -> Result<f64, CliError> {
-        self.checkpoints = vec![checkpoint.to_path_buf()];
-        self.idle = None;
-        let jobs = episode_jobs(spec, level, ctx.seed, episodes);
-        let resource = self.resource(ctx, 0, &jobs)?;
-        let (outcomes, _) = run_episodes(
-            spec,
-            PolicyKind::Learned,
-            Some(resource),
-            jobs,
-            16,
-            indicatif::ProgressBar::hidden(),
-        )?;
-        Ok(outcomes.iter().filter(|o| o.success).count() as f64 / outcomes.len().max(1) as f64)
-    }
-
-    fn give_back(&mut self, resource: LearnedPolicy) {
-        let run = self
-            .checkpoints
+        out["per_task"] = Value::Object(tasks);
+    } else {
+        let per_level: serde_json::Map<_, _> = p
+            .cells
             .iter()
-            .position(|c| c.as_path() == resource.policy.checkpoint().0);
-        self.idle = run.map(|k| (k, resource));
+            .map(|c| (c.level.to_string(), cell_json(c)))
+            .collect();
+        out["per_level"] = Value::Object(per_level);
     }
+    out
 }
 
-/// Prints the table and the JSON; returns the JSON and the verdict of `--min-success`.
+/// Prints the tables and the JSON; returns the JSON and the verdict of `--min-success`.
 fn report(
     ctx: &Context,
     args: &EvalArgs,
-    specs: &[EnvSpec],
-    seeds: &[u64],
-    cells: &[Cell],
-) -> Result<(serde_json::Value, Result<(), CliError>), CliError> {
-    let rows: Vec<Vec<String>> = cells
+    o: &EvalOutcome,
+) -> Result<(Value, Result<(), CliError>), CliError> {
+    let mut rows = Vec::new();
+    for c in &o.subject.cells {
+        rows.push(row(&short(&o.subject.policy), c));
+        for r in &o.references {
+            if let Some(rc) = r.cell(&c.task, c.level) {
+                rows.push(row(&r.policy, rc));
+            }
+        }
+    }
+    let success_rate = o.subject.success_rate();
+    let steps: Vec<f64> = o
+        .subject
+        .cells
         .iter()
-        .map(|c| {
-            let (m, s) = mean_std(&c.per_seed);
-            vec![
-                c.label.to_string(),
-                c.level.to_string(),
-                format!("{:.1}% ± {:.1}", 100.0 * m, 100.0 * s),
-                fmt_opt(mean_steps(&c.success_steps)),
-                fmt_opt(median_steps(&c.success_steps)),
-                format!("{} × {}", c.episodes, c.per_seed.len()),
-            ]
-        })
-        .collect();
-    let overall: Vec<f64> = cells.iter().map(|c| mean_std(&c.per_seed).0).collect();
-    let success_rate = mean_std(&overall).0;
-    let all_steps: Vec<usize> = cells
-        .iter()
-        .flat_map(|c| c.success_steps.iter().copied())
+        .filter_map(|c| c.mean_steps)
         .collect();
     if !ctx.json {
+        if o.subject.checkpoints > 1 {
+            println!(
+                "success averaged over the last {} checkpoints",
+                o.subject.checkpoints
+            );
+        }
         println!(
             "{}",
             table(
                 &[
                     "env/task",
                     "level",
+                    "policy",
                     "success (mean ± std over seeds)",
+                    "within 10",
+                    "KALM judges state / action",
                     "mean steps",
-                    "median steps",
                     "episodes × seeds"
                 ],
                 &rows
             )
         );
-        println!("overall success rate: {:.1}%", 100.0 * success_rate);
-    }
-    let cell_json = |c: &Cell| {
-        let (m, s) = mean_std(&c.per_seed);
-        json!({"mean": m, "std": s, "per_seed": c.per_seed,
-               "mean_steps": mean_steps(&c.success_steps), "median_steps": median_steps(&c.success_steps)})
-    };
-    let mut out = json!({
-        "env": specs[0].kind().name(),
-        "policy": args.policy,
-        "seeds": seeds,
-        "episodes": cells.first().map(|c| c.episodes),
-        "success_rate": success_rate,
-        "mean_steps": mean_steps(&all_steps),
-        "median_steps": median_steps(&all_steps),
-    });
-    if specs.len() > 1 {
-        let per_task: serde_json::Map<_, _> = specs
-            .iter()
-            .map(|s| {
-                let mine: Vec<&Cell> = cells.iter().filter(|c| c.label == s.label()).collect();
-                let rates: Vec<f64> = mine.iter().map(|c| mean_std(&c.per_seed).0).collect();
-                let steps: Vec<usize> = mine
-                    .iter()
-                    .flat_map(|c| c.success_steps.iter().copied())
-                    .collect();
-                (
-                    s.label().to_string(),
-                    json!({"success_rate": mean_std(&rates).0,
-                    "mean_steps": mean_steps(&steps), "median_steps": median_steps(&steps)}),
+        let mut diffs = Vec::new();
+        let mut warnings = Vec::new();
+        for r in &o.references {
+            for (task, level, d) in o.subject.paired_against(r) {
+                diffs.push(vec![
+                    task.clone(),
+                    level.to_string(),
+                    format!("{} − {}", short(&o.subject.policy), r.policy),
+                    d.points(),
+                ]);
+                if r.policy == "random" && d.lo <= 0.0 {
+                    warnings.push(format!(
+                        "{task} {level}: the policy does not beat a random policy \
+                         (paired 95% interval {} points includes or lies below 0)",
+                        d.points()
+                    ));
+                }
+            }
+        }
+        if !diffs.is_empty() {
+            println!(
+                "\n{}",
+                table(
+                    &[
+                        "env/task",
+                        "level",
+                        "difference",
+                        "points, paired 95% interval"
+                    ],
+                    &diffs
                 )
-            })
-            .collect();
-        out["per_task"] = per_task.into();
-    } else {
-        let per_level: serde_json::Map<_, _> = cells
-            .iter()
-            .map(|c| (c.level.to_string(), cell_json(c)))
-            .collect();
-        out["per_level"] = per_level.into();
+            );
+        }
+        for w in warnings {
+            println!("note: {w}");
+        }
+        println!("overall success rate: {}", pct(success_rate));
     }
+    let per_task = o
+        .subject
+        .cells
+        .iter()
+        .any(|c| c.task != o.subject.cells[0].task);
+    let mut out = policy_json(&o.subject, per_task);
+    out["env"] = json!(o.env.name());
+    out["seeds"] = json!(o.seeds);
+    out["episodes"] = json!(o.episodes);
+    out["mean_steps"] =
+        json!((!steps.is_empty()).then(|| steps.iter().sum::<f64>() / steps.len() as f64));
+    let mut refs = serde_json::Map::new();
+    let mut paired = serde_json::Map::new();
+    for r in &o.references {
+        refs.insert(r.policy.clone(), policy_json(r, per_task));
+        let d: Vec<Value> = o
+            .subject
+            .paired_against(r)
+            .into_iter()
+            .map(|(task, level, d)| json!({"task": task, "level": level, "diff": d}))
+            .collect();
+        paired.insert(r.policy.clone(), Value::Array(d));
+    }
+    out["references"] = Value::Object(refs);
+    out["paired"] = Value::Object(paired);
     ctx.emit_json(&out);
     if let Some(min) = args.min_success
         && success_rate < min
     {
         let gate = CliError::Gate(format!(
-            "success rate {:.1}% is below --min-success {:.1}%",
-            100.0 * success_rate,
-            100.0 * min
+            "success rate {} is below --min-success {}",
+            pct(success_rate),
+            pct(min)
         ));
         return Ok((out, Err(gate)));
     }
     Ok((out, Ok(())))
 }
 
-fn mean_steps(steps: &[usize]) -> Option<f64> {
-    (!steps.is_empty()).then(|| steps.iter().sum::<usize>() as f64 / steps.len() as f64)
-}
-
-fn median_steps(steps: &[usize]) -> Option<f64> {
-    if steps.is_empty() {
-        return None;
-    }
-    let mut s = steps.to_vec();
-    s.sort_unstable();
-    let n = s.len();
-    Some(if n % 2 == 1 {
-        s[n / 2] as f64
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) as f64 / 2.0
-    })
-}
-
-fn fmt_opt(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
+/// The last path component of a checkpoint or run path (tables stay narrow).
+fn short(policy: &str) -> String {
+    Path::new(policy)
+        .file_name()
+        .map_or_else(|| policy.to_string(), |n| n.to_string_lossy().into_owned())
 }

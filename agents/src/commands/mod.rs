@@ -33,6 +33,9 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         }) => bench::render(ctx, &env.env, *batch, *batches),
         Command::Collect(a) => collect::run(ctx, a),
         Command::Dataset(DatasetCommand::Info { dir }) => dataset::info(ctx, dir),
+        Command::Dataset(DatasetCommand::Merge { sources, out }) => {
+            dataset::merge(ctx, sources, out)
+        }
         Command::Export(_) => not_built("export", "dataset export lands with issue #6"),
         Command::TrainVlm(a) => train_vlm::run(ctx, a),
         Command::Vlm(VlmCommand::Eval(a)) => vlm_eval::run(ctx, a),

@@ -11,10 +11,10 @@ use vlgor_sim::{EnvKind, Level};
 use vlgor_vlm::{EmbeddingCache, SentenceEncoder};
 
 use crate::cli::{Algo, ObsKind, TrainPolicyArgs};
-use crate::commands::eval::Learned;
 use crate::context::Context;
 use crate::envs::EnvSpec;
 use crate::error::CliError;
+use crate::evaluation::Learned;
 
 /// Maps offline-RL errors to exit statuses: bad input and data are status 2, the rest 1.
 pub fn rl_error(e: RlError) -> CliError {
@@ -48,6 +48,18 @@ pub fn parse_data(data: &str) -> Result<(PathBuf, Option<PathBuf>), CliError> {
 
 fn open(dir: &Path, env: &str) -> Result<Dataset, CliError> {
     Dataset::open(dir, Some(env)).map_err(|e| CliError::Input(e.to_string()))
+}
+
+/// The imagined share of each batch when `--ratio` is not given: proportional to the
+/// transitions each dataset holds, capped at the preset's `rl.ratio`, so a small imagined set
+/// is not replayed many times as often as the real data (the number of updates and the batch
+/// size stay the baseline's).
+pub fn imagined_share(cap: f32, real: usize, imagined: usize) -> f32 {
+    let total = real + imagined;
+    if total == 0 {
+        return 0.0;
+    }
+    cap.min(imagined as f32 / total as f32)
 }
 
 /// The `[rl]` settings with `--ratio` applied.
@@ -143,7 +155,7 @@ pub fn run_with_frames(
         }
     };
     let (real_dir, imagined_dir) = parse_data(&args.data)?;
-    let rl = rl_config(ctx, args.ratio)?;
+    let mut rl = rl_config(ctx, args.ratio)?;
     let real = open(&real_dir, env.name())?;
     let imagined = imagined_dir
         .as_deref()
@@ -151,6 +163,17 @@ pub fn run_with_frames(
         .transpose()?;
     if imagined.is_none() && args.ratio.is_some() {
         tracing::warn!("--ratio is ignored without an imagined dataset in --data");
+    }
+    if let (Some(im), None) = (&imagined, args.ratio) {
+        rl.ratio = imagined_share(
+            rl.ratio,
+            real.manifest.counts.transitions,
+            im.manifest.counts.transitions,
+        );
+        tracing::info!(
+            share = rl.ratio,
+            "imagined share of each batch (proportional to the transitions, capped at rl.ratio)"
+        );
     }
 
     let encoder = SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Other(e.into()))?;
@@ -160,7 +183,7 @@ pub fn run_with_frames(
     let goals = GoalTable::for_datasets(&encoder, &mut cache, &sets).map_err(rl_error)?;
     let eval_every = rl.eval_every as u64;
     let eval_episodes = rl.eval_episodes;
-    let mut evaluator = (eval_every > 0).then(|| Learned::for_training(encoder));
+    let mut evaluator = (eval_every > 0).then(|| Learned::with_encoder(encoder));
     let eval_specs = dataset_specs(&real);
 
     let data = TrainingData {
@@ -274,6 +297,8 @@ pub fn bench(
                 episodes_per_shard: 500,
                 preset: ctx.preset.clone(),
                 frames: None,
+                level: vlgor_sim::Level::Seen,
+                max_steps: None,
             };
             let bar = ctx.progress(500, "bench train: collecting CLEVR data");
             crate::collect::collect(&plan, &temp, &bar)?;
@@ -339,4 +364,19 @@ pub fn bench(
     value["torch_threads"] = json!(tch::get_num_threads());
     ctx.emit_json(&value);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::imagined_share;
+
+    #[test]
+    fn imagined_share_is_proportional_and_capped() {
+        // 907 imagined transitions beside 28,000 real ones: 3.1%, not the cap.
+        let s = imagined_share(0.5, 28_000, 907);
+        assert!((s - 907.0 / 28_907.0).abs() < 1e-6, "{s}");
+        // A large imagined set is capped at the preset's ratio.
+        assert_eq!(imagined_share(0.5, 10_000, 30_000), 0.5);
+        assert_eq!(imagined_share(0.5, 0, 0), 0.0);
+    }
 }

@@ -11,7 +11,7 @@ use vlgor_sim::{Env, Level, Scene};
 
 use crate::cli::ViewArgs;
 use crate::context::Context;
-use crate::ecs::PolicyKind;
+use crate::ecs::Scripted;
 use crate::envs::EnvSpec;
 use crate::error::CliError;
 
@@ -38,8 +38,8 @@ pub fn run(ctx: &Context, args: &ViewArgs) -> Result<(), CliError> {
         )?),
         None => {
             let actor = match args.policy.as_str() {
-                "expert" => Actor::Scripted(PolicyKind::Expert { noise: 0.0 }),
-                "random" => Actor::Scripted(PolicyKind::Random),
+                "expert" => Actor::Scripted(Scripted::Expert { noise: 0.0 }),
+                "random" => Actor::Scripted(Scripted::Random),
                 path => Actor::Learned(Box::new(LearnedActor::load(
                     ctx,
                     spec,
@@ -87,7 +87,7 @@ fn select_camera(source: &mut dyn ViewerSource, spec: EnvSpec, name: &str) -> Re
 
 /// What acts in the live view.
 enum Actor {
-    Scripted(PolicyKind),
+    Scripted(Scripted),
     Learned(Box<LearnedActor>),
 }
 
@@ -219,7 +219,7 @@ impl ViewerSource for LiveSource {
             return;
         }
         let action = match &mut self.actor {
-            Actor::Scripted(PolicyKind::Expert { noise }) => {
+            Actor::Scripted(Scripted::Expert { noise }) => {
                 self.env.expert_action(*noise, &mut self.rng)
             }
             Actor::Scripted(_) => self.env.random_action(&mut self.rng),

@@ -22,22 +22,42 @@ use vlgor_sim::{Action, Env, Instruction, Level};
 use crate::envs::EnvSpec;
 use crate::error::CliError;
 
-/// Which policy drives the loop.
-#[derive(Resource, Clone, Copy, Debug)]
-pub enum PolicyKind {
+/// A scripted policy: the reference rows of every evaluation table.
+#[derive(Resource, Clone, Copy, Debug, PartialEq)]
+pub enum Scripted {
     /// The simulator's scripted expert; with probability `noise` a random action instead.
     Expert { noise: f32 },
     /// Uniformly random actions.
     Random,
-    /// A trained policy, held in the non-`Send` [`LearnedPolicy`] resource.
-    Learned,
+}
+
+impl Scripted {
+    /// `expert` or `random`, as tables and `results.json` name the row.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scripted::Expert { .. } => "expert",
+            Scripted::Random => "random",
+        }
+    }
+}
+
+/// What drives the loop. Every variant acts, so a loop always finishes.
+pub enum Driver {
+    Scripted(Scripted),
+    /// A trained policy, held in the loop as the non-`Send` [`LearnedPolicy`] resource.
+    Learned(LearnedPolicy),
 }
 
 /// One episode to run: the instruction and initial state are fixed by `seed`.
 #[derive(Clone, Debug)]
 pub struct EpisodeJob {
+    /// Index within its (level, evaluation seed) cell.
     pub index: usize,
+    /// The episode's own seed ([`episode_seed`]).
     pub seed: u64,
+    pub level: Level,
+    /// The evaluation seed the episode was drawn with.
+    pub eval_seed: u64,
     pub instruction: Instruction,
 }
 
@@ -83,14 +103,18 @@ pub struct EpisodeQueue(pub VecDeque<EpisodeJob>);
 pub struct EpisodeOutcome {
     pub index: usize,
     pub seed: u64,
+    pub level: Level,
+    pub eval_seed: u64,
     pub instruction: String,
     pub success: bool,
     /// Steps taken (to the first success, or the horizon).
     pub steps: usize,
     pub episode_return: f32,
+    /// KALM's step-level judges of the first push (CLEVR directional goals).
+    pub judges: Option<vlgor_sim::clevr::StepJudges>,
 }
 
-/// Finished episodes, in completion order (sort by `index` for a stable order).
+/// Finished episodes, in completion order (sort by (level, seed, index) for a stable order).
 #[derive(Resource, Default)]
 pub struct Outcomes(pub Vec<EpisodeOutcome>);
 
@@ -118,27 +142,28 @@ pub fn episode_seed(seed: u64, level: Level, index: usize) -> u64 {
 pub fn episode_jobs(spec: EnvSpec, level: Level, seed: u64, episodes: usize) -> Vec<EpisodeJob> {
     (0..episodes)
         .map(|index| {
-            let seed = episode_seed(seed, level, index);
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let episode = episode_seed(seed, level, index);
+            let mut rng = ChaCha8Rng::seed_from_u64(episode);
             EpisodeJob {
                 index,
-                seed,
+                seed: episode,
+                level,
+                eval_seed: seed,
                 instruction: spec.sample_instruction(level, &mut rng),
             }
         })
         .collect()
 }
 
-/// Runs `jobs` closed-loop with `parallel` env instances; outcomes sorted by episode index.
-/// `learned` must be given with [`PolicyKind::Learned`] and is handed back for the next run.
+/// Runs `jobs` closed-loop with `parallel` env instances, driven by `driver`; outcomes sorted
+/// by (level, evaluation seed, index). The driver is handed back for the next run.
 pub fn run_episodes(
     spec: EnvSpec,
-    policy: PolicyKind,
-    learned: Option<LearnedPolicy>,
+    driver: Driver,
     jobs: Vec<EpisodeJob>,
     parallel: usize,
     progress: indicatif::ProgressBar,
-) -> Result<(Vec<EpisodeOutcome>, Option<LearnedPolicy>), CliError> {
+) -> Result<(Vec<EpisodeOutcome>, Driver), CliError> {
     let mut world = World::new();
     let mut queue: VecDeque<EpisodeJob> = jobs.into();
     for _ in 0..parallel.max(1) {
@@ -155,10 +180,16 @@ pub fn run_episodes(
     world.insert_resource(Outcomes::default());
     world.insert_resource(LoopError::default());
     world.insert_resource(ProgressHook(progress));
-    world.insert_resource(policy);
-    if let Some(learned) = learned {
-        world.insert_non_send(learned);
-    }
+    let scripted = match driver {
+        Driver::Scripted(s) => {
+            world.insert_resource(s);
+            Some(s)
+        }
+        Driver::Learned(learned) => {
+            world.insert_non_send(learned);
+            None
+        }
+    };
 
     let mut schedule = Schedule::default();
     schedule.add_systems(
@@ -178,6 +209,14 @@ pub fn run_episodes(
         }
     }
     let mut outcomes = std::mem::take(&mut world.resource_mut::<Outcomes>().0);
-    outcomes.sort_by_key(|o| o.index);
-    Ok((outcomes, world.remove_non_send::<LearnedPolicy>()))
+    outcomes.sort_by_key(|o| (o.level, o.eval_seed, o.index));
+    let driver = match scripted {
+        Some(s) => Driver::Scripted(s),
+        None => Driver::Learned(
+            world
+                .remove_non_send::<LearnedPolicy>()
+                .ok_or_else(|| CliError::Other(anyhow::anyhow!("the loop lost its policy")))?,
+        ),
+    };
+    Ok((outcomes, driver))
 }

@@ -4,23 +4,25 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use super::{
-    ChosenAction, EnvSlot, Episode, EpisodeOutcome, EpisodeQueue, LoopError, Outcomes, PolicyKind,
-    ProgressHook,
+    ChosenAction, EnvSlot, Episode, EpisodeOutcome, EpisodeQueue, LoopError, Outcomes,
+    ProgressHook, Scripted,
 };
 
-/// The policy picks an action for every live env (envs in parallel across cores).
-pub fn act(policy: Res<PolicyKind>, mut query: Query<(&EnvSlot, &mut Episode, &mut ChosenAction)>) {
-    let policy = *policy;
-    if matches!(policy, PolicyKind::Learned) {
-        return; // learned::act_learned acts for all envs in one batch
-    }
+/// A scripted policy picks an action for every live env (envs in parallel across cores); a
+/// learned policy acts in `learned::act_learned` instead, for all envs in one batch.
+pub fn act(
+    policy: Option<Res<Scripted>>,
+    mut query: Query<(&EnvSlot, &mut Episode, &mut ChosenAction)>,
+) {
+    let Some(policy) = policy.map(|p| *p) else {
+        return;
+    };
     let mut items: Vec<_> = query.iter_mut().collect();
     items.par_iter_mut().for_each(|(slot, episode, chosen)| {
         let mut env = slot.0.lock().expect("env lock");
         chosen.0 = Some(match policy {
-            PolicyKind::Expert { noise } => env.expert_action(noise, &mut episode.rng),
-            PolicyKind::Random => env.random_action(&mut episode.rng),
-            PolicyKind::Learned => unreachable!("handled above"),
+            Scripted::Expert { noise } => env.expert_action(noise, &mut episode.rng),
+            Scripted::Random => env.random_action(&mut episode.rng),
         });
     });
 }
@@ -72,13 +74,17 @@ pub fn finish(
         if !episode.finished {
             continue;
         }
+        let judges = slot.0.lock().expect("env lock").step_judges();
         outcomes.0.push(EpisodeOutcome {
             index: episode.job.index,
             seed: episode.job.seed,
+            level: episode.job.level,
+            eval_seed: episode.job.eval_seed,
             instruction: episode.job.instruction.text.clone(),
             success: episode.success,
             steps: episode.steps,
             episode_return: episode.episode_return,
+            judges,
         });
         progress.0.inc(1);
         match queue.0.pop_front() {

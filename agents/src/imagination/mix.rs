@@ -135,14 +135,18 @@ pub fn mix(
         episodes: records.len(),
         ..header.collection
     };
-    header.split.level = format!(
-        "mix ({})",
-        if validated {
-            "validated"
-        } else {
-            "unvalidated"
-        }
-    );
+    header.split.level = if header.origin == vlgor_sim::dataset::Origin::Real {
+        "merge".to_string()
+    } else {
+        format!(
+            "mix ({})",
+            if validated {
+                "validated"
+            } else {
+                "unvalidated"
+            }
+        )
+    };
     header.split.definition = format!("merged from {}", s.sources.join(", "));
     let per_shard = ctx.config.collect.episodes_per_shard.max(1);
     let mut writer =

@@ -73,6 +73,10 @@ pub struct ImagineSummary {
 pub const SUMMARY_FILE: &str = "imagine.json";
 
 /// Runs an imagination plan end to end and writes `plan.out`.
+/// Instruction draws per source episode before a goal that already holds at the first frame
+/// is kept anyway (the validator's label check then sees it).
+const FAIR_START_TRIES: usize = 8;
+
 pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSummary, CliError> {
     if plan.count == 0 || plan.horizon == 0 || plan.batch == 0 {
         return Err(CliError::Input(
@@ -131,9 +135,6 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
         let mut goals = Vec::with_capacity(chunk.len());
         for (k, &e) in chunk.iter().enumerate() {
             let meta = &data.episodes[e];
-            let ins = plan
-                .set
-                .pick(&meta.instruction, b * plan.batch + k, &mut rng)?;
             let mut env = env_for(meta);
             env.reset(meta.seed, &meta.instruction)?;
             let state = data.state(meta.first_row);
@@ -145,12 +146,24 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
                     .map_err(|e| CliError::Other(e.into()))?,
             );
             let start = records::perceive(plan.env, &obs);
-            goals.push(PerceivedGoal::new(&ins, meta.seed, &start)?);
+            // Fair start: redraw an instruction whose goal already holds at the first frame.
+            let mut tries = 0;
+            let (ins, goal) = loop {
+                let ins = plan
+                    .set
+                    .pick(&meta.instruction, b * plan.batch + k, &mut rng)?;
+                let goal = PerceivedGoal::new(&ins, meta.seed, &start)?;
+                tries += 1;
+                if !goal.success(&start) || tries >= FAIR_START_TRIES {
+                    break (ins, goal);
+                }
+            };
+            goals.push(goal);
             instructions.push(ins);
         }
         let texts: Vec<&str> = instructions.iter().map(|i| i.text.as_str()).collect();
         let mut check = |i: usize, p: &[f32]| goals[i].success(p);
-        let out = imagine(
+        let mut out = imagine(
             &model,
             &mut text,
             &texts,
@@ -163,6 +176,11 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
         )
         .map_err(vlm_error)?;
         for (k, &e) in chunk.iter().enumerate() {
+            // A step-level goal (CLEVR "move ball X toward D") is decided by its first push.
+            if instructions[k].goal.is_step_level() {
+                out.frames[k].truncate(2);
+                out.actions[k].truncate(1);
+            }
             frames_made += out.frames[k].len() - 1;
             let flat: Vec<u8> = out.frames[k].concat();
             let perceived = readout

@@ -260,6 +260,7 @@ fn write(
             episodes_per_shard: per_shard,
             task: None,
             preset: ctx.preset.clone(),
+            max_steps: None,
         },
         split: SplitInfo {
             level: plan.set.name(),

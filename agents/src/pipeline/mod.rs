@@ -52,6 +52,10 @@ impl Layout {
     pub fn mix(&self, name: &str) -> PathBuf {
         self.out.join(format!("data/mix-{name}"))
     }
+    /// Scripted-expert rollouts for the instructions of an unseen `level` (the oracle arm).
+    pub fn oracle(&self, level: vlgor_sim::Level) -> PathBuf {
+        self.out.join(format!("data/oracle-{level}"))
+    }
     pub fn policy(&self, algo: &str, variant: &str, seed: u64) -> PathBuf {
         self.out.join(format!("policies/{algo}-{variant}-s{seed}"))
     }

@@ -54,6 +54,13 @@ fn success_per_level(path: &Path, r: &Value) -> PlotResult<()> {
     let mut groups: Vec<BarGroup> = Vec::new();
     for (algo, per) in r["success"].as_object().into_iter().flatten() {
         for level in EVAL_LEVELS {
+            let measured = per.as_object().into_iter().flatten();
+            if !measured
+                .clone()
+                .any(|(_, levels)| levels[level].is_object())
+            {
+                continue; // a level this environment does not define
+            }
             let bars = per
                 .as_object()
                 .into_iter()

@@ -46,6 +46,81 @@ fn success(ctx: &Context, policies: &Value) -> Value {
     Value::Object(out)
 }
 
+/// Per-episode scores of record `key` (`{algo}-{variant}` or a reference name) at `level`,
+/// seed after seed; `None` when a seed's record is missing.
+fn episodes_of(ctx: &Context, records: &Value, key: &str, level: &str) -> Option<Vec<f64>> {
+    let mut out = Vec::new();
+    for s in &ctx.config.pipeline.seeds {
+        let v = records.get(format!("{key}-s{s}"))?["episodes"][level].as_array()?;
+        out.extend(v.iter().filter_map(Value::as_f64));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Reference rows (random, expert) per level: mean ± std over the policy seeds.
+fn reference_rows(ctx: &Context, refs: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for name in ["random", "expert"] {
+        let mut levels = serde_json::Map::new();
+        for level in EVAL_LEVELS {
+            let xs: Vec<f64> = ctx
+                .config
+                .pipeline
+                .seeds
+                .iter()
+                .filter_map(|s| refs.get(format!("{name}-s{s}")))
+                .map(|r| f(&r["success"][level]))
+                .filter(|x| x.is_finite())
+                .collect();
+            if !xs.is_empty() {
+                let (m, sd) = mean_std(&xs);
+                levels.insert(level.into(), json!({"mean": m, "std": sd, "per_seed": xs}));
+            }
+        }
+        out.insert(name.into(), Value::Object(levels));
+    }
+    Value::Object(out)
+}
+
+/// Paired differences over identical episodes (all seeds pooled): every variant against its
+/// algorithm's baseline, and each baseline against the random policy.
+fn paired_rows(ctx: &Context, policies: &Value, refs: &Value) -> Value {
+    use crate::evaluation::stats::paired;
+    let p = &ctx.config.pipeline;
+    let mut out = serde_json::Map::new();
+    for algo in &p.algos {
+        let mut per_variant = serde_json::Map::new();
+        let base = format!("{algo}-baseline");
+        for v in variants(algo, p.unvalidated_ablation) {
+            let mut levels = serde_json::Map::new();
+            for level in EVAL_LEVELS {
+                let (a, b) = if v.name == "baseline" {
+                    (
+                        episodes_of(ctx, policies, &base, level),
+                        episodes_of(ctx, refs, "random", level),
+                    )
+                } else {
+                    (
+                        episodes_of(ctx, policies, &format!("{algo}-{}", v.name), level),
+                        episodes_of(ctx, policies, &base, level),
+                    )
+                };
+                if let Some(d) = a.zip(b).and_then(|(a, b)| paired(&a, &b)) {
+                    levels.insert(level.into(), json!(d));
+                }
+            }
+            let key = if v.name == "baseline" {
+                "baseline_vs_random".to_string()
+            } else {
+                v.name.to_string()
+            };
+            per_variant.insert(key, Value::Object(levels));
+        }
+        out.insert(algo.clone(), Value::Object(per_variant));
+    }
+    Value::Object(out)
+}
+
 fn quality(e: &Value) -> Value {
     json!({"psnr": e["psnr"], "ssim": e["ssim"], "med": e["med"]})
 }
@@ -99,6 +174,10 @@ pub fn write(
                       "full": s("vlm_full")["train"]},
         },
         "success": success(ctx, &s("policies")),
+        "reference": reference_rows(ctx, &s("references")),
+        "paired": paired_rows(ctx, &s("policies"), &s("references")),
+        "oracle_data": s("oracle"),
+        "eval_episodes": ctx.config.eval.episodes,
         "validator": {
             "real_false_alarm_rate": validator["real_false_alarm_rate"],
             "injected_recall": validator["injected_recall"],
@@ -128,9 +207,18 @@ fn pct(v: &Value) -> String {
     }
 }
 
-/// The Table-2-shaped success table (percent, mean ± std over seeds).
+/// The Table-2-shaped success table (percent, mean ± std over seeds), with the random and
+/// expert reference rows.
 pub fn summary_table(r: &Value) -> String {
     let mut rows = Vec::new();
+    for name in ["random", "expert"] {
+        let levels = &r["reference"][name];
+        if levels.as_object().is_some_and(|m| !m.is_empty()) {
+            let mut row = vec!["—".to_string(), name.to_string()];
+            row.extend(EVAL_LEVELS.iter().map(|l| pct(&levels[*l])));
+            rows.push(row);
+        }
+    }
     for (algo, per) in r["success"].as_object().into_iter().flatten() {
         for v in variants(algo, true) {
             let (variant, levels) = (v.name, &per[v.name]);
@@ -142,10 +230,64 @@ pub fn summary_table(r: &Value) -> String {
             rows.push(row);
         }
     }
-    table(
-        &["algo", "data", "rephrase %", "counterfactual %", "hard %"],
-        &rows,
-    )
+    let mut header = vec!["algo".to_string(), "data".to_string()];
+    header.extend(EVAL_LEVELS.iter().map(|l| format!("{l} %")));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    table(&header, &rows)
+}
+
+/// `+12.3 [+8.1, +16.5]` from a serialized paired difference.
+fn points(d: &Value) -> String {
+    if d.is_object() {
+        format!(
+            "{:+.1} [{:+.1}, {:+.1}]",
+            100.0 * f(&d["mean"]),
+            100.0 * f(&d["lo"]),
+            100.0 * f(&d["hi"])
+        )
+    } else {
+        "—".into()
+    }
+}
+
+/// The paired-difference table and the levels on which a baseline does not beat random.
+fn paired_md(r: &Value) -> String {
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    for (algo, per) in r["paired"].as_object().into_iter().flatten() {
+        for (variant, levels) in per.as_object().into_iter().flatten() {
+            let label = if variant == "baseline_vs_random" {
+                "baseline − random".to_string()
+            } else {
+                format!("{variant} − baseline")
+            };
+            let mut row = vec![algo.to_uppercase(), label];
+            row.extend(EVAL_LEVELS.iter().map(|l| points(&levels[*l])));
+            rows.push(row);
+            if variant == "baseline_vs_random" {
+                for l in EVAL_LEVELS {
+                    let d = &levels[l];
+                    if d.is_object() && f(&d["lo"]) <= 0.0 {
+                        notes.push(format!(
+                            "- **{} baseline does not beat a random policy on {l}** (paired 95% interval {} points): this level cannot show a gain over the baseline that random data would not also give.",
+                            algo.to_uppercase(),
+                            points(d)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let mut header = vec!["algo".to_string(), "difference".to_string()];
+    header.extend(EVAL_LEVELS.iter().map(|l| format!("{l} (points)")));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut md = format!("```\n{}\n```\n", table(&header, &rows));
+    if !notes.is_empty() {
+        md.push('\n');
+        md.push_str(&notes.join("\n"));
+        md.push('\n');
+    }
+    md
 }
 
 fn q(v: &Value) -> String {
@@ -167,37 +309,32 @@ fn report_md(r: &Value) -> String {
     );
     let _ = writeln!(
         md,
-        "Policy seeds {}; every success figure is the closed-loop success rate averaged over (up to) the last 5 checkpoints, mean ± std over seeds.\n",
-        r["seeds"]
+        "Policy seeds {}; every success figure is the closed-loop success rate averaged over (up to) the last 5 checkpoints, mean ± std over seeds, {} episodes per level and seed. Levels follow KALM's protocol: rephrase, unseen-relation and hard run up to 50 pushes and stop at success; counterfactual (\"move ball X toward D\", held-out combinations) is judged on the first push. The oracle arm trains on real data plus scripted-expert rollouts for the unseen levels' instructions (other start states than the evaluation's): the upper bound of any imagination.\n",
+        r["seeds"], r["eval_episodes"]
     );
     let _ = writeln!(
         md,
         "## Policy success (Table 2)\n\n```\n{}\n```\n",
         summary_table(r)
     );
+    let _ = writeln!(
+        md,
+        "## Paired differences\n\nPercentage points with 95% intervals from paired comparisons over identical episodes ({} per level and seed; same start state and instruction per episode index): every arm against its algorithm's baseline, each baseline against the random policy.\n\n{}",
+        r["eval_episodes"],
+        paired_md(r)
+    );
     for (algo, per) in r["success"].as_object().into_iter().flatten() {
-        for level in EVAL_LEVELS {
-            let (b, v) = (&per["baseline"][level], &per["vlgor"][level]);
-            if b.is_object() && v.is_object() {
-                let _ = writeln!(
-                    md,
-                    "- {} {level}: VLGOR − baseline = {:+.1} points (baseline {}, VLGOR {})",
-                    algo.to_uppercase(),
-                    100.0 * (f(&v["mean"]) - f(&b["mean"])),
-                    pct(b),
-                    pct(v)
-                );
-            }
-        }
         if per["unvalidated"].is_object() {
             for level in EVAL_LEVELS {
-                let _ = writeln!(
-                    md,
-                    "- {} {level}: validated {} vs unvalidated {}",
-                    algo.to_uppercase(),
-                    pct(&per["vlgor"][level]),
-                    pct(&per["unvalidated"][level])
-                );
+                if per["vlgor"][level].is_object() {
+                    let _ = writeln!(
+                        md,
+                        "- {} {level}: validated {} vs unvalidated {}",
+                        algo.to_uppercase(),
+                        pct(&per["vlgor"][level]),
+                        pct(&per["unvalidated"][level])
+                    );
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ use vlgor_sim::dataset::Dataset;
 use vlgor_sim::metaworld::Task;
 
 use super::{IMAGINED_SETS, Layout, StageRecord, show, stage};
-use crate::cli::{Algo, EnvArg, EvalArgs, ObsKind, TrainPolicyArgs, TrainVlmArgs, VlmStage};
+use crate::cli::{Algo, EnvArg, ObsKind, TrainPolicyArgs, TrainVlmArgs, VlmStage};
 use crate::collect::{CollectPlan, collect};
 use crate::context::Context;
 use crate::envs::EnvSpec;
@@ -25,12 +25,18 @@ pub struct Variant {
     pub mix: Option<&'static str>,
 }
 
-/// Baseline, VLGOR and the two ablations (every algorithm), and the unvalidated ablation (BC).
+/// Baseline, the oracle (real + scripted-expert rollouts for the unseen levels' instructions,
+/// the upper bound of any imagination), VLGOR and the two ablations (every algorithm), and the
+/// unvalidated ablation (BC).
 pub fn variants(algo: &str, unvalidated: bool) -> Vec<Variant> {
     let mut v = vec![
         Variant {
             name: "baseline",
             mix: None,
+        },
+        Variant {
+            name: "oracle",
+            mix: Some("oracle"),
         },
         Variant {
             name: "vlgor",
@@ -54,7 +60,17 @@ pub fn variants(algo: &str, unvalidated: bool) -> Vec<Variant> {
     v
 }
 
-pub const EVAL_LEVELS: [&str; 3] = ["rephrase", "counterfactual", "hard"];
+/// Levels every policy is evaluated on (the unseen tasks; Meta-World has no unseen-relation).
+pub const EVAL_LEVELS: [&str; 4] = ["rephrase", "counterfactual", "unseen-relation", "hard"];
+
+/// The evaluation levels of `env`, in report order.
+pub fn eval_levels(env: EnvKind) -> Vec<vlgor_sim::Level> {
+    vlgor_sim::Level::of_env(env)
+        .iter()
+        .copied()
+        .filter(|l| *l != vlgor_sim::Level::Seen)
+        .collect()
+}
 
 fn env_arg(env: EnvKind) -> EnvArg {
     EnvArg {
@@ -102,6 +118,8 @@ fn collect_into(
         episodes_per_shard: ctx.config.collect.episodes_per_shard,
         preset: ctx.preset.clone(),
         frames: None,
+        level: vlgor_sim::Level::Seen,
+        max_steps: None,
     };
     let bar = ctx.progress(episodes as u64, &format!("collect {}", dir.display()));
     let m = collect(&plan, dir, &bar)?;
@@ -240,6 +258,35 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
         Ok(Value::Object(sets))
     })?;
     out.insert(r.stage.clone(), r);
+    let r = stage(l, "oracle", || {
+        let mut sets = serde_json::Map::new();
+        for (level, count) in oracle_counts(ctx) {
+            let dir = l.oracle(level);
+            let (specs, task_arg) = specs(l.env);
+            let plan = CollectPlan {
+                specs,
+                task_arg,
+                episodes: count,
+                seed: ctx.seed,
+                noise: 0.0,
+                episodes_per_shard: ctx.config.collect.episodes_per_shard,
+                preset: ctx.preset.clone(),
+                frames: None,
+                level,
+                max_steps: None,
+            };
+            let bar = ctx.progress(count as u64, &format!("oracle {level}"));
+            let m = collect(&plan, &dir, &bar)?;
+            bar.finish_and_clear();
+            sets.insert(
+                level.name().into(),
+                json!({"dir": show(&dir), "episodes": m.counts.episodes,
+                       "transitions": m.counts.transitions, "successes": m.counts.successes}),
+            );
+        }
+        Ok(Value::Object(sets))
+    })?;
+    out.insert(r.stage.clone(), r);
     let filter = Filter::parse(&p.filter)?;
     let r = stage(l, "mix", || {
         let present: Vec<&str> = IMAGINED_SETS
@@ -263,6 +310,11 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
         if p.unvalidated_ablation {
             plans.push(("unvalidated", pick(None), false));
         }
+        let oracle: Vec<PathBuf> = oracle_counts(ctx)
+            .into_iter()
+            .map(|(level, _)| l.oracle(level))
+            .collect();
+        plans.push(("oracle", oracle, false));
         for (name, sources, validated) in plans {
             let dir = l.mix(name);
             clear(&dir)?;
@@ -281,7 +333,25 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
         .unwrap_or(Value::Null);
     let r = stage(l, "policies", || policies(ctx, l, &mixes))?;
     out.insert(r.stage.clone(), r);
+    let r = stage(l, "references", || references(ctx, l))?;
+    out.insert(r.stage.clone(), r);
     Ok(out)
+}
+
+/// Oracle episodes per unseen level: the paper's imagined counts per level (5,400 rephrase /
+/// 6,400 counterfactual / 1,680 hard, the preset's `counterfactual_target`,
+/// `counterfactual_behavior` and `hard`), so the oracle arm holds as many rollouts as VLGOR's
+/// imagination.
+fn oracle_counts(ctx: &Context) -> Vec<(vlgor_sim::Level, usize)> {
+    let p = &ctx.config.pipeline;
+    [
+        (vlgor_sim::Level::Rephrase, p.counterfactual_target),
+        (vlgor_sim::Level::Counterfactual, p.counterfactual_behavior),
+        (vlgor_sim::Level::Hard, p.hard),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .collect()
 }
 
 /// Evaluates stage `s` of the run at `dir` on the held-out data (cached in `dir/eval-<s>.json`).
@@ -369,30 +439,82 @@ fn train_and_evaluate(
             resume: true,
         },
     )?;
-    let mut levels = serde_json::Map::new();
-    let episodes = ctx.config.eval.episodes;
-    for level in EVAL_LEVELS {
-        crate::commands::eval::run(
-            &sctx,
-            &EvalArgs {
-                run: Some(dir.to_path_buf()),
-                env: None,
-                policy: "expert".into(),
-                task: (l.env == EnvKind::MetaWorld).then(|| "all".to_string()),
-                level: level.into(),
-                episodes: Some(episodes),
-                seeds: Some(vec![seed]),
-                min_success: None,
-                parallel: 16,
+    let outcome = crate::evaluation::evaluate(
+        &sctx,
+        &crate::evaluation::EvalPlan {
+            specs: specs(l.env).0,
+            levels: eval_levels(l.env),
+            episodes: ctx.config.eval.episodes,
+            seeds: vec![seed],
+            subject: crate::evaluation::Subject::Checkpoints(
+                crate::commands::eval::policy_checkpoints(dir)?,
+            ),
+            references: vec![],
+            parallel: 64,
+        },
+    )?;
+    Ok(policy_summary(algo, variant.name, seed, &outcome.subject))
+}
+
+/// A policy's pipeline record: success per level (mean over tasks) and the per-episode scores
+/// that paired comparisons use.
+fn policy_summary(
+    algo: &str,
+    variant: &str,
+    seed: u64,
+    p: &crate::evaluation::PolicyResult,
+) -> Value {
+    let mut success = serde_json::Map::new();
+    let mut within = serde_json::Map::new();
+    let mut episodes = serde_json::Map::new();
+    let mut levels: Vec<vlgor_sim::Level> = p.cells.iter().map(|c| c.level).collect();
+    levels.dedup();
+    for level in levels {
+        let cells: Vec<_> = p.cells.iter().filter(|c| c.level == level).collect();
+        let n = cells.len() as f64;
+        success.insert(
+            level.name().into(),
+            json!(cells.iter().map(|c| c.mean).sum::<f64>() / n),
+        );
+        if cells.iter().all(|c| c.within_10.is_some()) {
+            within.insert(
+                level.name().into(),
+                json!(cells.iter().filter_map(|c| c.within_10).sum::<f64>() / n),
+            );
+        }
+        let flat: Vec<f64> = cells.iter().flat_map(|c| c.flat()).collect();
+        episodes.insert(level.name().into(), json!(flat));
+    }
+    json!({"algo": algo, "variant": variant, "seed": seed, "success": success,
+           "within_10": within, "episodes": episodes})
+}
+
+/// The reference rows (random, expert) on the policies' evaluation episodes, one record per
+/// policy seed, in the same shape as a policy's.
+pub fn references(ctx: &Context, l: &Layout) -> Result<Value, CliError> {
+    let p = &ctx.config.pipeline;
+    let mut out = serde_json::Map::new();
+    for &seed in &p.seeds {
+        let outcome = crate::evaluation::evaluate(
+            &ctx.with_seed(seed),
+            &crate::evaluation::EvalPlan {
+                specs: specs(l.env).0,
+                levels: eval_levels(l.env),
+                episodes: ctx.config.eval.episodes,
+                seeds: vec![seed],
+                subject: crate::evaluation::Subject::Scripted(crate::ecs::Scripted::Random),
+                references: vec![crate::ecs::Scripted::Expert {
+                    noise: ctx.config.eval.noise,
+                }],
+                parallel: 64,
             },
         )?;
-        let file = dir
-            .join("eval")
-            .join(format!("{level}-{episodes}x{seed}.json"));
-        let r: Value = read_json(&file)?.ok_or_else(|| {
-            CliError::Other(anyhow::anyhow!("evaluation wrote no {}", file.display()))
-        })?;
-        levels.insert(level.into(), r["success_rate"].clone());
+        for r in std::iter::once(&outcome.subject).chain(&outcome.references) {
+            out.insert(
+                format!("{}-s{seed}", r.policy),
+                policy_summary("scripted", &r.policy, seed, r),
+            );
+        }
     }
-    Ok(json!({"algo": algo, "variant": variant.name, "seed": seed, "success": levels}))
+    Ok(Value::Object(out))
 }

@@ -29,6 +29,7 @@ fn header(
             episodes_per_shard: 8,
             task: None,
             preset: "test".into(),
+            max_steps: None,
         },
         split: SplitInfo {
             level: "seen".into(),

@@ -5,6 +5,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::expert::plan;
 use super::goal::{ClevrGoal, Direction};
+use super::judge::{StepJudges, judge_push};
 use super::layout::sample_positions;
 use super::physics::{NUM_ACTIONS, NUM_BALLS, REACH_X, REACH_Y, WorldState, decode_action, push};
 use super::tasks::split;
@@ -15,6 +16,8 @@ use crate::{Action, Env, EnvKind, GoalSpec, Instruction, Level, Scene, SimError,
 
 /// Episode length in steps (KALM / ImagineBench).
 pub const HORIZON: usize = 50;
+/// Episode length of a directional goal: one push decides it (KALM's step level).
+pub const STEP_LEVEL_HORIZON: usize = 1;
 /// A directional goal's ball starts with at least this much room (m) along the asked
 /// direction, so the goal is reachable.
 pub const MOVE_ROOM: f32 = 0.3;
@@ -31,6 +34,8 @@ pub struct ClevrEnv {
     steps: usize,
     instruction: Instruction,
     goal: ClevrGoal,
+    /// The step-level judges of the episode's first push (directional goals only).
+    first_push: Option<StepJudges>,
 }
 
 impl Default for ClevrEnv {
@@ -56,6 +61,7 @@ impl ClevrEnv {
             steps: 0,
             instruction,
             goal,
+            first_push: None,
         }
     }
 
@@ -147,6 +153,7 @@ impl Env for ClevrEnv {
         self.steps = 0;
         self.goal = goal;
         self.instruction = instruction.clone();
+        self.first_push = None;
         Ok(())
     }
 
@@ -164,12 +171,15 @@ impl Env for ClevrEnv {
         push(&mut self.world, ball, dir)?;
         self.steps += 1;
         let next = self.world.ball_xy();
+        if let (ClevrGoal::Move { ball, direction }, 1) = (&self.goal, self.steps) {
+            self.first_push = Some(judge_push(*ball, *direction, a, &prev, &next));
+        }
         let success = self.goal.is_success(&next, &self.start);
         Ok(StepOutcome {
             reward: self.goal.reward(&prev, &next, &self.start),
             success,
             terminal: success,
-            timeout: !success && self.steps >= HORIZON,
+            timeout: !success && self.steps >= self.horizon(),
         })
     }
 
@@ -235,7 +245,16 @@ impl Env for ClevrEnv {
         self.steps
     }
 
+    /// 50 pushes; one for a directional goal (KALM's step level).
     fn horizon(&self) -> usize {
-        HORIZON
+        if self.goal.is_step_level() {
+            STEP_LEVEL_HORIZON
+        } else {
+            HORIZON
+        }
+    }
+
+    fn step_judges(&self) -> Option<StepJudges> {
+        self.first_push
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! * [`physics`] — the rapier3d scene and one push (0.4 s); canonical, bit-exact stepping.
 //! * [`goal`] — goals and their pure success / reward tests on ball positions.
+//! * [`judge`] — KALM's step-level judges of one push for directional goals.
 //! * [`templates`], [`text`] — instruction text from goals, counterfactual generators.
 //! * [`tasks`] — the seeded split and instruction sampling per level, the task table.
 //! * [`expert`] — the scripted lookahead expert.
@@ -13,6 +14,7 @@
 pub mod env;
 pub mod expert;
 pub mod goal;
+pub mod judge;
 pub mod layout;
 pub mod physics;
 pub mod tasks;
@@ -23,6 +25,7 @@ pub mod view;
 pub use crate::language::CounterfactualKind;
 pub use env::{ClevrEnv, HORIZON};
 pub use goal::{COLOR_NAMES, ClevrGoal, Direction, Relation};
+pub use judge::StepJudges;
 pub use physics::{DIRECTIONS, NUM_ACTIONS, NUM_BALLS};
 pub use tasks::{Split, sample_instruction, split, task_table};
 pub use text::counterfactual;

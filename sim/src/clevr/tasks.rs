@@ -4,14 +4,19 @@
 //! ball and the behavior `b` is (direction, reference ball); for a directional goal, `m` is the
 //! ball and `b` the direction. The split (fixed seed [`SPLIT_SEED`]):
 //! * relations: for each of the 20 behaviors one of its 4 possible source balls is held out:
-//!   60 training goals, 20 counterfactual goals; every held-out goal's ball and behavior both
-//!   appear in training, only the combination is new;
-//! * directional goals: 5 of the 20 (ball, direction) combinations are held out, one per ball,
-//!   each direction at least once: 15 training, 5 counterfactual.
+//!   60 training goals, 20 held-out goals (`UnseenRelation`); every held-out goal's ball and
+//!   behavior both appear in training, only the combination is new;
+//! * directional goals ("move ball X toward D", the paper's counterfactual tasks): 8 of the 20
+//!   (ball, direction) combinations are held out, two per direction, at most two per ball:
+//!   12 training, 8 counterfactual. Each held-out goal is one target swap (same direction,
+//!   another ball) and one behavior swap (same ball, another direction) away from training
+//!   goals.
 //!
-//! Levels: `Seen` = training goals with training templates; `Rephrase` = training goals with
-//! the disjoint paraphrase templates; `Counterfactual` = held-out goals with training templates;
-//! `Hard` = two or three relations at once, ORDER, SORT.
+//! Levels (KALM's protocol): `Seen` = training goals with training templates; `Rephrase` =
+//! training goals with the disjoint paraphrase templates, up to 50 pushes; `Counterfactual` =
+//! held-out directional goals with training templates, judged on the first push;
+//! `UnseenRelation` = held-out relations, up to 50 pushes; `Hard` = two or three relations at
+//! once, ORDER, SORT, up to 50 pushes.
 
 use rand::seq::SliceRandom;
 use rand::{Rng, RngCore, SeedableRng};
@@ -32,9 +37,14 @@ pub const SPLIT_SEED: u64 = 0xC1E7_5EED;
 pub struct Split {
     /// Training relation and directional goals (`Seen` and `Rephrase` levels).
     pub training: Vec<ClevrGoal>,
-    /// Held-out combinations (`Counterfactual` level).
+    /// Held-out directional goals (`Counterfactual` level).
     pub counterfactual: Vec<ClevrGoal>,
+    /// Held-out relation goals (`UnseenRelation` level).
+    pub unseen_relation: Vec<ClevrGoal>,
 }
+
+/// Directional goals held out per direction.
+pub const HELD_OUT_MOVES_PER_DIRECTION: usize = 2;
 
 /// All 80 relation goals, ordered by (source, reference, direction).
 pub fn all_relations() -> Vec<ClevrGoal> {
@@ -58,28 +68,34 @@ pub fn all_moves() -> Vec<ClevrGoal> {
 
 fn build_split() -> Split {
     let mut rng = ChaCha8Rng::seed_from_u64(SPLIT_SEED);
-    let mut held = Vec::new();
+    let mut unseen_relation = Vec::new();
     for reference in 0..NUM_BALLS {
         for direction in Direction::ALL {
             let sources: Vec<usize> = (0..NUM_BALLS).filter(|s| *s != reference).collect();
             let source = sources[rng.random_range(0..sources.len())];
-            held.push(ClevrGoal::relation(source, reference, direction));
+            unseen_relation.push(ClevrGoal::relation(source, reference, direction));
         }
     }
-    let mut dirs: Vec<Direction> = Direction::ALL.to_vec();
-    dirs.shuffle(&mut rng);
-    dirs.push(dirs[rng.random_range(0..4)]);
-    for (ball, direction) in dirs.into_iter().enumerate() {
-        held.push(ClevrGoal::Move { ball, direction });
+    // Balls in a seeded order; direction k holds out the next two balls of that cycle, so
+    // every ball keeps at least two training directions and every direction three balls.
+    let mut balls: Vec<usize> = (0..NUM_BALLS).collect();
+    balls.shuffle(&mut rng);
+    let mut counterfactual = Vec::new();
+    for (k, direction) in Direction::ALL.into_iter().enumerate() {
+        for j in 0..HELD_OUT_MOVES_PER_DIRECTION {
+            let ball = balls[(HELD_OUT_MOVES_PER_DIRECTION * k + j) % NUM_BALLS];
+            counterfactual.push(ClevrGoal::Move { ball, direction });
+        }
     }
     let training = all_relations()
         .into_iter()
         .chain(all_moves())
-        .filter(|g| !held.contains(g))
+        .filter(|g| !unseen_relation.contains(g) && !counterfactual.contains(g))
         .collect();
     Split {
         training,
-        counterfactual: held,
+        counterfactual,
+        unseen_relation,
     }
 }
 
@@ -96,6 +112,8 @@ pub fn level_of(goal: &ClevrGoal, rephrase: bool) -> Level {
         ClevrGoal::Relation { .. } | ClevrGoal::Move { .. } => {
             if split().counterfactual.contains(goal) {
                 Level::Counterfactual
+            } else if split().unseen_relation.contains(goal) {
+                Level::UnseenRelation
             } else if rephrase {
                 Level::Rephrase
             } else {
@@ -173,8 +191,13 @@ pub fn sample_instruction(level: Level, rng: &mut dyn RngCore) -> Instruction {
             let pick = rng.random_range(0..usize::MAX);
             single(g, level == Level::Rephrase, level, pick)
         }
-        Level::Counterfactual => {
-            let g = &s.counterfactual[rng.random_range(0..s.counterfactual.len())];
+        Level::Counterfactual | Level::UnseenRelation => {
+            let goals = if level == Level::Counterfactual {
+                &s.counterfactual
+            } else {
+                &s.unseen_relation
+            };
+            let g = &goals[rng.random_range(0..goals.len())];
             let pick = rng.random_range(0..usize::MAX);
             single(g, false, level, pick)
         }
@@ -213,12 +236,13 @@ pub fn task_table() -> Vec<TaskRow> {
             single(g, true, Level::Rephrase, i).text,
         ));
     }
-    for (i, g) in s.counterfactual.iter().enumerate() {
-        rows.push(row(
-            Level::Counterfactual,
-            g,
-            single(g, false, Level::Counterfactual, i).text,
-        ));
+    for (level, goals) in [
+        (Level::Counterfactual, &s.counterfactual),
+        (Level::UnseenRelation, &s.unseen_relation),
+    ] {
+        for (i, g) in goals.iter().enumerate() {
+            rows.push(row(level, g, single(g, false, level, i).text));
+        }
     }
     let mut rng = ChaCha8Rng::seed_from_u64(SPLIT_SEED);
     for kind in 0..4 {

@@ -54,6 +54,9 @@ pub struct Collection {
     /// Meta-World task (`all` or a name); `None` for CLEVR.
     pub task: Option<String>,
     pub preset: String,
+    /// Cap on each episode's steps, when it was below the simulator's horizon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<usize>,
 }
 
 /// One shard file and its integrity data.

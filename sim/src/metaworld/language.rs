@@ -302,7 +302,9 @@ pub fn sample_instruction(task: Task, level: Level, rng: &mut dyn RngCore) -> In
                 level,
             )
         }
-        Level::Counterfactual => {
+        // Meta-World has no relational goals: `Level::of_env` leaves `UnseenRelation` out, and
+        // commands refuse it before sampling; a direct caller gets counterfactual goals.
+        Level::Counterfactual | Level::UnseenRelation => {
             let base = render(
                 pick_str(rng, &SEEN_TEMPLATES),
                 target.into(),
@@ -438,7 +440,7 @@ pub fn task_table() -> Vec<TaskRow> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut rows = Vec::new();
     for task in Task::ALL {
-        for level in Level::ALL {
+        for &level in Level::of_env(crate::EnvKind::MetaWorld) {
             let i = sample_instruction(task, level, &mut rng);
             rows.push(TaskRow {
                 level,
