@@ -260,8 +260,16 @@ pub fn check_dynamics(
             _ => None,
         };
         let s_k = from.as_deref().unwrap_or(&states[k]);
-        if let Some(v) = replayer.check_transition(goal, k, s_k, a, &states[k + 1], h, cfg)? {
-            out.push(v);
+        match replayer.check_transition(goal, k, s_k, a, &states[k + 1], h, cfg) {
+            Ok(Some(v)) => out.push(v),
+            Ok(None) => {}
+            // The rollout's own verdict, not the run's failure; later transitions start from
+            // states just as far out, so the replay stops here.
+            Err(SimError::PhysicsDiverged(m)) => {
+                out.push(Violation::new(k, Reason::Diverged, 0.0, m));
+                break;
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(out)

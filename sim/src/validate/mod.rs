@@ -50,15 +50,19 @@ pub enum Reason {
     DynamicsReplay,
     /// The frame is not what the state looks like (dB of PSNR below the threshold).
     FrameConsistency,
+    /// Replaying a transition made the physics engine diverge (the state is far outside
+    /// anything it can simulate); magnitude 0.
+    Diverged,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 5] = [
+    pub const ALL: [Reason; 6] = [
         Reason::Interpenetration,
         Reason::OutOfWorkspace,
         Reason::Teleport,
         Reason::DynamicsReplay,
         Reason::FrameConsistency,
+        Reason::Diverged,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,6 +72,7 @@ impl Reason {
             Reason::Teleport => "teleport",
             Reason::DynamicsReplay => "dynamics_replay",
             Reason::FrameConsistency => "frame_consistency",
+            Reason::Diverged => "diverged",
         }
     }
 }

@@ -69,7 +69,7 @@ pub struct Verdict {
 /// transition j - 1 that produced it (`None` for a bad initial state).
 pub fn violating_transition(v: &Violation) -> Option<usize> {
     match v.reason {
-        Reason::Teleport | Reason::DynamicsReplay => Some(v.step),
+        Reason::Teleport | Reason::DynamicsReplay | Reason::Diverged => Some(v.step),
         Reason::Interpenetration | Reason::OutOfWorkspace | Reason::FrameConsistency => {
             v.step.checked_sub(1)
         }
