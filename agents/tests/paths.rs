@@ -10,6 +10,10 @@ fn vlgor(args: &[&str]) -> Output {
         .expect("run vlgor")
 }
 
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 fn assert_exit_2(args: &[&str], needle: &str) {
     let o = vlgor(args);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -37,7 +41,6 @@ fn bad_output_paths_and_ranges_exit_2() {
             out.to_string(),
         ]
     };
-    let refs = |v: &[String]| v.iter().map(String::as_str).collect::<Vec<_>>().to_owned();
     assert_exit_2(&refs(&train(&p("data"))), "holds a dataset");
     assert_exit_2(&refs(&train(&p("file"))), "is not a directory");
     // A policy run directory is not a collection's output.

@@ -238,7 +238,7 @@ pub fn run_with_frames(
     // A run killed between a checkpoint and its evaluation evaluates it now.
     if let Some(k) = resumed
         && eval_every > 0
-        && k % eval_every == 0
+        && k.is_multiple_of(eval_every)
         && k < run.rl.epochs as u64
     {
         periodic(k)?;

@@ -12,7 +12,8 @@ use thiserror::Error;
 
 use super::perceive::check_state;
 use super::replay::Replayer;
-use super::{Reason, ValidatorConfig};
+use super::config::ValidatorConfig;
+use super::reason::Reason;
 use crate::clevr::physics::{BALL_RADIUS, DIRECTIONS, REACH_X, REACH_Y, TABLE_Z};
 use crate::metaworld::physics::PhysState;
 use crate::metaworld::{MetaWorldGoal, Task};

@@ -5,7 +5,7 @@ use serde_json::json;
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Reason, Violation};
+use super::reason::{Reason, Violation};
 
 /// What to do with a rollout that has violations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
