@@ -67,7 +67,15 @@ fn identical_and_resumed_cql_runs_write_identical_bytes() {
     )
     .unwrap();
     let cfg = p("tiny.toml");
-    vlgor(&["collect", "--env", "clevr", "--episodes", "20", "--out", &p("data")]);
+    vlgor(&[
+        "collect",
+        "--env",
+        "clevr",
+        "--episodes",
+        "20",
+        "--out",
+        &p("data"),
+    ]);
     let data = p("data");
     let train = |out: &str| {
         vec![
@@ -107,7 +115,10 @@ fn identical_and_resumed_cql_runs_write_identical_bytes() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(second.exists(), "the run never reached its second checkpoint");
+    assert!(
+        second.exists(),
+        "the run never reached its second checkpoint"
+    );
     let mut resume = train("c");
     resume.push("--resume".into());
     run(resume);

@@ -47,7 +47,7 @@ fn fixture() -> &'static Fixture {
         let ok = |o: Output| assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         ok(vlgor(&["--config", &p("tiny.toml"), "collect", "--env", "clevr", "--episodes", "6", "--out", &p("data")]));
         ok(vlgor(&[
-            "--config", &p("tiny.toml"), "train-policy", "--env", "clevr", "--algo", "bc", "--data",
+            "--config", &p("tiny.toml"), "train-policy", "--env", "clevr", "--algo", "bc", "--obs", "state", "--data",
             &p("data"), "--out", &p("run"),
         ]));
         let config = WorldModelConfig {
@@ -114,9 +114,20 @@ impl Tally {
     }
 
     fn assert_clean(&self, family: &str) {
-        eprintln!("{family}: {} mutants, {} rejected", self.mutants, self.rejected);
-        assert!(self.panics.is_empty(), "{family}: panics: {:#?}", self.panics);
-        assert!(self.accepted_tampered.is_empty(), "{family}: tampered files accepted: {:#?}", self.accepted_tampered);
+        eprintln!(
+            "{family}: {} mutants, {} rejected",
+            self.mutants, self.rejected
+        );
+        assert!(
+            self.panics.is_empty(),
+            "{family}: panics: {:#?}",
+            self.panics
+        );
+        assert!(
+            self.accepted_tampered.is_empty(),
+            "{family}: tampered files accepted: {:#?}",
+            self.accepted_tampered
+        );
     }
 }
 
@@ -153,12 +164,25 @@ fn dataset_mutants(scale: usize) -> Tally {
     let mbytes = std::fs::read(&manifest).unwrap();
     let mut muts = random(mbytes.len(), 120 * scale, 1);
     muts.extend(field_edits(&[
-        "/format_version", "/state_dim", "/obs_dim", "/action_space/n", "/shards/0/file",
-        "/shards/0/episodes", "/shards/0/transitions", "/shards/0/bytes", "/env", "/frames", "/shards",
+        "/format_version",
+        "/state_dim",
+        "/obs_dim",
+        "/action_space/n",
+        "/shards/0/file",
+        "/shards/0/episodes",
+        "/shards/0/transitions",
+        "/shards/0/bytes",
+        "/env",
+        "/frames",
+        "/shards",
     ]));
     for mu in &muts {
         if let Some(b) = mu.apply(&mbytes) {
-            t.record(format!("manifest {mu:?}"), with_mutant(&manifest, &b, open), false);
+            t.record(
+                format!("manifest {mu:?}"),
+                with_mutant(&manifest, &b, open),
+                false,
+            );
         }
     }
     let sbytes = std::fs::read(&shard).unwrap();
@@ -173,7 +197,11 @@ fn dataset_mutants(scale: usize) -> Tally {
         .into_iter()
         .filter_map(|mu| Some((format!("resealed shard {mu:?}"), mu.apply(&sbytes)?)))
         .collect();
-    resealed.extend(ball_index_edits(&sbytes).into_iter().map(|b| ("ball index".to_string(), b)));
+    resealed.extend(
+        ball_index_edits(&sbytes)
+            .into_iter()
+            .map(|b| ("ball index".to_string(), b)),
+    );
     for (what, b) in resealed {
         let out = with_mutant(&manifest, &mbytes, || {
             reseal(&manifest, 0, &b);
@@ -196,7 +224,9 @@ fn load_and_act(path: &Path) -> Result<(), String> {
         vlgor_rl::ObsKind::State => PolicyObservations::States(&obs),
         vlgor_rl::ObsKind::Image => PolicyObservations::Frames(&frames),
     };
-    p.act_batch(o, &goals).map(|_| ()).map_err(|e| e.to_string())
+    p.act_batch(o, &goals)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn policy_mutants(scale: usize) -> Tally {
@@ -207,14 +237,30 @@ fn policy_mutants(scale: usize) -> Tally {
     let jbytes = std::fs::read(&json).unwrap();
     let mut muts = random(jbytes.len(), 80 * scale, 4);
     muts.extend(field_edits(&[
-        "/format_version", "/run/format_version", "/run/obs/dim", "/run/obs_mean", "/run/obs_std",
-        "/run/rl/joint_dim", "/run/rl/feature_dim", "/run/rl/text_hidden", "/run/goal_dim",
-        "/run/action_space/n", "/run/env", "/run/steps_per_epoch", "/tensors_sha256", "/step",
-        "/run/rl/epochs", "/run/obs",
+        "/format_version",
+        "/run/format_version",
+        "/run/obs/dim",
+        "/run/obs_mean",
+        "/run/obs_std",
+        "/run/rl/joint_dim",
+        "/run/rl/feature_dim",
+        "/run/rl/text_hidden",
+        "/run/goal_dim",
+        "/run/action_space/n",
+        "/run/env",
+        "/run/steps_per_epoch",
+        "/tensors_sha256",
+        "/step",
+        "/run/rl/epochs",
+        "/run/obs",
     ]));
     for mu in &muts {
         if let Some(b) = mu.apply(&jbytes) {
-            t.record(format!("policy json {mu:?}"), with_mutant(&json, &b, || no_panic(|| load_and_act(&json))), false);
+            t.record(
+                format!("policy json {mu:?}"),
+                with_mutant(&json, &b, || no_panic(|| load_and_act(&json))),
+                false,
+            );
         }
     }
     let tbytes = std::fs::read(&tensors).unwrap();
@@ -226,10 +272,15 @@ fn policy_mutants(scale: usize) -> Tally {
     }
     for mu in random(tbytes.len(), 40 * scale, 6) {
         let Some(b) = mu.apply(&tbytes) else { continue };
-        let sealed = Mutation::Set { pointer: "/tensors_sha256".into(), value: sha256_hex(&b).into() }
-            .apply(&jbytes)
-            .unwrap();
-        let out = with_mutant(&json, &sealed, || with_mutant(&tensors, &b, || no_panic(|| load_and_act(&json))));
+        let sealed = Mutation::Set {
+            pointer: "/tensors_sha256".into(),
+            value: sha256_hex(&b).into(),
+        }
+        .apply(&jbytes)
+        .unwrap();
+        let out = with_mutant(&json, &sealed, || {
+            with_mutant(&tensors, &b, || no_panic(|| load_and_act(&json)))
+        });
         t.record(format!("resealed policy tensors {mu:?}"), out, false);
     }
     t
@@ -244,18 +295,34 @@ fn world_model_mutants(scale: usize) -> Tally {
     let cbytes = std::fs::read(&config).unwrap();
     let mut muts = random(cbytes.len(), 40 * scale, 7);
     muts.extend(field_edits(&[
-        "/format_version", "/image_size", "/patch_size", "/width", "/heads", "/layers", "/lora_rank",
-        "/action_space/n", "/text_dim", "/sha256/weights.safetensors",
+        "/format_version",
+        "/image_size",
+        "/patch_size",
+        "/width",
+        "/heads",
+        "/layers",
+        "/lora_rank",
+        "/action_space/n",
+        "/text_dim",
+        "/sha256/weights.safetensors",
     ]));
     for mu in &muts {
         if let Some(b) = mu.apply(&cbytes) {
-            t.record(format!("wm config {mu:?}"), with_mutant(&config, &b, load), false);
+            t.record(
+                format!("wm config {mu:?}"),
+                with_mutant(&config, &b, load),
+                false,
+            );
         }
     }
     let wbytes = std::fs::read(&weights).unwrap();
     for mu in random(wbytes.len(), 40 * scale, 8) {
         if let Some(b) = mu.apply(&wbytes).filter(|b| b != &wbytes) {
-            t.record(format!("wm weights {mu:?}"), with_mutant(&weights, &b, load), true);
+            t.record(
+                format!("wm weights {mu:?}"),
+                with_mutant(&weights, &b, load),
+                true,
+            );
         }
     }
     t
@@ -273,7 +340,10 @@ fn all_in_process(scale: usize) -> usize {
         t.assert_clean(name);
         total += t.mutants;
     }
-    eprintln!("{total} in-process mutants in {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "{total} in-process mutants in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     total
 }
 
@@ -292,7 +362,10 @@ fn ten_times_more_mutants() {
 fn binary_survives(args: &[&str], what: &str) -> Option<i32> {
     let o = vlgor(args);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.code() != Some(101) && !err.contains("panicked at"), "{what}: {args:?}: {err}");
+    assert!(
+        o.status.code() != Some(101) && !err.contains("panicked at"),
+        "{what}: {args:?}: {err}"
+    );
     o.status.code()
 }
 
@@ -311,7 +384,11 @@ fn the_binary_refuses_mutants_with_exit_2_and_never_panics() {
         with_mutant(&manifest, &mbytes, || {
             reseal(&manifest, 0, &b);
             with_mutant(&shard, &b, || {
-                for cmd in [&["dataset", "info", d][..], &["check", d], &["check", d, "--inject", "teleport"]] {
+                for cmd in [
+                    &["dataset", "info", d][..],
+                    &["check", d],
+                    &["check", d, "--inject", "teleport"],
+                ] {
                     assert_eq!(binary_survives(cmd, "ball index"), Some(2), "{cmd:?}");
                 }
             })
@@ -329,14 +406,38 @@ fn the_binary_refuses_mutants_with_exit_2_and_never_panics() {
     let json = run.join("checkpoints/epoch-0001.json");
     let tensors = run.join("checkpoints/epoch-0001.safetensors");
     let jbytes = std::fs::read(&json).unwrap();
-    let eval = ["eval", "--env", "clevr", "--policy", run.to_str().unwrap(), "--episodes", "2", "--seeds", "0"];
+    let eval = [
+        "eval",
+        "--env",
+        "clevr",
+        "--policy",
+        run.to_str().unwrap(),
+        "--episodes",
+        "2",
+        "--seeds",
+        "0",
+    ];
     assert_eq!(binary_survives(&eval, "valid"), Some(0));
     let refused = [
-        Mutation::Shorten { pointer: "/run/obs_mean".into() },
-        Mutation::Set { pointer: "/run/rl/joint_dim".into(), value: 0.into() },
-        Mutation::Set { pointer: "/format_version".into(), value: 99.into() },
-        Mutation::Set { pointer: "/run/format_version".into(), value: 99.into() },
-        Mutation::Set { pointer: "/tensors_sha256".into(), value: "00".into() },
+        Mutation::Shorten {
+            pointer: "/run/obs_mean".into(),
+        },
+        Mutation::Set {
+            pointer: "/run/rl/joint_dim".into(),
+            value: 0.into(),
+        },
+        Mutation::Set {
+            pointer: "/format_version".into(),
+            value: 99.into(),
+        },
+        Mutation::Set {
+            pointer: "/run/format_version".into(),
+            value: 99.into(),
+        },
+        Mutation::Set {
+            pointer: "/tensors_sha256".into(),
+            value: "00".into(),
+        },
     ];
     for mu in &refused {
         let b = mu.apply(&jbytes).unwrap();
@@ -344,14 +445,23 @@ fn the_binary_refuses_mutants_with_exit_2_and_never_panics() {
         assert_eq!(code, Some(2), "{mu:?}");
     }
     let tbytes = std::fs::read(&tensors).unwrap();
-    let flipped = Mutation::Flip { at: tbytes.len() - 3, mask: 1 }.apply(&tbytes).unwrap();
-    let code = with_mutant(&tensors, &flipped, || binary_survives(&eval, "flipped tensor byte"));
+    let flipped = Mutation::Flip {
+        at: tbytes.len() - 3,
+        mask: 1,
+    }
+    .apply(&tbytes)
+    .unwrap();
+    let code = with_mutant(&tensors, &flipped, || {
+        binary_survives(&eval, "flipped tensor byte")
+    });
     assert_eq!(code, Some(2));
     // A checkpoint of the earlier release (no sha256, no format version) still evaluates.
     let mut legacy: Value = serde_json::from_slice(&jbytes).unwrap();
     legacy.as_object_mut().unwrap().remove("tensors_sha256");
     legacy.as_object_mut().unwrap().remove("format_version");
-    let code = with_mutant(&json, &serde_json::to_vec(&legacy).unwrap(), || binary_survives(&eval, "legacy"));
+    let code = with_mutant(&json, &serde_json::to_vec(&legacy).unwrap(), || {
+        binary_survives(&eval, "legacy")
+    });
     assert_eq!(code, Some(0));
 }
 
@@ -359,7 +469,10 @@ fn the_binary_refuses_mutants_with_exit_2_and_never_panics() {
 fn a_closed_stdout_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
     let f = fixture();
-    for args in [&["tasks", "--env", "clevr"][..], &["dataset", "info", f.data.to_str().unwrap()]] {
+    for args in [
+        &["tasks", "--env", "clevr"][..],
+        &["dataset", "info", f.data.to_str().unwrap()],
+    ] {
         // stdout is a pipe whose reading end is already closed: the first write fails.
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);

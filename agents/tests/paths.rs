@@ -25,7 +25,15 @@ fn assert_exit_2(args: &[&str], needle: &str) {
 fn bad_output_paths_and_ranges_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
-    let o = vlgor(&["collect", "--env", "clevr", "--episodes", "2", "--out", &p("data")]);
+    let o = vlgor(&[
+        "collect",
+        "--env",
+        "clevr",
+        "--episodes",
+        "2",
+        "--out",
+        &p("data"),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::fs::write(p("file"), b"x").unwrap();
     let train = |out: &str| {
@@ -47,13 +55,32 @@ fn bad_output_paths_and_ranges_exit_2() {
     std::fs::create_dir_all(dir.path().join("run/checkpoints")).unwrap();
     std::fs::write(dir.path().join("run/config.json"), b"{}").unwrap();
     assert_exit_2(
-        &["collect", "--env", "clevr", "--episodes", "2", "--out", &p("run")],
+        &[
+            "collect",
+            "--env",
+            "clevr",
+            "--episodes",
+            "2",
+            "--out",
+            &p("run"),
+        ],
         "holds a policy run",
     );
-    assert_exit_2(&["check", &p("data"), "--report", &p("run")], "is a directory");
+    assert_exit_2(
+        &["check", &p("data"), "--report", &p("run")],
+        "is a directory",
+    );
     for bad in ["2.0", "-0.1", "nan"] {
         assert_exit_2(
-            &["eval", "--env", "clevr", "--policy", "expert", "--min-success", bad],
+            &[
+                "eval",
+                "--env",
+                "clevr",
+                "--policy",
+                "expert",
+                "--min-success",
+                bad,
+            ],
             "min-success",
         );
     }

@@ -100,20 +100,13 @@ pub fn verify_sha256(path: &Path, expected: Option<&str>) -> Result<(), String> 
 
 /// Refuses a checkpoint JSON `path` whose `format_version` is newer than `supported` or 0;
 /// `None` (absent) is an earlier release's file and passes.
-pub fn check_format_version(
-    path: &Path,
-    found: Option<u32>,
-    supported: u32,
-) -> Result<(), String> {
+pub fn check_format_version(path: &Path, found: Option<u32>, supported: u32) -> Result<(), String> {
     match found {
         Some(v) if v > supported => Err(format!(
             "{}: format version {v} is newer than this vlgor supports ({supported}); upgrade vlgor",
             path.display()
         )),
-        Some(0) => Err(format!(
-            "{}: invalid \"format_version\" 0",
-            path.display()
-        )),
+        Some(0) => Err(format!("{}: invalid \"format_version\" 0", path.display())),
         _ => Ok(()),
     }
 }

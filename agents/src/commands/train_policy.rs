@@ -15,9 +15,9 @@ use std::collections::BTreeSet;
 use crate::cli::{Algo, ObsKind, TrainPolicyArgs};
 use crate::commands::eval::Learned;
 use crate::context::Context;
-use crate::out_paths::{DirKind, check_out_dir};
 use crate::envs::EnvSpec;
 use crate::error::CliError;
+use crate::out_paths::{DirKind, check_out_dir};
 
 /// Maps offline-RL errors to exit statuses: bad input and data are status 2, the rest 1.
 pub fn rl_error(e: RlError) -> CliError {

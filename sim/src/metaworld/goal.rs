@@ -66,7 +66,9 @@ impl MetaWorldGoal {
                 Stage::TaskGoal { offset } | Stage::HandAt { offset } => {
                     finite(format!("stages[{k}].offset"), offset)?
                 }
-                Stage::Partial { fraction } => finite(format!("stages[{k}].fraction"), &[*fraction])?,
+                Stage::Partial { fraction } => {
+                    finite(format!("stages[{k}].fraction"), &[*fraction])?
+                }
                 Stage::HandAbove { z } => finite(format!("stages[{k}].z"), &[*z])?,
             }
         }

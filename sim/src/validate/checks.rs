@@ -3,9 +3,9 @@
 
 use glam::{Quat, Vec3};
 
-use super::replay::{Replayer, Snapshot};
 use super::config::ValidatorConfig;
 use super::reason::{Reason, Violation};
+use super::replay::{Replayer, Snapshot};
 use crate::clevr::physics::{BALL_RADIUS, NUM_BALLS, REACH_X, REACH_Y, TABLE_Z};
 use crate::metaworld::physics::{HAND_OMEGA, HAND_SAG, HAND_ZETA, PAD_HALF, STEP_DT};
 use crate::metaworld::{ACTION_SCALE, Task};

@@ -36,4 +36,3 @@ pub use perceive::{perceive, perceived_to_state};
 pub use reason::{Reason, Violation};
 pub use replay::Replayer;
 pub use verdict::{FilterPolicy, Verdict, VerdictKind, verdict};
-
