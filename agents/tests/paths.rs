@@ -78,8 +78,7 @@ fn bad_output_paths_and_ranges_exit_2() {
                 "clevr",
                 "--policy",
                 "expert",
-                "--min-success",
-                bad,
+                &format!("--min-success={bad}"),
             ],
             "min-success",
         );
