@@ -422,8 +422,8 @@ pub struct EvalArgs {
         default_value = "random,expert"
     )]
     pub reference: Vec<ReferenceArg>,
-    /// Exit with status 1 when the success rate falls below this fraction (CI gate).
-    #[arg(long)]
+    /// Exit with status 1 when the success rate falls below this fraction (CI gate), in [0, 1].
+    #[arg(long, value_parser = unit_fraction)]
     pub min_success: Option<f64>,
     /// Parallel environment instances in the evaluation loop (also the learned policy's
     /// batch).
@@ -538,4 +538,13 @@ pub enum BenchCommand {
         #[command(flatten)]
         env: EnvArg,
     },
+}
+
+/// A number in [0, 1] (clap value parser).
+fn unit_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        Ok(x) => Err(format!("{x} is not in [0, 1]")),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -12,6 +12,7 @@ mod error;
 mod evaluation;
 mod frames;
 mod imagination;
+mod out_paths;
 mod pipeline;
 mod policies;
 mod report;
@@ -22,6 +23,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    default_sigpipe();
     ensure_runtime_dir();
     let cli = cli::Cli::parse();
     init_logging(&cli.global);
@@ -38,6 +40,17 @@ fn main() -> ExitCode {
             }
             ExitCode::from(e.exit_code() as u8)
         }
+    }
+}
+
+/// A closed stdout (`vlgor tasks | head -1`) ends the program the Unix way: killed by SIGPIPE
+/// (status 141 in the shell), no message. Rust starts with SIGPIPE ignored, which turns a
+/// write to a closed pipe into a `println!` panic.
+fn default_sigpipe() {
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

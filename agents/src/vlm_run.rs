@@ -36,6 +36,12 @@ pub fn vlm_error(e: WorldModelError) -> CliError {
 /// What `readout.json` records.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReadoutMeta {
+    /// Absent in readouts of earlier releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_version: Option<u32>,
+    /// sha256 of `readout.safetensors`; absent (unverified) in readouts of earlier releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
     pub kind: ReadoutKind,
     pub image_size: i64,
     /// Mean position error (m) on freshly rendered held-out frames.
@@ -125,6 +131,12 @@ pub fn load_readout(ctx: &Context, dir: &Path, env: EnvKind) -> Result<StateRead
     })?;
     let meta: ReadoutMeta = serde_json::from_str(&text)
         .map_err(|e| CliError::Input(format!("{}: {e}", meta_path.display())))?;
+    vlgor_vlm::tensor_io::check_format_version(
+        &meta_path,
+        meta.format_version,
+        vlgor_vlm::tensor_io::CHECKPOINT_FORMAT_VERSION,
+    )
+    .map_err(CliError::Input)?;
     if meta.kind != ReadoutKind::for_env(env) {
         return Err(CliError::Input(format!(
             "{} reads {:?} states, not {env:?} ones",
@@ -133,8 +145,8 @@ pub fn load_readout(ctx: &Context, dir: &Path, env: EnvKind) -> Result<StateRead
         )));
     }
     let mut r = StateReadout::new(meta.kind, meta.image_size, ctx.device).map_err(vlm_error)?;
-    r.load(&dir.join(READOUT_WEIGHTS))
-        .map_err(|e| CliError::Input(format!("{}: {e}", dir.join(READOUT_WEIGHTS).display())))?;
+    r.load_verified(&dir.join(READOUT_WEIGHTS), meta.weights_sha256.as_deref())
+        .map_err(|e| CliError::Input(e.to_string()))?;
     Ok(r)
 }
 

@@ -8,31 +8,56 @@
 //!   checkpoint counts only when both exist;
 //! - `train_log.jsonl` — one JSON object per logged step.
 //!
-//! Every file is written atomically (temporary file beside it, fsync, rename).
+//! Every file is written atomically (temporary file beside it, fsync, rename). A checkpoint's
+//! JSON records its format version and the sha256 of its tensors; loading checks both, and the
+//! run's sizes (observation statistics, widths, action space) before building networks from
+//! them. A JSON of an earlier release (no sha256) loads unverified, with a warning.
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
 use crate::RlError;
 use crate::algo::{Algorithm, prefixed};
-use crate::config::RunConfig;
+use crate::config::{RUN_FORMAT_VERSION, RunConfig};
 
 pub const CONFIG_FILE: &str = "config.json";
 pub const CHECKPOINT_DIR: &str = "checkpoints";
 pub const LOG_FILE: &str = "train_log.jsonl";
+/// Format version of checkpoint JSON this build writes and the newest it reads.
+pub const CHECKPOINT_FORMAT_VERSION: u32 = 1;
 
-/// The JSON beside a checkpoint's tensors.
+/// The JSON beside a checkpoint's tensors. Keys serialise in a fixed order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointMeta {
+    /// Absent in checkpoints of earlier releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_version: Option<u32>,
     pub run: RunConfig,
     /// Epochs completed (1-based).
     pub epoch: u64,
     /// Updates completed.
     pub step: u64,
-    /// Losses of the last update.
-    pub losses: HashMap<String, f64>,
+    /// Losses of the last update, by name.
+    pub losses: BTreeMap<String, f64>,
+    /// sha256 of the tensors file, filled in by [`save`]; absent in earlier releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensors_sha256: Option<String>,
+}
+
+impl CheckpointMeta {
+    /// The record of a checkpoint about to be saved (the sha256 is filled in by [`save`]).
+    pub fn new(run: RunConfig, epoch: u64, step: u64, losses: BTreeMap<String, f64>) -> Self {
+        CheckpointMeta {
+            format_version: Some(CHECKPOINT_FORMAT_VERSION),
+            run,
+            epoch,
+            step,
+            losses,
+            tensors_sha256: None,
+        }
+    }
 }
 
 /// Writes `bytes` to `path` atomically.
@@ -41,8 +66,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RlError> {
         .map_err(|e| RlError::checkpoint(path, e.to_string()))
 }
 
-/// Writes named tensors as safetensors atomically.
-pub fn write_tensors_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<(), RlError> {
+/// Writes named tensors as safetensors atomically; returns the file's sha256.
+pub fn write_tensors_atomic(path: &Path, tensors: &[(String, Tensor)]) -> Result<String, RlError> {
     vlgor_vlm::tensor_io::write_tensors_atomic(path, tensors)
         .map_err(|e| RlError::checkpoint(path, e.to_string()))
 }
@@ -75,16 +100,48 @@ pub fn save(
     let (tensors_path, meta_path) = checkpoint_paths(run_dir, meta.epoch);
     let mut tensors = prefixed(algo.model(), "model");
     tensors.extend(algo.extra_state());
-    write_tensors_atomic(&tensors_path, &tensors)?;
-    let json = serde_json::to_vec_pretty(meta).expect("checkpoint meta serialises");
+    let sha = write_tensors_atomic(&tensors_path, &tensors)?;
+    let meta = CheckpointMeta {
+        tensors_sha256: Some(sha),
+        ..meta.clone()
+    };
+    let json = serde_json::to_vec_pretty(&meta).expect("checkpoint meta serialises");
     write_atomic(&meta_path, &json)?;
     Ok(tensors_path)
 }
 
+/// Reads and checks a checkpoint JSON: format version first (so a newer layout gets that
+/// message), then the fields, then the run's sizes.
 fn read_meta(path: &Path) -> Result<CheckpointMeta, RlError> {
     let text = std::fs::read_to_string(path).map_err(|e| RlError::io(path, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| RlError::checkpoint(path, format!("invalid checkpoint JSON: {e}")))
+    let probe: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| RlError::checkpoint(path, format!("invalid checkpoint JSON: {e}")))?;
+    let version = |v: Option<&serde_json::Value>| v.map(|v| v.as_u64().unwrap_or(0) as u32);
+    vlgor_vlm::tensor_io::check_format_version(
+        path,
+        version(probe.get("format_version")),
+        CHECKPOINT_FORMAT_VERSION,
+    )
+    .map_err(|p| RlError::checkpoint(path, strip_path(path, p)))?;
+    vlgor_vlm::tensor_io::check_format_version(
+        path,
+        version(probe.get("run").and_then(|r| r.get("format_version"))),
+        RUN_FORMAT_VERSION,
+    )
+    .map_err(|p| RlError::checkpoint(path, format!("run: {}", strip_path(path, p))))?;
+    let meta: CheckpointMeta = serde_json::from_value(probe)
+        .map_err(|e| RlError::checkpoint(path, format!("invalid checkpoint JSON: {e}")))?;
+    crate::validate::check_run(&meta.run).map_err(|p| RlError::checkpoint(path, p))?;
+    Ok(meta)
+}
+
+/// `check_format_version` names the file; [`RlError::Checkpoint`] does too.
+fn strip_path(path: &Path, message: String) -> String {
+    let prefix = format!("{}: ", path.display());
+    message
+        .strip_prefix(&prefix)
+        .map(str::to_string)
+        .unwrap_or(message)
 }
 
 /// The newest complete checkpoint of `run_dir` (both files present), if any.
@@ -139,18 +196,37 @@ pub fn resolve(path: &Path) -> Result<(PathBuf, CheckpointMeta), RlError> {
 }
 
 /// Loads the `model.*` weights (and, with `with_state`, targets and optimiser moments after
-/// `step` updates) of the checkpoint at `tensors_path` into `algo`.
+/// `meta.step` updates) of the checkpoint at `tensors_path` into `algo`, after checking the
+/// file's sha256 against `meta`'s.
 pub fn load_into(
     algo: &mut dyn Algorithm,
     tensors_path: &Path,
-    step: u64,
+    meta: &CheckpointMeta,
     with_state: bool,
     device: Device,
 ) -> Result<(), RlError> {
+    vlgor_vlm::tensor_io::verify_sha256(tensors_path, meta.tensors_sha256.as_deref())
+        .map_err(|p| RlError::checkpoint(tensors_path, strip_path(tensors_path, p)))?;
     let tensors = read_tensors(tensors_path, device)?;
     crate::algo::load_prefixed(algo.model(), "model", &tensors, tensors_path)?;
     if with_state {
-        algo.load_extra_state(&tensors, step, tensors_path)?;
+        algo.load_extra_state(&tensors, meta.step, tensors_path)?;
     }
     Ok(())
+}
+
+/// Removes temporaries (`.NAME.tmp-PID`) a killed run left in the run directory and its
+/// `checkpoints/`, so a resumed run ends with the same files as an uninterrupted one.
+pub fn remove_stale_temporaries(run_dir: &Path) {
+    for dir in [run_dir.to_path_buf(), run_dir.join(CHECKPOINT_DIR)] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.contains(".tmp-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }

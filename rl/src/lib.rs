@@ -22,6 +22,7 @@ pub mod optim;
 pub mod policy;
 pub mod sac;
 pub mod trainer;
+pub mod validate;
 
 pub use batch::{Batch, FrameSource, InMemoryFrames, ObservationSource};
 pub use config::{AlgoKind, ContinuousBcLoss, ObsKind, ObsSpec, RlConfig, RunConfig};

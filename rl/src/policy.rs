@@ -46,7 +46,7 @@ impl Policy {
     pub fn load(path: &Path, device: Device) -> Result<Self, RlError> {
         let (tensors, meta) = checkpoint::resolve(path)?;
         let mut algo = algo::build(&meta.run, device);
-        checkpoint::load_into(algo.as_mut(), &tensors, meta.step, false, device)?;
+        checkpoint::load_into(algo.as_mut(), &tensors, &meta, false, device)?;
         Ok(Policy {
             algo,
             run: meta.run,

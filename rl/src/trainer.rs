@@ -218,13 +218,15 @@ impl<'a> Trainer<'a> {
         let mut resumed_after = None;
         let mut resumed_losses: Vec<(String, f64)> = vec![];
         let mut checkpoint_path = PathBuf::new();
+        if self.resume {
+            checkpoint::remove_stale_temporaries(&self.run_dir);
+        }
         if self.resume
             && let Some((path, meta)) = checkpoint::latest(&self.run_dir)?
         {
-            checkpoint::load_into(algo.as_mut(), &path, meta.step, true, self.device)?;
+            checkpoint::load_into(algo.as_mut(), &path, &meta, true, self.device)?;
             resumed_after = Some(meta.epoch);
             resumed_losses = meta.losses.into_iter().collect();
-            resumed_losses.sort_by(|a: &(String, f64), b| a.0.cmp(&b.0));
             checkpoint_path = path;
             truncate_log(&self.run_dir.join(LOG_FILE), meta.step)?;
         } else {
@@ -289,12 +291,12 @@ impl<'a> Trainer<'a> {
                 });
             }
             log.flush().map_err(|e| RlError::io(&log_path, e))?;
-            let meta = CheckpointMeta {
-                run: run.clone(),
+            let meta = CheckpointMeta::new(
+                run.clone(),
                 epoch,
                 step,
-                losses: losses.iter().map(|(n, v)| ((*n).to_string(), *v)).collect(),
-            };
+                losses.iter().map(|(n, v)| ((*n).to_string(), *v)).collect(),
+            );
             checkpoint_path = checkpoint::save(&self.run_dir, &meta, algo.as_ref())?;
             tracing::info!(
                 epoch,

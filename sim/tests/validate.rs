@@ -362,7 +362,7 @@ fn verdicts_follow_the_policy() {
     );
     let r: Reason = serde_json::from_str("\"out_of_workspace\"").unwrap();
     assert_eq!(r, Reason::OutOfWorkspace);
-    assert_eq!(Reason::ALL.len(), 5);
+    assert_eq!(Reason::ALL.len(), 6);
 }
 
 #[test]

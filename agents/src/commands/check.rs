@@ -61,6 +61,9 @@ struct Loaded {
 }
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> Result<(), CliError> {
+    if let Some(report) = &args.report {
+        crate::out_paths::check_out_file(report, "--report")?;
+    }
     let policy: FilterPolicy = args
         .policy
         .parse()

@@ -7,8 +7,10 @@ use crate::collect::{CollectPlan, collect};
 use crate::context::Context;
 use crate::envs::EnvSpec;
 use crate::error::CliError;
+use crate::out_paths::{DirKind, check_out_dir};
 
 pub fn run(ctx: &Context, args: &CollectArgs) -> Result<(), CliError> {
+    check_out_dir(&args.out, "--out", DirKind::Dataset)?;
     let specs = EnvSpec::parse_many(&args.env.env, args.task.as_deref())?;
     let noise = args.noise.unwrap_or(ctx.config.collect.noise);
     if !(0.0..=1.0).contains(&noise) {

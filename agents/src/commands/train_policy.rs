@@ -10,11 +10,14 @@ use vlgor_sim::dataset::Dataset;
 use vlgor_sim::{EnvKind, Level};
 use vlgor_vlm::{EmbeddingCache, SentenceEncoder};
 
+use std::collections::BTreeSet;
+
 use crate::cli::{Algo, ObsKind, TrainPolicyArgs};
 use crate::context::Context;
 use crate::envs::EnvSpec;
 use crate::error::CliError;
 use crate::evaluation::Learned;
+use crate::out_paths::{DirKind, check_out_dir};
 
 /// Maps offline-RL errors to exit statuses: bad input and data are status 2, the rest 1.
 pub fn rl_error(e: RlError) -> CliError {
@@ -89,6 +92,30 @@ fn dataset_specs(data: &Dataset) -> Vec<EnvSpec> {
     specs
 }
 
+/// Keeps the lines of `RUN/evals.jsonl` of epochs up to `epoch` (those of checkpoints a resumed
+/// run keeps; none for a fresh run), rewritten atomically; returns the epochs kept.
+fn keep_evals_up_to(run_dir: &Path, epoch: u64) -> Result<BTreeSet<u64>, CliError> {
+    let path = run_dir.join("evals.jsonl");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(BTreeSet::new());
+    };
+    let mut kept = String::new();
+    let mut epochs = BTreeSet::new();
+    for line in text.lines() {
+        let e = serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v["epoch"].as_u64());
+        if let Some(e) = e.filter(|&e| e <= epoch && !epochs.contains(&e)) {
+            epochs.insert(e);
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    vlgor_sim::dataset::write_atomic(&path, kept.as_bytes())
+        .map_err(|e| CliError::Other(e.into()))?;
+    Ok(epochs)
+}
+
 /// Evaluates epoch `epoch`'s checkpoint on training-level instructions and appends
 /// `{"epoch", "success_rate", "per_task"}` to `RUN/evals.jsonl`.
 fn evaluate_epoch(
@@ -122,6 +149,7 @@ fn evaluate_epoch(
 }
 
 pub fn run(ctx: &Context, args: &TrainPolicyArgs) -> Result<(), CliError> {
+    check_out_dir(&args.out, "--out", DirKind::PolicyRun)?;
     if args.obs == ObsKind::State {
         return run_with_frames(ctx, args, None);
     }
@@ -143,6 +171,7 @@ pub fn run_with_frames(
     args: &TrainPolicyArgs,
     frames: Option<&dyn FrameSource>,
 ) -> Result<(), CliError> {
+    check_out_dir(&args.out, "--out", DirKind::PolicyRun)?;
     let env: EnvKind = args.env.env.parse()?;
     let observations = match (args.obs, frames) {
         (ObsKind::State, _) => ObservationSource::State,
@@ -209,14 +238,34 @@ pub fn run_with_frames(
         &format!("train-policy {} {}", env, run.algo),
     );
     // Periodic closed-loop evaluation: when epoch e + 1 starts, epoch e's checkpoint exists.
+    // An epoch already in evals.jsonl is not evaluated again, so a resumed run writes the same
+    // lines as an uninterrupted one.
+    let resumed = if args.resume {
+        vlgor_rl::checkpoint::latest(&args.out)
+            .map_err(rl_error)?
+            .map(|(_, m)| m.epoch)
+    } else {
+        None
+    };
+    let mut done = keep_evals_up_to(&args.out, resumed.unwrap_or(0))?;
     let mut last_epoch = 0;
     let mut eval_error = None;
     let mut periodic = |epoch: u64| -> Result<(), CliError> {
-        if let Some(ev) = evaluator.as_mut() {
+        if let Some(ev) = evaluator.as_mut()
+            && done.insert(epoch)
+        {
             evaluate_epoch(ctx, ev, &args.out, epoch, &eval_specs, eval_episodes)?;
         }
         Ok(())
     };
+    // A run killed between a checkpoint and its evaluation evaluates it now.
+    if let Some(k) = resumed
+        && eval_every > 0
+        && k.is_multiple_of(eval_every)
+        && k < run.rl.epochs as u64
+    {
+        periodic(k)?;
+    }
     let outcome = trainer
         .train(&mut |p| {
             bar.set_position(p.step);

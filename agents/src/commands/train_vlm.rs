@@ -356,10 +356,12 @@ fn train_readout(
     let err = readout
         .position_error(&held.pixels, &held.states)
         .map_err(vlm_error)?;
-    readout
+    let sha = readout
         .save(&dir.join(READOUT_WEIGHTS))
         .map_err(vlm_error)?;
     let meta = ReadoutMeta {
+        format_version: Some(vlgor_vlm::tensor_io::CHECKPOINT_FORMAT_VERSION),
+        weights_sha256: Some(sha),
         kind,
         image_size: size,
         heldout_error_m: err,

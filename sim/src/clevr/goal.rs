@@ -260,6 +260,49 @@ impl ClevrGoal {
         }
     }
 
+    /// Checks every ball index against [`NUM_BALLS`] (and that a relation names two balls and
+    /// a composition at least one relation); the error names the field. Goals read from files
+    /// must pass this before any test indexes ball positions with them.
+    pub fn validate(&self) -> Result<(), String> {
+        let ball = |field: &str, i: usize| {
+            if i < NUM_BALLS {
+                Ok(())
+            } else {
+                Err(format!(
+                    "field `{field}` = {i} is not a ball index (0..{NUM_BALLS})"
+                ))
+            }
+        };
+        let relation = |prefix: &str, r: &Relation| {
+            ball(&format!("{prefix}source"), r.source)?;
+            ball(&format!("{prefix}reference"), r.reference)?;
+            if r.source == r.reference {
+                return Err(format!(
+                    "fields `{prefix}source` and `{prefix}reference` name the same ball {}",
+                    r.source
+                ));
+            }
+            Ok(())
+        };
+        match self {
+            ClevrGoal::Relation { .. } => match self.as_relation() {
+                Some(r) => relation("", &r),
+                None => Ok(()),
+            },
+            ClevrGoal::Move { ball: b, .. } => ball("ball", *b),
+            ClevrGoal::Relations { relations } => {
+                if relations.is_empty() {
+                    return Err("field `relations` is empty".into());
+                }
+                relations
+                    .iter()
+                    .enumerate()
+                    .try_for_each(|(k, r)| relation(&format!("relations[{k}]."), r))
+            }
+            ClevrGoal::Order | ClevrGoal::Sort => Ok(()),
+        }
+    }
+
     /// The goal in words, for task tables (e.g. "red left-of blue").
     pub fn describe(&self) -> String {
         match self {

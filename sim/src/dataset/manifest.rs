@@ -142,13 +142,36 @@ impl Manifest {
                 "missing or invalid \"format_version\"",
             ));
         }
-        serde_json::from_value(probe)
-            .map_err(|e| DatasetError::corrupt(&path, format!("invalid manifest: {e}")))
+        let manifest: Manifest = serde_json::from_value(probe)
+            .map_err(|e| DatasetError::corrupt(&path, format!("invalid manifest: {e}")))?;
+        for (k, shard) in manifest.shards.iter().enumerate() {
+            check_shard_path(&shard.file).map_err(|p| {
+                DatasetError::corrupt(&path, format!("field `shards[{k}].file`: {p}"))
+            })?;
+        }
+        Ok(manifest)
     }
 
     /// Writes `dir/manifest.json` atomically.
     pub fn write(&self, dir: &Path) -> Result<(), DatasetError> {
         let text = serde_json::to_string_pretty(self).expect("manifest serialises");
         atomic::write_atomic(&dir.join(MANIFEST_FILE), text.as_bytes())
+    }
+}
+
+/// A shard path must name a file inside the dataset directory: relative, made of plain
+/// components only (no `..`, no root, no `.`-only or empty path).
+pub fn check_shard_path(file: &str) -> Result<(), String> {
+    use std::path::Component;
+    let p = Path::new(file);
+    if file.is_empty() || p.components().next().is_none() {
+        return Err("empty path".into());
+    }
+    if p.components().all(|c| matches!(c, Component::Normal(_))) {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{file}' leaves the dataset directory (only relative paths without `..` are allowed)"
+        ))
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::manifest::{ActionSpace, MANIFEST_FILE, Manifest, ShardEntry};
 use super::shard::{column, parse_shard, read_f32, read_u64};
 use super::{DatasetError, atomic};
-use crate::{Action, Instruction};
+use crate::{Action, GoalSpec, Instruction};
 
 /// Where one episode's rows live in the concatenated columns.
 #[derive(Clone, Debug)]
@@ -172,12 +172,18 @@ fn load_shard(
     let shard = parse_shard(&path, &map)?;
     let e = entry.episodes;
     let n = entry.transitions;
-    let rows = n + e;
+    let rows = n
+        .checked_add(e)
+        .ok_or_else(|| DatasetError::corrupt(&path, "episode and transition counts overflow"))?;
     if shard.headers.len() != e {
         return Err(DatasetError::corrupt(
             &path,
             format!("{} episode headers, manifest says {e}", shard.headers.len()),
         ));
+    }
+    for (k, header) in shard.headers.iter().enumerate() {
+        check_instruction(&header.instruction, &manifest.env)
+            .map_err(|p| DatasetError::corrupt(&path, format!("episode {k}: instruction {p}")))?;
     }
     let index: Vec<u64> =
         read_u64(column(&path, &shard, "episode_index", Dtype::U64, &[e])?).collect();
@@ -185,7 +191,8 @@ fn load_shard(
         read_u64(column(&path, &shard, "episode_seed", Dtype::U64, &[e])?).collect();
     let length: Vec<u64> =
         read_u64(column(&path, &shard, "episode_length", Dtype::U64, &[e])?).collect();
-    if length.iter().sum::<u64>() as usize != n {
+    let total = length.iter().try_fold(0u64, |a, &l| a.checked_add(l));
+    if total.and_then(|t| usize::try_from(t).ok()) != Some(n) {
         return Err(DatasetError::corrupt(
             &path,
             "episode lengths do not add up to the transition count",
@@ -273,6 +280,21 @@ fn load_shard(
         timeouts,
         frames,
     })
+}
+
+/// An instruction read from a file must belong to the dataset's env and pass its goal's
+/// own range checks (ball indices, stages) before anything indexes states with it.
+fn check_instruction(instruction: &Instruction, env: &str) -> Result<(), String> {
+    let (goal_env, checked) = match &instruction.goal {
+        GoalSpec::Clevr(g) => ("clevr", g.validate()),
+        GoalSpec::MetaWorld(g) => ("metaworld", g.validate()),
+    };
+    if goal_env != env {
+        return Err(format!(
+            "field `goal.env` is '{goal_env}' in a '{env}' dataset"
+        ));
+    }
+    checked.map_err(|p| format!("goal: {p}"))
 }
 
 fn concatenate(dir: &Path, manifest: Manifest, parts: Vec<ShardColumns>) -> Dataset {

@@ -48,6 +48,41 @@ pub struct MetaWorldGoal {
 }
 
 impl MetaWorldGoal {
+    /// Checks what a goal read from a file must satisfy: at least one stage, finite numbers;
+    /// the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.stages.is_empty() {
+            return Err("field `stages` is empty".into());
+        }
+        let finite = |field: String, v: &[f32]| {
+            if v.iter().all(|x| x.is_finite()) {
+                Ok(())
+            } else {
+                Err(format!("field `{field}` is not finite"))
+            }
+        };
+        for (k, s) in self.stages.iter().enumerate() {
+            match s {
+                Stage::TaskGoal { offset } | Stage::HandAt { offset } => {
+                    finite(format!("stages[{k}].offset"), offset)?
+                }
+                Stage::Partial { fraction } => {
+                    finite(format!("stages[{k}].fraction"), &[*fraction])?
+                }
+                Stage::HandAbove { z } => finite(format!("stages[{k}].z"), &[*z])?,
+            }
+        }
+        match self.constraint {
+            Some(PathConstraint::StraightLine { max_dev }) => {
+                finite("constraint.max_dev".into(), &[max_dev])
+            }
+            Some(PathConstraint::Slow { max_step }) => {
+                finite("constraint.max_step".into(), &[max_step])
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The plain task goal (one unmodified stage, no constraint).
     pub fn plain(task: Task) -> Self {
         MetaWorldGoal {

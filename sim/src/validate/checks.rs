@@ -3,8 +3,9 @@
 
 use glam::{Quat, Vec3};
 
+use super::config::ValidatorConfig;
+use super::reason::{Reason, Violation};
 use super::replay::{Replayer, Snapshot};
-use super::{Reason, ValidatorConfig, Violation};
 use crate::clevr::physics::{BALL_RADIUS, NUM_BALLS, REACH_X, REACH_Y, TABLE_Z};
 use crate::metaworld::physics::{HAND_OMEGA, HAND_SAG, HAND_ZETA, PAD_HALF, STEP_DT};
 use crate::metaworld::{ACTION_SCALE, Task};
@@ -16,9 +17,7 @@ pub const CLEVR_MAX_Z: f32 = TABLE_Z + 0.6;
 pub const METAWORLD_TABLE_X: [f32; 2] = [-0.68, 0.68];
 pub const METAWORLD_TABLE_Y: [f32; 2] = [0.22, 0.98];
 pub const METAWORLD_MAX_Z: f32 = 0.6;
-/// Meta-World free objects as (radius, half height) (m): the puck, the mug.
-pub const PUCK: (f32, f32) = (0.02, 0.02);
-pub const MUG: (f32, f32) = (0.028, 0.033);
+pub use super::objects::{MUG, PUCK};
 
 fn v(a: [f32; 3]) -> Vec3 {
     Vec3::from(a)
@@ -260,8 +259,16 @@ pub fn check_dynamics(
             _ => None,
         };
         let s_k = from.as_deref().unwrap_or(&states[k]);
-        if let Some(v) = replayer.check_transition(goal, k, s_k, a, &states[k + 1], h, cfg)? {
-            out.push(v);
+        match replayer.check_transition(goal, k, s_k, a, &states[k + 1], h, cfg) {
+            Ok(Some(v)) => out.push(v),
+            Ok(None) => {}
+            // The rollout's own verdict, not the run's failure; later transitions start from
+            // states just as far out, so the replay stops here.
+            Err(SimError::PhysicsDiverged(m)) => {
+                out.push(Violation::new(k, Reason::Diverged, 0.0, m));
+                break;
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(out)

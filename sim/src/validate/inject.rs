@@ -10,9 +10,10 @@ use std::fmt;
 use std::str::FromStr;
 use thiserror::Error;
 
+use super::config::ValidatorConfig;
 use super::perceive::check_state;
+use super::reason::Reason;
 use super::replay::Replayer;
-use super::{Reason, ValidatorConfig};
 use crate::clevr::physics::{BALL_RADIUS, DIRECTIONS, REACH_X, REACH_Y, TABLE_Z};
 use crate::metaworld::physics::PhysState;
 use crate::metaworld::{MetaWorldGoal, Task};

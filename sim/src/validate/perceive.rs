@@ -6,13 +6,12 @@
 
 use glam::{Quat, Vec3};
 
-use super::checks::{MUG, PUCK};
-use super::replay::Replayer;
+use super::objects::{MUG, PUCK};
 use crate::clevr::ClevrEnv;
 use crate::clevr::physics::{BallState, NUM_BALLS, WorldState};
 use crate::metaworld::physics::{FINGER_RANGE, HAND_SAG, PAD_HALF, PAD_Z, PhysState};
 use crate::metaworld::{MetaWorldEnv, STATE_LEN as MW_STATE_LEN, Task};
-use crate::{EnvKind, GoalSpec, SimError};
+use crate::{Env, EnvKind, GoalSpec, Instruction, InstructionParts, Level, SimError};
 
 /// Values in a perceived state of `env`.
 pub fn perceived_len(env: EnvKind) -> usize {
@@ -70,7 +69,7 @@ pub fn check_state(goal: &GoalSpec, state: &[f32]) -> Result<(), SimError> {
 /// position whose point is nearest), everything else from `base_state`.
 /// `base_state` is usually the episode's reset state (`env.reset(seed, &instruction)`).
 /// Builds a simulator for Meta-World; to convert many states use
-/// [`Replayer::perceived_to_state`], which reuses its simulators.
+/// [`super::Replayer::perceived_to_state`], which reuses its simulators.
 pub fn perceived_to_state(
     goal: &GoalSpec,
     base_state: &[f32],
@@ -82,7 +81,28 @@ pub fn perceived_to_state(
             check_perceived(EnvKind::Clevr, perceived)?;
             clevr_from_perceived(base_state, perceived)
         }
-        GoalSpec::MetaWorld(_) => Replayer::new().perceived_to_state(goal, base_state, perceived),
+        GoalSpec::MetaWorld(g) => {
+            check_state(goal, base_state)?;
+            check_perceived(EnvKind::MetaWorld, perceived)?;
+            let mut env = MetaWorldEnv::new(g.task);
+            env.reset(0, &instruction_of(goal))?;
+            env.set_state(base_state)?;
+            Ok(metaworld_from_perceived(&env, base_state, perceived))
+        }
+    }
+}
+
+/// An instruction carrying `goal` (the text is never used by validation).
+pub(crate) fn instruction_of(goal: &GoalSpec) -> Instruction {
+    Instruction {
+        text: "validation".into(),
+        parts: InstructionParts {
+            template: String::new(),
+            target: String::new(),
+            behavior: String::new(),
+        },
+        goal: goal.clone(),
+        level: Level::Seen,
     }
 }
 

@@ -5,15 +5,17 @@
 use glam::Vec3;
 use std::collections::HashMap;
 
+use super::config::ValidatorConfig;
 use super::perceive::{
-    check_perceived, check_state, clevr_from_perceived, env_of, metaworld_from_perceived,
+    check_perceived, check_state, clevr_from_perceived, env_of, instruction_of,
+    metaworld_from_perceived,
 };
-use super::{Reason, ValidatorConfig, Violation};
+use super::reason::{Reason, Violation};
 use crate::clevr::ClevrEnv;
 use crate::clevr::physics::{NUM_BALLS, WorldState};
 use crate::metaworld::physics::PhysState;
 use crate::metaworld::{MetaWorldEnv, MetaWorldGoal, Task};
-use crate::{Action, Env, GoalSpec, Instruction, InstructionParts, Level, SimError};
+use crate::{Action, Env, GoalSpec, SimError};
 
 /// The geometry of one full state that the checks look at (m; quaternions `[x, y, z, w]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -47,20 +49,6 @@ pub struct Replayer {
 impl Default for Replayer {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// An instruction carrying `goal` (the text is never used by validation).
-fn instruction_of(goal: &GoalSpec) -> Instruction {
-    Instruction {
-        text: "validation".into(),
-        parts: InstructionParts {
-            template: String::new(),
-            target: String::new(),
-            behavior: String::new(),
-        },
-        goal: goal.clone(),
-        level: Level::Seen,
     }
 }
 

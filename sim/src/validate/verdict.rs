@@ -5,7 +5,7 @@ use serde_json::json;
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Reason, Violation};
+use super::reason::{Reason, Violation};
 
 /// What to do with a rollout that has violations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,7 +69,7 @@ pub struct Verdict {
 /// transition j - 1 that produced it (`None` for a bad initial state).
 pub fn violating_transition(v: &Violation) -> Option<usize> {
     match v.reason {
-        Reason::Teleport | Reason::DynamicsReplay => Some(v.step),
+        Reason::Teleport | Reason::DynamicsReplay | Reason::Diverged => Some(v.step),
         Reason::Interpenetration | Reason::OutOfWorkspace | Reason::FrameConsistency => {
             v.step.checked_sub(1)
         }

@@ -205,17 +205,29 @@ impl StateReadout {
         Ok(position_error(self.kind, &pred, states))
     }
 
-    /// Saves the weights (safetensors).
-    pub fn save(&self, path: &std::path::Path) -> Result<(), WorldModelError> {
+    /// Saves the weights (safetensors) atomically; returns the file's sha256.
+    pub fn save(&self, path: &std::path::Path) -> Result<String, WorldModelError> {
         let mut named: Vec<(String, tch::Tensor)> = self.vs.variables().into_iter().collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         crate::tensor_io::write_tensors_atomic(path, &named)
             .map_err(|e| WorldModelError::Write(e.to_string()))
     }
 
-    /// Loads weights written by [`StateReadout::save`] into a readout of the same kind and size.
+    /// Loads weights written by [`StateReadout::save`] into a readout of the same kind and size
+    /// (every tensor present, shapes checked); unverified.
     pub fn load(&mut self, path: &std::path::Path) -> Result<(), WorldModelError> {
-        Ok(self.vs.load(path)?)
+        crate::tensor_io::read_into(path, &self.vs.variables()).map_err(WorldModelError::BadInput)
+    }
+
+    /// [`StateReadout::load`] after checking the file's sha256 against `expected` (`None`: an
+    /// earlier release's readout, loaded unverified with a warning).
+    pub fn load_verified(
+        &mut self,
+        path: &std::path::Path,
+        expected: Option<&str>,
+    ) -> Result<(), WorldModelError> {
+        crate::tensor_io::verify_sha256(path, expected).map_err(WorldModelError::BadInput)?;
+        self.load(path)
     }
 }
 

@@ -1,6 +1,11 @@
 //! Checkpoints: `config.json` + `weights.safetensors` (backbone and heads), and LoRA adapter files
 //! (`lora.*` and `heads.*` only). Files are written to a temporary name and renamed (atomic).
+//! The tensor files are written first; `config.json` last, with the format version and the
+//! sha256 of each tensor file, which [`WorldModel::load`] verifies (a `config.json` of an
+//! earlier release, without them, loads unverified with a warning).
 
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -9,6 +14,19 @@ use tch::{Device, Tensor};
 use super::config::WorldModelConfig;
 use super::error::WorldModelError;
 use super::model::{BACKBONE, HEADS, LORA, WorldModel};
+use crate::tensor_io::{CHECKPOINT_FORMAT_VERSION, check_format_version, verify_sha256};
+
+/// `config.json`: the model's sizes plus the integrity record of the tensor files.
+#[derive(Serialize, Deserialize)]
+struct CheckpointJson {
+    #[serde(flatten)]
+    config: WorldModelConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    format_version: Option<u32>,
+    /// Tensor file name → sha256.
+    #[serde(default)]
+    sha256: BTreeMap<String, String>,
+}
 
 /// File names inside a checkpoint directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -34,41 +52,22 @@ impl WorldModel {
         v
     }
 
-    fn write_named(&self, prefixes: &[&str], path: &Path) -> Result<(), WorldModelError> {
+    fn write_named(&self, prefixes: &[&str], path: &Path) -> Result<String, WorldModelError> {
         crate::tensor_io::write_tensors_atomic(path, &self.named_with(prefixes))
             .map_err(|e| WorldModelError::Write(e.to_string()))
     }
 
-    /// Copies every tensor of `path` into the variable of the same name; names outside `prefixes`
-    /// or unknown names are errors.
-    fn read_named(&mut self, prefixes: &[&str], path: &Path) -> Result<usize, WorldModelError> {
-        let vars = self.vs.variables();
-        let loaded = Tensor::read_safetensors(path)?;
-        for (name, t) in &loaded {
-            let dst = vars
-                .get(name)
-                .filter(|_| prefixes.iter().any(|p| name.starts_with(p)))
-                .ok_or_else(|| {
-                    WorldModelError::BadInput(format!(
-                        "{} holds unexpected tensor '{name}'",
-                        path.display()
-                    ))
-                })?;
-            if dst.size() != t.size() {
-                return Err(WorldModelError::BadInput(format!(
-                    "{}: '{name}' has shape {:?}, the model expects {:?}",
-                    path.display(),
-                    t.size(),
-                    dst.size()
-                )));
-            }
-            tch::no_grad(|| dst.shallow_clone().copy_(t));
-        }
-        Ok(loaded.len())
+    /// Copies every tensor of `path` into the variable of the same name; the file must hold
+    /// exactly the variables under `prefixes`, with their shapes.
+    fn read_named(&mut self, prefixes: &[&str], path: &Path) -> Result<(), WorldModelError> {
+        let mut vars = self.vs.variables();
+        vars.retain(|k, _| prefixes.iter().any(|p| k.starts_with(p)));
+        crate::tensor_io::read_into(path, &vars).map_err(WorldModelError::BadInput)
     }
 
-    /// Writes `dir/config.json`, `dir/weights.safetensors` (backbone + heads) and
-    /// `dir/adapters.safetensors`. The adapters must be unmerged, so the base weights stay W0.
+    /// Writes `dir/weights.safetensors` (backbone + heads), `dir/adapters.safetensors`, then
+    /// `dir/config.json` with their sha256. The adapters must be unmerged, so the base weights
+    /// stay W0.
     pub fn save(&mut self, dir: &Path) -> Result<(), WorldModelError> {
         if self.is_merged() {
             return Err(WorldModelError::BadInput(
@@ -76,32 +75,52 @@ impl WorldModel {
             ));
         }
         fs::create_dir_all(dir).map_err(io(dir))?;
+        let weights = self.write_named(&[BACKBONE, HEADS], &dir.join(WEIGHTS_FILE))?;
+        let adapters = self.write_named(&[LORA, HEADS], &dir.join(ADAPTER_FILE))?;
         let cfg = dir.join(CONFIG_FILE);
-        let json = serde_json::to_string_pretty(self.config()).map_err(|source| {
-            WorldModelError::Json {
+        let record = CheckpointJson {
+            config: self.config().clone(),
+            format_version: Some(CHECKPOINT_FORMAT_VERSION),
+            sha256: BTreeMap::from([
+                (WEIGHTS_FILE.to_string(), weights),
+                (ADAPTER_FILE.to_string(), adapters),
+            ]),
+        };
+        let json =
+            serde_json::to_string_pretty(&record).map_err(|source| WorldModelError::Json {
                 path: cfg.display().to_string(),
                 source,
-            }
-        })?;
+            })?;
         vlgor_sim::dataset::write_atomic(&cfg, json.as_bytes())
-            .map_err(|e| WorldModelError::Write(e.to_string()))?;
-        self.write_named(&[BACKBONE, HEADS], &dir.join(WEIGHTS_FILE))?;
-        self.save_adapters(&dir.join(ADAPTER_FILE))
+            .map_err(|e| WorldModelError::Write(e.to_string()))
     }
 
-    /// Loads a checkpoint directory written by [`WorldModel::save`] (adapters too, if present).
+    /// Loads a checkpoint directory written by [`WorldModel::save`] (adapters too, if present),
+    /// checking the format version, each tensor file's sha256 and every tensor's shape.
     pub fn load(dir: &Path, device: Device) -> Result<Self, WorldModelError> {
         let cfg = dir.join(CONFIG_FILE);
         let text = fs::read_to_string(&cfg).map_err(io(&cfg))?;
-        let config: WorldModelConfig =
+        let record: CheckpointJson =
             serde_json::from_str(&text).map_err(|source| WorldModelError::Json {
                 path: cfg.display().to_string(),
                 source,
             })?;
-        let mut model = WorldModel::new(config, device)?;
+        check_format_version(&cfg, record.format_version, CHECKPOINT_FORMAT_VERSION)
+            .map_err(WorldModelError::BadInput)?;
+        record
+            .config
+            .validate()
+            .map_err(|e| WorldModelError::BadInput(format!("{}: {e}", cfg.display())))?;
+        let verify = |file: &str| {
+            verify_sha256(&dir.join(file), record.sha256.get(file).map(String::as_str))
+                .map_err(WorldModelError::BadInput)
+        };
+        let mut model = WorldModel::new(record.config.clone(), device)?;
+        verify(WEIGHTS_FILE)?;
         model.read_named(&[BACKBONE, HEADS], &dir.join(WEIGHTS_FILE))?;
         let adapters = dir.join(ADAPTER_FILE);
         if adapters.exists() {
+            verify(ADAPTER_FILE)?;
             model.load_adapters(&adapters)?;
         }
         Ok(model)
@@ -115,7 +134,7 @@ impl WorldModel {
                 "unmerge the LoRA adapters before saving".into(),
             ));
         }
-        self.write_named(&[LORA, HEADS], path)
+        self.write_named(&[LORA, HEADS], path).map(|_| ())
     }
 
     /// Loads a file written by [`WorldModel::save_adapters`]; the adapters must be unmerged.
@@ -125,6 +144,6 @@ impl WorldModel {
                 "unmerge the LoRA adapters before loading".into(),
             ));
         }
-        self.read_named(&[LORA, HEADS], path).map(|_| ())
+        self.read_named(&[LORA, HEADS], path)
     }
 }

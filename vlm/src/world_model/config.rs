@@ -163,9 +163,30 @@ impl WorldModelConfig {
         if self.horizon_steps < 1 {
             return bad("horizon_steps must be >= 1".into());
         }
+        // Sizes read from a file: anything larger is a corrupt file, not a model to allocate.
+        let limits = [
+            ("image_size", self.image_size, 4096),
+            ("width", self.width, 1 << 13),
+            ("layers", self.layers, 256),
+            ("mlp_ratio", self.mlp_ratio, 64),
+            ("text_dim", self.text_dim, 1 << 13),
+            ("max_text_tokens", self.max_text_tokens, 4096),
+            ("lora_rank", self.lora_rank, self.width),
+            ("patch_size", self.patch_size, self.image_size),
+        ];
+        if let Some((name, v, max)) = limits.into_iter().find(|&(_, v, max)| v > max) {
+            return bad(format!("{name} {v} exceeds {max}"));
+        }
+        if self.horizon_steps > 4096 {
+            return bad(format!("horizon_steps {} exceeds 4096", self.horizon_steps));
+        }
         match self.action_space {
-            ActionSpace::Discrete { n } if n < 2 => bad(format!("discrete actions n {n} < 2")),
-            ActionSpace::Continuous { dim } if dim < 1 => bad("continuous action dim 0".into()),
+            ActionSpace::Discrete { n } if !(2..=1 << 16).contains(&n) => {
+                bad(format!("discrete actions n {n} outside 2..=65536"))
+            }
+            ActionSpace::Continuous { dim } if !(1..=64).contains(&dim) => {
+                bad(format!("continuous action dim {dim} outside 1..=64"))
+            }
             _ => Ok(()),
         }
     }
