@@ -86,8 +86,8 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
     let goal = results["vlm"]["goal_rate"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&goal));
     for algo in ["bc", "cql"] {
-        for variant in ["baseline", "vlgor", "wo_target", "wo_behavior"] {
-            for level in ["rephrase", "counterfactual", "hard"] {
+        for variant in ["baseline", "oracle", "vlgor", "wo_target", "wo_behavior"] {
+            for level in ["rephrase", "counterfactual", "unseen-relation", "hard"] {
                 let m = results["success"][algo][variant][level]["mean"].as_f64();
                 let m = m.unwrap_or_else(|| panic!("success.{algo}.{variant}.{level} missing"));
                 assert!((0.0..=1.0).contains(&m));
@@ -95,13 +95,47 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
             }
         }
     }
+    // Reference rows and paired differences on identical episodes, per level.
+    for level in ["rephrase", "counterfactual", "unseen-relation", "hard"] {
+        for r in ["random", "expert"] {
+            assert!(results["reference"][r][level]["mean"].is_number(), "{r} {level}");
+        }
+        for algo in ["bc", "cql"] {
+            for row in ["baseline_vs_random", "oracle", "vlgor"] {
+                let d = &results["paired"][algo][row][level];
+                assert!(d["lo"].as_f64().unwrap() <= d["hi"].as_f64().unwrap(), "{d}");
+                assert_eq!(d["n"], 6, "6 paired episodes (1 seed × 6): {d}");
+            }
+        }
+    }
+    // The oracle arm's data holds only its level's goals.
+    for level in ["rephrase", "counterfactual", "hard"] {
+        let info = ok(&[
+            "dataset",
+            "info",
+            out.join(format!("data/oracle-{level}")).to_str().unwrap(),
+            "--json",
+        ]);
+        let info: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&info.stdout).lines().last().unwrap())
+                .unwrap();
+        let groups = info["groups"].as_array().unwrap();
+        assert!(!groups.is_empty());
+        assert!(groups.iter().all(|g| g["level"] == level), "{info}");
+    }
     for key in ["real_false_alarm_rate", "injected_recall", "pass_share"] {
         let v = results["validator"][key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "validator.{key} = {v}");
     }
     assert!(results["timings"]["stages"]["vlm_base"].as_f64().unwrap() > 0.0);
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    for section in ["Table 2", "Table 1", "Physics validation", "Timings"] {
+    for section in [
+        "Table 2",
+        "Paired differences",
+        "Table 1",
+        "Physics validation",
+        "Timings",
+    ] {
         assert!(report.contains(section), "report lacks {section}");
     }
     for plot in [
