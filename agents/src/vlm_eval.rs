@@ -275,7 +275,9 @@ pub fn evaluate(
             } else {
                 CounterfactualKind::Behavior
             });
-            let cf = set.pick(&kf.instruction, i, &mut rng)?;
+            let cf = set.pick(&kf.instruction, i, &mut rng)?.ok_or_else(|| {
+                CliError::Other(anyhow::anyhow!("counterfactual swaps always give a goal"))
+            })?;
             goals.push(PerceivedGoal::new(&cf, kf.seed, &kf.truth[0])?);
             initial.extend_from_slice(&kf.frames[0]);
             ins.push(cf);

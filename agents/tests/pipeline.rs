@@ -98,12 +98,18 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
     // Reference rows and paired differences on identical episodes, per level.
     for level in ["rephrase", "counterfactual", "unseen-relation", "hard"] {
         for r in ["random", "expert"] {
-            assert!(results["reference"][r][level]["mean"].is_number(), "{r} {level}");
+            assert!(
+                results["reference"][r][level]["mean"].is_number(),
+                "{r} {level}"
+            );
         }
         for algo in ["bc", "cql"] {
             for row in ["baseline_vs_random", "oracle", "vlgor"] {
                 let d = &results["paired"][algo][row][level];
-                assert!(d["lo"].as_f64().unwrap() <= d["hi"].as_f64().unwrap(), "{d}");
+                assert!(
+                    d["lo"].as_f64().unwrap() <= d["hi"].as_f64().unwrap(),
+                    "{d}"
+                );
                 assert_eq!(d["n"], 6, "6 paired episodes (1 seed × 6): {d}");
             }
         }
@@ -116,9 +122,13 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
             out.join(format!("data/oracle-{level}")).to_str().unwrap(),
             "--json",
         ]);
-        let info: serde_json::Value =
-            serde_json::from_str(String::from_utf8_lossy(&info.stdout).lines().last().unwrap())
-                .unwrap();
+        let info: serde_json::Value = serde_json::from_str(
+            String::from_utf8_lossy(&info.stdout)
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap();
         let groups = info["groups"].as_array().unwrap();
         assert!(!groups.is_empty());
         assert!(groups.iter().all(|g| g["level"] == level), "{info}");

@@ -20,10 +20,19 @@ pub enum InstructionSet {
     Counterfactual(CounterfactualKind),
     /// Instructions read from a JSON-lines file, used in turn.
     File(Vec<Instruction>),
+    /// Counterfactual prompts of one kind aimed at an unseen level: the source episode's
+    /// target (or behavior) swapped until the goal is one of the level's (`vlgor_sim::clevr::
+    /// prompts`). Sources that cannot reach the level are skipped.
+    Aimed {
+        level: Level,
+        kind: CounterfactualKind,
+    },
 }
 
-pub const SET_NAMES: &str = "seen, rephrase, counterfactual, hard, counterfactual-target, \
-                             counterfactual-behavior, or a JSON-lines file of instructions";
+pub const SET_NAMES: &str = "seen, rephrase, counterfactual, unseen-relation, hard, \
+                             counterfactual-target, counterfactual-behavior, \
+                             aimed-LEVEL-target, aimed-LEVEL-behavior (LEVEL: rephrase, \
+                             counterfactual, unseen-relation), or a JSON-lines file of instructions";
 
 impl InstructionSet {
     pub fn parse(s: &str) -> Result<Self, CliError> {
@@ -38,6 +47,20 @@ impl InstructionSet {
         }
         if let Ok(level) = s.parse::<Level>() {
             return Ok(InstructionSet::Level(level));
+        }
+        if let Some(rest) = s.strip_prefix("aimed-") {
+            let parsed = [
+                ("-target", CounterfactualKind::Target),
+                ("-behavior", CounterfactualKind::Behavior),
+            ]
+            .into_iter()
+            .find_map(|(suffix, kind)| {
+                let level = rest.strip_suffix(suffix)?.parse::<Level>().ok()?;
+                Some(InstructionSet::Aimed { level, kind })
+            });
+            return parsed.ok_or_else(|| {
+                CliError::Input(format!("--instructions {s}: valid sets: {SET_NAMES}"))
+            });
         }
         let path = Path::new(s);
         if !path.is_file() {
@@ -82,11 +105,40 @@ impl InstructionSet {
                 "counterfactual-behavior".into()
             }
             InstructionSet::File(_) => "file".into(),
+            InstructionSet::Aimed { level, kind } => format!(
+                "aimed-{level}-{}",
+                match kind {
+                    CounterfactualKind::Target => "target",
+                    CounterfactualKind::Behavior => "behavior",
+                }
+            ),
         }
     }
 
-    /// The instruction of rollout `i`, which starts from an episode pursuing `source`.
+    /// The instruction of rollout `i`, which starts from an episode pursuing `source`; `None`
+    /// when this source cannot give the set's instructions (draw another source episode).
     pub fn pick(
+        &self,
+        source: &Instruction,
+        i: usize,
+        rng: &mut dyn RngCore,
+    ) -> Result<Option<Instruction>, CliError> {
+        let spec = EnvSpec::of_goal(&source.goal);
+        if let InstructionSet::Aimed { level, kind } = self {
+            return Ok(match (&source.goal, level) {
+                (GoalSpec::Clevr(_), _) => clevr::prompts::aimed_prompt(source, *level, *kind, rng),
+                // Meta-World's counterfactual prompts change the goal of the behavior; its
+                // other levels are drawn from the level's own generator.
+                (GoalSpec::MetaWorld(_), Level::Counterfactual) => {
+                    Some(metaworld::counterfactual(source, *kind, rng))
+                }
+                (GoalSpec::MetaWorld(_), _) => Some(spec.sample_instruction(*level, rng)),
+            });
+        }
+        self.pick_any(source, i, rng).map(Some)
+    }
+
+    fn pick_any(
         &self,
         source: &Instruction,
         i: usize,
@@ -94,6 +146,9 @@ impl InstructionSet {
     ) -> Result<Instruction, CliError> {
         let spec = EnvSpec::of_goal(&source.goal);
         match self {
+            InstructionSet::Aimed { .. } => Err(CliError::Other(anyhow::anyhow!(
+                "aimed prompts are drawn by InstructionSet::pick"
+            ))),
             InstructionSet::Level(l) => Ok(spec.sample_instruction(*l, rng)),
             InstructionSet::Counterfactual(kind) => match &source.goal {
                 GoalSpec::Clevr(_) => clevr::counterfactual(source, *kind, rng)

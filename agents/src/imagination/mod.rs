@@ -76,6 +76,8 @@ pub const SUMMARY_FILE: &str = "imagine.json";
 /// Instruction draws per source episode before a goal that already holds at the first frame
 /// is kept anyway (the validator's label check then sees it).
 const FAIR_START_TRIES: usize = 8;
+/// Source episodes drawn for one rollout before an aimed set is declared unreachable.
+const SOURCE_TRIES: usize = 10_000;
 
 pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSummary, CliError> {
     if plan.count == 0 || plan.horizon == 0 || plan.batch == 0 {
@@ -119,9 +121,27 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
         )));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed ^ 0x001A_617E);
-    let picks: Vec<usize> = (0..plan.count)
-        .map(|_| rng.random_range(0..data.episodes.len()))
-        .collect();
+    // (source episode, instruction) of every rollout; a source that cannot give the set's
+    // instructions (an aimed prompt that no swap of it reaches) is replaced by another.
+    let mut picks: Vec<(usize, Instruction)> = Vec::with_capacity(plan.count);
+    for i in 0..plan.count {
+        let mut tries = 0;
+        let pair = loop {
+            let e = rng.random_range(0..data.episodes.len());
+            if let Some(ins) = plan.set.pick(&data.episodes[e].instruction, i, &mut rng)? {
+                break (e, ins);
+            }
+            tries += 1;
+            if tries >= SOURCE_TRIES {
+                return Err(CliError::Input(format!(
+                    "{}: no source episode gives '{}' instructions in {SOURCE_TRIES} draws",
+                    plan.from.display(),
+                    plan.set.name()
+                )));
+            }
+        };
+        picks.push(pair);
+    }
     let encoder =
         SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Input(e.to_string()))?;
     let mut text = CachedText::new(encoder);
@@ -130,11 +150,12 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
     let mut drafts = Vec::with_capacity(plan.count);
     let mut frames_made = 0usize;
     for (b, chunk) in picks.chunks(plan.batch).enumerate() {
+        let chunk_eps: Vec<usize> = chunk.iter().map(|(e, _)| *e).collect();
         let mut instructions: Vec<Instruction> = Vec::with_capacity(chunk.len());
         let mut initial = Vec::new();
         let mut goals = Vec::with_capacity(chunk.len());
-        for (k, &e) in chunk.iter().enumerate() {
-            let meta = &data.episodes[e];
+        for (k, (e, first)) in chunk.iter().enumerate() {
+            let meta = &data.episodes[*e];
             let mut env = env_for(meta);
             env.reset(meta.seed, &meta.instruction)?;
             let state = data.state(meta.first_row);
@@ -147,35 +168,43 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
             );
             let start = records::perceive(plan.env, &obs);
             // Fair start: redraw an instruction whose goal already holds at the first frame.
-            let mut tries = 0;
-            let (ins, goal) = loop {
-                let ins = plan
-                    .set
-                    .pick(&meta.instruction, b * plan.batch + k, &mut rng)?;
-                let goal = PerceivedGoal::new(&ins, meta.seed, &start)?;
+            let mut tries = 1;
+            let mut ins = first.clone();
+            let mut goal = PerceivedGoal::new(&ins, meta.seed, &start)?;
+            while goal.success(&start) && tries < FAIR_START_TRIES {
                 tries += 1;
-                if !goal.success(&start) || tries >= FAIR_START_TRIES {
-                    break (ins, goal);
+                if let Some(again) =
+                    plan.set
+                        .pick(&meta.instruction, b * plan.batch + k, &mut rng)?
+                {
+                    goal = PerceivedGoal::new(&again, meta.seed, &start)?;
+                    ins = again;
                 }
-            };
+            }
             goals.push(goal);
             instructions.push(ins);
         }
         let texts: Vec<&str> = instructions.iter().map(|i| i.text.as_str()).collect();
         let mut check = |i: usize, p: &[f32]| goals[i].success(p);
+        // Step-level goals (one push decides them) need one model step.
+        let horizon = if instructions.iter().all(|i| i.goal.is_step_level()) {
+            1
+        } else {
+            plan.horizon
+        };
         let mut out = imagine(
             &model,
             &mut text,
             &texts,
             &initial,
-            plan.horizon,
+            horizon,
             Some(GoalCheck {
                 readout: &readout,
                 check: &mut check,
             }),
         )
         .map_err(vlm_error)?;
-        for (k, &e) in chunk.iter().enumerate() {
+        for (k, &e) in chunk_eps.iter().enumerate() {
             // A step-level goal (CLEVR "move ball X toward D") is decided by its first push.
             if instructions[k].goal.is_step_level() {
                 out.frames[k].truncate(2);

@@ -6,6 +6,7 @@
 //! * [`judge`] — KALM's step-level judges of one push for directional goals.
 //! * [`templates`], [`text`] — instruction text from goals, counterfactual generators.
 //! * [`tasks`] — the seeded split and instruction sampling per level, the task table.
+//! * [`prompts`] — counterfactual prompts aimed at an unseen level.
 //! * [`expert`] — the scripted lookahead expert.
 //! * [`env`] — [`ClevrEnv`], the [`crate::Env`] implementation; [`view`] — its scene.
 //!
@@ -17,6 +18,7 @@ pub mod goal;
 pub mod judge;
 pub mod layout;
 pub mod physics;
+pub mod prompts;
 pub mod tasks;
 pub mod templates;
 pub mod text;

@@ -135,6 +135,12 @@ fn single(goal: &ClevrGoal, rephrase: bool, level: Level, pick: usize) -> Instru
     instruction(goal.clone(), &t, level).expect("single goals always render")
 }
 
+/// A single goal's instruction at `level`: training templates, or the paraphrase templates for
+/// [`Level::Rephrase`]; `pick` chooses the template.
+pub fn instruction_at(goal: &ClevrGoal, level: Level, pick: usize) -> Instruction {
+    single(goal, level == Level::Rephrase, level, pick)
+}
+
 /// Draws `n` relations with distinct balls pairs and no cycle (so they can hold together).
 fn sample_relations(n: usize, rng: &mut dyn RngCore) -> Vec<Relation> {
     loop {
