@@ -57,7 +57,7 @@ fn rl_config(ctx: &Context, ratio: Option<f32>) -> Result<RlConfig, CliError> {
         if !(0.0..=1.0).contains(&r) {
             return Err(CliError::Input(format!("--ratio {r}: must be in [0, 1]")));
         }
-        rl.ratio = r;
+        rl.training.ratio = r;
     }
     rl.validate().map_err(rl_error)?;
     Ok(rl)
@@ -158,8 +158,8 @@ pub fn run_with_frames(
     let mut sets = vec![&real];
     sets.extend(imagined.as_ref());
     let goals = GoalTable::for_datasets(&encoder, &mut cache, &sets).map_err(rl_error)?;
-    let eval_every = rl.eval_every as u64;
-    let eval_episodes = rl.eval_episodes;
+    let eval_every = rl.evaluation.every as u64;
+    let eval_episodes = rl.evaluation.episodes;
     let mut evaluator = (eval_every > 0).then(|| Learned::for_training(encoder));
     let eval_specs = dataset_specs(&real);
 
