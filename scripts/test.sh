@@ -7,4 +7,15 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$here/scripts/setup.sh"
 source <(bash "$here/scripts/setup.sh" --print-env)
 cd "$here"
+# wgpu's GL backend probes for a Wayland display while it looks for an adapter, and libwayland
+# prints "error: XDG_RUNTIME_DIR is invalid or not set" for every probe when the variable is
+# missing (CI, containers). Give the test processes a private runtime directory instead.
+if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ]; then
+  XDG_RUNTIME_DIR="$(mktemp -d "${TMPDIR:-/tmp}/vlgor-runtime.XXXXXX")"
+  chmod 700 "$XDG_RUNTIME_DIR"
+  export XDG_RUNTIME_DIR
+  trap 'rm -rf "$XDG_RUNTIME_DIR"' EXIT
+fi
+# Unused dependencies are checked by hand (cargo-machete is not installed by setup):
+#   cargo install cargo-machete && cargo machete    # torch-sys is ignored where listed for links
 cargo test --release --workspace "$@"

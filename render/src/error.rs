@@ -30,6 +30,9 @@ pub enum RenderError {
     /// Arguments to an output helper do not fit together (e.g. frames of different sizes).
     #[error("invalid output request: {0}")]
     OutputArgs(String),
+    /// The label font cannot be read.
+    #[error("label font: {0}")]
+    Font(String),
     /// The debugging window cannot be opened or failed while running.
     #[error("viewer: {0}")]
     Viewer(String),

@@ -1,12 +1,16 @@
 //! Writing frames to files: one PNG per frame, an animated GIF per rollout, and a
-//! "real | imagined" strip (two frame sequences side by side with small labels).
+//! "real | imagined" strip (two frame sequences side by side with small labels, rasterised
+//! from a TrueType font by `ab_glyph`).
 //! GIF frame delays are in milliseconds (rounded to GIF's 10 ms unit); GIFs loop forever.
 
-use crate::RenderError;
-use crate::frame::{Frame, FrameBatch};
+use ab_glyph::{Font, FontVec, PxScale, ScaleFont, point};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::RenderError;
+use crate::frame::{Frame, FrameBatch};
 
 fn out_err(path: &Path, e: impl std::fmt::Display) -> RenderError {
     RenderError::Output {
@@ -105,53 +109,69 @@ pub fn save_gif(
     Ok(())
 }
 
-/// 5x5 glyphs of the label letters; other characters are drawn blank.
-fn glyph(c: char) -> [u8; 5] {
-    match c.to_ascii_uppercase() {
-        'A' => [0b01110, 0b10001, 0b11111, 0b10001, 0b10001],
-        'D' => [0b11110, 0b10001, 0b10001, 0b10001, 0b11110],
-        'E' => [0b11111, 0b10000, 0b11110, 0b10000, 0b11111],
-        'G' => [0b01110, 0b10000, 0b10111, 0b10001, 0b01110],
-        'I' => [0b11111, 0b00100, 0b00100, 0b00100, 0b11111],
-        'L' => [0b10000, 0b10000, 0b10000, 0b10000, 0b11111],
-        'M' => [0b10001, 0b11011, 0b10101, 0b10001, 0b10001],
-        'N' => [0b10001, 0b11001, 0b10101, 0b10011, 0b10001],
-        'R' => [0b11110, 0b10001, 0b11110, 0b10100, 0b10010],
-        _ => [0; 5],
-    }
-}
-
+/// The label font: DejaVu Sans from the Debian package fonts-dejavu-core (installed by setup).
+pub const LABEL_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 /// Height of the label strip above each panel (pixels).
-pub const LABEL_HEIGHT: u32 = 7;
+pub const LABEL_HEIGHT: u32 = 10;
 /// Gap between the two panels (pixels).
 pub const PANEL_GAP: u32 = 2;
+/// Label glyph height (ascent to descent, pixels).
+const LABEL_PX: f32 = 9.0;
 const LABEL_BG: [u8; 3] = [40, 40, 40];
 const LABEL_FG: [u8; 3] = [255, 255, 255];
 
-fn put(img: &mut Frame, x: u32, y: u32, rgb: [u8; 3]) {
-    if x < img.width && y < img.height {
-        let i = ((y * img.width + x) * 3) as usize;
-        img.pixels[i..i + 3].copy_from_slice(&rgb);
-    }
+/// [`LABEL_FONT`], read once; the error names the file and the package that provides it.
+fn label_font() -> Result<&'static FontVec, RenderError> {
+    static FONT: OnceLock<Result<FontVec, String>> = OnceLock::new();
+    FONT.get_or_init(|| {
+        let bytes = std::fs::read(LABEL_FONT).map_err(|e| {
+            format!("{LABEL_FONT}: {e} (install the Debian package fonts-dejavu-core)")
+        })?;
+        FontVec::try_from_vec(bytes).map_err(|e| format!("{LABEL_FONT}: not a usable font: {e}"))
+    })
+    .as_ref()
+    .map_err(|e| RenderError::Font(e.clone()))
 }
 
-fn draw_text(img: &mut Frame, x0: u32, x_end: u32, text: &str) {
-    for (k, c) in text.chars().enumerate() {
-        let g = glyph(c);
-        for (row, bits) in g.iter().enumerate() {
-            for col in 0..5u32 {
-                let x = x0 + k as u32 * 6 + col;
-                if bits >> (4 - col) & 1 == 1 && x < x_end {
-                    put(img, x, 1 + row as u32, LABEL_FG);
+/// Draws `text` antialiased into the label strip from `x0`, clipped at `x_end`.
+fn draw_text(img: &mut Frame, font: &FontVec, x0: u32, x_end: u32, text: &str) {
+    let scaled = font.as_scaled(PxScale::from(LABEL_PX));
+    let baseline = 1.0 + scaled.ascent();
+    let mut caret = x0 as f32;
+    let mut previous = None;
+    for c in text.chars() {
+        let id = scaled.glyph_id(c);
+        if let Some(p) = previous {
+            caret += scaled.kern(p, id);
+        }
+        previous = Some(id);
+        let glyph = id.with_scale_and_position(LABEL_PX, point(caret, baseline));
+        caret += scaled.h_advance(id);
+        let Some(outline) = font.outline_glyph(glyph) else {
+            continue; // whitespace
+        };
+        let bounds = outline.px_bounds();
+        outline.draw(|gx, gy, coverage| {
+            let x = bounds.min.x as i64 + i64::from(gx);
+            let y = bounds.min.y as i64 + i64::from(gy);
+            if x < 0 || y < 0 || x >= i64::from(x_end) || y >= i64::from(LABEL_HEIGHT) {
+                return;
+            }
+            let (x, y) = (x as u32, y as u32);
+            if x < img.width && y < img.height {
+                let i = ((y * img.width + x) * 3) as usize;
+                for (k, v) in img.pixels[i..i + 3].iter_mut().enumerate() {
+                    let (bg, fg) = (f32::from(*v), f32::from(LABEL_FG[k]));
+                    *v = (bg + (fg - bg) * coverage.clamp(0.0, 1.0)).round() as u8;
                 }
             }
-        }
+        });
     }
 }
 
 /// One image with `real` on the left and `imagined` on the right (same size), a 2-pixel gap
-/// and, if `labels`, a 7-pixel strip on top reading "REAL" and "IMAGINED" (clipped to the
-/// panel width).
+/// and, if `labels`, a [`LABEL_HEIGHT`]-pixel strip on top reading "REAL" and "IMAGINED" in
+/// [`LABEL_FONT`] (clipped to the panel width; an error if the font cannot be read).
 pub fn side_by_side(real: &Frame, imagined: &Frame, labels: bool) -> Result<Frame, RenderError> {
     check_frame(real)?;
     check_frame(imagined)?;
@@ -162,6 +182,7 @@ pub fn side_by_side(real: &Frame, imagined: &Frame, labels: bool) -> Result<Fram
         )));
     }
     let (w, h) = (real.width, real.height);
+    let font = if labels { Some(label_font()?) } else { None };
     let top = if labels { LABEL_HEIGHT } else { 0 };
     let mut img = Frame::filled(2 * w + PANEL_GAP, h + top, LABEL_BG);
     for (panel, f) in [real, imagined].into_iter().enumerate() {
@@ -171,8 +192,8 @@ pub fn side_by_side(real: &Frame, imagined: &Frame, labels: bool) -> Result<Fram
             let d = (((y + top) * img.width + x0) * 3) as usize;
             img.pixels[d..d + src.len()].copy_from_slice(src);
         }
-        if labels {
-            draw_text(&mut img, x0 + 1, x0 + w, ["REAL", "IMAGINED"][panel]);
+        if let Some(font) = font {
+            draw_text(&mut img, font, x0 + 1, x0 + w, ["REAL", "IMAGINED"][panel]);
         }
     }
     Ok(img)

@@ -1,9 +1,14 @@
 //! wgpu pipeline and bind group of the renderer: the lit scene pipeline (instanced unit
-//! meshes, per-vertex lighting, depth test, back-face culling).
+//! meshes, per-vertex lighting, depth test, back-face culling), and the target formats it
+//! draws into (the renderer allocates its targets in these).
 
 use crate::geometry::{SceneUniform, SceneVertex, UNIFORM_STRIDE};
-use crate::renderer::{COLOR_FORMAT, DEPTH_FORMAT};
 use std::num::NonZeroU64;
+
+/// Colour format of the supersampled layers.
+pub(crate) const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+/// Depth format.
+pub(crate) const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 
 pub(crate) struct Pipelines {
     pub scene: wgpu::RenderPipeline,

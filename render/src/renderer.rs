@@ -9,14 +9,10 @@ use crate::frame::{Frame, FrameBatch};
 use crate::geometry::{self, SceneBuilder, SceneUniform, SceneVertex, UNIFORM_STRIDE};
 use crate::gpu::{self, AdapterSummary, GpuContext};
 use crate::mesh::MeshSet;
-use crate::pipelines::{self, Pipelines};
+use crate::pipelines::{self, COLOR_FORMAT, DEPTH_FORMAT, Pipelines};
 use crate::{RenderConfig, RenderError};
 use vlgor_sim::Scene;
 
-/// Colour format of the supersampled layers.
-pub(crate) const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
-/// Depth format.
-pub(crate) const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 /// Byte budget of the supersampled colour layers; bounds how many scenes one chunk holds.
 const LAYER_BUDGET_BYTES: u64 = 64 << 20;
 /// Most scenes per chunk.

@@ -1,16 +1,32 @@
-//! What the trainer and the policy need from every algorithm, and the constructor that picks
-//! the algorithm for a run.
+//! What the trainer and the policy need from every algorithm ([`Algorithm`]), the settings the
+//! temporal-difference learners share ([`TdConfig`]), and helpers for their variable stores.
+//! Every algorithm module builds on this one; it imports none of them.
 
 use std::collections::HashMap;
 use std::path::Path;
+use tch::Tensor;
 use tch::nn::VarStore;
-use tch::{Device, Tensor};
-use vlgor_sim::dataset::ActionSpace;
 
+use crate::RlError;
 use crate::batch::Batch;
-use crate::config::{AlgoKind, RunConfig};
-use crate::network::EncoderConfig;
-use crate::{RlError, bc, cql, sac};
+
+/// Temporal-difference settings shared by discrete and continuous CQL.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TdConfig {
+    /// Discount factor γ (preset key `rl.gamma`).
+    pub gamma: f64,
+    /// Polyak factor of soft target updates (preset key `rl.tau`).
+    pub tau: f64,
+}
+
+impl Default for TdConfig {
+    fn default() -> Self {
+        TdConfig {
+            gamma: 0.99,
+            tau: 0.005,
+        }
+    }
+}
 
 /// Named scalar losses of one update, in a fixed order.
 pub type Losses = Vec<(&'static str, f64)>;
@@ -37,25 +53,6 @@ pub trait Algorithm: Send {
         step: u64,
         file: &Path,
     ) -> Result<(), RlError>;
-}
-
-/// Builds the algorithm of `run` on `device` (weights initialised from torch's current seed).
-pub fn build(run: &RunConfig, device: Device) -> Box<dyn Algorithm> {
-    let enc = EncoderConfig::new(run.obs, run.goal_dim, &run.rl);
-    match (run.algo, run.action_space) {
-        (AlgoKind::Bc, ActionSpace::Discrete { n }) => {
-            Box::new(bc::DiscreteBc::new(enc, n as i64, &run.rl, device))
-        }
-        (AlgoKind::Bc, ActionSpace::Continuous { dim }) => {
-            Box::new(bc::ContinuousBc::new(enc, dim as i64, &run.rl, device))
-        }
-        (AlgoKind::Cql, ActionSpace::Discrete { n }) => {
-            Box::new(cql::DiscreteCql::new(enc, n as i64, &run.rl, device))
-        }
-        (AlgoKind::Cql, ActionSpace::Continuous { dim }) => {
-            Box::new(sac::ContinuousCql::new(enc, dim as i64, &run.rl, device))
-        }
-    }
 }
 
 /// `vs`'s variables as `PREFIX.NAME` tensors.

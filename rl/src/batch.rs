@@ -5,7 +5,7 @@ use rand::Rng;
 use tch::{Device, Tensor};
 use vlgor_sim::dataset::{ActionColumn, Dataset, MixedSampler, Source, sample_transitions};
 
-use crate::config::ObsSpec;
+use crate::observation::ObsSpec;
 use crate::{GoalTable, RlError};
 
 /// Frames of dataset rows, one `u8` RGB image `[height, width, 3]` per state row. The lead's

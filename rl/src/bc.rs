@@ -1,5 +1,7 @@
 //! Behaviour cloning: imitate the dataset's actions given the observation and the instruction.
+//! [`BcConfig`] holds its settings; [`DiscreteBc`] and [`ContinuousBc`] its update steps.
 
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 use tch::nn::{self, Module, VarStore};
@@ -8,9 +10,33 @@ use tch::{Device, Kind, Tensor};
 use crate::RlError;
 use crate::algo::{Algorithm, Losses, scalar};
 use crate::batch::Batch;
-use crate::config::{ContinuousBcLoss, RlConfig};
-use crate::network::{EncoderConfig, GoalConditionedEncoder};
+use crate::network::{EncoderConfig, GoalConditionedEncoder, LOG_STD_RANGE};
 use crate::optim::Adam;
+
+/// Loss of continuous behaviour cloning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContinuousBcLoss {
+    /// `tanh` output, mean squared error to the dataset action (d3rlpy's default).
+    Deterministic,
+    /// Diagonal Gaussian with `tanh` mean, negative log-likelihood of the dataset action.
+    Gaussian,
+}
+
+/// Behaviour-cloning settings (the learning rate is the run's `rl.lr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BcConfig {
+    /// Continuous BC loss (preset key `rl.bc_loss`); discrete BC always uses cross-entropy.
+    pub loss: ContinuousBcLoss,
+}
+
+impl Default for BcConfig {
+    fn default() -> Self {
+        BcConfig {
+            loss: ContinuousBcLoss::Deterministic,
+        }
+    }
+}
 
 /// Discrete BC: logits over the actions (CLEVR: 40 pushes), cross-entropy to the dataset action.
 pub struct DiscreteBc {
@@ -22,7 +48,8 @@ pub struct DiscreteBc {
 }
 
 impl DiscreteBc {
-    pub fn new(enc: EncoderConfig, actions: i64, rl: &RlConfig, device: Device) -> Self {
+    /// A fresh network with `actions` logits, trained by Adam at base learning rate `lr`.
+    pub fn new(enc: EncoderConfig, actions: i64, lr: f64, device: Device) -> Self {
         let vs = VarStore::new(device);
         let p = vs.root();
         let encoder = GoalConditionedEncoder::new(&(&p / "encoder"), &enc);
@@ -33,7 +60,7 @@ impl DiscreteBc {
             encoder,
             head,
             adam,
-            lr: rl.lr,
+            lr,
         }
     }
 
@@ -82,9 +109,6 @@ impl Algorithm for DiscreteBc {
     }
 }
 
-/// Bounds of the Gaussian policy's log standard deviation.
-pub const LOG_STD_RANGE: (f64, f64) = (-5.0, 2.0);
-
 /// Continuous BC (Meta-World, actions in [-1, 1]^dim): deterministic `tanh` output with MSE, or
 /// a Gaussian with `tanh` mean and the negative log-likelihood of the dataset action.
 pub struct ContinuousBc {
@@ -98,11 +122,12 @@ pub struct ContinuousBc {
 }
 
 impl ContinuousBc {
-    pub fn new(enc: EncoderConfig, dim: i64, rl: &RlConfig, device: Device) -> Self {
+    /// A fresh network for `dim`-d actions, trained by Adam at base learning rate `lr`.
+    pub fn new(enc: EncoderConfig, dim: i64, lr: f64, config: &BcConfig, device: Device) -> Self {
         let vs = VarStore::new(device);
         let p = vs.root();
         let encoder = GoalConditionedEncoder::new(&(&p / "encoder"), &enc);
-        let out = match rl.bc_loss {
+        let out = match config.loss {
             ContinuousBcLoss::Deterministic => dim,
             ContinuousBcLoss::Gaussian => 2 * dim,
         };
@@ -113,8 +138,8 @@ impl ContinuousBc {
             encoder,
             head,
             adam,
-            lr: rl.lr,
-            loss: rl.bc_loss,
+            lr,
+            loss: config.loss,
             dim,
         }
     }

@@ -8,7 +8,6 @@ use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 use vlgor_sim::dataset::ActionSpace;
 
-use crate::algo;
 use crate::batch::{Batch, BatchBuilder, observation_stats};
 use crate::config::{AlgoKind, ObsSpec, RUN_FORMAT_VERSION, RlConfig, RunConfig};
 use crate::{ObservationSource, RlError, TrainingData};
@@ -101,21 +100,21 @@ pub fn bench_train(
         std,
     );
     tch::manual_seed(0);
-    let mut algo = algo::build(&run, device);
+    let mut algo = run.create_algorithm(device);
     let builder = BatchBuilder::new(
         real,
         data.imagined,
-        rl.ratio,
+        rl.training.ratio,
         data.observations,
         obs,
         data.goals,
         &run.obs_mean,
         &run.obs_std,
-        rl.reward_scale as f32,
+        rl.training.reward_scale as f32,
         device,
     )?;
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let b = rl.batch_size;
+    let b = rl.training.batch_size;
     let full = time_updates(steps, b, || {
         let items = builder.sample(b, &mut rng);
         let batch = builder.build(&items, algo.needs_next());
@@ -161,8 +160,8 @@ pub fn bench_network(
         std,
     );
     tch::manual_seed(0);
-    let mut algo = algo::build(&run, device);
-    let b = rl.batch_size as i64;
+    let mut algo = run.create_algorithm(device);
+    let b = rl.training.batch_size as i64;
     let observation = || match obs {
         ObsSpec::State { dim } => Tensor::randn([b, dim as i64], (Kind::Float, device)),
         ObsSpec::Image { height, width } => Tensor::randint(
@@ -185,13 +184,13 @@ pub fn bench_network(
         rewards: Tensor::rand([b], (Kind::Float, device)),
         terminals: Tensor::zeros([b], (Kind::Float, device)),
     };
-    let net = time_updates(steps, rl.batch_size, || {
+    let net = time_updates(steps, rl.training.batch_size, || {
         algo.update(&batch, 1.0).map(|_| ())
     })?;
     Ok(TrainBench {
         algo: algo_kind,
         obs,
-        batch_size: rl.batch_size,
+        batch_size: rl.training.batch_size,
         steps,
         full_samples_per_sec: None,
         network_samples_per_sec: net,

@@ -1,12 +1,24 @@
-//! Configuration: the `[rl]` preset section ([`RlConfig`]) and the per-run record written beside
-//! the checkpoints ([`RunConfig`]).
+//! Configuration: the `[rl]` preset section ([`RlConfig`], one typed part per concern: the
+//! training loop, the shared network widths, each algorithm's settings next to its update step,
+//! and the evaluation cadence) and the per-run record written beside the checkpoints
+//! ([`RunConfig`]), which also picks the run's algorithm.
+//!
+//! On disk (`[rl]` in presets, `"rl"` in `config.json`, checkpoints and `results.json`) the
+//! section stays one flat table of the keys below, in this order.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use tch::Device;
 use vlgor_sim::dataset::ActionSpace;
 
 use crate::RlError;
+use crate::algo::{Algorithm, TdConfig};
+use crate::bc::{BcConfig, ContinuousBc, ContinuousBcLoss, DiscreteBc};
+use crate::continuous_cql::{ContinuousCql, ContinuousCqlConfig};
+use crate::discrete_cql::{DiscreteCql, DiscreteCqlConfig, TargetUpdate};
+use crate::network::{EncoderConfig, NetworkConfig};
+pub use crate::observation::{ObsKind, ObsSpec};
 
 /// The offline RL algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,148 +56,181 @@ impl fmt::Display for AlgoKind {
     }
 }
 
-/// What the policy observes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ObsKind {
-    /// The low-dimensional observation vector (CLEVR: 10 ball x/y; Meta-World: 39-d).
-    State,
-    /// Rendered RGB frames through the paper's conv encoder.
-    Image,
-}
-
-/// The observation input of a network, with its size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ObsSpec {
-    /// Vectors of `dim` floats.
-    State { dim: usize },
-    /// `u8` RGB frames `[height, width, 3]`.
-    Image { height: usize, width: usize },
-}
-
-impl ObsSpec {
-    pub fn kind(&self) -> ObsKind {
-        match self {
-            ObsSpec::State { .. } => ObsKind::State,
-            ObsSpec::Image { .. } => ObsKind::Image,
-        }
-    }
-
-    /// Values per observation (`dim`, or `height·width·3` bytes).
-    pub fn len(&self) -> usize {
-        match *self {
-            ObsSpec::State { dim } => dim,
-            ObsSpec::Image { height, width } => height * width * 3,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// Loss of continuous behaviour cloning.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ContinuousBcLoss {
-    /// `tanh` output, mean squared error to the dataset action (d3rlpy's default).
-    Deterministic,
-    /// Diagonal Gaussian with `tanh` mean, negative log-likelihood of the dataset action.
-    Gaussian,
-}
-
-/// How the target Q-networks follow the online ones.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TargetUpdate {
-    /// Copy every `target_update_interval` steps.
-    Hard,
-    /// Polyak averaging with `tau` every step.
-    Soft,
-}
-
-/// The `[rl]` preset section: optimisation and algorithm hyper-parameters. Defaults follow the
-/// paper (Adam, lr 3e-4 cosine-annealed to 1e-6, batch 128, 50 epochs) and d3rlpy where the
-/// paper is silent.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RlConfig {
+/// The training loop: optimisation schedule, batches and the real : imagined mix.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainingConfig {
     /// Passes over the data.
     pub epochs: usize,
     /// Transitions per update.
     pub batch_size: usize,
     /// Updates per epoch; 0 means ceil(real transitions / batch_size).
     pub steps_per_epoch: usize,
-    /// Initial Adam learning rate.
+    /// Initial Adam learning rate of every network (the base rate each algorithm scales).
     pub lr: f64,
     /// Learning rate reached at the last step (cosine annealing).
     pub lr_min: f64,
     /// Share of imagined transitions in each batch when an imagined dataset is given, in [0, 1].
     pub ratio: f32,
-    /// Discount factor γ.
-    pub gamma: f64,
     /// Rewards are multiplied by this before the TD targets.
     pub reward_scale: f64,
-    /// Discrete CQL: weight α of `logsumexp_a Q(s, a) − Q(s, a_data)`.
-    pub cql_alpha: f64,
-    /// Target network update rule.
-    pub target_update: TargetUpdate,
-    /// Steps between hard target copies.
-    pub target_update_interval: usize,
-    /// Polyak factor of soft target updates.
-    pub tau: f64,
-    /// Continuous CQL: weight of the conservative term.
-    pub conservative_weight: f64,
-    /// Continuous CQL: sampled actions per state for the logsumexp.
-    pub n_action_samples: usize,
-    /// Continuous CQL: initial entropy temperature.
-    pub initial_temperature: f64,
-    /// Continuous CQL: learning rate of the temperature.
-    pub temperature_lr: f64,
-    /// Continuous BC loss.
-    pub bc_loss: ContinuousBcLoss,
-    /// Width of the text MLP's hidden layer (paper: 512).
-    pub text_hidden: usize,
-    /// Width of each modality feature (paper: 256).
-    pub feature_dim: usize,
-    /// Width of the fused joint representation (paper: 512).
-    pub joint_dim: usize,
     /// Steps between training-log lines (the last step of an epoch is always logged).
     pub log_every: usize,
-    /// Closed-loop evaluation of the latest checkpoint every this many epochs (0 = never),
-    /// appended to `evals.jsonl` in the run directory by the training command.
-    pub eval_every: usize,
-    /// Episodes of that periodic evaluation (training-level instructions).
-    pub eval_episodes: usize,
 }
 
-impl Default for RlConfig {
+impl Default for TrainingConfig {
     fn default() -> Self {
-        RlConfig {
+        TrainingConfig {
             epochs: 50,
             batch_size: 128,
             steps_per_epoch: 0,
             lr: 3e-4,
             lr_min: 1e-6,
             ratio: 0.5,
-            gamma: 0.99,
             reward_scale: 1.0,
-            cql_alpha: 1.0,
-            target_update: TargetUpdate::Soft,
-            target_update_interval: 8000,
-            tau: 0.005,
-            conservative_weight: 5.0,
-            n_action_samples: 10,
-            initial_temperature: 1.0,
-            temperature_lr: 1e-4,
-            bc_loss: ContinuousBcLoss::Deterministic,
-            text_hidden: 512,
-            feature_dim: 256,
-            joint_dim: 512,
             log_every: 10,
-            eval_every: 5,
-            eval_episodes: 20,
+        }
+    }
+}
+
+/// Closed-loop evaluation during training, run by the training command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvaluationConfig {
+    /// The latest checkpoint is evaluated every this many epochs (0 = never) and the result
+    /// appended to `evals.jsonl` in the run directory (preset key `rl.eval_every`).
+    pub every: usize,
+    /// Episodes of that evaluation, on training-level instructions (`rl.eval_episodes`).
+    pub episodes: usize,
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        EvaluationConfig {
+            every: 5,
+            episodes: 20,
+        }
+    }
+}
+
+/// The `[rl]` preset section: optimisation and algorithm hyper-parameters. Defaults follow the
+/// paper (Adam, lr 3e-4 cosine-annealed to 1e-6, batch 128, 50 epochs) and d3rlpy where the
+/// paper is silent. Serialised as the flat `[rl]` table (see the module documentation).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RlSection", into = "RlSection")]
+pub struct RlConfig {
+    pub training: TrainingConfig,
+    pub network: NetworkConfig,
+    /// Discount and target Polyak factor of both CQL variants.
+    pub td: TdConfig,
+    pub bc: BcConfig,
+    pub discrete_cql: DiscreteCqlConfig,
+    pub continuous_cql: ContinuousCqlConfig,
+    pub evaluation: EvaluationConfig,
+}
+
+/// The on-disk form of [`RlConfig`]: every key of the `[rl]` table, flat, in the order written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RlSection {
+    epochs: usize,
+    batch_size: usize,
+    steps_per_epoch: usize,
+    lr: f64,
+    lr_min: f64,
+    ratio: f32,
+    gamma: f64,
+    reward_scale: f64,
+    cql_alpha: f64,
+    target_update: TargetUpdate,
+    target_update_interval: usize,
+    tau: f64,
+    conservative_weight: f64,
+    n_action_samples: usize,
+    initial_temperature: f64,
+    temperature_lr: f64,
+    bc_loss: ContinuousBcLoss,
+    text_hidden: usize,
+    feature_dim: usize,
+    joint_dim: usize,
+    log_every: usize,
+    eval_every: usize,
+    eval_episodes: usize,
+}
+
+impl Default for RlSection {
+    fn default() -> Self {
+        RlConfig::default().into()
+    }
+}
+
+impl From<RlSection> for RlConfig {
+    fn from(s: RlSection) -> Self {
+        RlConfig {
+            training: TrainingConfig {
+                epochs: s.epochs,
+                batch_size: s.batch_size,
+                steps_per_epoch: s.steps_per_epoch,
+                lr: s.lr,
+                lr_min: s.lr_min,
+                ratio: s.ratio,
+                reward_scale: s.reward_scale,
+                log_every: s.log_every,
+            },
+            network: NetworkConfig {
+                text_hidden: s.text_hidden,
+                feature_dim: s.feature_dim,
+                joint_dim: s.joint_dim,
+            },
+            td: TdConfig {
+                gamma: s.gamma,
+                tau: s.tau,
+            },
+            bc: BcConfig { loss: s.bc_loss },
+            discrete_cql: DiscreteCqlConfig {
+                alpha: s.cql_alpha,
+                target_update: s.target_update,
+                target_update_interval: s.target_update_interval,
+            },
+            continuous_cql: ContinuousCqlConfig {
+                conservative_weight: s.conservative_weight,
+                n_action_samples: s.n_action_samples,
+                initial_temperature: s.initial_temperature,
+                temperature_lr: s.temperature_lr,
+            },
+            evaluation: EvaluationConfig {
+                every: s.eval_every,
+                episodes: s.eval_episodes,
+            },
+        }
+    }
+}
+
+impl From<RlConfig> for RlSection {
+    fn from(c: RlConfig) -> Self {
+        let (t, n, d, q) = (c.training, c.network, c.discrete_cql, c.continuous_cql);
+        RlSection {
+            epochs: t.epochs,
+            batch_size: t.batch_size,
+            steps_per_epoch: t.steps_per_epoch,
+            lr: t.lr,
+            lr_min: t.lr_min,
+            ratio: t.ratio,
+            gamma: c.td.gamma,
+            reward_scale: t.reward_scale,
+            cql_alpha: d.alpha,
+            target_update: d.target_update,
+            target_update_interval: d.target_update_interval,
+            tau: c.td.tau,
+            conservative_weight: q.conservative_weight,
+            n_action_samples: q.n_action_samples,
+            initial_temperature: q.initial_temperature,
+            temperature_lr: q.temperature_lr,
+            bc_loss: c.bc.loss,
+            text_hidden: n.text_hidden,
+            feature_dim: n.feature_dim,
+            joint_dim: n.joint_dim,
+            log_every: t.log_every,
+            eval_every: c.evaluation.every,
+            eval_episodes: c.evaluation.episodes,
         }
     }
 }
@@ -193,47 +238,49 @@ impl Default for RlConfig {
 impl RlConfig {
     /// Checks every key's range; the error names the key and what is allowed.
     pub fn validate(&self) -> Result<(), RlError> {
-        if self.eval_every > 0 && self.eval_episodes == 0 {
+        // Checked on the flat form: the errors name the keys a user writes.
+        let s = RlSection::from(self.clone());
+        if s.eval_every > 0 && s.eval_episodes == 0 {
             return Err(RlError::Input(
                 "rl.eval_episodes must be at least 1 when rl.eval_every > 0".into(),
             ));
         }
         let bad =
             |key: &str, allowed: &str| Err(RlError::Input(format!("rl.{key} must be {allowed}")));
-        if self.epochs == 0 {
+        if s.epochs == 0 {
             return bad("epochs", "at least 1");
         }
-        if self.batch_size == 0 {
+        if s.batch_size == 0 {
             return bad("batch_size", "at least 1");
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
+        if !(s.lr.is_finite() && s.lr > 0.0) {
             return bad("lr", "a positive number");
         }
-        if !(self.lr_min.is_finite() && self.lr_min >= 0.0 && self.lr_min <= self.lr) {
+        if !(s.lr_min.is_finite() && s.lr_min >= 0.0 && s.lr_min <= s.lr) {
             return bad("lr_min", "a number in [0, lr]");
         }
-        if !(0.0..=1.0).contains(&self.ratio) {
+        if !(0.0..=1.0).contains(&s.ratio) {
             return bad("ratio", "a number in [0, 1]");
         }
-        if !(0.0..=1.0).contains(&self.gamma) {
+        if !(0.0..=1.0).contains(&s.gamma) {
             return bad("gamma", "a number in [0, 1]");
         }
-        if !(0.0..=1.0).contains(&self.tau) || self.tau == 0.0 {
+        if !(0.0..=1.0).contains(&s.tau) || s.tau == 0.0 {
             return bad("tau", "a number in (0, 1]");
         }
-        if self.target_update_interval == 0 {
+        if s.target_update_interval == 0 {
             return bad("target_update_interval", "at least 1");
         }
-        if self.n_action_samples == 0 {
+        if s.n_action_samples == 0 {
             return bad("n_action_samples", "at least 1");
         }
-        if self.initial_temperature.is_nan() || self.initial_temperature <= 0.0 {
+        if s.initial_temperature.is_nan() || s.initial_temperature <= 0.0 {
             return bad("initial_temperature", "a positive number");
         }
-        if self.text_hidden == 0 || self.feature_dim == 0 || self.joint_dim == 0 {
+        if s.text_hidden == 0 || s.feature_dim == 0 || s.joint_dim == 0 {
             return bad("text_hidden/feature_dim/joint_dim", "at least 1");
         }
-        if self.log_every == 0 {
+        if s.log_every == 0 {
             return bad("log_every", "at least 1");
         }
         Ok(())
@@ -265,4 +312,38 @@ pub struct RunConfig {
     pub obs_std: Vec<f32>,
     /// Dataset directories (real, then imagined when given).
     pub data: Vec<String>,
+}
+
+impl RunConfig {
+    /// The run's algorithm for its action space, on `device` (weights initialised from torch's
+    /// current seed).
+    pub fn create_algorithm(&self, device: Device) -> Box<dyn Algorithm> {
+        let rl = &self.rl;
+        let enc = EncoderConfig::new(self.obs, self.goal_dim, &rl.network);
+        let lr = rl.training.lr;
+        match (self.algo, self.action_space) {
+            (AlgoKind::Bc, ActionSpace::Discrete { n }) => {
+                Box::new(DiscreteBc::new(enc, n as i64, lr, device))
+            }
+            (AlgoKind::Bc, ActionSpace::Continuous { dim }) => {
+                Box::new(ContinuousBc::new(enc, dim as i64, lr, &rl.bc, device))
+            }
+            (AlgoKind::Cql, ActionSpace::Discrete { n }) => Box::new(DiscreteCql::new(
+                enc,
+                n as i64,
+                lr,
+                &rl.td,
+                &rl.discrete_cql,
+                device,
+            )),
+            (AlgoKind::Cql, ActionSpace::Continuous { dim }) => Box::new(ContinuousCql::new(
+                enc,
+                dim as i64,
+                lr,
+                &rl.td,
+                &rl.continuous_cql,
+                device,
+            )),
+        }
+    }
 }

@@ -3,7 +3,10 @@
 //!
 //! * [`network`] — the goal-conditioned encoder: text MLP on the frozen sentence embedding,
 //!   conv image encoder or state MLP, fusion to the 512-d joint representation.
-//! * [`bc`], [`cql`], [`sac`] — the algorithms: each a config struct and an update step.
+//! * [`algo`] — what every algorithm provides ([`algo::Algorithm`]) and the shared TD settings.
+//! * [`bc`], [`discrete_cql`], [`continuous_cql`] — the algorithms: each a config struct and an
+//!   update step; [`config`] — the `[rl]` section composed of them and the run record, which
+//!   picks a run's algorithm.
 //! * [`trainer`] — the training loop over real (+ imagined) data with checkpoints, resume,
 //!   a JSON-lines log and NaN detection; [`policy::Policy`] — closed-loop action selection.
 //! * [`bench`] — throughput of the full training loop and of the bare network.
@@ -14,19 +17,25 @@ pub mod bc;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
-pub mod cql;
+pub mod continuous_cql;
+pub mod discrete_cql;
 pub mod error;
 pub mod goals;
 pub mod network;
+pub mod observation;
 pub mod optim;
 pub mod policy;
-pub mod sac;
 pub mod trainer;
 pub mod validate;
 
 pub use batch::{Batch, FrameSource, InMemoryFrames, ObservationSource};
-pub use config::{AlgoKind, ContinuousBcLoss, ObsKind, ObsSpec, RlConfig, RunConfig};
+pub use bc::{BcConfig, ContinuousBcLoss};
+pub use config::{AlgoKind, EvaluationConfig, RlConfig, RunConfig, TrainingConfig};
+pub use continuous_cql::ContinuousCqlConfig;
+pub use discrete_cql::DiscreteCqlConfig;
 pub use error::RlError;
 pub use goals::GoalTable;
+pub use network::NetworkConfig;
+pub use observation::{ObsKind, ObsSpec};
 pub use policy::{Policy, PolicyObservations};
 pub use trainer::{Progress, TrainOutcome, Trainer, TrainingData};

@@ -1,14 +1,39 @@
 //! The paper's goal-conditioned encoder (Appendix A.1): a text MLP on the frozen sentence
 //! embedding of the instruction, an image encoder (three convolutions) or a state MLP on the
 //! observation, and a fusion layer producing the joint representation that every algorithm's
-//! head reads.
+//! head reads. [`NetworkConfig`] holds the widths every algorithm's networks share.
 
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use crate::config::{ObsSpec, RlConfig};
+use crate::observation::ObsSpec;
 
-/// Widths of the encoder, from the run's [`RlConfig`] and data.
+/// Widths shared by every algorithm's networks (preset keys `rl.text_hidden`, `rl.feature_dim`,
+/// `rl.joint_dim`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetworkConfig {
+    /// Width of the text MLP's hidden layer (paper: 512).
+    pub text_hidden: usize,
+    /// Width of each modality feature (paper: 256).
+    pub feature_dim: usize,
+    /// Width of the fused joint representation (paper: 512).
+    pub joint_dim: usize,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            text_hidden: 512,
+            feature_dim: 256,
+            joint_dim: 512,
+        }
+    }
+}
+
+/// Bounds of a Gaussian policy head's log standard deviation.
+pub const LOG_STD_RANGE: (f64, f64) = (-5.0, 2.0);
+
+/// Widths of the encoder, from the run's [`NetworkConfig`] and data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EncoderConfig {
     pub obs: ObsSpec,
@@ -23,13 +48,13 @@ pub struct EncoderConfig {
 }
 
 impl EncoderConfig {
-    pub fn new(obs: ObsSpec, goal_dim: usize, rl: &RlConfig) -> Self {
+    pub fn new(obs: ObsSpec, goal_dim: usize, net: &NetworkConfig) -> Self {
         EncoderConfig {
             obs,
             goal_dim: goal_dim as i64,
-            text_hidden: rl.text_hidden as i64,
-            feature_dim: rl.feature_dim as i64,
-            joint_dim: rl.joint_dim as i64,
+            text_hidden: net.text_hidden as i64,
+            feature_dim: net.feature_dim as i64,
+            joint_dim: net.joint_dim as i64,
         }
     }
 }

@@ -7,7 +7,7 @@ use vlgor_sim::Action;
 use vlgor_sim::dataset::ActionSpace;
 
 use crate::RlError;
-use crate::algo::{self, Algorithm};
+use crate::algo::Algorithm;
 use crate::checkpoint;
 use crate::config::{ObsKind, ObsSpec, RunConfig};
 
@@ -45,7 +45,7 @@ impl Policy {
     /// `.json`), onto `device`.
     pub fn load(path: &Path, device: Device) -> Result<Self, RlError> {
         let (tensors, meta) = checkpoint::resolve(path)?;
-        let mut algo = algo::build(&meta.run, device);
+        let mut algo = meta.run.create_algorithm(device);
         checkpoint::load_into(algo.as_mut(), &tensors, &meta, false, device)?;
         Ok(Policy {
             algo,

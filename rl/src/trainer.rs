@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use tch::Device;
 use vlgor_sim::dataset::Dataset;
 
-use crate::algo::{self, Losses};
+use crate::algo::Losses;
 use crate::batch::{BatchBuilder, ObservationSource, observation_stats};
 use crate::checkpoint::{self, CONFIG_FILE, CheckpointMeta, LOG_FILE};
 use crate::config::{AlgoKind, ObsSpec, RUN_FORMAT_VERSION, RlConfig, RunConfig};
@@ -117,7 +117,7 @@ impl<'a> Trainer<'a> {
                     real.manifest.obs_dim
                 )));
             }
-            if im.transitions() == 0 && rl.ratio > 0.0 {
+            if im.transitions() == 0 && rl.training.ratio > 0.0 {
                 return Err(RlError::Input(format!(
                     "{}: the imagined dataset holds no transitions",
                     im.dir.display()
@@ -144,10 +144,10 @@ impl<'a> Trainer<'a> {
             ObsSpec::State { .. } => observation_stats(real),
             ObsSpec::Image { .. } => (vec![], vec![]),
         };
-        let steps_per_epoch = if rl.steps_per_epoch > 0 {
-            rl.steps_per_epoch as u64
+        let steps_per_epoch = if rl.training.steps_per_epoch > 0 {
+            rl.training.steps_per_epoch as u64
         } else {
-            real.transitions().div_ceil(rl.batch_size) as u64
+            real.transitions().div_ceil(rl.training.batch_size) as u64
         };
         let mut data_dirs = vec![real.dir.display().to_string()];
         data_dirs.extend(data.imagined.map(|d| d.dir.display().to_string()));
@@ -158,7 +158,7 @@ impl<'a> Trainer<'a> {
             obs,
             action_space: real.manifest.action_space,
             goal_dim: data.goals.dim(),
-            total_steps: steps_per_epoch * rl.epochs as u64,
+            total_steps: steps_per_epoch * rl.training.epochs as u64,
             steps_per_epoch,
             rl,
             seed,
@@ -214,7 +214,7 @@ impl<'a> Trainer<'a> {
             &serde_json::to_vec_pretty(run).expect("run config serialises"),
         )?;
         tch::manual_seed(run.seed as i64);
-        let mut algo = algo::build(run, self.device);
+        let mut algo = run.create_algorithm(self.device);
         let mut resumed_after = None;
         let mut resumed_losses: Vec<(String, f64)> = vec![];
         let mut checkpoint_path = PathBuf::new();
@@ -236,13 +236,13 @@ impl<'a> Trainer<'a> {
         let builder = BatchBuilder::new(
             self.data.real,
             self.data.imagined,
-            run.rl.ratio,
+            run.rl.training.ratio,
             self.data.observations,
             run.obs,
             self.data.goals,
             &run.obs_mean,
             &run.obs_std,
-            run.rl.reward_scale as f32,
+            run.rl.training.reward_scale as f32,
             self.device,
         )?;
         let log_path = self.run_dir.join(LOG_FILE);
@@ -251,7 +251,7 @@ impl<'a> Trainer<'a> {
             .create(true)
             .open(&log_path)
             .map_err(|e| RlError::io(&log_path, e))?;
-        let epochs = run.rl.epochs as u64;
+        let epochs = run.rl.training.epochs as u64;
         let last_epoch = self.stop_after.map_or(epochs, |s| s.min(epochs));
         let first_epoch = resumed_after.unwrap_or(0) + 1;
         let mut step = resumed_after.unwrap_or(0) * run.steps_per_epoch;
@@ -261,10 +261,15 @@ impl<'a> Trainer<'a> {
             let mut rng = ChaCha8Rng::seed_from_u64(run.seed);
             rng.set_stream(epoch);
             for k in 0..run.steps_per_epoch {
-                let lr = cosine_lr(run.rl.lr, run.rl.lr_min, step, run.total_steps);
-                let items = builder.sample(run.rl.batch_size, &mut rng);
+                let lr = cosine_lr(
+                    run.rl.training.lr,
+                    run.rl.training.lr_min,
+                    step,
+                    run.total_steps,
+                );
+                let items = builder.sample(run.rl.training.batch_size, &mut rng);
                 let batch = builder.build(&items, algo.needs_next());
-                losses = algo.update(&batch, lr / run.rl.lr)?;
+                losses = algo.update(&batch, lr / run.rl.training.lr)?;
                 step += 1;
                 if let Some((name, value)) = losses.iter().find(|(_, v)| !v.is_finite()) {
                     return Err(RlError::NonFinite {
@@ -274,7 +279,9 @@ impl<'a> Trainer<'a> {
                         epoch,
                     });
                 }
-                if step.is_multiple_of(run.rl.log_every as u64) || k + 1 == run.steps_per_epoch {
+                if step.is_multiple_of(run.rl.training.log_every as u64)
+                    || k + 1 == run.steps_per_epoch
+                {
                     let mut line = json!({"step": step, "epoch": epoch, "lr": lr});
                     for (name, v) in &losses {
                         line[*name] = json!(v);

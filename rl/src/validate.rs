@@ -32,9 +32,9 @@ pub fn check_run(run: &RunConfig) -> Result<(), String> {
         .validate()
         .map_err(|e| format!("field `run.rl`: {e}"))?;
     for (name, v) in [
-        ("rl.text_hidden", run.rl.text_hidden),
-        ("rl.feature_dim", run.rl.feature_dim),
-        ("rl.joint_dim", run.rl.joint_dim),
+        ("rl.text_hidden", run.rl.network.text_hidden),
+        ("rl.feature_dim", run.rl.network.feature_dim),
+        ("rl.joint_dim", run.rl.network.joint_dim),
         ("goal_dim", run.goal_dim),
     ] {
         if !(1..=MAX_WIDTH).contains(&v) {
@@ -70,12 +70,16 @@ pub fn check_run(run: &RunConfig) -> Result<(), String> {
     if run.steps_per_epoch == 0 {
         return field("steps_per_epoch", "must be at least 1".into());
     }
-    if run.steps_per_epoch.checked_mul(run.rl.epochs as u64) != Some(run.total_steps) {
+    if run
+        .steps_per_epoch
+        .checked_mul(run.rl.training.epochs as u64)
+        != Some(run.total_steps)
+    {
         return field(
             "total_steps",
             format!(
                 "= {} is not steps_per_epoch ({}) x rl.epochs ({})",
-                run.total_steps, run.steps_per_epoch, run.rl.epochs
+                run.total_steps, run.steps_per_epoch, run.rl.training.epochs
             ),
         );
     }

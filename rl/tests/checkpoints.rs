@@ -5,12 +5,10 @@ mod common;
 
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
-use vlgor_rl::algo;
+use vlgor_rl::bc::ContinuousBcLoss;
 use vlgor_rl::checkpoint::{self, CheckpointMeta};
-use vlgor_rl::config::{
-    AlgoKind, ContinuousBcLoss, ObsSpec, RUN_FORMAT_VERSION, RlConfig, RunConfig,
-};
-use vlgor_rl::network::{EncoderConfig, GoalConditionedEncoder};
+use vlgor_rl::config::{AlgoKind, ObsSpec, RUN_FORMAT_VERSION, RlConfig, RunConfig};
+use vlgor_rl::network::{EncoderConfig, GoalConditionedEncoder, NetworkConfig};
 use vlgor_rl::{
     InMemoryFrames, ObservationSource, Policy, PolicyObservations, RlError, Trainer, TrainingData,
 };
@@ -171,10 +169,8 @@ fn run_config(algo: AlgoKind, obs: ObsSpec, action_space: ActionSpace, rl: RlCon
 fn save_then_load_gives_identical_outputs() {
     let _torch = common::init();
     let dir = tempfile::tempdir().unwrap();
-    let rl = RlConfig {
-        bc_loss: ContinuousBcLoss::Gaussian,
-        ..common::tiny_rl()
-    };
+    let mut rl = common::tiny_rl();
+    rl.bc.loss = ContinuousBcLoss::Gaussian;
     for (algo, space) in [
         (AlgoKind::Bc, ActionSpace::Continuous { dim: 4 }),
         (AlgoKind::Cql, ActionSpace::Continuous { dim: 4 }),
@@ -183,7 +179,7 @@ fn save_then_load_gives_identical_outputs() {
     ] {
         let run = run_config(algo, ObsSpec::State { dim: 6 }, space, rl.clone());
         tch::manual_seed(9);
-        let trained = algo::build(&run, Device::Cpu);
+        let trained = run.create_algorithm(Device::Cpu);
         let run_dir = dir.path().join(format!("{algo}-{space:?}"));
         let meta = CheckpointMeta {
             run: run.clone(),
@@ -251,7 +247,7 @@ fn act_batch_checks_shapes() {
         ActionSpace::Discrete { n: 40 },
         common::tiny_rl(),
     );
-    let trained = algo::build(&run, Device::Cpu);
+    let trained = run.create_algorithm(Device::Cpu);
     let meta = CheckpointMeta {
         run,
         epoch: 3,
@@ -310,9 +306,9 @@ fn image_encoder_sizes_and_image_policy() {
                     width: side,
                 },
                 16,
-                &RlConfig {
+                &NetworkConfig {
                     joint_dim: 512,
-                    ..rl.clone()
+                    ..rl.network
                 },
             ),
         );
@@ -345,12 +341,10 @@ fn image_encoder_sizes_and_image_policy() {
         observations: ObservationSource::Frames(&frames),
         goals: &goals,
     };
-    let rl = RlConfig {
-        epochs: 1,
-        steps_per_epoch: 2,
-        batch_size: 8,
-        ..rl
-    };
+    let mut rl = rl;
+    rl.training.epochs = 1;
+    rl.training.steps_per_epoch = 2;
+    rl.training.batch_size = 8;
     Trainer::new(
         &dir.path().join("run"),
         "clevr",
@@ -412,19 +406,19 @@ fn rl_section_parses_and_validates() {
     rl.validate().unwrap();
     let partial: RlConfig = toml::from_str("epochs = 3\nbc_loss = \"gaussian\"").unwrap();
     assert_eq!(
-        (partial.epochs, partial.bc_loss, partial.batch_size),
+        (
+            partial.training.epochs,
+            partial.bc.loss,
+            partial.training.batch_size
+        ),
         (3, ContinuousBcLoss::Gaussian, 128)
     );
     let unknown = toml::from_str::<RlConfig>("epoch = 3")
         .unwrap_err()
         .to_string();
     assert!(unknown.contains("epoch"), "{unknown}");
-    let bad = RlConfig {
-        ratio: 1.5,
-        ..RlConfig::default()
-    }
-    .validate()
-    .unwrap_err()
-    .to_string();
+    let mut bad = RlConfig::default();
+    bad.training.ratio = 1.5;
+    let bad = bad.validate().unwrap_err().to_string();
     assert!(bad.contains("rl.ratio"), "{bad}");
 }

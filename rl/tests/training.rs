@@ -7,10 +7,11 @@ use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 use vlgor_rl::algo::Algorithm;
 use vlgor_rl::batch::{BatchBuilder, observation_stats};
-use vlgor_rl::config::{AlgoKind, ContinuousBcLoss, ObsSpec, RlConfig};
-use vlgor_rl::cql::DiscreteCql;
+use vlgor_rl::bc::ContinuousBcLoss;
+use vlgor_rl::config::{AlgoKind, ObsSpec, RlConfig};
+use vlgor_rl::continuous_cql::ContinuousCql;
+use vlgor_rl::discrete_cql::DiscreteCql;
 use vlgor_rl::network::EncoderConfig;
-use vlgor_rl::sac::ContinuousCql;
 use vlgor_rl::{ObservationSource, RlError, Trainer, TrainingData};
 use vlgor_sim::dataset::Dataset;
 
@@ -52,10 +53,8 @@ fn discrete_bc_loss_decreases() {
     let _torch = common::init();
     let dir = tempfile::tempdir().unwrap();
     let data = common::clevr_dataset(&dir.path().join("data"), 24, 12, 0.0, 1);
-    let rl = RlConfig {
-        epochs: 12,
-        ..common::tiny_rl()
-    };
+    let mut rl = common::tiny_rl();
+    rl.training.epochs = 12;
     let out = train(&data, AlgoKind::Bc, rl, &dir.path().join("run")).unwrap();
     assert_eq!(out.steps_done, 120);
     let (first, last) = first_last(&dir.path().join("run"), "bc_loss", 5);
@@ -85,11 +84,9 @@ fn continuous_bc_losses_decrease() {
         (ContinuousBcLoss::Deterministic, "det"),
         (ContinuousBcLoss::Gaussian, "gauss"),
     ] {
-        let rl = RlConfig {
-            epochs: 6,
-            bc_loss: loss,
-            ..common::tiny_rl()
-        };
+        let mut rl = common::tiny_rl();
+        rl.training.epochs = 6;
+        rl.bc.loss = loss;
         let run = dir.path().join(name);
         train(&data, AlgoKind::Bc, rl, &run).unwrap();
         let (first, last) = first_last(&run, "bc_loss", 5);
@@ -158,11 +155,9 @@ fn cql_runs_on_both_action_spaces() {
 /// Q(s, a_data) − mean over actions never taken in the data of Q(s, a).
 fn seen_minus_unseen(data: &Dataset, alpha: f64) -> f64 {
     let goals = common::goal_table(&[data], 16);
-    let rl = RlConfig {
-        cql_alpha: alpha,
-        lr: 1e-3,
-        ..common::tiny_rl()
-    };
+    let mut rl = common::tiny_rl();
+    rl.discrete_cql.alpha = alpha;
+    rl.training.lr = 1e-3;
     let (mean, std) = observation_stats(data);
     let spec = ObsSpec::State {
         dim: data.manifest.obs_dim,
@@ -181,7 +176,14 @@ fn seen_minus_unseen(data: &Dataset, alpha: f64) -> f64 {
     )
     .unwrap();
     tch::manual_seed(11);
-    let mut cql = DiscreteCql::new(EncoderConfig::new(spec, 16, &rl), 40, &rl, Device::Cpu);
+    let mut cql = DiscreteCql::new(
+        EncoderConfig::new(spec, 16, &rl.network),
+        40,
+        rl.training.lr,
+        &rl.td,
+        &rl.discrete_cql,
+        Device::Cpu,
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     for _ in 0..150 {
         let batch = builder.build(&builder.sample(32, &mut rng), true);
@@ -255,12 +257,17 @@ fn continuous_conservative_term_prefers_data_actions() {
     )
     .unwrap();
     let gap = |weight: f64| {
-        let rl = RlConfig {
-            conservative_weight: weight,
-            ..common::tiny_rl()
-        };
+        let mut rl = common::tiny_rl();
+        rl.continuous_cql.conservative_weight = weight;
         tch::manual_seed(3);
-        let mut cql = ContinuousCql::new(EncoderConfig::new(spec, 16, &rl), 4, &rl, Device::Cpu);
+        let mut cql = ContinuousCql::new(
+            EncoderConfig::new(spec, 16, &rl.network),
+            4,
+            rl.training.lr,
+            &rl.td,
+            &rl.continuous_cql,
+            Device::Cpu,
+        );
         let mut rng = ChaCha8Rng::seed_from_u64(8);
         for _ in 0..120 {
             cql.update(&builder.build(&builder.sample(32, &mut rng), true), 1.0)
@@ -313,12 +320,10 @@ fn exploding_learning_rate_is_reported() {
     let _torch = common::init();
     let dir = tempfile::tempdir().unwrap();
     let data = common::clevr_dataset(&dir.path().join("data"), 6, 6, 0.2, 5);
-    let rl = RlConfig {
-        lr: 1e30,
-        lr_min: 1e29,
-        epochs: 3,
-        ..common::tiny_rl()
-    };
+    let mut rl = common::tiny_rl();
+    rl.training.lr = 1e30;
+    rl.training.lr_min = 1e29;
+    rl.training.epochs = 3;
     let err = train(&data, AlgoKind::Cql, rl, &dir.path().join("run")).unwrap_err();
     let RlError::NonFinite { step, .. } = err else {
         panic!("expected NonFinite, got {err}")
@@ -373,11 +378,9 @@ fn imagined_data_is_mixed_at_the_ratio() {
         observations: ObservationSource::State,
         goals: &goals,
     };
-    let rl = RlConfig {
-        ratio: 0.5,
-        epochs: 1,
-        ..common::tiny_rl()
-    };
+    let mut rl = common::tiny_rl();
+    rl.training.ratio = 0.5;
+    rl.training.epochs = 1;
     let mut trainer = Trainer::new(
         &dir.path().join("run"),
         "clevr",

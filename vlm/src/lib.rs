@@ -5,6 +5,8 @@ pub mod encoder;
 pub mod metrics;
 pub mod perception;
 pub mod tensor_io;
+pub mod torch_version;
 pub mod world_model;
 
 pub use encoder::{EmbeddingCache, EncoderError, SentenceEncoder};
+pub use torch_version::torch_version;

@@ -69,8 +69,8 @@ fn measure(
     let goals = GoalTable::for_datasets(&encoder, &mut cache, &[&data])
         .map_err(|e| CliError::Other(e.into()))?;
     let mut rl = ctx.config.rl.clone();
-    rl.epochs = 1;
-    rl.steps_per_epoch = 2;
+    rl.training.epochs = 1;
+    rl.training.steps_per_epoch = 2;
     let run_dir = temp.join("run");
     let training = TrainingData {
         real: &data,

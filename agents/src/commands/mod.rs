@@ -36,7 +36,10 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Dataset(DatasetCommand::Merge { sources, out }) => {
             dataset::merge(ctx, sources, out)
         }
-        Command::Export(_) => not_built("export", "dataset export lands with issue #6"),
+        Command::Export(_) => not_built(
+            "export",
+            "dataset export to other formats is not implemented",
+        ),
         Command::TrainVlm(a) => train_vlm::run(ctx, a),
         Command::Vlm(VlmCommand::Eval(a)) => vlm_eval::run(ctx, a),
         Command::Imagine(a) => imagine::run(ctx, a),

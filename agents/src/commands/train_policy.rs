@@ -72,7 +72,7 @@ fn rl_config(ctx: &Context, ratio: Option<f32>) -> Result<RlConfig, CliError> {
         if !(0.0..=1.0).contains(&r) {
             return Err(CliError::Input(format!("--ratio {r}: must be in [0, 1]")));
         }
-        rl.ratio = r;
+        rl.training.ratio = r;
     }
     rl.validate().map_err(rl_error)?;
     Ok(rl)
@@ -194,13 +194,13 @@ pub fn run_with_frames(
         tracing::warn!("--ratio is ignored without an imagined dataset in --data");
     }
     if let (Some(im), None) = (&imagined, args.ratio) {
-        rl.ratio = imagined_share(
-            rl.ratio,
+        rl.training.ratio = imagined_share(
+            rl.training.ratio,
             real.manifest.counts.transitions,
             im.manifest.counts.transitions,
         );
         tracing::info!(
-            share = rl.ratio,
+            share = rl.training.ratio,
             "imagined share of each batch (proportional to the transitions, capped at rl.ratio)"
         );
     }
@@ -210,8 +210,8 @@ pub fn run_with_frames(
     let mut sets = vec![&real];
     sets.extend(imagined.as_ref());
     let goals = GoalTable::for_datasets(&encoder, &mut cache, &sets).map_err(rl_error)?;
-    let eval_every = rl.eval_every as u64;
-    let eval_episodes = rl.eval_episodes;
+    let eval_every = rl.evaluation.every as u64;
+    let eval_episodes = rl.evaluation.episodes;
     let mut evaluator = (eval_every > 0).then(|| Learned::with_encoder(encoder));
     let eval_specs = dataset_specs(&real);
 
@@ -262,7 +262,7 @@ pub fn run_with_frames(
     if let Some(k) = resumed
         && eval_every > 0
         && k.is_multiple_of(eval_every)
-        && k < run.rl.epochs as u64
+        && k < run.rl.training.epochs as u64
     {
         periodic(k)?;
     }

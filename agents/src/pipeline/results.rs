@@ -155,7 +155,7 @@ pub fn write(
         "seed": ctx.seed,
         "versions": {
             "vlgor": env!("CARGO_PKG_VERSION"),
-            "torch": "2.11.0 (venv; libtorch through tch 0.24)",
+            "torch": vlgor_vlm::torch_version().unwrap_or_else(|| "unknown".into()),
             "rapier3d": "0.36", "wgpu": "30", "bevy_ecs": "0.20",
         },
         "config": {"vlm": ctx.config.vlm, "pipeline": ctx.config.pipeline, "rl": ctx.config.rl,

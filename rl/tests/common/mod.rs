@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use vlgor_rl::GoalTable;
-use vlgor_rl::config::RlConfig;
+use vlgor_rl::{NetworkConfig, RlConfig, TrainingConfig};
 use vlgor_sim::clevr::{self, ClevrEnv};
 use vlgor_sim::dataset::*;
 use vlgor_sim::metaworld::{self, Task};
@@ -160,18 +160,22 @@ pub fn goal_table(datasets: &[&Dataset], dim: usize) -> GoalTable {
 
 /// Narrow networks and short runs for tests.
 pub fn tiny_rl() -> RlConfig {
-    RlConfig {
+    let mut rl = RlConfig::default();
+    rl.training = TrainingConfig {
         epochs: 4,
         batch_size: 32,
         steps_per_epoch: 10,
         lr: 1e-3,
+        log_every: 1,
+        ..rl.training
+    };
+    rl.network = NetworkConfig {
         text_hidden: 32,
         feature_dim: 16,
         joint_dim: 32,
-        n_action_samples: 4,
-        log_every: 1,
-        ..RlConfig::default()
-    }
+    };
+    rl.continuous_cql.n_action_samples = 4;
+    rl
 }
 
 static TORCH: std::sync::Mutex<()> = std::sync::Mutex::new(());

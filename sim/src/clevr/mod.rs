@@ -4,7 +4,8 @@
 //! * [`physics`] — the rapier3d scene and one push (0.4 s); canonical, bit-exact stepping.
 //! * [`goal`] — goals and their pure success / reward tests on ball positions.
 //! * [`judge`] — KALM's step-level judges of one push for directional goals.
-//! * [`templates`], [`text`] — instruction text from goals, counterfactual generators.
+//! * [`templates`], [`text`] — instruction text from goals.
+//! * [`counterfactual`] — the counterfactual generators (goal swaps, re-rendered and re-levelled).
 //! * [`tasks`] — the seeded split and instruction sampling per level, the task table.
 //! * [`prompts`] — counterfactual prompts aimed at an unseen level.
 //! * [`expert`] — the scripted lookahead expert.
@@ -12,6 +13,7 @@
 //!
 //! Convention: left = -x, right = +x, front = -y (closer to the default camera), behind = +y.
 
+pub mod counterfactual;
 pub mod env;
 pub mod expert;
 pub mod goal;
@@ -25,9 +27,9 @@ pub mod text;
 pub mod view;
 
 pub use crate::language::CounterfactualKind;
+pub use counterfactual::counterfactual;
 pub use env::{ClevrEnv, HORIZON};
 pub use goal::{COLOR_NAMES, ClevrGoal, Direction, Relation};
 pub use judge::StepJudges;
 pub use physics::{DIRECTIONS, NUM_ACTIONS, NUM_BALLS};
 pub use tasks::{Split, sample_instruction, split, task_table};
-pub use text::counterfactual;

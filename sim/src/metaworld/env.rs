@@ -9,10 +9,12 @@ use glam::Vec3;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::expert::ExpertView;
 use super::goal::{MetaWorldGoal, Stage, constraint_holds, stage_done};
 use super::layout::Layout;
 use super::physics::{PhysState, World};
 use super::reward::{self, EpisodeContext, Perceived};
+use super::scene::SceneView;
 use super::task::Task;
 use crate::env::{Action, Env, EnvKind, StepOutcome};
 use crate::language::{GoalSpec, Instruction, InstructionParts, Level};
@@ -20,8 +22,7 @@ use crate::{Scene, SimError};
 
 /// Episode length (steps).
 pub const HORIZON: usize = 500;
-/// Hand target displacement per unit action per step (m).
-pub const ACTION_SCALE: f32 = 0.01;
+pub use super::physics::ACTION_SCALE;
 /// Object height (m, table surface = 0) below which it has fallen off the table.
 pub const OFF_TABLE_Z: f32 = -0.25;
 /// Length of [`Env::state`] vectors (82). Layout: hand position (3), hand velocity (3), hand
@@ -444,7 +445,14 @@ impl Env for MetaWorldEnv {
     }
 
     fn scene(&self, camera: &str) -> Result<Scene, SimError> {
-        super::scene::build_scene(self, camera)
+        let view = SceneView {
+            task: self.task,
+            layout: &self.layout,
+            phys: &self.phys,
+            goal_point: self.goal_point(),
+            arm_q: &self.arm_q,
+        };
+        super::scene::build_scene(&view, camera)
     }
 
     fn cameras(&self) -> &'static [&'static str] {
@@ -455,7 +463,15 @@ impl Env for MetaWorldEnv {
         if noise > 0.0 && rng.random::<f32>() < noise {
             return self.random_action(rng);
         }
-        Action::Continuous(super::expert::expert(self))
+        let view = ExpertView {
+            perceived: self.perceived(),
+            goal_point: self.goal_point(),
+            goal: &self.goal,
+            stage: self.stage,
+            task: self.task,
+            hand_target: self.hand_target(),
+        };
+        Action::Continuous(super::expert::expert(&view))
     }
 
     fn random_action(&self, rng: &mut dyn RngCore) -> Action {

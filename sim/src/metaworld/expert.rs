@@ -6,11 +6,24 @@
 
 use glam::Vec3;
 
-use super::env::MetaWorldEnv;
-use super::goal::{PathConstraint, Stage};
-use super::physics::TCP_OFFSET;
-use super::reward::travel_fraction;
+use super::goal::{MetaWorldGoal, PathConstraint, Stage};
+use super::physics::{ACTION_SCALE, TCP_OFFSET};
+use super::reward::{Perceived, travel_fraction};
 use super::task::Task;
+
+/// What the expert reads of the environment's current state.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ExpertView<'a> {
+    pub perceived: Perceived,
+    /// Goal point of the current stage.
+    pub goal_point: [f32; 3],
+    pub goal: &'a MetaWorldGoal,
+    /// Index of the stage being pursued.
+    pub stage: usize,
+    pub task: Task,
+    /// Hand target (mocap) position.
+    pub hand_target: [f32; 3],
+}
 
 /// Target point and gain for one step of an approach-then-push skill: go above `t` while more
 /// than `near_xy` away in xy, descend to `t`, then move to `t + push`.
@@ -150,36 +163,36 @@ fn task_target(task: Task, hand: Vec3, obj: Vec3, goal: Vec3, gripper: f32) -> (
 }
 
 /// The expert action `[dx, dy, dz, grip]` for the environment's current state and stage.
-pub(crate) fn expert(env: &MetaWorldEnv) -> [f32; 4] {
-    let p = env.perceived();
+pub(crate) fn expert(env: &ExpertView) -> [f32; 4] {
+    let p = env.perceived;
     let hand = Vec3::from(p.hand);
     let obj = Vec3::from(p.object);
-    let goal = Vec3::from(env.goal_point());
-    let stages = &env.goal().stages;
-    let (target, gain, mut grip) = match stages.get(env.stage()) {
+    let goal = Vec3::from(env.goal_point);
+    let stages = &env.goal.stages;
+    let (target, gain, mut grip) = match stages.get(env.stage) {
         None => (hand, 0.0, 0.0),
-        Some(Stage::TaskGoal { .. }) => task_target(env.task(), hand, obj, goal, p.gripper),
+        Some(Stage::TaskGoal { .. }) => task_target(env.task, hand, obj, goal, p.gripper),
         Some(Stage::Partial { fraction }) => {
-            if travel_fraction(env.task(), p.joint) >= fraction - 0.04 {
+            if travel_fraction(env.task, p.joint) >= fraction - 0.04 {
                 // Hold: bring the hand target back onto the hand so it stops where it is.
-                (Vec3::from(env.hand_target()), -1.0, 1.0)
+                (Vec3::from(env.hand_target), -1.0, 1.0)
             } else {
-                task_target(env.task(), hand, obj, goal, p.gripper)
+                task_target(env.task, hand, obj, goal, p.gripper)
             }
         }
         Some(Stage::HandAt { offset }) => {
-            let t = Vec3::from(env.task().hand_init()) + Vec3::from(*offset);
+            let t = Vec3::from(env.task.hand_init()) + Vec3::from(*offset);
             (t, 10.0, 0.0)
         }
         Some(Stage::HandAbove { z }) => (Vec3::new(hand.x, hand.y, z + 0.03), 10.0, 0.0),
     };
     // A negative gain marks a hold: move the target onto the hand (the hand then stops).
     let mut d = if gain < 0.0 {
-        (hand - target) / super::env::ACTION_SCALE
+        (hand - target) / ACTION_SCALE
     } else {
         (target - hand) * gain
     };
-    match env.goal().constraint {
+    match env.goal.constraint {
         Some(PathConstraint::StraightLine { .. }) => {
             let m = d.abs().max_element();
             if m > 1.0 {
@@ -187,7 +200,7 @@ pub(crate) fn expert(env: &MetaWorldEnv) -> [f32; 4] {
             }
         }
         Some(PathConstraint::Slow { max_step }) => {
-            let lim = 0.7 * max_step / super::env::ACTION_SCALE;
+            let lim = 0.7 * max_step / ACTION_SCALE;
             if d.length() > lim {
                 d *= lim / d.length();
             }

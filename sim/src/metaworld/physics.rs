@@ -29,6 +29,8 @@ use rapier3d::prelude::*;
 use super::layout::{JointSpec, Layout, ObjectSpec, Part};
 use crate::scene::ShapeKind;
 
+/// Hand target displacement per unit action per step (m).
+pub const ACTION_SCALE: f32 = 0.01;
 /// Simulated seconds per environment step (5 substeps of 2.5 ms).
 pub const STEP_DT: f32 = 0.0125;
 /// Hand-spring substeps per environment step (2.5 ms each, as the original's physics step).

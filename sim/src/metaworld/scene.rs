@@ -9,8 +9,8 @@
 use glam::{Quat, Vec3};
 
 use super::arm::{self, HEAD_HALF, LINK_HALF};
-use super::env::MetaWorldEnv;
-use super::physics::{PAD_HALF, PALM_HALF, PALM_Z};
+use super::layout::Layout;
+use super::physics::{PAD_HALF, PALM_HALF, PALM_Z, PhysState};
 use super::task::Task;
 use crate::SimError;
 use crate::scene::{Camera, Light, Scene, Shape, ShapeKind};
@@ -71,8 +71,20 @@ fn goal_color(task: Task) -> [f32; 3] {
     }
 }
 
+/// What a scene is drawn from: the environment's layout and current physical state.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SceneView<'a> {
+    pub task: Task,
+    pub layout: &'a Layout,
+    pub phys: &'a PhysState,
+    /// Goal point of the current stage (drawn as a marker).
+    pub goal_point: [f32; 3],
+    /// Warm start of the arm's inverse kinematics, updated by every draw (visual only).
+    pub arm_q: &'a std::sync::Mutex<[f32; 7]>,
+}
+
 /// The Sawyer arm posed by IK so that its hand frame sits at the simulated hand.
-fn arm_shapes(env: &MetaWorldEnv, out: &mut Vec<Shape>) {
+fn arm_shapes(env: &SceneView, out: &mut Vec<Shape>) {
     let hand = env.phys.hand_pos;
     let q = {
         let mut guard = env.arm_q.lock().unwrap_or_else(|e| e.into_inner());
@@ -146,7 +158,7 @@ fn arm_shapes(env: &MetaWorldEnv, out: &mut Vec<Shape>) {
 }
 
 /// The scene of `env`'s current state from camera preset `camera_name`.
-pub(crate) fn build_scene(env: &MetaWorldEnv, camera_name: &str) -> Result<Scene, SimError> {
+pub(crate) fn build_scene(env: &SceneView, camera_name: &str) -> Result<Scene, SimError> {
     let camera =
         camera(camera_name).ok_or_else(|| SimError::unknown("camera", camera_name, CAMERAS))?;
     let mut shapes = Vec::with_capacity(64);
@@ -167,7 +179,7 @@ pub(crate) fn build_scene(env: &MetaWorldEnv, camera_name: &str) -> Result<Scene
     }
     shapes.push(shape(
         ShapeKind::Sphere { radius: 0.02 },
-        Vec3::from(env.goal_point()),
+        Vec3::from(env.goal_point),
         Quat::IDENTITY,
         goal_color(env.task),
     ));

@@ -1,7 +1,8 @@
-//! Measurements at CPU scale (ignored by default; run with
-//! `cargo test --release -p vlgor-vlm --test world_model_bench -- --ignored --nocapture`):
+//! Measurements at CPU scale, printed to stderr (`cargo bench -p vlgor-vlm --bench world_model`;
+//! `BENCH_THREADS`, `BENCH_EPISODES` and the other `BENCH_*` variables below size them):
 //! parameter counts, training samples/s on rendered CLEVR rollouts, imagined frames/s,
-//! one-step PSNR/SSIM on held-out rollouts, readout error.
+//! one-step PSNR/SSIM on held-out rollouts, readout error, per-step timing.
+//! `vlgor bench vlm` measures the training and imagination throughput of a preset.
 
 use std::time::Instant;
 
@@ -25,8 +26,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-#[test]
-#[ignore]
 fn cpu_quick_world_model_throughput() {
     tch::set_num_threads(env_usize("BENCH_THREADS", 2) as i32);
     for (name, env) in [("clevr", EnvKind::Clevr), ("metaworld", EnvKind::MetaWorld)] {
@@ -205,8 +204,6 @@ fn cpu_quick_world_model_throughput() {
     );
 }
 
-#[test]
-#[ignore]
 fn cpu_readout_error() {
     tch::set_num_threads(env_usize("BENCH_THREADS", 2) as i32);
     let size = env_usize("READOUT_SIZE", 64) as u32;
@@ -253,8 +250,6 @@ fn cpu_readout_error() {
     );
 }
 
-#[test]
-#[ignore]
 fn cpu_step_timing() {
     use tch::{Kind, Tensor};
     use vlgor_sim::Action;
@@ -311,6 +306,25 @@ fn cpu_step_timing() {
             eprintln!(
                 "threads {threads} mot {mot}: batch 16 train step {train:.3} s, forward {fwd:.3} s"
             );
+        }
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument names the measurements to run.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let runs: [(&str, fn()); 3] = [
+        ("throughput", cpu_quick_world_model_throughput),
+        ("readout", cpu_readout_error),
+        ("step", cpu_step_timing),
+    ];
+    for (name, run) in runs {
+        if only.is_empty() || only.iter().any(|o| name.contains(o.as_str())) {
+            eprintln!("== {name}");
+            run();
         }
     }
 }

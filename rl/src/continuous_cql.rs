@@ -3,6 +3,7 @@
 //! `w·(logsumexp over sampled actions of Q(s, a) − Q(s, a_data))` on each critic. The sampled
 //! actions are uniform ones and the policy's at s and s', each corrected by its log density.
 //! The conservative weight is fixed (d3rlpy's Lagrangian variant is not used).
+//! [`ContinuousCqlConfig`] holds its settings, [`ContinuousCql`] its update step.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,12 +11,35 @@ use tch::nn::{self, Module, VarStore};
 use tch::{Device, Kind, Tensor};
 
 use crate::RlError;
-use crate::algo::{Algorithm, Losses, load_prefixed, prefixed, scalar, soft_update};
+use crate::algo::{Algorithm, Losses, TdConfig, load_prefixed, prefixed, scalar, soft_update};
 use crate::batch::Batch;
-use crate::bc::LOG_STD_RANGE;
-use crate::config::RlConfig;
-use crate::network::{EncoderConfig, GoalConditionedEncoder, MlpHead};
+use crate::network::{EncoderConfig, GoalConditionedEncoder, LOG_STD_RANGE, MlpHead};
 use crate::optim::Adam;
+
+/// Continuous-CQL settings (besides the shared [`TdConfig`] and the run's `rl.lr`, which the
+/// actor and the critics use).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ContinuousCqlConfig {
+    /// Weight of the conservative term (preset key `rl.conservative_weight`).
+    pub conservative_weight: f64,
+    /// Sampled actions per state for the logsumexp (preset key `rl.n_action_samples`).
+    pub n_action_samples: usize,
+    /// Initial entropy temperature (preset key `rl.initial_temperature`).
+    pub initial_temperature: f64,
+    /// Learning rate of the temperature (preset key `rl.temperature_lr`).
+    pub temperature_lr: f64,
+}
+
+impl Default for ContinuousCqlConfig {
+    fn default() -> Self {
+        ContinuousCqlConfig {
+            conservative_weight: 5.0,
+            n_action_samples: 10,
+            initial_temperature: 1.0,
+            temperature_lr: 1e-4,
+        }
+    }
+}
 
 /// The tanh-Gaussian actor.
 pub struct Actor {
@@ -94,12 +118,23 @@ pub struct ContinuousCql {
     actor_adam: Adam,
     critic_adam: Adam,
     temp_adam: Adam,
-    rl: RlConfig,
+    lr: f64,
+    td: TdConfig,
+    config: ContinuousCqlConfig,
     dim: i64,
 }
 
 impl ContinuousCql {
-    pub fn new(enc: EncoderConfig, dim: i64, rl: &RlConfig, device: Device) -> Self {
+    /// Fresh actor, twin critics and their targets for `dim`-d actions; the actor and the
+    /// critics are trained by Adam at base learning rate `lr`.
+    pub fn new(
+        enc: EncoderConfig,
+        dim: i64,
+        lr: f64,
+        td: &TdConfig,
+        config: &ContinuousCqlConfig,
+        device: Device,
+    ) -> Self {
         let vs = VarStore::new(device);
         let root = vs.root();
         let actor = Actor::new(&(&root / "actor"), &enc, dim);
@@ -110,7 +145,7 @@ impl ContinuousCql {
         let log_temp = root.var(
             "log_temp",
             &[1],
-            nn::Init::Const(rl.initial_temperature.ln()),
+            nn::Init::Const(config.initial_temperature.ln()),
         );
         let mut target_vs = VarStore::new(device);
         let t = target_vs.root();
@@ -130,7 +165,9 @@ impl ContinuousCql {
             critics,
             targets,
             log_temp,
-            rl: rl.clone(),
+            lr,
+            td: *td,
+            config: *config,
             dim,
         }
     }
@@ -148,7 +185,7 @@ impl ContinuousCql {
 
     fn critic_loss(&self, batch: &Batch) -> (Tensor, Tensor, Tensor) {
         let next = batch.next_obs.as_ref().expect("CQL batches carry s'");
-        let n = self.rl.n_action_samples as i64;
+        let n = self.config.n_action_samples as i64;
         let temp = self.log_temp.exp().detach();
         // Everything sampled from the policy is a constant for the critics.
         let (y, pi_s, logp_s, pi_next, logp_next) = tch::no_grad(|| {
@@ -165,7 +202,7 @@ impl ContinuousCql {
                 .expect("two critics")
                 .squeeze_dim(1);
             let soft = q_next - &temp * logp_next.narrow(1, 0, 1).squeeze_dim(1);
-            let y = &batch.rewards + (1.0 - &batch.terminals) * soft * self.rl.gamma;
+            let y = &batch.rewards + (1.0 - &batch.terminals) * soft * self.td.gamma;
             let (m, ls) = self.actor.distribution(&batch.obs, &batch.goals);
             let (pi_s, logp_s) = Actor::sample(&m, &ls, n);
             (
@@ -217,9 +254,9 @@ impl Algorithm for ContinuousCql {
 
     fn update(&mut self, batch: &Batch, lr_factor: f64) -> Result<Losses, RlError> {
         let (td, conservative, q_data) = self.critic_loss(batch);
-        let critic_loss = &td + &conservative * self.rl.conservative_weight;
+        let critic_loss = &td + &conservative * self.config.conservative_weight;
         self.critic_adam
-            .backward_step(&critic_loss, self.rl.lr * lr_factor);
+            .backward_step(&critic_loss, self.lr * lr_factor);
 
         let (m, ls) = self.actor.distribution(&batch.obs, &batch.goals);
         let (a, logp) = Actor::sample(&m, &ls, 1);
@@ -232,13 +269,13 @@ impl Algorithm for ContinuousCql {
         let temp = self.log_temp.exp();
         let actor_loss = (&temp.detach() * &logp - q).mean(Kind::Float);
         self.actor_adam
-            .backward_step(&actor_loss, self.rl.lr * lr_factor);
+            .backward_step(&actor_loss, self.lr * lr_factor);
 
         let target_entropy = -(self.dim as f64);
         let temp_loss = -(&self.log_temp * (logp.detach() + target_entropy)).mean(Kind::Float);
         self.temp_adam
-            .backward_step(&temp_loss, self.rl.temperature_lr * lr_factor);
-        soft_update(&self.target_vs, &self.vs, self.rl.tau);
+            .backward_step(&temp_loss, self.config.temperature_lr * lr_factor);
+        soft_update(&self.target_vs, &self.vs, self.td.tau);
         Ok(vec![
             ("critic_loss", scalar(&critic_loss)),
             ("td_loss", scalar(&td)),

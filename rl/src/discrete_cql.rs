@@ -1,18 +1,50 @@
 //! Discrete conservative Q-learning (Kumar et al. 2020; d3rlpy's DiscreteCQL): Double-DQN TD
 //! learning plus the conservative term `α·(logsumexp_a Q(s, a) − Q(s, a_data))`, which pushes
-//! down the Q-values of actions the dataset does not take.
+//! down the Q-values of actions the dataset does not take. [`DiscreteCqlConfig`] holds its
+//! settings, [`DiscreteCql`] its update step.
 
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 use tch::nn::{self, Module, VarStore};
 use tch::{Device, Kind, Tensor};
 
 use crate::RlError;
-use crate::algo::{Algorithm, Losses, load_prefixed, prefixed, scalar, soft_update};
+use crate::algo::{Algorithm, Losses, TdConfig, load_prefixed, prefixed, scalar, soft_update};
 use crate::batch::Batch;
-use crate::config::{RlConfig, TargetUpdate};
 use crate::network::{EncoderConfig, GoalConditionedEncoder};
 use crate::optim::Adam;
+
+/// How the target Q-networks follow the online ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetUpdate {
+    /// Copy every `target_update_interval` steps.
+    Hard,
+    /// Polyak averaging with `tau` every step.
+    Soft,
+}
+
+/// Discrete-CQL settings (besides the shared [`TdConfig`] and the run's `rl.lr`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DiscreteCqlConfig {
+    /// Weight α of `logsumexp_a Q(s, a) − Q(s, a_data)` (preset key `rl.cql_alpha`).
+    pub alpha: f64,
+    /// Target network update rule (preset key `rl.target_update`).
+    pub target_update: TargetUpdate,
+    /// Steps between hard target copies (preset key `rl.target_update_interval`).
+    pub target_update_interval: usize,
+}
+
+impl Default for DiscreteCqlConfig {
+    fn default() -> Self {
+        DiscreteCqlConfig {
+            alpha: 1.0,
+            target_update: TargetUpdate::Soft,
+            target_update_interval: 8000,
+        }
+    }
+}
 
 /// A Q-network: the goal-conditioned encoder and a linear head with one value per action.
 pub struct QNetwork {
@@ -50,7 +82,16 @@ pub struct DiscreteCql {
 }
 
 impl DiscreteCql {
-    pub fn new(enc: EncoderConfig, actions: i64, rl: &RlConfig, device: Device) -> Self {
+    /// Fresh online and target networks with `actions` values, trained by Adam at base learning
+    /// rate `lr`.
+    pub fn new(
+        enc: EncoderConfig,
+        actions: i64,
+        lr: f64,
+        td: &TdConfig,
+        config: &DiscreteCqlConfig,
+        device: Device,
+    ) -> Self {
         let vs = VarStore::new(device);
         let q = QNetwork::new(&(vs.root() / "q"), &enc, actions);
         let mut target_vs = VarStore::new(device);
@@ -66,12 +107,12 @@ impl DiscreteCql {
             q,
             target,
             adam,
-            lr: rl.lr,
-            gamma: rl.gamma,
-            alpha: rl.cql_alpha,
-            update: rl.target_update,
-            interval: rl.target_update_interval as u64,
-            tau: rl.tau,
+            lr,
+            gamma: td.gamma,
+            alpha: config.alpha,
+            update: config.target_update,
+            interval: config.target_update_interval as u64,
+            tau: td.tau,
         }
     }
 
