@@ -83,12 +83,13 @@ impl Config {
             let user_text = std::fs::read_to_string(path).map_err(|e| {
                 CliError::Input(format!("cannot read config file {}: {e}", path.display()))
             })?;
-            let user_table: toml::Table = toml::from_str(&user_text).map_err(|e| {
+            let mut user_table: toml::Table = toml::from_str(&user_text).map_err(|e| {
                 CliError::Input(format!(
                     "config file {} is not valid TOML: {e}",
                     path.display()
                 ))
             })?;
+            rename_old_keys(&mut user_table);
             // Check the user's keys on their own first so errors point at the user's file.
             check_keys(&user_table, &merged, "", path)?;
             merge(&mut merged, user_table);
@@ -140,6 +141,24 @@ impl Config {
             return bad(&key, allowed);
         }
         Ok(())
+    }
+}
+
+/// Earlier names of keys, still read: `[pipeline] counterfactual_target` and
+/// `counterfactual_behavior` were the imagined counts now named per level.
+const OLD_KEYS: [(&str, &str, &str); 2] = [
+    ("pipeline", "counterfactual_target", "rephrase"),
+    ("pipeline", "counterfactual_behavior", "counterfactual"),
+];
+
+fn rename_old_keys(user: &mut toml::Table) {
+    for (section, old, new) in OLD_KEYS {
+        if let Some(toml::Value::Table(t)) = user.get_mut(section)
+            && !t.contains_key(new)
+            && let Some(v) = t.remove(old)
+        {
+            t.insert(new.to_string(), v);
+        }
     }
 }
 

@@ -55,9 +55,12 @@ pub struct PipelineSection {
     pub algos: Vec<String>,
     /// Policy observation: "state" (imagined rows carry their read-out states) or "image".
     pub obs: String,
-    /// Imagined rollouts per instruction set (the paper: 5,400 / 6,400 / 1,680).
-    pub counterfactual_target: usize,
-    pub counterfactual_behavior: usize,
+    /// Imagined rollouts (and oracle rollouts) per unseen level, the paper's 5,400 rephrase /
+    /// 6,400 counterfactual / 1,680 hard. Rephrase and counterfactual are imagined once per
+    /// prompt kind (target swaps, behavior swaps); VLGOR mixes half of each. The older key
+    /// names `counterfactual_target` / `counterfactual_behavior` are read (`config::load`).
+    pub rephrase: usize,
+    pub counterfactual: usize,
     pub hard: usize,
     /// "truncate" (keep the valid prefix), "drop" (discard flagged rollouts) or "keep" (no
     /// filtering: every rollout whole).
@@ -129,11 +132,8 @@ impl PipelineSection {
         if !["truncate", "drop", "keep"].contains(&self.filter.as_str()) {
             return bad("filter", "\"truncate\", \"drop\" or \"keep\"");
         }
-        if self.counterfactual_target + self.counterfactual_behavior + self.hard == 0 {
-            return bad(
-                "counterfactual_target",
-                "at least 1 imagined rollout in all",
-            );
+        if self.rephrase + self.counterfactual + self.hard == 0 {
+            return bad("rephrase", "at least 1 imagined rollout in all");
         }
         if self.sweep.contains(&0) {
             return bad("sweep", "positive sample counts");

@@ -176,7 +176,9 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
     let info = ok(&[
         "dataset",
         "info",
-        out.join("data/imagined-target").to_str().unwrap(),
+        out.join("data/imagined-counterfactual-target")
+            .to_str()
+            .unwrap(),
         "--json",
     ]);
     let info = String::from_utf8_lossy(&info.stdout).into_owned();

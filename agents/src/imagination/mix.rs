@@ -93,6 +93,19 @@ pub fn mix(
     filter: Filter,
     validated: bool,
 ) -> Result<MixSummary, CliError> {
+    let whole: Vec<(&Path, usize)> = sources.iter().map(|p| (*p, usize::MAX)).collect();
+    mix_parts(ctx, &whole, out, filter, validated)
+}
+
+/// Like [`mix`], taking only the first `n` episodes (before filtering) of each `(source, n)`.
+pub fn mix_parts(
+    ctx: &Context,
+    parts: &[(&Path, usize)],
+    out: &Path,
+    filter: Filter,
+    validated: bool,
+) -> Result<MixSummary, CliError> {
+    let sources: Vec<&Path> = parts.iter().map(|(p, _)| *p).collect();
     let mut s = MixSummary {
         sources: sources.iter().map(|p| p.display().to_string()).collect(),
         validated,
@@ -100,9 +113,9 @@ pub fn mix(
     };
     let mut records = Vec::new();
     let mut header = None;
-    for src in sources {
+    for (src, take) in parts {
         let data = Dataset::open(src, None).map_err(|e| CliError::Input(e.to_string()))?;
-        for (e, m) in data.episodes.iter().enumerate() {
+        for (e, m) in data.episodes.iter().enumerate().take(*take) {
             s.episodes_in += 1;
             let keep = if validated {
                 kept_transitions(m.verdict.as_ref(), m.length, filter)

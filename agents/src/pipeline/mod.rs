@@ -144,9 +144,6 @@ fn check_same_preset(ctx: &Context, layout: &Layout) -> Result<(), CliError> {
     }
 }
 
-/// The dataset of imagined set `set` for instruction-set names.
-pub const IMAGINED_SETS: [&str; 3] = ["target", "behavior", "hard"];
-
 /// `Path` display helper for summaries.
 pub fn show(p: &Path) -> String {
     p.display().to_string()

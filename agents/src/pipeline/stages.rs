@@ -7,17 +7,18 @@ use vlgor_sim::EnvKind;
 use vlgor_sim::dataset::Dataset;
 use vlgor_sim::metaworld::Task;
 
-use super::{IMAGINED_SETS, Layout, StageRecord, show, stage};
+use super::{Layout, StageRecord, show, stage};
 use crate::cli::{Algo, EnvArg, ObsKind, TrainPolicyArgs, TrainVlmArgs, VlmStage};
 use crate::collect::{CollectPlan, collect};
 use crate::context::Context;
 use crate::envs::EnvSpec;
 use crate::error::CliError;
-use crate::imagination::mix::{MixSummary, mix};
+use crate::imagination::mix::{MixSummary, mix_parts};
 use crate::imagination::records::Filter;
 use crate::imagination::{ImaginePlan, InstructionSet, finished_summary, imagine_dataset};
 use crate::vlm_eval::{VlmEvalReport, evaluate};
 use crate::vlm_run::{VlmRun, load_readout, read_json, write_json};
+use vlgor_sim::language::CounterfactualKind;
 
 /// A policy variant: which imagined mix (if any) joins the real data.
 pub struct Variant {
@@ -221,19 +222,10 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
     out.insert(r.stage.clone(), r);
     let r = stage(l, "imagine", || {
         let mut sets = serde_json::Map::new();
-        for (set, name, count) in [
-            ("target", "counterfactual-target", p.counterfactual_target),
-            (
-                "behavior",
-                "counterfactual-behavior",
-                p.counterfactual_behavior,
-            ),
-            ("hard", "hard", p.hard),
-        ] {
-            let dir = l.imagined(set);
+        for set in imagined_sets(ctx) {
+            let dir = l.imagined(&set.name);
             let summary = match finished_summary(&dir)? {
                 Some(s) => s,
-                None if count == 0 => continue,
                 None => {
                     clear(&dir)?;
                     imagine_dataset(
@@ -243,8 +235,8 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
                             vlm: l.vlm(),
                             readout: None,
                             from: l.real(),
-                            set: InstructionSet::parse(name)?,
-                            count,
+                            set: set.instructions.clone(),
+                            count: set.count,
                             out: dir.clone(),
                             horizon: v.imagine_horizon,
                             filter: Filter::Keep,
@@ -253,7 +245,7 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
                     )?
                 }
             };
-            sets.insert(set.into(), to_value(&summary)?);
+            sets.insert(set.name.clone(), to_value(&summary)?);
         }
         Ok(Value::Object(sets))
     })?;
@@ -289,37 +281,46 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
     out.insert(r.stage.clone(), r);
     let filter = Filter::parse(&p.filter)?;
     let r = stage(l, "mix", || {
-        let present: Vec<&str> = IMAGINED_SETS
-            .iter()
-            .copied()
-            .filter(|s| l.imagined(s).join("manifest.json").is_file())
-            .collect();
-        let pick = |without: Option<&str>| -> Vec<PathBuf> {
-            present
-                .iter()
-                .filter(|s| Some(**s) != without)
-                .map(|s| l.imagined(s))
+        // VLGOR: half of each level's target-swap and behavior-swap rollouts; each ablation
+        // keeps one kind's full set, so every arm holds the same number of imagined rollouts.
+        let sets = imagined_sets(ctx);
+        let part = |keep: &dyn Fn(&ImaginedSet) -> Option<usize>| -> Vec<(PathBuf, usize)> {
+            sets.iter()
+                .filter_map(|s| keep(s).map(|n| (l.imagined(&s.name), n)))
                 .collect()
+        };
+        let half = |s: &ImaginedSet| match s.kind {
+            None => Some(s.count),
+            Some(CounterfactualKind::Target) => Some(s.count / 2),
+            Some(CounterfactualKind::Behavior) => Some(s.count - s.count / 2),
+        };
+        let only = |k: CounterfactualKind| {
+            move |s: &ImaginedSet| match s.kind {
+                None => Some(s.count),
+                Some(x) if x == k => Some(s.count),
+                Some(_) => None,
+            }
         };
         let mut mixes = serde_json::Map::new();
         let mut plans = vec![
-            ("vlgor", pick(None), true),
-            ("wo_target", pick(Some("target")), true),
-            ("wo_behavior", pick(Some("behavior")), true),
+            ("vlgor", part(&half), true),
+            ("wo_target", part(&only(CounterfactualKind::Behavior)), true),
+            ("wo_behavior", part(&only(CounterfactualKind::Target)), true),
         ];
         if p.unvalidated_ablation {
-            plans.push(("unvalidated", pick(None), false));
+            plans.push(("unvalidated", part(&half), false));
         }
-        let oracle: Vec<PathBuf> = oracle_counts(ctx)
+        let oracle: Vec<(PathBuf, usize)> = oracle_counts(ctx)
             .into_iter()
-            .map(|(level, _)| l.oracle(level))
+            .map(|(level, n)| (l.oracle(level), n))
             .collect();
         plans.push(("oracle", oracle, false));
         for (name, sources, validated) in plans {
             let dir = l.mix(name);
             clear(&dir)?;
-            let refs: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
-            let s: MixSummary = mix(ctx, &refs, &dir, filter, validated)?;
+            let refs: Vec<(&Path, usize)> =
+                sources.iter().map(|(p, n)| (p.as_path(), *n)).collect();
+            let s: MixSummary = mix_parts(ctx, &refs, &dir, filter, validated)?;
             mixes.insert(name.into(), to_value(&s)?);
         }
         Ok(Value::Object(mixes))
@@ -338,15 +339,56 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
     Ok(out)
 }
 
+/// One imagination run of the pipeline.
+pub struct ImaginedSet {
+    /// Directory suffix under `data/imagined-`.
+    pub name: String,
+    pub instructions: InstructionSet,
+    /// Which prompts made it (`None`: the level's own instructions, for hard compositions).
+    pub kind: Option<CounterfactualKind>,
+    pub count: usize,
+}
+
+/// The imagination runs: for rephrase and counterfactual, the level's count of target-swap
+/// prompts and as many behavior-swap prompts (VLGOR mixes half of each, each ablation one full
+/// kind); for hard, the level's compositions (no single swap of an offline instruction is a
+/// composition).
+pub fn imagined_sets(ctx: &Context) -> Vec<ImaginedSet> {
+    let mut out = Vec::new();
+    for (level, count) in oracle_counts(ctx) {
+        if level == vlgor_sim::Level::Hard {
+            out.push(ImaginedSet {
+                name: "hard".into(),
+                instructions: InstructionSet::Level(level),
+                kind: None,
+                count,
+            });
+            continue;
+        }
+        for (kind, word) in [
+            (CounterfactualKind::Target, "target"),
+            (CounterfactualKind::Behavior, "behavior"),
+        ] {
+            out.push(ImaginedSet {
+                name: format!("{level}-{word}"),
+                instructions: InstructionSet::Aimed { level, kind },
+                kind: Some(kind),
+                count,
+            });
+        }
+    }
+    out
+}
+
 /// Oracle episodes per unseen level: the paper's imagined counts per level (5,400 rephrase /
-/// 6,400 counterfactual / 1,680 hard, the preset's `counterfactual_target`,
-/// `counterfactual_behavior` and `hard`), so the oracle arm holds as many rollouts as VLGOR's
+/// 6,400 counterfactual / 1,680 hard: the preset's `pipeline.rephrase`,
+/// `pipeline.counterfactual` and `pipeline.hard`), so the oracle arm holds as many rollouts as VLGOR's
 /// imagination.
 fn oracle_counts(ctx: &Context) -> Vec<(vlgor_sim::Level, usize)> {
     let p = &ctx.config.pipeline;
     [
-        (vlgor_sim::Level::Rephrase, p.counterfactual_target),
-        (vlgor_sim::Level::Counterfactual, p.counterfactual_behavior),
+        (vlgor_sim::Level::Rephrase, p.rephrase),
+        (vlgor_sim::Level::Counterfactual, p.counterfactual),
         (vlgor_sim::Level::Hard, p.hard),
     ]
     .into_iter()
