@@ -186,6 +186,8 @@ fn save_then_load_gives_identical_outputs() {
             epoch: 1,
             step: 0,
             losses: Default::default(),
+            format_version: None,
+            tensors_sha256: None,
         };
         let file = checkpoint::save(&run_dir, &meta, trained.as_ref()).unwrap();
         tch::manual_seed(1234); // a different initialisation, overwritten by the load
@@ -253,6 +255,8 @@ fn act_batch_checks_shapes() {
         epoch: 3,
         step: 30,
         losses: Default::default(),
+        format_version: None,
+        tensors_sha256: None,
     };
     checkpoint::save(dir.path(), &meta, trained.as_ref()).unwrap();
     let policy = Policy::load(dir.path(), Device::Cpu).unwrap();

@@ -108,7 +108,13 @@ fn measure(
     };
     let bar = ctx.progress(episodes as u64, "bench eval");
     let start = Instant::now();
-    let (outcomes, _) = run_episodes(spec, Driver::Learned(learned), jobs, PARALLEL, bar.clone())?;
+    let (outcomes, _) = run_episodes(
+        spec,
+        Driver::Learned(Box::new(learned)),
+        jobs,
+        PARALLEL,
+        bar.clone(),
+    )?;
     let secs = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     Ok((outcomes.iter().map(|o| o.steps).sum(), secs, adapter))

@@ -45,7 +45,7 @@ impl Scripted {
 pub enum Driver {
     Scripted(Scripted),
     /// A trained policy, held in the loop as the non-`Send` [`LearnedPolicy`] resource.
-    Learned(LearnedPolicy),
+    Learned(Box<LearnedPolicy>),
 }
 
 /// One episode to run: the instruction and initial state are fixed by `seed`.
@@ -186,7 +186,7 @@ pub fn run_episodes(
             Some(s)
         }
         Driver::Learned(learned) => {
-            world.insert_non_send(learned);
+            world.insert_non_send(*learned);
             None
         }
     };
@@ -212,11 +212,11 @@ pub fn run_episodes(
     outcomes.sort_by_key(|o| (o.level, o.eval_seed, o.index));
     let driver = match scripted {
         Some(s) => Driver::Scripted(s),
-        None => Driver::Learned(
+        None => Driver::Learned(Box::new(
             world
                 .remove_non_send::<LearnedPolicy>()
                 .ok_or_else(|| CliError::Other(anyhow::anyhow!("the loop lost its policy")))?,
-        ),
+        )),
     };
     Ok((outcomes, driver))
 }

@@ -420,12 +420,12 @@ impl Learned {
         let policy = self.policies[k]
             .take()
             .ok_or_else(|| CliError::Other(anyhow::anyhow!("checkpoint {k} is in use")))?;
-        let driver = Driver::Learned(LearnedPolicy {
+        let driver = Driver::Learned(Box::new(LearnedPolicy {
             policy,
             goals,
             renderer: self.renderer.take(),
             camera: None,
-        });
+        }));
         let (outcomes, back) = crate::ecs::run_episodes(spec, driver, jobs, parallel, bar.clone())?;
         if let Driver::Learned(l) = back {
             self.policies[k] = Some(l.policy);
