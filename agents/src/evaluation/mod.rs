@@ -325,14 +325,7 @@ impl Learned {
     pub fn load(ctx: &Context, paths: &[PathBuf], env: EnvKind) -> Result<Learned, CliError> {
         let encoder = vlgor_vlm::SentenceEncoder::from_env(ctx.device)
             .map_err(|e| CliError::Input(e.to_string()))?;
-        let mut learned = Learned {
-            paths: vec![],
-            policies: vec![],
-            renderer: None,
-            frame_shape: None,
-            encoder,
-            cache: Default::default(),
-        };
+        let mut learned = Learned::with_encoder(encoder);
         learned.set_checkpoints(ctx, paths, Some(env))?;
         Ok(learned)
     }
