@@ -148,9 +148,16 @@ fn run_config(algo: AlgoKind, obs: ObsSpec, action_space: ActionSpace, rl: RlCon
         ObsSpec::State { dim } => dim,
         ObsSpec::Image { .. } => 0,
     };
+    // A run the loader's consistency checks accept: the env fits the action space and
+    // total_steps = steps_per_epoch × epochs.
+    let env = match action_space {
+        ActionSpace::Discrete { .. } => "clevr",
+        ActionSpace::Continuous { .. } => "metaworld",
+    };
+    let total_steps = rl.training.epochs as u64;
     RunConfig {
         format_version: RUN_FORMAT_VERSION,
-        env: "clevr".into(),
+        env: env.into(),
         algo,
         obs,
         action_space,
@@ -158,7 +165,7 @@ fn run_config(algo: AlgoKind, obs: ObsSpec, action_space: ActionSpace, rl: RlCon
         rl,
         seed: 1,
         steps_per_epoch: 1,
-        total_steps: 1,
+        total_steps,
         obs_mean: vec![0.5; dim],
         obs_std: vec![2.0; dim],
         data: vec![],

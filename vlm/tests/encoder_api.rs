@@ -30,11 +30,22 @@ fn cache_embeds_each_distinct_instruction_once_with_identical_rows() {
     assert_eq!(first.size(), [5, 384]);
     assert_eq!(cache.len(), 3, "three distinct instructions");
 
-    // Rows equal what encode returns, duplicates share a row.
+    // Rows equal what encode returns (up to the float rounding of a batch of 3 against a batch
+    // of 1 in the BLAS kernels), duplicates share a row exactly.
     let direct = encoder
         .encode(&["Push the red ball to the left of the blue ball"])
         .unwrap();
-    assert_eq!(to_vec(&first.get(0)), to_vec(&direct.get(0)));
+    let (a, b) = (to_vec(&first.get(0)), to_vec(&direct.get(0)));
+    assert_eq!(a.len(), b.len());
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        worst < 1e-5,
+        "cached row differs from a direct encode by {worst}"
+    );
     assert_eq!(to_vec(&first.get(0)), to_vec(&first.get(2)));
     assert_eq!(to_vec(&first.get(1)), to_vec(&first.get(4)));
     assert_eq!(
