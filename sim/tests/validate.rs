@@ -9,6 +9,7 @@ use vlgor_sim::clevr::{self, ClevrEnv};
 use vlgor_sim::metaworld::{self, MetaWorldEnv, Task};
 use vlgor_sim::validate::checks::check_rollout;
 use vlgor_sim::validate::inject::{Fault, FaultTarget, InjectError, inject};
+use vlgor_sim::validate::labels::{Labels, check_labels};
 use vlgor_sim::validate::{
     FilterPolicy, Reason, Replayer, ValidatorConfig, VerdictKind, Violation, perceive,
     perceived_to_state, verdict,
@@ -20,6 +21,8 @@ struct Rollout {
     goal: GoalSpec,
     states: Vec<Vec<f32>>,
     actions: Vec<Action>,
+    /// The environment's labels per action (of its last env step when held).
+    labels: Labels,
 }
 
 fn expert_rollout(env: &mut dyn Env, seed: u64, noise: f32, max_steps: usize) -> Rollout {
@@ -47,12 +50,18 @@ fn held_rollout(
     env.reset(seed, &instruction).unwrap();
     let mut states = vec![env.state()];
     let mut actions = vec![];
+    let mut labels = Labels::default();
     'episode: for _ in 0..max_steps.min(env.horizon()) / hold {
         let a = env.expert_action(noise, &mut rng);
         let mut success = false;
         for _ in 0..hold {
             let out = env.step(&a).unwrap();
             success |= out.success;
+            if hold == 1 {
+                labels.rewards.push(out.reward);
+                labels.success.push(out.success);
+                labels.terminals.push(out.terminal);
+            }
             if out.timeout && hold > 1 {
                 break 'episode;
             }
@@ -67,6 +76,7 @@ fn held_rollout(
         goal: instruction.goal,
         states,
         actions,
+        labels,
     }
 }
 
@@ -233,6 +243,7 @@ fn injected_faults_are_flagged_with_their_reason() {
                 states: &mut r.states,
                 actions: &r.actions,
                 frames: None,
+                labels: None,
                 steps_per_action: 1,
             };
             match inject(fault, target, &mut rp, &cfg, &mut rng) {
@@ -263,6 +274,7 @@ fn injected_faults_are_flagged_with_their_reason() {
         states: &mut r.states,
         actions: &r.actions,
         frames: None,
+        labels: None,
         steps_per_action: 1,
     };
     let e = inject(Fault::FrozenFrame, target, &mut rp, &cfg, &mut rng).unwrap_err();
@@ -287,6 +299,7 @@ fn injected_metaworld_faults_are_flagged() {
                 states: &mut r.states,
                 actions: &r.actions,
                 frames: None,
+                labels: None,
                 steps_per_action: 1,
             };
             match inject(fault, target, &mut rp, &cfg, &mut rng) {
@@ -362,7 +375,7 @@ fn verdicts_follow_the_policy() {
     );
     let r: Reason = serde_json::from_str("\"out_of_workspace\"").unwrap();
     assert_eq!(r, Reason::OutOfWorkspace);
-    assert_eq!(Reason::ALL.len(), 6);
+    assert_eq!(Reason::ALL.len(), 8);
 }
 
 #[test]
@@ -493,6 +506,7 @@ fn calibration_report() {
                     states: &mut faulty,
                     actions: &r.actions,
                     frames: None,
+                    labels: None,
                     steps_per_action: h,
                 };
                 if let Ok(inj) = inject(fault, target, &mut rp, &cfg, &mut rng) {

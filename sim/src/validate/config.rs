@@ -6,6 +6,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::EnvKind;
 
+/// Height tolerance (m) of every environment: real CLEVR balls rest within 1 mm of table +
+/// radius, real Meta-World objects lie flat (see `tests/validate.rs`'s calibration), and a
+/// perceived state puts balls at rest (CLEVR) or carries ~1 cm of readout noise on z
+/// (Meta-World): 3 cm is three of those standard deviations, under the 5 cm a lifted object
+/// gets.
+pub const HEIGHT_TOLERANCE_M: f32 = 0.03;
+/// Reward tolerance of the label check: float noise only (rewards are recomputed by the same
+/// functions on the same states).
+pub const LABEL_REWARD_TOLERANCE: f32 = 1e-3;
+/// Object colour tolerance of the frame check (mean absolute error per channel in [0, 1]).
+pub const MAX_OBJECT_COLOR_ERROR: f32 = 0.15;
+
 /// Thresholds of every check. Units: metres, env steps, dB.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +31,10 @@ pub struct ValidatorConfig {
     /// ~1 cm makes the check meaningless, so [`ValidatorConfig::for_env`] turns it off (1.0 m)
     /// and [`ValidatorConfig::for_true_states`] sets 0.02 m.
     pub gripper_tolerance_m: f32,
+    /// Allowed height (m) of an unsupported object above its resting height (CLEVR: ball
+    /// centre above table + radius; Meta-World: a free object's lowest point above the table
+    /// top); also the slack of the support tests (ball on ball, object between the pads).
+    pub height_tolerance_m: f32,
     /// Allowed distance (m) beyond the walls (CLEVR) or the workspace box (Meta-World).
     pub workspace_margin_m: f32,
     /// Largest plausible displacement of any object per env step (m). A model step of `h` env
@@ -27,7 +43,7 @@ pub struct ValidatorConfig {
     /// Added to the teleport threshold once per transition: absorbs readout noise (m).
     pub displacement_slack_m: f32,
     /// Largest allowed position error (m) of an object between the replayed and the given
-    /// s_{k+1} (CLEVR: ball xy; Meta-World: object point xyz).
+    /// s_{k+1} (full positions: CLEVR ball centre xyz; Meta-World object point xyz).
     pub replay_tolerance_m: f32,
     /// Largest allowed error (m) of the Meta-World hand in the replay; looser than the object's
     /// because a perceived state carries no hand velocity. Unused for CLEVR.
@@ -36,6 +52,15 @@ pub struct ValidatorConfig {
     /// replayed one) added to its replay tolerance: replaying from a perceived state (no
     /// velocities, ~1 cm noise on contacts) errs in proportion to the motion involved.
     pub replay_relative_tolerance: f32,
+    /// Whether transitions' reward, success and terminal labels are recomputed from the goal
+    /// and the states (true simulator states only: a perceived state lacks the episode's
+    /// progress, e.g. Meta-World's stage, and its readout noise moves shaped rewards).
+    pub check_labels: bool,
+    /// Largest allowed difference between a stored and the recomputed reward.
+    pub label_reward_tolerance: f32,
+    /// Largest allowed mean absolute colour difference (per channel, in [0, 1]) between the
+    /// frame and the render of its state in a patch at each object's projected centre.
+    pub max_object_color_error: f32,
     /// Smallest PSNR (dB) between a frame and the render of its state.
     pub min_frame_psnr_db: f32,
     /// A frame whose PSNR against the previous state's render beats its own state's render by
@@ -51,24 +76,32 @@ impl ValidatorConfig {
             EnvKind::Clevr => ValidatorConfig {
                 overlap_tolerance_m: 0.05,
                 gripper_tolerance_m: 1.0,
+                height_tolerance_m: HEIGHT_TOLERANCE_M,
                 workspace_margin_m: 0.05,
                 max_displacement_per_step_m: 0.45,
                 displacement_slack_m: 0.05,
                 replay_tolerance_m: 0.15,
                 replay_hand_tolerance_m: 0.0,
                 replay_relative_tolerance: 0.0,
+                check_labels: false,
+                label_reward_tolerance: LABEL_REWARD_TOLERANCE,
+                max_object_color_error: MAX_OBJECT_COLOR_ERROR,
                 min_frame_psnr_db: 18.0,
                 stale_frame_margin_db: 1.0,
             },
             EnvKind::MetaWorld => ValidatorConfig {
                 overlap_tolerance_m: 0.04,
                 gripper_tolerance_m: 1.0,
+                height_tolerance_m: HEIGHT_TOLERANCE_M,
                 workspace_margin_m: 0.05,
                 max_displacement_per_step_m: 0.03,
                 displacement_slack_m: 0.06,
                 replay_tolerance_m: 0.10,
                 replay_hand_tolerance_m: 0.10,
                 replay_relative_tolerance: 0.5,
+                check_labels: false,
+                label_reward_tolerance: LABEL_REWARD_TOLERANCE,
+                max_object_color_error: MAX_OBJECT_COLOR_ERROR,
                 min_frame_psnr_db: 18.0,
                 stale_frame_margin_db: 1.0,
             },
@@ -82,6 +115,7 @@ impl ValidatorConfig {
         let mut cfg = Self::for_env(env);
         cfg.replay_tolerance_m = 0.02;
         cfg.replay_relative_tolerance = 0.0;
+        cfg.check_labels = true;
         if env == EnvKind::MetaWorld {
             cfg.replay_hand_tolerance_m = 0.02;
             cfg.gripper_tolerance_m = 0.02;
@@ -106,6 +140,7 @@ impl ValidatorConfig {
         let fields = [
             ("overlap_tolerance_m", self.overlap_tolerance_m),
             ("gripper_tolerance_m", self.gripper_tolerance_m),
+            ("height_tolerance_m", self.height_tolerance_m),
             ("workspace_margin_m", self.workspace_margin_m),
             (
                 "max_displacement_per_step_m",
@@ -115,6 +150,8 @@ impl ValidatorConfig {
             ("replay_tolerance_m", self.replay_tolerance_m),
             ("replay_hand_tolerance_m", self.replay_hand_tolerance_m),
             ("replay_relative_tolerance", self.replay_relative_tolerance),
+            ("label_reward_tolerance", self.label_reward_tolerance),
+            ("max_object_color_error", self.max_object_color_error),
             ("min_frame_psnr_db", self.min_frame_psnr_db),
             ("stale_frame_margin_db", self.stale_frame_margin_db),
         ];
