@@ -237,7 +237,7 @@ fn measure_heights_labels_and_recall() {
                     }
                 }
                 let snap = rp.snapshot(&r.goal, s).unwrap();
-                if let Some((low, false)) = free_object_support(&snap) {
+                if let Some((low, false)) = free_object_support(&snap, cfg_of(r).held_slack_m) {
                     max_free = max_free.max(low);
                 }
             }

@@ -83,6 +83,7 @@ pub fn check_snapshot(step: usize, snap: &Snapshot, cfg: &ValidatorConfig) -> Ve
             object_rot,
             pads,
             pad_rots,
+            ..
         } => {
             let free = super::perceive::free_object(*task);
             if let Some((r, half)) = free {

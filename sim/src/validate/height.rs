@@ -1,6 +1,6 @@
 //! The height check: every object rests on the table or on something that holds it up.
 //! CLEVR balls rest on the table or on another ball; a Meta-World free object (puck, mug)
-//! rests on the table or is held between the gripper's pads. Jointed Meta-World objects hang
+//! rests on the table or is held between the gripper's pads, or (true states) is falling. Jointed Meta-World objects hang
 //! on their joint and are not checked. Pure functions of a [`Snapshot`].
 
 use glam::{Quat, Vec3};
@@ -46,15 +46,21 @@ pub fn check_heights(step: usize, snap: &Snapshot, cfg: &ValidatorConfig) -> Vec
             }
         }
         Snapshot::MetaWorld { .. } => {
-            if let Some((lowest, false)) = free_object_support(snap)
+            let falling = matches!(snap, Snapshot::MetaWorld { object_vel, .. } if object_vel[2] < -FALLING_MPS);
+            if let Some((lowest, false)) = free_object_support(snap, cfg.held_slack_m)
                 && lowest > tol
+                && !falling
             {
                 out.push(Violation::new(
                     step,
                     Reason::Floating,
                     lowest,
                     format!(
-                        "the object hovers {lowest:.3} m above the table, not between the gripper's pads"
+                        "the object hovers {lowest:.3} m above the table, not between the gripper's pads (vertical speed {:.2} m/s)",
+                        match snap {
+                            Snapshot::MetaWorld { object_vel, .. } => object_vel[2],
+                            Snapshot::Clevr { .. } => 0.0,
+                        }
                     ),
                 ));
             }
@@ -63,13 +69,14 @@ pub fn check_heights(step: usize, snap: &Snapshot, cfg: &ValidatorConfig) -> Vec
     out
 }
 
-/// Play (m) of the grasp test: how far the pads may stand off the object and still hold it
-/// (real grasps squeeze the pads into it; perceived states put them touching it).
-pub const GRIP_SLACK_M: f32 = 0.01;
+/// A free object sinking faster than this (m/s) is in flight (dropped, knocked off), not
+/// floating; only true states carry velocities (a lifted object keeps its resting one).
+pub const FALLING_MPS: f32 = 0.05;
 
 /// A Meta-World free object's lowest point above the table top (m) and whether it is held
-/// between the pads; `None` for CLEVR and jointed objects.
-pub fn free_object_support(snap: &Snapshot) -> Option<(f32, bool)> {
+/// between the pads (`slack` m of play, see [`ValidatorConfig::held_slack_m`]); `None` for
+/// CLEVR and jointed objects.
+pub fn free_object_support(snap: &Snapshot, slack: f32) -> Option<(f32, bool)> {
     let Snapshot::MetaWorld {
         task,
         object,
@@ -84,7 +91,7 @@ pub fn free_object_support(snap: &Snapshot) -> Option<(f32, bool)> {
     let c = Vec3::from(*object);
     let axis = Quat::from_array(*object_rot).normalize() * Vec3::Z;
     let lowest = c.z - axis.z.abs() * half - r * (1.0 - axis.z * axis.z).max(0.0).sqrt();
-    Some((lowest, held(c, r, half, pads, GRIP_SLACK_M)))
+    Some((lowest, held(c, r, half, pads, slack)))
 }
 
 /// Whether an upright cylinder (centre `c`, radius `r`, half height `half`) sits between the

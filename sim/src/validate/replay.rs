@@ -30,9 +30,11 @@ pub enum Snapshot {
         hand: [f32; 3],
         /// The object's observed point (puck, mug, handle, button face...).
         key: [f32; 3],
-        /// The object body's centre and orientation.
+        /// The object body's centre, orientation and linear velocity (m/s; zero in perceived
+        /// states).
         object: [f32; 3],
         object_rot: [f32; 4],
+        object_vel: [f32; 3],
         /// Right and left finger pad centres and orientations.
         pads: [[f32; 3]; 2],
         pad_rots: [[f32; 4]; 2],
@@ -117,6 +119,7 @@ impl Replayer {
                     key: p.object,
                     object: phys.object.pos.to_array(),
                     object_rot: phys.object.rot.to_array(),
+                    object_vel: phys.object.linvel.to_array(),
                     pads: phys.fingers.map(|f| f.pos.to_array()),
                     pad_rots: phys.fingers.map(|f| f.rot.to_array()),
                 })
