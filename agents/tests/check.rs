@@ -191,8 +191,13 @@ fn metaworld_expert_rollouts_pass_and_injected_faults_are_caught() {
     ] {
         let v = check_json(&data, &["--inject", kind]);
         let injected = v["injected"].as_u64().unwrap();
-        // Only the free objects (4 of the 10 tasks) can be lifted.
-        let least = if kind == "lift" { 9 } else { 24 };
+        // Only the free objects (4 of the 10 tasks) can be lifted; at 64 px a colour swap
+        // shows at the object's position in about 6 of 10 rollouts (the rest are not injected).
+        let least = match kind {
+            "lift" => 9,
+            "color-swap" => 15,
+            _ => 24,
+        };
         assert!(injected >= least, "{kind}: {v}");
         assert!(v["recall"].as_f64().unwrap() >= 0.95, "{kind}: {v}");
     }

@@ -9,7 +9,6 @@ use vlgor_sim::clevr::{self, ClevrEnv};
 use vlgor_sim::metaworld::{self, MetaWorldEnv, Task};
 use vlgor_sim::validate::checks::check_rollout;
 use vlgor_sim::validate::inject::{Fault, FaultTarget, InjectError, inject};
-use vlgor_sim::validate::labels::{Labels, check_labels};
 use vlgor_sim::validate::{
     FilterPolicy, Reason, Replayer, ValidatorConfig, VerdictKind, Violation, perceive,
     perceived_to_state, verdict,
@@ -21,8 +20,6 @@ struct Rollout {
     goal: GoalSpec,
     states: Vec<Vec<f32>>,
     actions: Vec<Action>,
-    /// The environment's labels per action (of its last env step when held).
-    labels: Labels,
 }
 
 fn expert_rollout(env: &mut dyn Env, seed: u64, noise: f32, max_steps: usize) -> Rollout {
@@ -50,18 +47,12 @@ fn held_rollout(
     env.reset(seed, &instruction).unwrap();
     let mut states = vec![env.state()];
     let mut actions = vec![];
-    let mut labels = Labels::default();
     'episode: for _ in 0..max_steps.min(env.horizon()) / hold {
         let a = env.expert_action(noise, &mut rng);
         let mut success = false;
         for _ in 0..hold {
             let out = env.step(&a).unwrap();
             success |= out.success;
-            if hold == 1 {
-                labels.rewards.push(out.reward);
-                labels.success.push(out.success);
-                labels.terminals.push(out.terminal);
-            }
             if out.timeout && hold > 1 {
                 break 'episode;
             }
@@ -76,7 +67,6 @@ fn held_rollout(
         goal: instruction.goal,
         states,
         actions,
-        labels,
     }
 }
 

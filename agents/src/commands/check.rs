@@ -168,7 +168,7 @@ fn inject_all(
         render_missing_frames(ctx, &mut loaded.rollouts)?;
     }
     if fault == Fault::ColorSwap {
-        return color_swap::inject_all(ctx, loaded, dir);
+        return color_swap::inject_all(ctx, loaded, cfg, dir);
     }
     let mut injected = vec![None; loaded.rollouts.len()];
     let mut not_applicable = BTreeMap::<String, usize>::new();

@@ -21,7 +21,7 @@ use vlgor_sim::{Action, GoalSpec};
 
 use crate::error::CliError;
 
-mod colors;
+pub(crate) mod colors;
 
 /// One rollout to validate.
 #[derive(Clone, Debug)]
@@ -205,7 +205,10 @@ fn frame_violations(
 ) -> Result<Vec<Violation>, String> {
     let points = states
         .iter()
-        .map(|s| rp.snapshot(goal, s).map(|snap| colors::object_points(&snap)))
+        .map(|s| {
+            rp.snapshot(goal, s)
+                .map(|snap| colors::object_points(&snap))
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     let env = rp.env(goal).map_err(|e| e.to_string())?;

@@ -226,7 +226,11 @@ impl MetaWorldEnv {
     /// `to` (reward, success, terminal, timeout), recomputed from the two states: the goal's
     /// stage and path constraint advance from `from`'s as they do in a step. Leaves the
     /// environment at `to` with the recomputed progress.
-    pub fn transition_outcome(&mut self, from: &[f32], to: &[f32]) -> Result<StepOutcome, SimError> {
+    pub fn transition_outcome(
+        &mut self,
+        from: &[f32],
+        to: &[f32],
+    ) -> Result<StepOutcome, SimError> {
         self.set_state(from)?;
         let prev = self.perceived();
         let (stage, violated) = (self.stage, self.violated);

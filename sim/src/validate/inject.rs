@@ -460,7 +460,8 @@ fn metaworld(
             shuffle(&mut ks, rng);
             for k in ks {
                 let snap = replayer.snapshot(&spec, &t.states[k])?;
-                if !matches!(free_object_support(&snap, cfg.held_slack_m), Some((low, false)) if low <= tol) {
+                if !matches!(free_object_support(&snap, cfg.held_slack_m), Some((low, false)) if low <= tol)
+                {
                     continue;
                 }
                 // Not lifted into the pads (that would be a grasp).
@@ -468,7 +469,10 @@ fn metaworld(
                 let mut lifted = t.states[k].clone();
                 add3(&mut lifted, OBJECT, Vec3::new(0.0, 0.0, up));
                 let snap = replayer.snapshot(&spec, &lifted)?;
-                if matches!(free_object_support(&snap, cfg.held_slack_m), Some((_, true))) {
+                if matches!(
+                    free_object_support(&snap, cfg.held_slack_m),
+                    Some((_, true))
+                ) {
                     continue;
                 }
                 for s in &mut t.states[k..] {

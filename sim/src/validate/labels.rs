@@ -61,7 +61,8 @@ pub fn transition_outcome(
 
 /// Label violations of a rollout (`step` = transition index): a reward farther than
 /// [`ValidatorConfig::label_reward_tolerance`] from the recomputed one, or a success or
-/// terminal flag that differs. Nothing when `cfg.check_labels` is off or `h` is not 1 (a
+/// terminal flag that differs (terminal as datasets store it: the environment ended the
+/// episode, or the goal was reached). Nothing when `cfg.check_labels` is off or `h` is not 1 (a
 /// keyframe then spans several env steps, whose labels are not stored).
 pub fn check_labels(
     replayer: &mut Replayer,
@@ -89,7 +90,7 @@ pub fn check_labels(
         let mut wrong = Vec::new();
         let err = (labels.rewards[k] - want.reward).abs();
         // A non-finite stored reward is wrong whatever the tolerance.
-        let bad_reward = !(err <= cfg.label_reward_tolerance);
+        let bad_reward = err.is_nan() || err > cfg.label_reward_tolerance;
         if bad_reward {
             wrong.push(format!(
                 "reward {} (the goal gives {:.4})",
@@ -102,10 +103,13 @@ pub fn check_labels(
                 labels.success[k], want.success
             ));
         }
-        if labels.terminals[k] != want.terminal {
+        // Datasets mark a transition terminal when the episode ended there: the environment
+        // ended it (an object off the table) or the goal was reached.
+        let ended = want.terminal || want.success;
+        if labels.terminals[k] != ended {
             wrong.push(format!(
-                "terminal {} (the goal gives {})",
-                labels.terminals[k], want.terminal
+                "terminal {} (the goal gives {ended})",
+                labels.terminals[k]
             ));
         }
         if !wrong.is_empty() {

@@ -231,7 +231,11 @@ impl Replayer {
 
     /// The full positions (x, y, z) the replay compares: CLEVR — the five ball centres;
     /// Meta-World — the object's observed point, then the hand.
-    fn positions(&mut self, goal: &GoalSpec, state: &[f32]) -> Result<Vec<(String, Vec3)>, SimError> {
+    fn positions(
+        &mut self,
+        goal: &GoalSpec,
+        state: &[f32],
+    ) -> Result<Vec<(String, Vec3)>, SimError> {
         Ok(match self.snapshot(goal, state)? {
             Snapshot::Clevr { balls } => balls
                 .iter()

@@ -75,9 +75,7 @@ pub fn violating_transition(v: &Violation) -> Option<usize> {
         Reason::Interpenetration
         | Reason::OutOfWorkspace
         | Reason::FrameConsistency
-        | Reason::Floating => {
-            v.step.checked_sub(1)
-        }
+        | Reason::Floating => v.step.checked_sub(1),
     }
 }
 

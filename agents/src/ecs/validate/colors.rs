@@ -3,9 +3,9 @@
 //! wrong colours (e.g. two balls' colours swapped) fails here even when the whole frame's PSNR
 //! passes, since the objects cover few of its pixels.
 
+use vlgor_sim::Camera;
 use vlgor_sim::validate::replay::Snapshot;
 use vlgor_sim::validate::{Reason, ValidatorConfig, Violation};
-use vlgor_sim::Camera;
 
 /// The world points whose colour is compared: CLEVR ball centres, the Meta-World object's
 /// observed point.
@@ -27,7 +27,7 @@ fn patch_radius(size: usize) -> i64 {
 
 /// PSNR (dB, peak 1) between `a` and `b` (unit RGB, `size`² pixels) over the patch at pixel
 /// (x, y); `None` when the patch lies outside the frame.
-fn patch_psnr(a: &[f32], b: &[f32], size: usize, x: f32, y: f32) -> Option<f32> {
+pub fn patch_psnr(a: &[f32], b: &[f32], size: usize, x: f32, y: f32) -> Option<f32> {
     let (cx, cy) = (x.floor() as i64, y.floor() as i64);
     let r = patch_radius(size);
     let (mut se, mut n) = (0f64, 0usize);
