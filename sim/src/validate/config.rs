@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::EnvKind;
 
-/// Height tolerance (m) of every environment: real CLEVR balls rest within 1 mm of table +
-/// radius, real Meta-World objects lie flat (see `tests/validate.rs`'s calibration), and a
-/// perceived state puts balls at rest (CLEVR) or carries ~1 cm of readout noise on z
-/// (Meta-World): 3 cm is three of those standard deviations, under the 5 cm a lifted object
+/// Height tolerance (m) of the floating check: on 300 real CLEVR and 100 real Meta-World expert
+/// rollouts (true states) balls rest within 0.1 mm of table + radius and free objects not held
+/// lie at most 1.7 mm above the table (`tests/validate_completeness.rs`, 0 false alarms);
+/// 3 cm leaves room for contacts and perceived noise and stays under the 5 cm a lifted object
 /// gets.
 pub const HEIGHT_TOLERANCE_M: f32 = 0.03;
 /// Reward tolerance of the label check: float noise only (rewards are recomputed by the same
@@ -35,7 +35,11 @@ pub struct ValidatorConfig {
     pub gripper_tolerance_m: f32,
     /// Allowed height (m) of an unsupported object above its resting height (CLEVR: ball
     /// centre above table + radius; Meta-World: a free object's lowest point above the table
-    /// top); also the slack of the support tests (ball on ball, object between the pads).
+    /// top); also the slack of the ball-on-ball support test. Perceived Meta-World states
+    /// carry no velocities, so an object dropped from the gripper and still in flight looks
+    /// floating (2 of 30 real rollouts with 1 cm of readout noise): [`ValidatorConfig::for_env`]
+    /// turns the check off there (1.0 m), [`ValidatorConfig::for_true_states`] sets
+    /// [`HEIGHT_TOLERANCE_M`].
     pub height_tolerance_m: f32,
     /// Play (m) of the grasp test of the height check: how far the pads may stand off a
     /// Meta-World free object (along x, y, z and in their opening) and still hold it. True
@@ -101,7 +105,7 @@ impl ValidatorConfig {
             EnvKind::MetaWorld => ValidatorConfig {
                 overlap_tolerance_m: 0.04,
                 gripper_tolerance_m: 1.0,
-                height_tolerance_m: HEIGHT_TOLERANCE_M,
+                height_tolerance_m: 1.0,
                 held_slack_m: 0.03,
                 workspace_margin_m: 0.05,
                 max_displacement_per_step_m: 0.03,
@@ -127,6 +131,7 @@ impl ValidatorConfig {
         cfg.replay_relative_tolerance = 0.0;
         cfg.check_labels = true;
         cfg.held_slack_m = 0.01;
+        cfg.height_tolerance_m = HEIGHT_TOLERANCE_M;
         if env == EnvKind::MetaWorld {
             cfg.replay_hand_tolerance_m = 0.02;
             cfg.gripper_tolerance_m = 0.02;
