@@ -316,6 +316,12 @@ pub enum FaultKind {
     FrozenFrame,
     /// An object pushed through the table.
     ThroughTable,
+    /// An object lifted 5 to 10 cm above the table with nothing holding it up.
+    Lift,
+    /// One transition's reward, success or terminal label rewritten.
+    Relabel,
+    /// Two objects' colours swapped in the frames from some step on.
+    ColorSwap,
 }
 
 #[derive(Debug, Args)]

@@ -138,6 +138,9 @@ fn clevr_expert_rollouts_pass_and_injected_faults_are_caught() {
         "wrong-ball",
         "frozen-frame",
         "through-table",
+        "lift",
+        "relabel",
+        "color-swap",
     ] {
         let path = dir.path().join(format!("{kind}.json"));
         let v = check_json(
@@ -177,10 +180,25 @@ fn metaworld_expert_rollouts_pass_and_injected_faults_are_caught() {
     collect("metaworld", 30, &data);
     let v = check_json(&data, &[]);
     assert!(rate(&v) <= 0.01, "false alarms: {v}");
-    for kind in ["teleport", "wrong-ball", "frozen-frame", "through-table"] {
+    for kind in [
+        "teleport",
+        "wrong-ball",
+        "frozen-frame",
+        "through-table",
+        "lift",
+        "relabel",
+        "color-swap",
+    ] {
         let v = check_json(&data, &["--inject", kind]);
         let injected = v["injected"].as_u64().unwrap();
-        assert!(injected >= 24, "{kind}: {v}");
+        // Only the free objects (4 of the 10 tasks) can be lifted; at 64 px a colour swap
+        // shows at the object's position in about 6 of 10 rollouts (the rest are not injected).
+        let least = match kind {
+            "lift" => 9,
+            "color-swap" => 15,
+            _ => 24,
+        };
+        assert!(injected >= least, "{kind}: {v}");
         assert!(v["recall"].as_f64().unwrap() >= 0.95, "{kind}: {v}");
     }
     // One object per scene: overlap does not apply, and says so.
@@ -324,6 +342,9 @@ fn measure_validator_quality() {
             "wrong-ball",
             "frozen-frame",
             "through-table",
+            "lift",
+            "relabel",
+            "color-swap",
         ] {
             let v = check_json(&data, &["--inject", kind]);
             let p = check_json(&noisy, &["--inject", kind, "--steps-per-action", "1"]);

@@ -233,6 +233,7 @@ fn injected_faults_are_flagged_with_their_reason() {
                 states: &mut r.states,
                 actions: &r.actions,
                 frames: None,
+                labels: None,
                 steps_per_action: 1,
             };
             match inject(fault, target, &mut rp, &cfg, &mut rng) {
@@ -263,6 +264,7 @@ fn injected_faults_are_flagged_with_their_reason() {
         states: &mut r.states,
         actions: &r.actions,
         frames: None,
+        labels: None,
         steps_per_action: 1,
     };
     let e = inject(Fault::FrozenFrame, target, &mut rp, &cfg, &mut rng).unwrap_err();
@@ -287,6 +289,7 @@ fn injected_metaworld_faults_are_flagged() {
                 states: &mut r.states,
                 actions: &r.actions,
                 frames: None,
+                labels: None,
                 steps_per_action: 1,
             };
             match inject(fault, target, &mut rp, &cfg, &mut rng) {
@@ -362,7 +365,7 @@ fn verdicts_follow_the_policy() {
     );
     let r: Reason = serde_json::from_str("\"out_of_workspace\"").unwrap();
     assert_eq!(r, Reason::OutOfWorkspace);
-    assert_eq!(Reason::ALL.len(), 6);
+    assert_eq!(Reason::ALL.len(), 8);
 }
 
 #[test]
@@ -493,6 +496,7 @@ fn calibration_report() {
                     states: &mut faulty,
                     actions: &r.actions,
                     frames: None,
+                    labels: None,
                     steps_per_action: h,
                 };
                 if let Ok(inj) = inject(fault, target, &mut rp, &cfg, &mut rng) {

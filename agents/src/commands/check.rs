@@ -12,6 +12,7 @@ use vlgor_render::{RenderConfig, Renderer};
 use vlgor_sim::EnvKind;
 use vlgor_sim::dataset::{Dataset, EpisodeMeta, write_atomic};
 use vlgor_sim::validate::inject::{Fault, FaultTarget, InjectError, Injected, inject};
+use vlgor_sim::validate::labels::Labels;
 use vlgor_sim::validate::{FilterPolicy, Replayer, ValidatorConfig, Verdict, perceive};
 use vlgor_vlm::perception::{ReadoutKind, StateReadout};
 
@@ -21,6 +22,7 @@ use crate::ecs::validate::{RolloutUnderCheck, validate_rollouts};
 use crate::envs::EnvSpec;
 use crate::error::CliError;
 
+mod color_swap;
 mod summary;
 
 /// What was injected per rollout, and per reason in words how many rollouts could not take
@@ -41,6 +43,9 @@ fn fault_of(kind: FaultKind) -> Fault {
         FaultKind::WrongBall => Fault::WrongBall,
         FaultKind::FrozenFrame => Fault::FrozenFrame,
         FaultKind::ThroughTable => Fault::ThroughTable,
+        FaultKind::Lift => Fault::Lift,
+        FaultKind::Relabel => Fault::Relabel,
+        FaultKind::ColorSwap => Fault::ColorSwap,
     }
 }
 
@@ -159,8 +164,11 @@ fn inject_all(
     cfg: &ValidatorConfig,
     dir: &Path,
 ) -> Result<Injections, CliError> {
-    if fault == Fault::FrozenFrame {
+    if matches!(fault, Fault::FrozenFrame | Fault::ColorSwap) {
         render_missing_frames(ctx, &mut loaded.rollouts)?;
+    }
+    if fault == Fault::ColorSwap {
+        return color_swap::inject_all(ctx, loaded, cfg, dir);
     }
     let mut injected = vec![None; loaded.rollouts.len()];
     let mut not_applicable = BTreeMap::<String, usize>::new();
@@ -173,6 +181,7 @@ fn inject_all(
             states: &mut r.states,
             actions: &r.actions,
             frames: r.frames.as_deref_mut(),
+            labels: r.labels.as_mut(),
             steps_per_action: r.steps_per_action,
         };
         match inject(fault, target, &mut rp, cfg, &mut rng) {
@@ -361,9 +370,13 @@ fn load(ctx: &Context, data: &Dataset, env: EnvKind, args: &LoadArgs) -> Result<
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| bad(e.to_string()))?
         };
-        let actions = (m.first_transition..m.first_transition + m.length)
-            .map(|t| data.actions.get(t))
-            .collect();
+        let tr = m.first_transition..m.first_transition + m.length;
+        let actions = tr.clone().map(|t| data.actions.get(t)).collect();
+        let labels = Labels {
+            rewards: data.rewards[tr.clone()].to_vec(),
+            success: data.success[tr.clone()].iter().map(|&x| x != 0).collect(),
+            terminals: data.terminals[tr].iter().map(|&x| x != 0).collect(),
+        };
         rollouts.push(RolloutUnderCheck {
             goal: m.instruction.goal.clone(),
             states,
@@ -374,6 +387,7 @@ fn load(ctx: &Context, data: &Dataset, env: EnvKind, args: &LoadArgs) -> Result<
             frames,
             actions,
             steps_per_action: h,
+            labels: Some(labels),
         });
     }
     Ok(Loaded {
@@ -383,7 +397,8 @@ fn load(ctx: &Context, data: &Dataset, env: EnvKind, args: &LoadArgs) -> Result<
     })
 }
 
-/// Renders frames from the states of rollouts without frames (for frozen-frame injection).
+/// Renders frames from the states of rollouts without frames (for frozen-frame and colour-swap
+/// injection).
 fn render_missing_frames(
     ctx: &Context,
     rollouts: &mut [RolloutUnderCheck],

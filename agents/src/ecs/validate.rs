@@ -1,8 +1,10 @@
 //! Physics validation of rollouts as a bevy_ecs world: one entity per rollout carrying its
 //! goal, full states, actions, `h` (env steps per action) and optional frames; small systems
 //! find violations — `check_states` (interpenetration, workspace, teleport), `replay_dynamics`
-//! (rapier replay, the [`Replayer`] a resource), `check_frames` (render each state and compare
-//! PSNR with the frame; rollouts without frames are skipped) — and `decide_verdict` turns them
+//! (rapier replay, the [`Replayer`] a resource), `check_stored_labels` (rewards, success and
+//! terminal flags recomputed from the goal), `check_frames` (render each state and compare
+//! PSNR with the frame, and each object's colour where it appears; rollouts without frames are
+//! skipped) — and `decide_verdict` turns them
 //! into a [`Verdict`] under the [`FilterPolicy`]. See `vlgor_sim::validate` for the checks.
 
 use bevy_ecs::prelude::*;
@@ -10,6 +12,7 @@ use bevy_ecs::system::RunSystemOnce;
 use std::sync::Mutex;
 use vlgor_render::{RenderConfig, Renderer};
 use vlgor_sim::validate::checks::{check_dynamics, check_states as state_violations};
+use vlgor_sim::validate::labels::{Labels, check_labels};
 use vlgor_sim::validate::perceive::check_state;
 use vlgor_sim::validate::{
     FilterPolicy, Reason, Replayer, ValidatorConfig, Verdict, Violation, verdict,
@@ -17,6 +20,8 @@ use vlgor_sim::validate::{
 use vlgor_sim::{Action, GoalSpec};
 
 use crate::error::CliError;
+
+pub(crate) mod colors;
 
 /// One rollout to validate.
 #[derive(Clone, Debug)]
@@ -33,6 +38,9 @@ pub struct RolloutUnderCheck {
     pub actions: Vec<Action>,
     /// Env steps per action (`h`; real data 1).
     pub steps_per_action: usize,
+    /// Reward, success and terminal labels per transition, when the rollout has them (checked
+    /// against the goal where `ValidatorConfig::check_labels` is on).
+    pub labels: Option<Labels>,
 }
 
 /// Position of the rollout in the input (the verdicts come back in this order).
@@ -60,6 +68,10 @@ pub struct Frames {
     pub size: usize,
     pub camera: String,
 }
+
+/// Stored labels per transition; absent when the rollout has none.
+#[derive(Component)]
+pub struct StoredLabels(pub Labels);
 
 /// Violations found so far.
 #[derive(Component, Default)]
@@ -131,6 +143,32 @@ pub fn replay_dynamics(
     }
 }
 
+/// Label consistency of rollouts with labels: reward, success and terminal flags recomputed
+/// from the goal and the states.
+pub fn check_stored_labels(
+    checking: Res<Checking>,
+    replayer: Res<ReplayerRes>,
+    mut errors: ResMut<CheckError>,
+    mut query: Query<(
+        &RolloutIndex,
+        &Goal,
+        &States,
+        &StoredLabels,
+        &StepsPerAction,
+        &mut Found,
+    )>,
+) {
+    let mut rp = replayer.0.lock().expect("replayer lock");
+    for (index, goal, states, labels, h, mut found) in query.iter_mut() {
+        match check_labels(&mut rp, &goal.0, &states.0, &labels.0, h.0, &checking.cfg) {
+            Ok(v) => found.0.extend(v),
+            Err(e) => {
+                errors.0.get_or_insert(format!("rollout {}: {e}", index.0));
+            }
+        }
+    }
+}
+
 /// Frame consistency of rollouts with frames of the current size: each state rendered with
 /// the renderer given as input and compared with its frame (PSNR below the threshold), and
 /// each frame compared with the previous state's render (a frame that matches the previous
@@ -165,6 +203,14 @@ fn frame_violations(
     frames: &Frames,
     cfg: &ValidatorConfig,
 ) -> Result<Vec<Violation>, String> {
+    let points = states
+        .iter()
+        .map(|s| {
+            rp.snapshot(goal, s)
+                .map(|snap| colors::object_points(&snap))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
     let env = rp.env(goal).map_err(|e| e.to_string())?;
     let scenes = states
         .iter()
@@ -193,6 +239,18 @@ fn frame_violations(
                     cfg.min_frame_psnr_db
                 ),
             ));
+            continue;
+        }
+        if let Some(v) = colors::object_color_violation(
+            j,
+            &f,
+            &rendered[j],
+            frames.size,
+            &scenes[j].camera,
+            &points[j],
+            cfg,
+        ) {
+            out.push(v);
             continue;
         }
         if j > 0 {
@@ -235,6 +293,17 @@ fn check_input(i: usize, r: &RolloutUnderCheck) -> Result<(), CliError> {
     }
     if r.steps_per_action == 0 {
         return Err(bad("steps_per_action must be at least 1".into()));
+    }
+    if let Some(l) = &r.labels {
+        let n = r.actions.len();
+        if l.rewards.len() != n || l.success.len() != n || l.terminals.len() != n {
+            return Err(bad(format!(
+                "{n} actions need {n} labels, got {} rewards, {} success and {} terminal flags",
+                l.rewards.len(),
+                l.success.len(),
+                l.terminals.len()
+            )));
+        }
     }
     for (j, s) in r.states.iter().enumerate() {
         check_state(&r.goal, s).map_err(|e| bad(format!("state {j}: {e}")))?;
@@ -291,6 +360,9 @@ pub fn validate_rollouts(
             Found::default(),
             Decided::default(),
         ));
+        if let Some(labels) = r.labels {
+            e.insert(StoredLabels(labels));
+        }
         if let Some(frames) = r.frames {
             e.insert(Frames {
                 frames,
@@ -307,7 +379,7 @@ pub fn validate_rollouts(
     world.insert_resource(CheckError::default());
 
     let mut schedule = Schedule::default();
-    schedule.add_systems((check_states, replay_dynamics).chain());
+    schedule.add_systems((check_states, replay_dynamics, check_stored_labels).chain());
     schedule.run(&mut world);
     take_error(&mut world)?;
 

@@ -190,6 +190,7 @@ pub fn validate_and_write(
             camera,
             actions: d.actions.clone(),
             steps_per_action: d.h,
+            labels: None,
         });
     }
     let policy = match plan.filter {

@@ -223,6 +223,32 @@ impl MetaWorldEnv {
     }
 
     /// Evaluates stages and constraint after a step; returns (reward, success).
+    /// The outcome [`Env::step`] reports for the step from full state `from` to full state
+    /// `to` (reward, success, terminal, timeout), recomputed from the two states: the goal's
+    /// stage and path constraint advance from `from`'s as they do in a step. Leaves the
+    /// environment at `to` with the recomputed progress.
+    pub fn transition_outcome(
+        &mut self,
+        from: &[f32],
+        to: &[f32],
+    ) -> Result<StepOutcome, SimError> {
+        self.set_state(from)?;
+        let prev = self.perceived();
+        let (stage, violated) = (self.stage, self.violated);
+        self.set_state(to)?;
+        self.stage = stage;
+        self.violated = violated;
+        let (reward, success) = self.evaluate(&prev);
+        let o = &self.phys.object;
+        let off_table = o.pos.z < OFF_TABLE_Z || o.pos.length() >= 10.0;
+        Ok(StepOutcome {
+            reward,
+            success: success && !off_table,
+            terminal: off_table,
+            timeout: self.steps >= HORIZON,
+        })
+    }
+
     fn evaluate(&mut self, prev: &Perceived) -> (f32, bool) {
         let p = self.perceived();
         let ctx0 = EpisodeContext {

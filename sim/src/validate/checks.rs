@@ -1,5 +1,5 @@
-//! Checks on full states: interpenetration and out-of-workspace per state, teleport per
-//! transition. Pure functions of [`Snapshot`]s (see [`Replayer::snapshot`]).
+//! Checks on full states: interpenetration, out-of-workspace and floating (see [`super::height`])
+//! per state, teleport per transition. Pure functions of [`Snapshot`]s (see [`Replayer::snapshot`]).
 
 use glam::{Quat, Vec3};
 
@@ -23,9 +23,9 @@ fn v(a: [f32; 3]) -> Vec3 {
     Vec3::from(a)
 }
 
-/// Interpenetration and workspace violations of one state (`step` = state index).
+/// Interpenetration, workspace and floating violations of one state (`step` = state index).
 pub fn check_snapshot(step: usize, snap: &Snapshot, cfg: &ValidatorConfig) -> Vec<Violation> {
-    let mut out = Vec::new();
+    let mut out = super::height::check_heights(step, snap, cfg);
     let tol = cfg.overlap_tolerance_m;
     let margin = cfg.workspace_margin_m;
     match snap {
@@ -83,6 +83,7 @@ pub fn check_snapshot(step: usize, snap: &Snapshot, cfg: &ValidatorConfig) -> Ve
             object_rot,
             pads,
             pad_rots,
+            ..
         } => {
             let free = super::perceive::free_object(*task);
             if let Some((r, half)) = free {

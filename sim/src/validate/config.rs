@@ -6,6 +6,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::EnvKind;
 
+/// Height tolerance (m) of the floating check: on 300 real CLEVR and 100 real Meta-World expert
+/// rollouts (true states) balls rest within 0.1 mm of table + radius and free objects not held
+/// lie at most 1.7 mm above the table (`tests/validate_completeness.rs`, 0 false alarms);
+/// 3 cm leaves room for contacts and perceived noise and stays under the 5 cm a lifted object
+/// gets.
+pub const HEIGHT_TOLERANCE_M: f32 = 0.03;
+/// Reward tolerance of the label check: float noise only (rewards are recomputed by the same
+/// functions on the same states).
+pub const LABEL_REWARD_TOLERANCE: f32 = 1e-3;
+/// Object patch PSNR of the frame check (dB): 6 dB under the whole frame's 18 dB, since an
+/// object's edges are where an imagined frame errs most; two swapped CLEVR colours give well
+/// under 10 dB.
+pub const MIN_OBJECT_PSNR_DB: f32 = 12.0;
+
 /// Thresholds of every check. Units: metres, env steps, dB.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +33,19 @@ pub struct ValidatorConfig {
     /// ~1 cm makes the check meaningless, so [`ValidatorConfig::for_env`] turns it off (1.0 m)
     /// and [`ValidatorConfig::for_true_states`] sets 0.02 m.
     pub gripper_tolerance_m: f32,
+    /// Allowed height (m) of an unsupported object above its resting height (CLEVR: ball
+    /// centre above table + radius; Meta-World: a free object's lowest point above the table
+    /// top); also the slack of the ball-on-ball support test. Perceived Meta-World states
+    /// carry no velocities, so an object dropped from the gripper and still in flight looks
+    /// floating (2 of 30 real rollouts with 1 cm of readout noise): [`ValidatorConfig::for_env`]
+    /// turns the check off there (1.0 m), [`ValidatorConfig::for_true_states`] sets
+    /// [`HEIGHT_TOLERANCE_M`].
+    pub height_tolerance_m: f32,
+    /// Play (m) of the grasp test of the height check: how far the pads may stand off a
+    /// Meta-World free object (along x, y, z and in their opening) and still hold it. True
+    /// states: 0.01 (real grasps squeeze the pads into the object); perceived states: 0.03
+    /// (three standard deviations of the ~1 cm readout noise).
+    pub held_slack_m: f32,
     /// Allowed distance (m) beyond the walls (CLEVR) or the workspace box (Meta-World).
     pub workspace_margin_m: f32,
     /// Largest plausible displacement of any object per env step (m). A model step of `h` env
@@ -27,7 +54,7 @@ pub struct ValidatorConfig {
     /// Added to the teleport threshold once per transition: absorbs readout noise (m).
     pub displacement_slack_m: f32,
     /// Largest allowed position error (m) of an object between the replayed and the given
-    /// s_{k+1} (CLEVR: ball xy; Meta-World: object point xyz).
+    /// s_{k+1} (full positions: CLEVR ball centre xyz; Meta-World object point xyz).
     pub replay_tolerance_m: f32,
     /// Largest allowed error (m) of the Meta-World hand in the replay; looser than the object's
     /// because a perceived state carries no hand velocity. Unused for CLEVR.
@@ -36,6 +63,16 @@ pub struct ValidatorConfig {
     /// replayed one) added to its replay tolerance: replaying from a perceived state (no
     /// velocities, ~1 cm noise on contacts) errs in proportion to the motion involved.
     pub replay_relative_tolerance: f32,
+    /// Whether transitions' reward, success and terminal labels are recomputed from the goal
+    /// and the states (true simulator states only: a perceived state lacks the episode's
+    /// progress, e.g. Meta-World's stage, and its readout noise moves shaped rewards).
+    pub check_labels: bool,
+    /// Largest allowed difference between a stored and the recomputed reward.
+    pub label_reward_tolerance: f32,
+    /// Smallest PSNR (dB) between the frame and the render of its state in a small patch at
+    /// each object's projected centre (CLEVR balls, the Meta-World object point): a frame
+    /// whose objects have the wrong colours fails it even when the whole frame's PSNR passes.
+    pub min_object_psnr_db: f32,
     /// Smallest PSNR (dB) between a frame and the render of its state.
     pub min_frame_psnr_db: f32,
     /// A frame whose PSNR against the previous state's render beats its own state's render by
@@ -51,24 +88,34 @@ impl ValidatorConfig {
             EnvKind::Clevr => ValidatorConfig {
                 overlap_tolerance_m: 0.05,
                 gripper_tolerance_m: 1.0,
+                height_tolerance_m: HEIGHT_TOLERANCE_M,
+                held_slack_m: 0.03,
                 workspace_margin_m: 0.05,
                 max_displacement_per_step_m: 0.45,
                 displacement_slack_m: 0.05,
                 replay_tolerance_m: 0.15,
                 replay_hand_tolerance_m: 0.0,
                 replay_relative_tolerance: 0.0,
+                check_labels: false,
+                label_reward_tolerance: LABEL_REWARD_TOLERANCE,
+                min_object_psnr_db: MIN_OBJECT_PSNR_DB,
                 min_frame_psnr_db: 18.0,
                 stale_frame_margin_db: 1.0,
             },
             EnvKind::MetaWorld => ValidatorConfig {
                 overlap_tolerance_m: 0.04,
                 gripper_tolerance_m: 1.0,
+                height_tolerance_m: 1.0,
+                held_slack_m: 0.03,
                 workspace_margin_m: 0.05,
                 max_displacement_per_step_m: 0.03,
                 displacement_slack_m: 0.06,
                 replay_tolerance_m: 0.10,
                 replay_hand_tolerance_m: 0.10,
                 replay_relative_tolerance: 0.5,
+                check_labels: false,
+                label_reward_tolerance: LABEL_REWARD_TOLERANCE,
+                min_object_psnr_db: MIN_OBJECT_PSNR_DB,
                 min_frame_psnr_db: 18.0,
                 stale_frame_margin_db: 1.0,
             },
@@ -82,6 +129,9 @@ impl ValidatorConfig {
         let mut cfg = Self::for_env(env);
         cfg.replay_tolerance_m = 0.02;
         cfg.replay_relative_tolerance = 0.0;
+        cfg.check_labels = true;
+        cfg.held_slack_m = 0.01;
+        cfg.height_tolerance_m = HEIGHT_TOLERANCE_M;
         if env == EnvKind::MetaWorld {
             cfg.replay_hand_tolerance_m = 0.02;
             cfg.gripper_tolerance_m = 0.02;
@@ -106,6 +156,8 @@ impl ValidatorConfig {
         let fields = [
             ("overlap_tolerance_m", self.overlap_tolerance_m),
             ("gripper_tolerance_m", self.gripper_tolerance_m),
+            ("height_tolerance_m", self.height_tolerance_m),
+            ("held_slack_m", self.held_slack_m),
             ("workspace_margin_m", self.workspace_margin_m),
             (
                 "max_displacement_per_step_m",
@@ -115,6 +167,8 @@ impl ValidatorConfig {
             ("replay_tolerance_m", self.replay_tolerance_m),
             ("replay_hand_tolerance_m", self.replay_hand_tolerance_m),
             ("replay_relative_tolerance", self.replay_relative_tolerance),
+            ("label_reward_tolerance", self.label_reward_tolerance),
+            ("min_object_psnr_db", self.min_object_psnr_db),
             ("min_frame_psnr_db", self.min_frame_psnr_db),
             ("stale_frame_margin_db", self.stale_frame_margin_db),
         ];

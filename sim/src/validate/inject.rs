@@ -11,10 +11,13 @@ use std::str::FromStr;
 use thiserror::Error;
 
 use super::config::ValidatorConfig;
+use super::height::free_object_support;
+use super::labels::Labels;
 use super::perceive::check_state;
 use super::reason::Reason;
 use super::replay::Replayer;
-use crate::clevr::physics::{BALL_RADIUS, DIRECTIONS, REACH_X, REACH_Y, TABLE_Z};
+use crate::clevr::goal::SUCCESS_REWARD;
+use crate::clevr::physics::{BALL_RADIUS, BALL_Z, DIRECTIONS, REACH_X, REACH_Y, TABLE_Z};
 use crate::metaworld::physics::PhysState;
 use crate::metaworld::{MetaWorldGoal, Task};
 use crate::{Action, Env, GoalSpec, SimError};
@@ -34,15 +37,26 @@ pub enum Fault {
     FrozenFrame,
     /// A ball / the object put below the table surface.
     ThroughTable,
+    /// A ball / the free object lifted 5 to 10 cm above the table, nothing holding it up
+    /// (Meta-World: a state where it rests on the table; jointed objects: not applicable).
+    Lift,
+    /// One transition's reward, success or terminal label rewritten (labels required).
+    Relabel,
+    /// Two objects' colours swapped in the frames from some step on (frames required; drawn
+    /// by the renderer, so injected by `vlgor check`, not by [`inject`]).
+    ColorSwap,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 5] = [
+    pub const ALL: [Fault; 8] = [
         Fault::Overlap,
         Fault::Teleport,
         Fault::WrongBall,
         Fault::FrozenFrame,
         Fault::ThroughTable,
+        Fault::Lift,
+        Fault::Relabel,
+        Fault::ColorSwap,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +66,9 @@ impl Fault {
             Fault::WrongBall => "wrong-ball",
             Fault::FrozenFrame => "frozen-frame",
             Fault::ThroughTable => "through-table",
+            Fault::Lift => "lift",
+            Fault::Relabel => "relabel",
+            Fault::ColorSwap => "color-swap",
         }
     }
 
@@ -61,7 +78,9 @@ impl Fault {
             Fault::Overlap | Fault::ThroughTable => Reason::Interpenetration,
             Fault::Teleport => Reason::Teleport,
             Fault::WrongBall => Reason::DynamicsReplay,
-            Fault::FrozenFrame => Reason::FrameConsistency,
+            Fault::FrozenFrame | Fault::ColorSwap => Reason::FrameConsistency,
+            Fault::Lift => Reason::Floating,
+            Fault::Relabel => Reason::Label,
         }
     }
 }
@@ -101,16 +120,20 @@ pub enum InjectError {
 }
 
 /// A rollout to put a fault into: full states per keyframe, `actions[k]` taking state k to
-/// k + 1 (held `steps_per_action` env steps), frames (u8 H×W×3 per keyframe) when present.
+/// k + 1 (held `steps_per_action` env steps), frames (u8 H×W×3 per keyframe) and labels when
+/// present.
 pub struct FaultTarget<'a> {
     pub goal: &'a GoalSpec,
     pub states: &'a mut [Vec<f32>],
     pub actions: &'a [Action],
     pub frames: Option<&'a mut [Vec<u8>]>,
+    pub labels: Option<&'a mut Labels>,
     pub steps_per_action: usize,
 }
 
 const TRIES: usize = 400;
+/// How high (m) a lifted object goes above its resting height.
+pub const LIFT_M: [f32; 2] = [0.05, 0.10];
 
 /// Puts `fault` into `target` at a random step drawn from `rng`.
 pub fn inject(
@@ -129,6 +152,13 @@ pub fn inject(
     }
     let step = match (fault, target.goal) {
         (Fault::FrozenFrame, _) => frozen_frame(target)?,
+        (Fault::Relabel, _) => relabel(target, rng)?,
+        (Fault::ColorSwap, _) => {
+            return Err(not_applicable(
+                fault,
+                "colour swaps are drawn by the renderer (vlgor check --inject color-swap)",
+            ));
+        }
         (_, GoalSpec::Clevr(_)) => clevr(fault, target, cfg, rng)?,
         (_, GoalSpec::MetaWorld(g)) => {
             let g = g.clone();
@@ -181,6 +211,40 @@ fn frozen_frame(t: FaultTarget<'_>) -> Result<usize, InjectError> {
     Ok(k + 1)
 }
 
+/// Rewrites one transition's labels: its success flag flipped (CLEVR: the terminal flag with
+/// it, the reward the goal's success reward or none), its terminal flag flipped, or its reward
+/// moved by 0.5 to 5.
+fn relabel(t: FaultTarget<'_>, rng: &mut dyn RngCore) -> Result<usize, InjectError> {
+    let fault = Fault::Relabel;
+    let n = t.states.len() - 1;
+    let Some(labels) = t.labels else {
+        return Err(not_applicable(fault, "the rollout has no labels"));
+    };
+    if labels.len() != n || labels.success.len() != n || labels.terminals.len() != n {
+        return Err(not_applicable(
+            fault,
+            format!("{} labels for {n} transitions", labels.len()),
+        ));
+    }
+    let k = rng.random_range(0..n);
+    match rng.random_range(0..3) {
+        0 => {
+            let s = !labels.success[k];
+            labels.success[k] = s;
+            if let GoalSpec::Clevr(_) = t.goal {
+                labels.terminals[k] = s;
+                labels.rewards[k] = if s { SUCCESS_REWARD } else { 0.0 };
+            }
+        }
+        1 => labels.terminals[k] = !labels.terminals[k],
+        _ => {
+            let d = rng.random_range(0.5..5.0);
+            labels.rewards[k] += if rng.random_bool(0.5) { d } else { -d };
+        }
+    }
+    Ok(k)
+}
+
 /// CLEVR ball `i`'s centre in a full state.
 fn ball(s: &[f32], i: usize) -> Vec3 {
     Vec3::new(s[i * 13], s[i * 13 + 1], s[i * 13 + 2])
@@ -228,6 +292,16 @@ fn clevr(
             for s in &mut t.states[k..] {
                 let p = ball(s, i);
                 set_ball(s, i, Vec3::new(p.x, p.y, TABLE_Z - depth));
+            }
+            Ok(k)
+        }
+        Fault::Lift => {
+            let k = rng.random_range(1..n);
+            let i = rng.random_range(0..5);
+            let up = rng.random_range(LIFT_M[0]..LIFT_M[1]);
+            for s in &mut t.states[k..] {
+                let p = ball(s, i);
+                set_ball(s, i, Vec3::new(p.x, p.y, BALL_Z + up));
             }
             Ok(k)
         }
@@ -308,7 +382,9 @@ fn clevr(
                 "no push moved its ball while another ball was free to move instead",
             ))
         }
-        Fault::FrozenFrame => unreachable!("handled by frozen_frame"),
+        Fault::FrozenFrame | Fault::Relabel | Fault::ColorSwap => {
+            unreachable!("handled by inject")
+        }
     }
 }
 
@@ -370,6 +446,44 @@ fn metaworld(
                 add3(s, OBJECT, Vec3::new(0.0, 0.0, -drop));
             }
             Ok(k)
+        }
+        Fault::Lift => {
+            if !free {
+                return Err(not_applicable(
+                    fault,
+                    format!("the {} object hangs on its joint", goal.task),
+                ));
+            }
+            let spec = GoalSpec::MetaWorld(goal.clone());
+            let tol = cfg.height_tolerance_m;
+            let mut ks: Vec<usize> = (1..n).collect();
+            shuffle(&mut ks, rng);
+            for k in ks {
+                let snap = replayer.snapshot(&spec, &t.states[k])?;
+                if !matches!(free_object_support(&snap, cfg.held_slack_m), Some((low, false)) if low <= tol)
+                {
+                    continue;
+                }
+                // Not lifted into the pads (that would be a grasp).
+                let up = rng.random_range(LIFT_M[0]..LIFT_M[1]);
+                let mut lifted = t.states[k].clone();
+                add3(&mut lifted, OBJECT, Vec3::new(0.0, 0.0, up));
+                let snap = replayer.snapshot(&spec, &lifted)?;
+                if matches!(
+                    free_object_support(&snap, cfg.held_slack_m),
+                    Some((_, true))
+                ) {
+                    continue;
+                }
+                for s in &mut t.states[k..] {
+                    add3(s, OBJECT, Vec3::new(0.0, 0.0, up));
+                }
+                return Ok(k);
+            }
+            Err(not_applicable(
+                fault,
+                "the object never rests on the table outside the gripper",
+            ))
         }
         Fault::Teleport => {
             let jump = (1.25 * cfg.teleport_threshold(t.steps_per_action)).max(0.3);
@@ -469,6 +583,8 @@ fn metaworld(
                 "the hand is never 0.15 m from the object over a transition (or no room to move it)",
             ))
         }
-        Fault::FrozenFrame => unreachable!("handled by frozen_frame"),
+        Fault::FrozenFrame | Fault::Relabel | Fault::ColorSwap => {
+            unreachable!("handled by inject")
+        }
     }
 }

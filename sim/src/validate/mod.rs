@@ -2,7 +2,9 @@
 //! checked against the simulators, each violation carrying a named [`Reason`] and a magnitude.
 //!
 //! * [`checks`] — pure checks on full simulator states: interpenetration, out of the workspace,
-//!   teleport (displacement beyond the plausible speed).
+//!   teleport (displacement beyond the plausible speed); [`height`] — objects floating above
+//!   the table with nothing holding them up.
+//! * [`labels`] — reward, success and terminal labels recomputed from the goal and the states.
 //! * [`replay`] — dynamics replay: [`Replayer`] sets the simulator to s_k, applies a_k `h` times
 //!   and compares the objects with s_{k+1}.
 //! * [`perceive`] — what a state readout sees ([`perceive`]) and full states rebuilt from it
@@ -14,7 +16,7 @@
 //!   and the state rebuilding.
 //!
 //! Modules depend downward only: `reason`, `config`, `objects` ← `perceive` ← `replay` ←
-//! `checks` ← `inject`; `verdict` needs only `reason`.
+//! `height` ← `checks` ← `labels` ← `inject`; `verdict` needs only `reason`.
 //!
 //! Frame consistency (render the state, compare with the frame) needs the renderer and lives in
 //! the agents crate; its reason and threshold are defined here. Everything in this module is
@@ -23,7 +25,9 @@
 
 pub mod checks;
 pub mod config;
+pub mod height;
 pub mod inject;
+pub mod labels;
 pub mod objects;
 pub mod perceive;
 pub mod reason;

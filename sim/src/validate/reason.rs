@@ -25,16 +25,25 @@ pub enum Reason {
     /// Replaying a transition made the physics engine diverge (the state is far outside
     /// anything it can simulate); magnitude 0.
     Diverged,
+    /// An object hovers above the table with nothing holding it up: no ball under it, not
+    /// between the gripper's pads (m above its resting height beyond the tolerance's
+    /// reference, i.e. the height above rest).
+    Floating,
+    /// A transition's reward, success or terminal label differs from what the goal gives on
+    /// its states (magnitude: the reward error, or 1 for a wrong flag).
+    Label,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 6] = [
+    pub const ALL: [Reason; 8] = [
         Reason::Interpenetration,
         Reason::OutOfWorkspace,
         Reason::Teleport,
         Reason::DynamicsReplay,
         Reason::FrameConsistency,
         Reason::Diverged,
+        Reason::Floating,
+        Reason::Label,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +54,8 @@ impl Reason {
             Reason::DynamicsReplay => "dynamics_replay",
             Reason::FrameConsistency => "frame_consistency",
             Reason::Diverged => "diverged",
+            Reason::Floating => "floating",
+            Reason::Label => "label",
         }
     }
 }

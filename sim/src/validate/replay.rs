@@ -30,9 +30,11 @@ pub enum Snapshot {
         hand: [f32; 3],
         /// The object's observed point (puck, mug, handle, button face...).
         key: [f32; 3],
-        /// The object body's centre and orientation.
+        /// The object body's centre, orientation and linear velocity (m/s; zero in perceived
+        /// states).
         object: [f32; 3],
         object_rot: [f32; 4],
+        object_vel: [f32; 3],
         /// Right and left finger pad centres and orientations.
         pads: [[f32; 3]; 2],
         pad_rots: [[f32; 4]; 2],
@@ -117,6 +119,7 @@ impl Replayer {
                     key: p.object,
                     object: phys.object.pos.to_array(),
                     object_rot: phys.object.rot.to_array(),
+                    object_vel: phys.object.linvel.to_array(),
                     pads: phys.fingers.map(|f| f.pos.to_array()),
                     pad_rots: phys.fingers.map(|f| f.rot.to_array()),
                 })
@@ -170,8 +173,8 @@ impl Replayer {
 
     /// Dynamics replay of transition `k` (`s_k` → `s_next` under `action` held for `h` env
     /// steps): a [`Reason::DynamicsReplay`] violation when an object's replayed position
-    /// differs from `s_next` by more than the tolerance (CLEVR: any ball's xy; Meta-World: the
-    /// object point, and the hand with its own tolerance), the tolerance widened by
+    /// differs from `s_next` by more than the tolerance (full positions x, y, z: CLEVR any
+    /// ball's centre; Meta-World the object point, and the hand with its own tolerance), the tolerance widened by
     /// [`ValidatorConfig::replay_relative_tolerance`] times the larger of the given and the
     /// replayed displacement. Magnitude: the largest error (m).
     #[allow(clippy::too_many_arguments)]
@@ -186,66 +189,64 @@ impl Replayer {
         cfg: &ValidatorConfig,
     ) -> Result<Option<Violation>, SimError> {
         let replayed = self.replay(goal, s_k, action, h)?;
-        let from = self.perceived_of_state(goal, s_k)?;
-        let want = self.perceived_of_state(goal, s_next)?;
-        let got = self.perceived_of_state(goal, &replayed)?;
-        let dist = |a: &[f32], b: &[f32], i: usize, n: usize| {
-            (i..i + n)
-                .map(|j| (a[j] - b[j]).powi(2))
-                .sum::<f32>()
-                .sqrt()
-        };
-        // (error, tolerance, what): the tolerance grows with the motion involved, since a
+        let from = self.positions(goal, s_k)?;
+        let want = self.positions(goal, s_next)?;
+        let got = self.positions(goal, &replayed)?;
+        // (error, tolerance, index): the tolerance grows with the motion involved, since a
         // perceived state carries no velocities and noisy contacts.
-        let item = |i: usize, n: usize, tol: f32, what: String| {
-            let moved = dist(&want, &from, i, n).max(dist(&got, &from, i, n));
-            (
-                dist(&want, &got, i, n),
-                tol + cfg.replay_relative_tolerance * moved,
-                what,
-            )
-        };
-        let items: Vec<(f32, f32, String)> = match goal {
-            GoalSpec::Clevr(_) => (0..NUM_BALLS)
-                .map(|b| item(2 * b, 2, cfg.replay_tolerance_m, format!("ball {b}")))
-                .collect(),
-            GoalSpec::MetaWorld(_) => vec![
-                item(4, 3, cfg.replay_tolerance_m, "object".to_string()),
-                item(0, 3, cfg.replay_hand_tolerance_m, "hand".to_string()),
-            ],
-        };
+        let items: Vec<(f32, f32, usize)> = (0..want.len())
+            .map(|i| {
+                let tol = match (goal, i) {
+                    (GoalSpec::MetaWorld(_), 1) => cfg.replay_hand_tolerance_m,
+                    _ => cfg.replay_tolerance_m,
+                };
+                let moved = (want[i].1 - from[i].1)
+                    .length()
+                    .max((got[i].1 - from[i].1).length());
+                (
+                    (want[i].1 - got[i].1).length(),
+                    tol + cfg.replay_relative_tolerance * moved,
+                    i,
+                )
+            })
+            .collect();
         let worst = items
             .iter()
             .filter(|(e, tol, _)| e > tol)
             .max_by(|a, b| (a.0 - a.1).total_cmp(&(b.0 - b.1)));
-        Ok(worst.map(|(e, tol, what)| {
-            let (at_k, moved) = match goal {
-                GoalSpec::Clevr(_) => {
-                    let b: usize = what[5..].parse().unwrap_or(0);
-                    (
-                        Vec3::new(want[2 * b], want[2 * b + 1], 0.0),
-                        Vec3::new(got[2 * b], got[2 * b + 1], 0.0),
-                    )
-                }
-                GoalSpec::MetaWorld(_) => {
-                    let i = if what == "hand" { 0 } else { 4 };
-                    (
-                        Vec3::new(want[i], want[i + 1], want[i + 2]),
-                        Vec3::new(got[i], got[i + 1], got[i + 2]),
-                    )
-                }
-            };
+        Ok(worst.map(|&(e, tol, i)| {
             Violation::new(
                 k,
                 Reason::DynamicsReplay,
-                *e,
+                e,
                 format!(
-                    "{what}: replaying the action {h} step(s) gives {:?}, the rollout shows {:?} ({e:.3} m apart, tolerance {tol:.3} m)",
-                    round3(moved),
-                    round3(at_k)
+                    "{}: replaying the action {h} step(s) gives {:?}, the rollout shows {:?} ({e:.3} m apart, tolerance {tol:.3} m)",
+                    want[i].0,
+                    round3(got[i].1),
+                    round3(want[i].1)
                 ),
             )
         }))
+    }
+
+    /// The full positions (x, y, z) the replay compares: CLEVR — the five ball centres;
+    /// Meta-World — the object's observed point, then the hand.
+    fn positions(
+        &mut self,
+        goal: &GoalSpec,
+        state: &[f32],
+    ) -> Result<Vec<(String, Vec3)>, SimError> {
+        Ok(match self.snapshot(goal, state)? {
+            Snapshot::Clevr { balls } => balls
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (format!("ball {i}"), Vec3::from(*b)))
+                .collect(),
+            Snapshot::MetaWorld { hand, key, .. } => vec![
+                ("object".to_string(), Vec3::from(key)),
+                ("hand".to_string(), Vec3::from(hand)),
+            ],
+        })
     }
 }
 

@@ -69,10 +69,13 @@ pub struct Verdict {
 /// transition j - 1 that produced it (`None` for a bad initial state).
 pub fn violating_transition(v: &Violation) -> Option<usize> {
     match v.reason {
-        Reason::Teleport | Reason::DynamicsReplay | Reason::Diverged => Some(v.step),
-        Reason::Interpenetration | Reason::OutOfWorkspace | Reason::FrameConsistency => {
-            v.step.checked_sub(1)
+        Reason::Teleport | Reason::DynamicsReplay | Reason::Diverged | Reason::Label => {
+            Some(v.step)
         }
+        Reason::Interpenetration
+        | Reason::OutOfWorkspace
+        | Reason::FrameConsistency
+        | Reason::Floating => v.step.checked_sub(1),
     }
 }
 
