@@ -109,11 +109,26 @@ pub fn check_states(
 ) {
     let mut rp = replayer.0.lock().expect("replayer lock");
     for (index, goal, states, h, mut found) in query.iter_mut() {
-        match state_violations(&mut rp, &goal.0, &states.0, h.0, &checking.cfg) {
-            Ok(v) => found.0.extend(v),
-            Err(e) => {
-                errors.0.get_or_insert(format!("rollout {}: {e}", index.0));
-            }
+        record(
+            &mut found,
+            &mut errors,
+            index,
+            state_violations(&mut rp, &goal.0, &states.0, h.0, &checking.cfg),
+        );
+    }
+}
+
+/// Adds a check's violations to the rollout's findings, or keeps the first error of the run.
+fn record(
+    found: &mut Found,
+    errors: &mut CheckError,
+    index: &RolloutIndex,
+    result: Result<Vec<Violation>, impl std::fmt::Display>,
+) {
+    match result {
+        Ok(v) => found.0.extend(v),
+        Err(e) => {
+            errors.0.get_or_insert(format!("rollout {}: {e}", index.0));
         }
     }
 }
@@ -134,12 +149,12 @@ pub fn replay_dynamics(
 ) {
     let mut rp = replayer.0.lock().expect("replayer lock");
     for (index, goal, states, actions, h, mut found) in query.iter_mut() {
-        match check_dynamics(&mut rp, &goal.0, &states.0, &actions.0, h.0, &checking.cfg) {
-            Ok(v) => found.0.extend(v),
-            Err(e) => {
-                errors.0.get_or_insert(format!("rollout {}: {e}", index.0));
-            }
-        }
+        record(
+            &mut found,
+            &mut errors,
+            index,
+            check_dynamics(&mut rp, &goal.0, &states.0, &actions.0, h.0, &checking.cfg),
+        );
     }
 }
 
@@ -160,12 +175,12 @@ pub fn check_stored_labels(
 ) {
     let mut rp = replayer.0.lock().expect("replayer lock");
     for (index, goal, states, labels, h, mut found) in query.iter_mut() {
-        match check_labels(&mut rp, &goal.0, &states.0, &labels.0, h.0, &checking.cfg) {
-            Ok(v) => found.0.extend(v),
-            Err(e) => {
-                errors.0.get_or_insert(format!("rollout {}: {e}", index.0));
-            }
-        }
+        record(
+            &mut found,
+            &mut errors,
+            index,
+            check_labels(&mut rp, &goal.0, &states.0, &labels.0, h.0, &checking.cfg),
+        );
     }
 }
 
@@ -186,12 +201,12 @@ pub fn check_frames(
         if frames.size != size.0 {
             continue;
         }
-        match frame_violations(&mut rp, renderer, &goal.0, &states.0, frames, &checking.cfg) {
-            Ok(v) => found.0.extend(v),
-            Err(e) => {
-                errors.0.get_or_insert(format!("rollout {}: {e}", index.0));
-            }
-        }
+        record(
+            &mut found,
+            &mut errors,
+            index,
+            frame_violations(&mut rp, renderer, &goal.0, &states.0, frames, &checking.cfg),
+        );
     }
 }
 

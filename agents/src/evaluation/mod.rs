@@ -169,7 +169,7 @@ pub fn evaluate(ctx: &Context, plan: &EvalPlan) -> Result<EvalOutcome, CliError>
         Subject::Scripted(s) => run_scripted(plan, *s, &bar)?,
         Subject::Checkpoints(paths) => {
             let mut learned = Learned::load(ctx, paths, kind)?;
-            learned.run(ctx, plan, &bar)?
+            learned.run(plan, &bar)?
         }
     };
     let references = plan
@@ -370,7 +370,6 @@ impl Learned {
     /// Every checkpoint on every job of the plan; cells scored over the checkpoints.
     fn run(
         &mut self,
-        ctx: &Context,
         plan: &EvalPlan,
         bar: &indicatif::ProgressBar,
     ) -> Result<PolicyResult, CliError> {
@@ -379,7 +378,7 @@ impl Learned {
             let jobs = jobs_of(plan, spec);
             let mut runs = Vec::with_capacity(self.policies.len());
             for k in 0..self.policies.len() {
-                runs.push(self.run_jobs(ctx, k, spec, jobs.clone(), plan.parallel, bar)?);
+                runs.push(self.run_jobs(k, spec, jobs.clone(), plan.parallel, bar)?);
             }
             cells.extend(score_cells(plan, spec, &runs));
         }
@@ -400,7 +399,6 @@ impl Learned {
     /// Runs `jobs` with checkpoint `k`.
     fn run_jobs(
         &mut self,
-        _ctx: &Context,
         k: usize,
         spec: EnvSpec,
         jobs: Vec<EpisodeJob>,
@@ -440,7 +438,7 @@ impl Learned {
         self.set_checkpoints(ctx, &[checkpoint.to_path_buf()], None)?;
         let jobs = episode_jobs(spec, level, ctx.seed, episodes);
         let hidden = indicatif::ProgressBar::hidden();
-        let outcomes = self.run_jobs(ctx, 0, spec, jobs, 16, &hidden)?;
+        let outcomes = self.run_jobs(0, spec, jobs, 16, &hidden)?;
         Ok(outcomes.iter().filter(|o| o.success).count() as f64 / outcomes.len().max(1) as f64)
     }
 }

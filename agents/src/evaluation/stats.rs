@@ -3,10 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Mean and population standard deviation (NaN for an empty slice).
-pub fn mean_std(xs: &[f64]) -> (f64, f64) {
-    crate::report::mean_std(xs)
-}
+pub use crate::report::mean_std;
 
 /// The mean of `a − b` over paired episodes with its 95% interval (normal approximation:
 /// mean ± 1.96 · sd / √n, sd the sample standard deviation of the differences).

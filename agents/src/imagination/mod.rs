@@ -150,7 +150,6 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
     let mut drafts = Vec::with_capacity(plan.count);
     let mut frames_made = 0usize;
     for (b, chunk) in picks.chunks(plan.batch).enumerate() {
-        let chunk_eps: Vec<usize> = chunk.iter().map(|(e, _)| *e).collect();
         let mut instructions: Vec<Instruction> = Vec::with_capacity(chunk.len());
         let mut initial = Vec::new();
         let mut goals = Vec::with_capacity(chunk.len());
@@ -204,7 +203,7 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
             }),
         )
         .map_err(vlm_error)?;
-        for (k, &e) in chunk_eps.iter().enumerate() {
+        for (k, &(e, _)) in chunk.iter().enumerate() {
             // A step-level goal (CLEVR "move ball X toward D") is decided by its first push.
             if instructions[k].goal.is_step_level() {
                 out.frames[k].truncate(2);

@@ -15,6 +15,28 @@ fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
+/// Success of record `key` (`{algo}-{variant}` or a reference name) per level: mean ± std
+/// over the policy seeds (fractions); levels without a record are left out.
+fn levels_over_seeds(ctx: &Context, records: &Value, key: &str) -> serde_json::Map<String, Value> {
+    let mut levels = serde_json::Map::new();
+    for level in EVAL_LEVELS {
+        let xs: Vec<f64> = ctx
+            .config
+            .pipeline
+            .seeds
+            .iter()
+            .filter_map(|s| records.get(format!("{key}-s{s}")))
+            .map(|r| f(&r["success"][level]))
+            .filter(|x| x.is_finite())
+            .collect();
+        if !xs.is_empty() {
+            let (m, sd) = mean_std(&xs);
+            levels.insert(level.into(), json!({"mean": m, "std": sd, "per_seed": xs}));
+        }
+    }
+    levels
+}
+
 /// Success per algorithm, variant and level: mean ± std over seeds (fractions).
 fn success(ctx: &Context, policies: &Value) -> Value {
     let p = &ctx.config.pipeline;
@@ -22,21 +44,7 @@ fn success(ctx: &Context, policies: &Value) -> Value {
     for algo in &p.algos {
         let mut per_variant = serde_json::Map::new();
         for v in variants(algo, p.unvalidated_ablation) {
-            let mut levels = serde_json::Map::new();
-            for level in EVAL_LEVELS {
-                let xs: Vec<f64> = p
-                    .seeds
-                    .iter()
-                    .filter_map(|s| policies.get(format!("{algo}-{}-s{s}", v.name)))
-                    .map(|r| f(&r["success"][level]))
-                    .filter(|x| x.is_finite())
-                    .collect();
-                if xs.is_empty() {
-                    continue;
-                }
-                let (m, s) = mean_std(&xs);
-                levels.insert(level.into(), json!({"mean": m, "std": s, "per_seed": xs}));
-            }
+            let levels = levels_over_seeds(ctx, policies, &format!("{algo}-{}", v.name));
             if !levels.is_empty() {
                 per_variant.insert(v.name.into(), Value::Object(levels));
             }
@@ -59,26 +67,15 @@ fn episodes_of(ctx: &Context, records: &Value, key: &str, level: &str) -> Option
 
 /// Reference rows (random, expert) per level: mean ± std over the policy seeds.
 fn reference_rows(ctx: &Context, refs: &Value) -> Value {
-    let mut out = serde_json::Map::new();
-    for name in ["random", "expert"] {
-        let mut levels = serde_json::Map::new();
-        for level in EVAL_LEVELS {
-            let xs: Vec<f64> = ctx
-                .config
-                .pipeline
-                .seeds
-                .iter()
-                .filter_map(|s| refs.get(format!("{name}-s{s}")))
-                .map(|r| f(&r["success"][level]))
-                .filter(|x| x.is_finite())
-                .collect();
-            if !xs.is_empty() {
-                let (m, sd) = mean_std(&xs);
-                levels.insert(level.into(), json!({"mean": m, "std": sd, "per_seed": xs}));
-            }
-        }
-        out.insert(name.into(), Value::Object(levels));
-    }
+    let out: serde_json::Map<String, Value> = ["random", "expert"]
+        .into_iter()
+        .map(|name| {
+            (
+                name.to_string(),
+                Value::Object(levels_over_seeds(ctx, refs, name)),
+            )
+        })
+        .collect();
     Value::Object(out)
 }
 
