@@ -358,6 +358,10 @@ pub enum Algo {
     Bc,
     /// Conservative Q-learning.
     Cql,
+    /// TD3+BC (Fujimoto & Gu 2021): TD3 with a behaviour-cloning term; continuous actions
+    /// (Meta-World) only.
+    #[value(name = "td3_plus_bc")]
+    Td3PlusBc,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -319,7 +319,7 @@ fn malformed_input_exits_2_with_a_clear_message() {
     assert!(err.contains("checksum"), "{err}");
 }
 
-/// The issue-9 measurement: false alarms on 500 CLEVR and 100 Meta-World expert rollouts
+/// The validator-quality measurement (BENCHMARKS.md): false alarms on 500 CLEVR and 100 Meta-World expert rollouts
 /// (noise 0.1), on true states and on perceived states with 1 cm of noise, and the recall per
 /// fault kind. `cargo test --release -p vlgor-agents --test check -- --ignored --nocapture`.
 #[test]

@@ -1,5 +1,6 @@
-//! Byte-identical run directories: two identical CQL trainings (periodic evaluation on) and one
-//! killed after its second checkpoint, then resumed, hold the same files with the same bytes.
+//! Byte-identical run directories: for BC and for CQL, two identical trainings (periodic
+//! evaluation on) and one killed after its second checkpoint, then resumed, hold the same files
+//! with the same bytes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -56,8 +57,8 @@ fn assert_same(a: &Path, b: &Path) {
     }
 }
 
-#[test]
-fn identical_and_resumed_cql_runs_write_identical_bytes() {
+/// Two identical `algo` runs and a killed-then-resumed one write identical run directories.
+fn identical_and_resumed_runs_write_identical_bytes(algo: &str) {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     std::fs::write(
@@ -85,7 +86,7 @@ fn identical_and_resumed_cql_runs_write_identical_bytes() {
             "--env".into(),
             "clevr".into(),
             "--algo".into(),
-            "cql".into(),
+            algo.into(),
             "--data".into(),
             data.clone(),
             "--out".into(),
@@ -124,4 +125,14 @@ fn identical_and_resumed_cql_runs_write_identical_bytes() {
     run(resume);
     assert_same(Path::new(&p("a")), Path::new(&p("c")));
     assert!(Path::new(&p("a")).join("evals.jsonl").is_file());
+}
+
+#[test]
+fn identical_and_resumed_bc_runs_write_identical_bytes() {
+    identical_and_resumed_runs_write_identical_bytes("bc");
+}
+
+#[test]
+fn identical_and_resumed_cql_runs_write_identical_bytes() {
+    identical_and_resumed_runs_write_identical_bytes("cql");
 }

@@ -100,7 +100,7 @@ pub fn bench_train(
         std,
     );
     tch::manual_seed(0);
-    let mut algo = run.create_algorithm(device);
+    let mut algo = run.create_algorithm(device)?;
     let builder = BatchBuilder::new(
         real,
         data.imagined,
@@ -160,7 +160,7 @@ pub fn bench_network(
         std,
     );
     tch::manual_seed(0);
-    let mut algo = run.create_algorithm(device);
+    let mut algo = run.create_algorithm(device)?;
     let b = rl.training.batch_size as i64;
     let observation = || match obs {
         ObsSpec::State { dim } => Tensor::randn([b, dim as i64], (Kind::Float, device)),

@@ -17,6 +17,7 @@ use crate::algo::{Algorithm, TdConfig};
 use crate::bc::{BcConfig, ContinuousBc, ContinuousBcLoss, DiscreteBc};
 use crate::continuous_cql::{ContinuousCql, ContinuousCqlConfig};
 use crate::discrete_cql::{DiscreteCql, DiscreteCqlConfig, TargetUpdate};
+use crate::td3_plus_bc::{Td3PlusBc, Td3PlusBcConfig};
 use crate::network::{EncoderConfig, NetworkConfig};
 pub use crate::observation::{ObsKind, ObsSpec};
 
@@ -28,32 +29,57 @@ pub enum AlgoKind {
     Bc,
     /// Conservative Q-learning (Double-DQN based on discrete actions, SAC based on continuous).
     Cql,
+    /// TD3+BC (continuous actions only: Meta-World).
+    Td3PlusBc,
 }
 
 impl AlgoKind {
-    pub const NAMES: [&'static str; 2] = ["bc", "cql"];
+    pub const ALL: [AlgoKind; 3] = [AlgoKind::Bc, AlgoKind::Cql, AlgoKind::Td3PlusBc];
+    pub const NAMES: [&'static str; 3] = ["bc", "cql", "td3_plus_bc"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AlgoKind::Bc => "bc",
+            AlgoKind::Cql => "cql",
+            AlgoKind::Td3PlusBc => "td3_plus_bc",
+        }
+    }
+
+    /// Whether the algorithm trains on `space`; the error says why not.
+    pub fn check_action_space(self, space: ActionSpace) -> Result<(), RlError> {
+        match (self, space) {
+            (AlgoKind::Td3PlusBc, ActionSpace::Discrete { n }) => Err(td3_on_discrete(n)),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl FromStr for AlgoKind {
     type Err = RlError;
     fn from_str(s: &str) -> Result<Self, RlError> {
-        match s {
-            "bc" => Ok(AlgoKind::Bc),
-            "cql" => Ok(AlgoKind::Cql),
-            _ => Err(RlError::Input(format!(
-                "unknown algo '{s}'; valid: bc, cql"
-            ))),
-        }
+        AlgoKind::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| {
+                RlError::Input(format!(
+                    "unknown algo '{s}'; valid: {}",
+                    AlgoKind::NAMES.join(", ")
+                ))
+            })
     }
 }
 
 impl fmt::Display for AlgoKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AlgoKind::Bc => "bc",
-            AlgoKind::Cql => "cql",
-        })
+        f.write_str(self.name())
     }
+}
+
+fn td3_on_discrete(n: usize) -> RlError {
+    RlError::Input(format!(
+        "td3_plus_bc needs continuous actions (Meta-World); this data has {n} discrete actions \
+         (use bc or cql)"
+    ))
 }
 
 /// The training loop: optimisation schedule, batches and the real : imagined mix.
@@ -119,11 +145,12 @@ impl Default for EvaluationConfig {
 pub struct RlConfig {
     pub training: TrainingConfig,
     pub network: NetworkConfig,
-    /// Discount and target Polyak factor of both CQL variants.
+    /// Discount and target Polyak factor of the TD learners (both CQL variants, TD3+BC).
     pub td: TdConfig,
     pub bc: BcConfig,
     pub discrete_cql: DiscreteCqlConfig,
     pub continuous_cql: ContinuousCqlConfig,
+    pub td3_plus_bc: Td3PlusBcConfig,
     pub evaluation: EvaluationConfig,
 }
 
@@ -147,6 +174,10 @@ struct RlSection {
     n_action_samples: usize,
     initial_temperature: f64,
     temperature_lr: f64,
+    td3_alpha: f64,
+    target_smoothing_sigma: f64,
+    target_smoothing_clip: f64,
+    update_actor_interval: usize,
     bc_loss: ContinuousBcLoss,
     text_hidden: usize,
     feature_dim: usize,
@@ -196,6 +227,12 @@ impl From<RlSection> for RlConfig {
                 initial_temperature: s.initial_temperature,
                 temperature_lr: s.temperature_lr,
             },
+            td3_plus_bc: Td3PlusBcConfig {
+                alpha: s.td3_alpha,
+                target_smoothing_sigma: s.target_smoothing_sigma,
+                target_smoothing_clip: s.target_smoothing_clip,
+                update_actor_interval: s.update_actor_interval,
+            },
             evaluation: EvaluationConfig {
                 every: s.eval_every,
                 episodes: s.eval_episodes,
@@ -206,7 +243,13 @@ impl From<RlSection> for RlConfig {
 
 impl From<RlConfig> for RlSection {
     fn from(c: RlConfig) -> Self {
-        let (t, n, d, q) = (c.training, c.network, c.discrete_cql, c.continuous_cql);
+        let (t, n, d, q, b) = (
+            c.training,
+            c.network,
+            c.discrete_cql,
+            c.continuous_cql,
+            c.td3_plus_bc,
+        );
         RlSection {
             epochs: t.epochs,
             batch_size: t.batch_size,
@@ -224,6 +267,10 @@ impl From<RlConfig> for RlSection {
             n_action_samples: q.n_action_samples,
             initial_temperature: q.initial_temperature,
             temperature_lr: q.temperature_lr,
+            td3_alpha: b.alpha,
+            target_smoothing_sigma: b.target_smoothing_sigma,
+            target_smoothing_clip: b.target_smoothing_clip,
+            update_actor_interval: b.update_actor_interval,
             bc_loss: c.bc.loss,
             text_hidden: n.text_hidden,
             feature_dim: n.feature_dim,
@@ -277,6 +324,18 @@ impl RlConfig {
         if s.initial_temperature.is_nan() || s.initial_temperature <= 0.0 {
             return bad("initial_temperature", "a positive number");
         }
+        if !(s.td3_alpha.is_finite() && s.td3_alpha >= 0.0) {
+            return bad("td3_alpha", "a non-negative number");
+        }
+        if !(s.target_smoothing_sigma.is_finite() && s.target_smoothing_sigma >= 0.0) {
+            return bad("target_smoothing_sigma", "a non-negative number");
+        }
+        if !(s.target_smoothing_clip.is_finite() && s.target_smoothing_clip >= 0.0) {
+            return bad("target_smoothing_clip", "a non-negative number");
+        }
+        if s.update_actor_interval == 0 {
+            return bad("update_actor_interval", "at least 1");
+        }
         if s.text_hidden == 0 || s.feature_dim == 0 || s.joint_dim == 0 {
             return bad("text_hidden/feature_dim/joint_dim", "at least 1");
         }
@@ -316,12 +375,12 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// The run's algorithm for its action space, on `device` (weights initialised from torch's
-    /// current seed).
-    pub fn create_algorithm(&self, device: Device) -> Box<dyn Algorithm> {
+    /// current seed); an error when the algorithm does not train on that action space.
+    pub fn create_algorithm(&self, device: Device) -> Result<Box<dyn Algorithm>, RlError> {
         let rl = &self.rl;
         let enc = EncoderConfig::new(self.obs, self.goal_dim, &rl.network);
         let lr = rl.training.lr;
-        match (self.algo, self.action_space) {
+        Ok(match (self.algo, self.action_space) {
             (AlgoKind::Bc, ActionSpace::Discrete { n }) => {
                 Box::new(DiscreteBc::new(enc, n as i64, lr, device))
             }
@@ -344,6 +403,17 @@ impl RunConfig {
                 &rl.continuous_cql,
                 device,
             )),
-        }
+            (AlgoKind::Td3PlusBc, ActionSpace::Continuous { dim }) => Box::new(Td3PlusBc::new(
+                enc,
+                dim as i64,
+                lr,
+                &rl.td,
+                &rl.td3_plus_bc,
+                device,
+            )),
+            (AlgoKind::Td3PlusBc, ActionSpace::Discrete { n }) => {
+                return Err(td3_on_discrete(n));
+            }
+        })
     }
 }

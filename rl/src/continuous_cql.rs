@@ -13,7 +13,8 @@ use tch::{Device, Kind, Tensor};
 use crate::RlError;
 use crate::algo::{Algorithm, Losses, TdConfig, load_prefixed, prefixed, scalar, soft_update};
 use crate::batch::Batch;
-use crate::network::{EncoderConfig, GoalConditionedEncoder, LOG_STD_RANGE, MlpHead};
+use crate::critic::Critic;
+use crate::network::{EncoderConfig, GoalConditionedEncoder, LOG_STD_RANGE};
 use crate::optim::Adam;
 
 /// Continuous-CQL settings (besides the shared [`TdConfig`] and the run's `rl.lr`, which the
@@ -79,31 +80,6 @@ impl Actor {
         let correction = ((&a * &a).neg() + (1.0 + 1e-6)).log();
         let log_prob = (gauss - correction).sum_dim_intlist(2, false, Kind::Float);
         (a, log_prob)
-    }
-}
-
-/// A critic Q(s, G, a): the goal-conditioned encoder, the action concatenated to the joint
-/// representation, then a two-layer MLP to one value.
-pub struct Critic {
-    pub encoder: GoalConditionedEncoder,
-    head: MlpHead,
-}
-
-impl Critic {
-    pub fn new(p: &nn::Path, enc: &EncoderConfig, dim: i64) -> Self {
-        Critic {
-            encoder: GoalConditionedEncoder::new(&(p / "encoder"), enc),
-            head: MlpHead::new(&(p / "head"), enc.joint_dim + dim, enc.feature_dim, 1),
-        }
-    }
-
-    /// Q-values `[B, n]` of actions `[B, n, dim]` from the joint representation `[B, J]`.
-    pub fn values(&self, joint: &Tensor, actions: &Tensor) -> Tensor {
-        let n = actions.size()[1];
-        let j = joint.unsqueeze(1).expand([-1, n, -1], false);
-        self.head
-            .forward(&Tensor::cat(&[j, actions.shallow_clone()], 2))
-            .squeeze_dim(2)
     }
 }
 

@@ -4,8 +4,8 @@
 //! * [`network`] — the goal-conditioned encoder: text MLP on the frozen sentence embedding,
 //!   conv image encoder or state MLP, fusion to the 512-d joint representation.
 //! * [`algo`] — what every algorithm provides ([`algo::Algorithm`]) and the shared TD settings.
-//! * [`bc`], [`discrete_cql`], [`continuous_cql`] — the algorithms: each a config struct and an
-//!   update step; [`config`] — the `[rl]` section composed of them and the run record, which
+//! * [`bc`], [`discrete_cql`], [`continuous_cql`], [`td3_plus_bc`] — the algorithms: each a
+//!   config struct and an update step ([`critic`]: the continuous twin critics' network); [`config`] — the `[rl]` section composed of them and the run record, which
 //!   picks a run's algorithm.
 //! * [`trainer`] — the training loop over real (+ imagined) data with checkpoints, resume,
 //!   a JSON-lines log and NaN detection; [`policy::Policy`] — closed-loop action selection.
@@ -18,6 +18,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod continuous_cql;
+pub mod critic;
 pub mod discrete_cql;
 pub mod error;
 pub mod goals;
@@ -25,6 +26,7 @@ pub mod network;
 pub mod observation;
 pub mod optim;
 pub mod policy;
+pub mod td3_plus_bc;
 pub mod trainer;
 pub mod validate;
 
@@ -33,6 +35,7 @@ pub use bc::{BcConfig, ContinuousBcLoss};
 pub use config::{AlgoKind, EvaluationConfig, RlConfig, RunConfig, TrainingConfig};
 pub use continuous_cql::ContinuousCqlConfig;
 pub use discrete_cql::DiscreteCqlConfig;
+pub use td3_plus_bc::Td3PlusBcConfig;
 pub use error::RlError;
 pub use goals::GoalTable;
 pub use network::NetworkConfig;

@@ -45,7 +45,7 @@ impl Policy {
     /// `.json`), onto `device`.
     pub fn load(path: &Path, device: Device) -> Result<Self, RlError> {
         let (tensors, meta) = checkpoint::resolve(path)?;
-        let mut algo = meta.run.create_algorithm(device);
+        let mut algo = meta.run.create_algorithm(device)?;
         checkpoint::load_into(algo.as_mut(), &tensors, &meta, false, device)?;
         Ok(Policy {
             algo,

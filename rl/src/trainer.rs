@@ -100,6 +100,7 @@ impl<'a> Trainer<'a> {
                 real.manifest.env
             )));
         }
+        algo.check_action_space(real.manifest.action_space)?;
         if let Some(im) = data.imagined {
             let m = &im.manifest;
             if m.env != env
@@ -214,7 +215,7 @@ impl<'a> Trainer<'a> {
             &serde_json::to_vec_pretty(run).expect("run config serialises"),
         )?;
         tch::manual_seed(run.seed as i64);
-        let mut algo = run.create_algorithm(self.device);
+        let mut algo = run.create_algorithm(self.device)?;
         let mut resumed_after = None;
         let mut resumed_losses: Vec<(String, f64)> = vec![];
         let mut checkpoint_path = PathBuf::new();

@@ -28,6 +28,9 @@ pub fn check_run(run: &RunConfig) -> Result<(), String> {
         }
         (env, _) => return field("env", format!("'{env}' is not clevr or metaworld")),
     }
+    run.algo
+        .check_action_space(run.action_space)
+        .map_err(|e| format!("field `run.algo`: {e}"))?;
     run.rl
         .validate()
         .map_err(|e| format!("field `run.rl`: {e}"))?;

@@ -143,6 +143,17 @@ fn resume_reproduces_uninterrupted_continuous_cql() {
     assert_resume_matches(&data, AlgoKind::Cql, common::tiny_rl(), dir.path());
 }
 
+#[test]
+fn resume_reproduces_uninterrupted_td3_plus_bc() {
+    let _torch = common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let data = common::continuous_dataset(&dir.path().join("data"), 6, 13, 2);
+    // The actor steps every third update, so the resume (after update 20) lands mid-phase.
+    let mut rl = common::tiny_rl();
+    rl.td3_plus_bc.update_actor_interval = 3;
+    assert_resume_matches(&data, AlgoKind::Td3PlusBc, rl, dir.path());
+}
+
 fn run_config(algo: AlgoKind, obs: ObsSpec, action_space: ActionSpace, rl: RlConfig) -> RunConfig {
     let dim = match obs {
         ObsSpec::State { dim } => dim,
@@ -181,12 +192,13 @@ fn save_then_load_gives_identical_outputs() {
     for (algo, space) in [
         (AlgoKind::Bc, ActionSpace::Continuous { dim: 4 }),
         (AlgoKind::Cql, ActionSpace::Continuous { dim: 4 }),
+        (AlgoKind::Td3PlusBc, ActionSpace::Continuous { dim: 4 }),
         (AlgoKind::Bc, ActionSpace::Discrete { n: 40 }),
         (AlgoKind::Cql, ActionSpace::Discrete { n: 40 }),
     ] {
         let run = run_config(algo, ObsSpec::State { dim: 6 }, space, rl.clone());
         tch::manual_seed(9);
-        let trained = run.create_algorithm(Device::Cpu);
+        let trained = run.create_algorithm(Device::Cpu).unwrap();
         let run_dir = dir.path().join(format!("{algo}-{space:?}"));
         let meta = CheckpointMeta {
             run: run.clone(),
@@ -256,7 +268,7 @@ fn act_batch_checks_shapes() {
         ActionSpace::Discrete { n: 40 },
         common::tiny_rl(),
     );
-    let trained = run.create_algorithm(Device::Cpu);
+    let trained = run.create_algorithm(Device::Cpu).unwrap();
     let meta = CheckpointMeta {
         run,
         epoch: 3,

@@ -151,6 +151,47 @@ fn cql_runs_on_both_action_spaces() {
     assert!(temp > 0.0 && temp != 1.0, "temperature {temp}");
 }
 
+/// Values of `key` in the training log, from the lines that carry it.
+fn logged(run_dir: &std::path::Path, key: &str) -> Vec<f64> {
+    std::fs::read_to_string(run_dir.join("train_log.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()[key].as_f64())
+        .collect()
+}
+
+#[test]
+fn td3_plus_bc_clones_the_data_actions_and_refuses_discrete_actions() {
+    let _torch = common::init();
+    let dir = tempfile::tempdir().unwrap();
+    let cont = common::continuous_dataset(&dir.path().join("mw"), 12, 20, 2);
+    let mut rl = common::tiny_rl();
+    rl.training.epochs = 8;
+    rl.training.log_every = 1;
+    let run = dir.path().join("td3");
+    let out = train(&cont, AlgoKind::Td3PlusBc, rl, &run).unwrap();
+    // The actor (and its BC term) steps on every second update.
+    let (critic, bc) = (logged(&run, "critic_loss"), logged(&run, "bc_loss"));
+    assert_eq!(critic.len() as u64, out.steps_done);
+    assert_eq!(bc.len() as u64, out.steps_done / 2);
+    assert!(critic.iter().chain(&bc).all(|v| v.is_finite()));
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    let (first, last) = (mean(&bc[..5]), mean(&bc[bc.len() - 5..]));
+    eprintln!("TD3+BC BC loss {first:.3} -> {last:.3}");
+    assert!(last < 0.8 * first, "BC term {first} -> {last}");
+    let lambda = logged(&run, "lambda");
+    assert!(lambda.iter().all(|l| *l > 0.0 && l.is_finite()), "{lambda:?}");
+
+    let clevr = common::clevr_dataset(&dir.path().join("clevr"), 4, 6, 0.0, 1);
+    let e = train(&clevr, AlgoKind::Td3PlusBc, common::tiny_rl(), &dir.path().join("d"))
+        .err()
+        .expect("discrete actions are refused");
+    assert!(
+        matches!(&e, RlError::Input(m) if m.contains("continuous")),
+        "{e}"
+    );
+}
+
 /// Trains discrete CQL with conservative weight `alpha` and returns mean over dataset states of
 /// Q(s, a_data) − mean over actions never taken in the data of Q(s, a).
 fn seen_minus_unseen(data: &Dataset, alpha: f64) -> f64 {

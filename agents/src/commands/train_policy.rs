@@ -32,6 +32,7 @@ fn algo_kind(a: Algo) -> AlgoKind {
     match a {
         Algo::Bc => AlgoKind::Bc,
         Algo::Cql => AlgoKind::Cql,
+        Algo::Td3PlusBc => AlgoKind::Td3PlusBc,
     }
 }
 
