@@ -39,11 +39,7 @@ fn parse_level(level: &str) -> PyResult<Level> {
 }
 
 impl SimBatch {
-    fn with_slots<R: Send>(
-        &self,
-        py: Python<'_>,
-        f: impl FnOnce(&mut Vec<Slot>) -> R + Send,
-    ) -> R {
+    fn with_slots<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Vec<Slot>) -> R + Send) -> R {
         let mut guard = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let slots: &mut Vec<Slot> = &mut guard;
         py.detach(move || f(slots))

@@ -10,6 +10,10 @@ use vlgor_sim::dataset::{ActionColumn, Dataset};
 
 use crate::errors::dataset_err;
 
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
 fn rows<'py, T: numpy::Element>(
     py: Python<'py>,
     values: Vec<T>,
@@ -41,9 +45,7 @@ pub fn open_dataset<'py>(py: Python<'py>, dir: PathBuf) -> PyResult<Bound<'py, P
     out.set_item("states", rows(py, data.states, states)?)?;
     match data.actions {
         ActionColumn::Discrete(v) => out.set_item("actions", Array1::from(v).into_pyarray(py))?,
-        ActionColumn::Continuous { values, .. } => {
-            out.set_item("actions", rows(py, values, t)?)?
-        }
+        ActionColumn::Continuous { values, .. } => out.set_item("actions", rows(py, values, t)?)?,
     }
     out.set_item("rewards", Array1::from(data.rewards).into_pyarray(py))?;
     for (name, flags) in [
@@ -78,6 +80,8 @@ pub fn open_dataset<'py>(py: Python<'py>, dir: PathBuf) -> PyResult<Bound<'py, P
         d.set_item("length", e.length)?;
         d.set_item("first_row", e.first_row)?;
         d.set_item("first_transition", e.first_transition)?;
+        d.set_item("instruction_json", json(&e.instruction))?;
+        d.set_item("verdict", e.verdict.as_ref().map(json))?;
         episodes.append(d)?;
     }
     out.set_item("episodes", episodes)?;

@@ -2,13 +2,15 @@
 //! `vlgor-render` only (no libtorch, so it cannot clash with the user's torch).
 //!
 //! * [`batch::SimBatch`] — N simulators stepped, reset and rendered per call, GIL released.
-//! * [`dataset::open_dataset`] — a vlgor dataset as NumPy arrays, checksums verified.
+//! * [`dataset::open_dataset`] — a vlgor dataset as NumPy arrays, checksums verified;
+//!   [`dataset_write::write_dataset`] — one written from arrays (imports).
 //! * `episode_seed(seed, level, index)` — the seed of `vlgor eval`'s episode `index`.
 //!
 //! The Gymnasium classes are Python (`vlgor/envs.py`) on top of these.
 
 mod batch;
 mod dataset;
+mod dataset_write;
 mod errors;
 mod render;
 mod slot;
@@ -45,6 +47,7 @@ fn levels(env: &str) -> PyResult<Vec<&'static str>> {
 fn _vlgor(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<batch::SimBatch>()?;
     m.add_function(wrap_pyfunction!(dataset::open_dataset, m)?)?;
+    m.add_function(wrap_pyfunction!(dataset_write::write_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(episode_seed, m)?)?;
     m.add_function(wrap_pyfunction!(metaworld_tasks, m)?)?;
     m.add_function(wrap_pyfunction!(levels, m)?)?;

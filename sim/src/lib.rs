@@ -22,5 +22,5 @@ pub mod validate;
 pub use env::{Action, Env, EnvKind, StepOutcome};
 pub use error::SimError;
 pub use language::{GoalSpec, Instruction, InstructionParts, Level, TaskRow};
-pub use spec::EnvSpec;
 pub use scene::{Camera, Light, Scene, Shape, ShapeKind};
+pub use spec::EnvSpec;

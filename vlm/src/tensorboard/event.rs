@@ -87,10 +87,7 @@ impl<'a> Reader<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let s = self
-            .b
-            .get(self.at..self.at + n)
-            .ok_or("truncated field")?;
+        let s = self.b.get(self.at..self.at + n).ok_or("truncated field")?;
         self.at += n;
         Ok(s)
     }
@@ -135,7 +132,9 @@ pub fn decode_events(bytes: &[u8]) -> Result<Vec<Scalar>, String> {
         .find(|(f, w, _)| *f == 3 && *w == 2)
         .map(|(_, _, p)| String::from_utf8_lossy(&p).into_owned());
     if version.as_deref() != Some(FILE_VERSION) {
-        return Err(format!("first event is not the file version {FILE_VERSION}"));
+        return Err(format!(
+            "first event is not the file version {FILE_VERSION}"
+        ));
     }
     let mut out = Vec::new();
     for rec in &records[1..] {
