@@ -19,7 +19,7 @@ fn rows<'py, T: numpy::Element>(
     values: Vec<T>,
     rows: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let dim = if rows == 0 { 0 } else { values.len() / rows };
+    let dim = values.len().checked_div(rows).unwrap_or(0);
     let a = Array2::from_shape_vec((rows, dim), values)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
     Ok(a.into_pyarray(py).into_any())

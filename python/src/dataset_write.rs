@@ -129,16 +129,7 @@ pub fn write_dataset(
         let per = m.collection.episodes_per_shard.max(1);
         sizes = records.chunks(per).map(|c| c.len()).collect();
     }
-    let header = DatasetHeader {
-        env: m.env.clone(),
-        origin: m.origin,
-        collection: m.collection.clone(),
-        split: m.split.clone(),
-        state_dim: m.state_dim,
-        obs_dim: m.obs_dim,
-        action_space: m.action_space,
-        frames: m.frames.clone(),
-    };
+    let header = DatasetHeader::of_manifest(&m);
     py.detach(move || {
         let mut w = DatasetWriter::create_or_resume(&dir, header)?;
         let mut at = 0;

@@ -96,6 +96,7 @@ def test_make_vec_16_resets_steps_and_autoresets(env_id):
     obs, info = envs.reset(seed=100)
     assert obs.shape == (16,) + envs.single_observation_space.shape
     assert obs.dtype == np.float32 and len(info["instruction"]) == 16
+    assert info["_goal"].all() and all(isinstance(g, dict) for g in info["goal"])
     single = gymnasium.make(env_id)
     o3, _ = single.reset(seed=103)
     np.testing.assert_array_equal(obs[3], o3)
@@ -113,6 +114,7 @@ def test_make_vec_16_resets_steps_and_autoresets(env_id):
         # next-step auto-reset: the envs that ended start over with zero steps taken
         _, rew, term, trunc, info = envs.step(envs.action_space.sample())
         assert (info["steps"][ended] == 0).all() and (rew[ended] == 0).all()
+        assert (info["_goal"] == ended).all()
     envs.close()
 
 

@@ -140,6 +140,8 @@ class VlgorVectorEnv(VectorEnv):
     episode's seed is drawn from the finished episode's action stream.
 
     ``reset(seed=s)`` seeds env i with episode seed ``s + i`` (a list gives one seed per env).
+    Infos hold ``instruction``, ``level``, ``episode_seed``, ``steps`` and ``success`` per env;
+    ``goal`` (the parsed goal spec) only for the envs whose episode started in that call.
     ``render()`` returns all frames as one ``[num_envs, 128, 128, 3]`` uint8 array.
     """
 
@@ -183,13 +185,14 @@ class VlgorVectorEnv(VectorEnv):
             seeds = [int(s) for s in seed]
         obs = self._batch.reset(seeds, self.level)
         self._started = True
-        return obs, self._infos(np.zeros(self.num_envs, dtype=bool))
+        started = np.ones(self.num_envs, dtype=bool)
+        return obs, self._infos(np.zeros(self.num_envs, dtype=bool), started)
 
     def step(self, actions):
         if not self._started:
             raise gymnasium.error.ResetNeeded("call reset before step")
-        obs, reward, term, trunc, success, _ = _step(self._batch, actions, True)
-        return obs, reward.astype(np.float64), term, trunc, self._infos(success)
+        obs, reward, term, trunc, success, started = _step(self._batch, actions, True)
+        return obs, reward.astype(np.float64), term, trunc, self._infos(success, started)
 
     def render(self):
         if self.render_mode != "rgb_array":
@@ -200,12 +203,16 @@ class VlgorVectorEnv(VectorEnv):
         """The scripted expert's action per env (``[N]`` int64 or ``[N, 4]`` float32)."""
         return self._batch.expert_actions(noise)
 
-    def _infos(self, success: np.ndarray) -> dict[str, Any]:
+    def _infos(self, success: np.ndarray, started: np.ndarray) -> dict[str, Any]:
+        """Vector infos: every key for every env, except ``goal`` (the parsed goal spec), given
+        only where an episode started in this call (mask ``_goal``)."""
         rows = self._batch.infos()
         mask = np.ones(self.num_envs, dtype=bool)
+        goal = np.full(self.num_envs, None, dtype=object)
+        for i in np.flatnonzero(started):
+            goal[i] = json.loads(rows[i][1])
         info: dict[str, Any] = {
             "instruction": np.array([r[0] for r in rows], dtype=object),
-            "goal": np.array([json.loads(r[1]) for r in rows], dtype=object),
             "level": np.array([r[2] for r in rows], dtype=object),
             "episode_seed": np.array([r[3] for r in rows], dtype=np.uint64),
             "steps": np.array([r[4] for r in rows], dtype=np.int64),
@@ -213,6 +220,7 @@ class VlgorVectorEnv(VectorEnv):
         }
         for k in list(info):
             info["_" + k] = mask
+        info["goal"], info["_goal"] = goal, np.asarray(started, dtype=bool)
         return info
 
 
