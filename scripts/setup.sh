@@ -86,3 +86,19 @@ log "building vlgor (release) into $target"
 cd "$here"
 cargo build --release -p vlgor-agents --bin vlgor >&2
 log "ready: $target/release/vlgor"
+
+# --- Python package: the vlgor wheel (pyo3 + maturin) and what its tests use -----------------
+py_pkgs=(maturin==1.16.0 gymnasium==1.4.0 numpy==2.4.6 pytest==9.2.0 "minari[hdf5]==0.5.4"
+         tensorboard==2.21.0 pyarrow==26.0.1)
+py_stamp="$venv/.python-deps-$(printf '%s ' "${py_pkgs[@]}" | sha256sum | cut -c1-12)"
+if [ ! -f "$py_stamp" ]; then
+  log "installing Python packages: ${py_pkgs[*]}"
+  "$venv/bin/pip" install -q "${py_pkgs[@]}" >&2
+  touch "$py_stamp"
+fi
+wheels="$target/wheels"
+rm -rf "$wheels"
+log "building the vlgor Python wheel into $wheels"
+"$venv/bin/maturin" build --release --locked -m python/Cargo.toml -o "$wheels" >&2
+"$venv/bin/pip" install -q --force-reinstall --no-deps "$wheels"/vlgor-*.whl >&2
+log "ready: python -c 'import vlgor' in $venv"

@@ -18,4 +18,7 @@ if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ]; then
 fi
 # Unused dependencies are checked by hand (cargo-machete is not installed by setup):
 #   cargo install cargo-machete && cargo machete    # torch-sys is ignored where listed for links
-cargo test --release --workspace "$@"
+# The Python extension is built by maturin (setup), not as a Rust test target: building it both
+# ways would rebuild pyo3 each time. Its tests are the pytest suite below.
+cargo test --release --workspace --exclude vlgor-python "$@"
+VLGOR_BIN="$CARGO_TARGET_DIR/release/vlgor" python -m pytest -q "$here/python/tests"

@@ -70,8 +70,11 @@ pub enum Command {
     /// Inspect datasets.
     #[command(subcommand)]
     Dataset(DatasetCommand),
-    /// Export a dataset to a format Python tools read (LeRobot, Minari, d3rlpy).
+    /// Export a dataset to a format Python tools read (LeRobot v3, Minari; needs the vlgor
+    /// Python package, see README).
     Export(ExportArgs),
+    /// Import a LeRobot v3 or Minari dataset written by `vlgor export` as a vlgor dataset.
+    Import(ImportArgs),
     /// Train the vision-language world model (base stage, or LoRA grounding stage).
     TrainVlm(TrainVlmArgs),
     /// Evaluate a trained vision-language world model.
@@ -182,9 +185,10 @@ pub enum DatasetCommand {
 pub enum ExportFormat {
     /// LeRobot v3.0 layout (parquet + meta/info.json).
     Lerobot,
-    /// Minari layout (data/main_data.hdf5 + metadata.json).
+    /// Minari layout (data/main_data.hdf5 + data/metadata.json); the output directory's name
+    /// is the dataset id and must end in -v<N>.
     Minari,
-    /// d3rlpy MDPDataset HDF5 dump.
+    /// d3rlpy MDPDataset HDF5 dump (not implemented: exits 2).
     D3rlpy,
 }
 
@@ -196,6 +200,26 @@ pub struct ExportArgs {
     #[arg(long, value_enum)]
     pub format: ExportFormat,
     /// Output path.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// LeRobot v3.0 layout (parquet + meta/info.json).
+    Lerobot,
+    /// Minari layout (data/main_data.hdf5 + data/metadata.json).
+    Minari,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Directory of the dataset to import.
+    pub src: PathBuf,
+    /// Its format.
+    #[arg(long, value_enum)]
+    pub format: ImportFormat,
+    /// New vlgor dataset directory.
     #[arg(long)]
     pub out: PathBuf,
 }

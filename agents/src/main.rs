@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod config_vlm;
 mod context;
+mod curves;
 mod ecs;
 mod envs;
 mod error;

@@ -30,6 +30,7 @@ const SUBCOMMANDS: &[&str] = &[
     "collect",
     "dataset",
     "export",
+    "import",
     "train-vlm",
     "vlm",
     "imagine",
@@ -78,13 +79,33 @@ fn commands_not_built_yet_exit_2_with_a_clear_message() {
         "export",
         out.path().to_str().unwrap(),
         "--format",
-        "lerobot",
+        "d3rlpy",
         "--out",
         out.path().join("never-written").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not built yet"), "{}", stderr(&o));
     assert!(stdout(&o).is_empty(), "no fake output");
+}
+
+#[test]
+fn export_of_a_directory_without_a_dataset_exits_2() {
+    let out = tempfile::tempdir().unwrap();
+    let o = vlgor(&[
+        "export",
+        out.path().to_str().unwrap(),
+        "--format",
+        "minari",
+        "--out",
+        out.path().join("x-v0").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("manifest.json") || e.contains("vlgor package"),
+        "{e}"
+    );
+    assert!(!out.path().join("x-v0").exists());
 }
 
 #[test]

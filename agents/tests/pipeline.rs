@@ -272,6 +272,9 @@ fn world_model_stages_resume_and_refuse_to_overwrite() {
         serde_json::from_str(&std::fs::read_to_string(base.join("progress.json")).unwrap())
             .unwrap();
     assert_eq!(progress["epochs_done"], 2);
+    let curves = stage_curves(&base);
+    assert_eq!(curves.first().map(|l| l.1), Some(1));
+    assert_eq!(curves.last().map(|l| l.1), Some(2));
     // A finished stage is not overwritten.
     let o = vlgor(&args);
     assert_eq!(o.status.code(), Some(2));
@@ -293,10 +296,41 @@ fn world_model_stages_resume_and_refuse_to_overwrite() {
         serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
     assert_eq!(s["resumed_after_epoch"], 1);
     assert_eq!(s["train"]["epoch_losses"].as_array().unwrap().len(), 1);
+    // The resumed stage kept epoch 1's log lines and continued the step count.
+    let resumed = stage_curves(&base);
+    assert_eq!(resumed.len(), curves.len());
+    assert_eq!(
+        resumed.iter().map(|l| l.0).collect::<Vec<_>>(),
+        curves.iter().map(|l| l.0).collect::<Vec<_>>()
+    );
     // A corrupt progress file is a clear error, not a crash.
     std::fs::remove_file(base.join("train.json")).unwrap();
     std::fs::write(base.join("progress.json"), "{not json").unwrap();
     let o = vlgor(&resume);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("corrupt JSON"));
+}
+
+/// (step, epoch) of every line of a world-model stage's `train_log.jsonl`, checked against its
+/// TensorBoard event file (three losses per line, same steps).
+fn stage_curves(stage: &std::path::Path) -> Vec<(i64, i64)> {
+    let log = std::fs::read_to_string(stage.join("train_log.jsonl")).unwrap();
+    let lines: Vec<(i64, i64)> = log
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["step"].as_i64().unwrap(), v["epoch"].as_i64().unwrap())
+        })
+        .collect();
+    assert!(lines.windows(2).all(|w| w[0].0 < w[1].0), "{log}");
+    let events = std::fs::read(stage.join(vlgor_vlm::tensorboard::EVENT_FILE)).unwrap();
+    let scalars = vlgor_vlm::tensorboard::decode_events(&events).unwrap();
+    let loss: Vec<i64> = scalars
+        .iter()
+        .filter(|s| s.tag == "train/loss")
+        .map(|s| s.step)
+        .collect();
+    assert_eq!(loss, lines.iter().map(|l| l.0).collect::<Vec<_>>());
+    assert_eq!(scalars.len(), 3 * lines.len());
+    lines
 }

@@ -63,6 +63,7 @@ fn trained_policy_evaluates_reproducibly_from_its_run_directory() {
             "config.json",
             "train_log.jsonl",
             "evals.jsonl",
+            "events.out.tfevents.vlgor",
             "checkpoints/epoch-0003.safetensors",
             "checkpoints/epoch-0003.json",
         ] {

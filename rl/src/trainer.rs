@@ -21,6 +21,7 @@ use crate::checkpoint::{self, CONFIG_FILE, CheckpointMeta, LOG_FILE};
 use crate::config::{AlgoKind, ObsSpec, RUN_FORMAT_VERSION, RlConfig, RunConfig};
 use crate::optim::cosine_lr;
 use crate::{GoalTable, RlError};
+use vlgor_vlm::tensorboard;
 
 /// The data a run trains on.
 #[derive(Clone, Copy)]
@@ -299,6 +300,9 @@ impl<'a> Trainer<'a> {
                 });
             }
             log.flush().map_err(|e| RlError::io(&log_path, e))?;
+            // The TensorBoard curves beside the log, rewritten from it.
+            tensorboard::write_run_events(&self.run_dir)
+                .map_err(|e| RlError::checkpoint(&self.run_dir.join(tensorboard::EVENT_FILE), e))?;
             let meta = CheckpointMeta::new(
                 run.clone(),
                 epoch,

@@ -11,6 +11,10 @@ pub enum SimError {
         name: String,
         valid: String,
     },
+    /// An argument that names things correctly but combines them in a way that has no
+    /// meaning (e.g. a task for an environment without tasks).
+    #[error("{0}")]
+    InvalidArgument(String),
     /// A state vector of the wrong length or with non-finite values.
     #[error("invalid state: {0}")]
     InvalidState(String),

@@ -5,6 +5,7 @@ pub mod encoder;
 pub mod metrics;
 pub mod perception;
 pub mod tensor_io;
+pub mod tensorboard;
 pub mod torch_version;
 pub mod world_model;
 

@@ -88,10 +88,21 @@ pub fn info(ctx: &Context, dir: &std::path::Path) -> Result<(), CliError> {
             "transitions": g.transitions, "successes": g.successes})
         })
         .collect();
+    // Per episode, in dataset order: the sum of its rewards (f32 sums, as stored).
+    let episode_returns: Vec<f32> = data
+        .episodes
+        .iter()
+        .map(|e| {
+            data.rewards[e.first_transition..e.first_transition + e.length]
+                .iter()
+                .sum()
+        })
+        .collect();
     ctx.emit_json(
         &json!({"env": m.env, "origin": m.origin, "episodes": data.episodes.len(),
         "transitions": data.transitions(), "mean_length": data.transitions() as f64 / n_eps,
-        "success_rate": successes as f64 / n_eps, "bytes": bytes, "groups": per_group}),
+        "success_rate": successes as f64 / n_eps, "bytes": bytes, "groups": per_group,
+        "episode_returns": episode_returns}),
     );
     Ok(())
 }

@@ -154,7 +154,8 @@ fn row(policy: &str, c: &CellResult) -> Vec<String> {
 fn cell_json(c: &CellResult) -> Value {
     json!({"mean": c.mean, "std": c.std, "per_seed": c.per_seed,
            "mean_steps": c.mean_steps, "median_steps": c.median_steps,
-           "within_10": c.within_10, "judges": c.judges})
+           "within_10": c.within_10, "judges": c.judges,
+           "episode_success": c.episode_success})
 }
 
 fn policy_json(p: &PolicyResult, per_task: bool) -> Value {

@@ -8,6 +8,7 @@ mod collect;
 mod dataset;
 pub(crate) mod eval;
 mod imagine;
+mod interop;
 mod tasks;
 pub(crate) mod train_policy;
 pub(crate) mod train_vlm;
@@ -36,10 +37,8 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Dataset(DatasetCommand::Merge { sources, out }) => {
             dataset::merge(ctx, sources, out)
         }
-        Command::Export(_) => not_built(
-            "export",
-            "dataset export to other formats is not implemented",
-        ),
+        Command::Export(a) => interop::export(ctx, a),
+        Command::Import(a) => interop::import(ctx, a),
         Command::TrainVlm(a) => train_vlm::run(ctx, a),
         Command::Vlm(VlmCommand::Eval(a)) => vlm_eval::run(ctx, a),
         Command::Imagine(a) => imagine::run(ctx, a),
@@ -60,8 +59,4 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         }
         Command::Bench(BenchCommand::Vlm { env }) => bench_vlm::run(ctx, &env.env),
     }
-}
-
-fn not_built(command: &'static str, why: &'static str) -> Result<(), CliError> {
-    Err(CliError::NotBuilt(command, why))
 }

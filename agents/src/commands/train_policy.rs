@@ -114,6 +114,7 @@ fn keep_evals_up_to(run_dir: &Path, epoch: u64) -> Result<BTreeSet<u64>, CliErro
     }
     vlgor_sim::dataset::write_atomic(&path, kept.as_bytes())
         .map_err(|e| CliError::Other(e.into()))?;
+    crate::curves::write_events(run_dir)?;
     Ok(epochs)
 }
 
@@ -146,7 +147,8 @@ fn evaluate_epoch(
         .append(true)
         .open(&path)
         .and_then(|mut f| writeln!(f, "{line}"))
-        .map_err(|e| CliError::Other(anyhow::anyhow!("{}: {e}", path.display())))
+        .map_err(|e| CliError::Other(anyhow::anyhow!("{}: {e}", path.display())))?;
+    crate::curves::write_events(run_dir)
 }
 
 pub fn run(ctx: &Context, args: &TrainPolicyArgs) -> Result<(), CliError> {

@@ -114,8 +114,12 @@ fn run_training(
     let bar = ctx.progress(remaining as u64, label);
     let epochs = opts.epochs;
     let mut progress_error = None;
+    let mut curves = crate::curves::StageLog::open(dir, opts.first_epoch)?;
     let report = train_with(model, &mut text, samples, opts, &mut |e: &TrainEvent| {
         bar.inc(e.samples as u64);
+        if let Err(err) = curves.update(e) {
+            progress_error.get_or_insert(err);
+        }
         bar.set_message(format!(
             "{label} epoch {}/{epochs} loss {:.4}",
             e.epoch + 1,

@@ -13,7 +13,6 @@ pub mod validate;
 pub use learned::LearnedPolicy;
 
 use bevy_ecs::prelude::*;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -80,7 +79,7 @@ pub struct Episode {
 impl Episode {
     fn new(job: EpisodeJob) -> Episode {
         Episode {
-            rng: ChaCha8Rng::seed_from_u64(job.seed ^ 0x0005_eeda_c710),
+            rng: vlgor_sim::episode::action_rng(job.seed),
             job,
             steps: 0,
             episode_return: 0.0,
@@ -126,24 +125,14 @@ pub struct LoopError(pub Option<String>);
 #[derive(Resource)]
 pub struct ProgressHook(pub indicatif::ProgressBar);
 
-/// Deterministic seed of episode `index` of evaluation `seed` at `level`.
-pub fn episode_seed(seed: u64, level: Level, index: usize) -> u64 {
-    // SplitMix64 over the three parts: well mixed, stable across platforms.
-    let mut z = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add((level as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9))
-        .wrapping_add(index as u64);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub use vlgor_sim::episode::episode_seed;
 
 /// The episodes of one evaluation run: `episodes` instructions of `level`, drawn with `seed`.
 pub fn episode_jobs(spec: EnvSpec, level: Level, seed: u64, episodes: usize) -> Vec<EpisodeJob> {
     (0..episodes)
         .map(|index| {
             let episode = episode_seed(seed, level, index);
-            let mut rng = ChaCha8Rng::seed_from_u64(episode);
+            let mut rng = vlgor_sim::episode::instruction_rng(episode);
             EpisodeJob {
                 index,
                 seed: episode,

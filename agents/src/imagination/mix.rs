@@ -129,17 +129,7 @@ pub fn mix_parts(
             }
         }
         if header.is_none() {
-            let m = &data.manifest;
-            header = Some(DatasetHeader {
-                env: m.env.clone(),
-                origin: m.origin,
-                collection: m.collection.clone(),
-                split: m.split.clone(),
-                state_dim: m.state_dim,
-                obs_dim: m.obs_dim,
-                action_space: m.action_space,
-                frames: m.frames.clone(),
-            });
+            header = Some(DatasetHeader::of_manifest(&data.manifest));
         }
     }
     let mut header =

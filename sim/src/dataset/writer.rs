@@ -22,6 +22,22 @@ pub struct DatasetHeader {
     pub frames: Option<FrameSpec>,
 }
 
+impl DatasetHeader {
+    /// The header of an existing dataset (to write another one laid out like it).
+    pub fn of_manifest(m: &Manifest) -> DatasetHeader {
+        DatasetHeader {
+            env: m.env.clone(),
+            origin: m.origin,
+            collection: m.collection.clone(),
+            split: m.split.clone(),
+            state_dim: m.state_dim,
+            obs_dim: m.obs_dim,
+            action_space: m.action_space,
+            frames: m.frames.clone(),
+        }
+    }
+}
+
 /// Appends shards to a dataset directory; the manifest is rewritten (atomically) after each.
 pub struct DatasetWriter {
     dir: PathBuf,

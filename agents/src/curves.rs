@@ -1,0 +1,81 @@
+//! Training curves of every run as TensorBoard event files beside the JSON-lines logs
+//! ([`vlgor_vlm::tensorboard`]): policy runs log through the RL trainer and `evals.jsonl`;
+//! world-model stages write `train_log.jsonl` here, one line per update.
+
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use vlgor_vlm::tensorboard::{EVENT_FILE, write_run_events};
+use vlgor_vlm::world_model::TrainEvent;
+
+use crate::error::CliError;
+
+/// Rewrites `run_dir`'s event file from its logs.
+pub fn write_events(run_dir: &Path) -> Result<(), CliError> {
+    write_run_events(run_dir).map_err(|e| {
+        CliError::Other(anyhow::anyhow!(
+            "{}: {e}",
+            run_dir.join(EVENT_FILE).display()
+        ))
+    })
+}
+
+/// `train_log.jsonl` of a world-model stage: `{"step", "epoch", "loss", "frame_loss",
+/// "action_loss"}` per update (epoch 1-based, step counted over the whole stage), and its event
+/// file rewritten at every epoch's end.
+pub struct StageLog {
+    dir: PathBuf,
+    path: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    /// Updates logged by earlier (resumed-from) invocations.
+    offset: u64,
+}
+
+impl StageLog {
+    /// Opens `dir/train_log.jsonl`, keeping only the lines of the first `epochs_done` epochs
+    /// (those a resumed stage keeps).
+    pub fn open(dir: &Path, epochs_done: usize) -> Result<StageLog, CliError> {
+        let path = dir.join("train_log.jsonl");
+        let io = |e: std::io::Error| CliError::Other(anyhow::anyhow!("{}: {e}", path.display()));
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut kept = String::new();
+        let mut offset = 0;
+        for line in old.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+            if let (Some(epoch), Some(step)) = (v["epoch"].as_u64(), v["step"].as_u64())
+                && epoch <= epochs_done as u64
+            {
+                kept.push_str(line);
+                kept.push('\n');
+                offset = step;
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(io)?;
+        vlgor_sim::dataset::write_atomic(&path, kept.as_bytes())
+            .map_err(|e| CliError::Other(e.into()))?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
+        Ok(StageLog {
+            dir: dir.to_path_buf(),
+            file: std::io::BufWriter::new(file),
+            path,
+            offset,
+        })
+    }
+
+    /// Logs one update; at an epoch's end flushes the log and rewrites the event file.
+    pub fn update(&mut self, e: &TrainEvent) -> Result<(), CliError> {
+        let line = json!({"step": self.offset + e.step as u64, "epoch": e.epoch + 1,
+            "loss": e.loss[0], "frame_loss": e.loss[1], "action_loss": e.loss[2]});
+        let path = &self.path;
+        let io = |e: std::io::Error| CliError::Other(anyhow::anyhow!("{}: {e}", path.display()));
+        writeln!(self.file, "{line}").map_err(io)?;
+        if e.epoch_done {
+            self.file.flush().map_err(io)?;
+            write_events(&self.dir)?;
+        }
+        Ok(())
+    }
+}
