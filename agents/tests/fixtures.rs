@@ -1,0 +1,146 @@
+//! Files written by an earlier release still load: a 4-episode CLEVR dataset, an imagined dataset
+//! with the validator's verdicts, a 1-epoch BC run directory and the stage records of a toy
+//! pipeline run (all under `tests/fixtures/`, made with the binary before the typed formats).
+//! A rerun of the pipeline on the finished records rewrites `results.json` and `report.md`
+//! byte for byte.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn vlgor(args: &[&str]) -> Output {
+    let o = Command::new(env!("CARGO_BIN_EXE_vlgor"))
+        .args(args)
+        .output()
+        .expect("run vlgor");
+    assert!(
+        o.status.success(),
+        "vlgor {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn last_json(o: &Output) -> serde_json::Value {
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    serde_json::from_str(out.lines().last().expect("a JSON line")).expect("JSON")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn real_dataset_of_the_earlier_format_loads() {
+    let dir = fixture("clevr-4");
+    let info = last_json(&vlgor(&[
+        "dataset",
+        "info",
+        dir.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(info["episodes"], 4, "{info}");
+    assert_eq!(info["transitions"], 11, "{info}");
+}
+
+#[test]
+fn imagined_dataset_with_verdicts_loads_and_the_filter_reads_them() {
+    let dir = fixture("imagined-hard");
+    let info = last_json(&vlgor(&[
+        "dataset",
+        "info",
+        dir.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(info["episodes"], 4, "{info}");
+    assert_eq!(info["origin"], "imagined", "{info}");
+    // Merging keeps every episode whole with its verdict.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("merged");
+    vlgor(&[
+        "dataset",
+        "merge",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let info = last_json(&vlgor(&[
+        "dataset",
+        "info",
+        out.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(info["episodes"], 4, "{info}");
+}
+
+#[test]
+fn policy_run_directory_of_the_earlier_format_evaluates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("bc");
+    copy_dir(&fixture("bc-1epoch"), &run);
+    let o = last_json(&vlgor(&[
+        "--threads",
+        "1",
+        "eval",
+        run.to_str().unwrap(),
+        "--episodes",
+        "2",
+        "--reference",
+        "none",
+        "--json",
+    ]));
+    let rate = o["success_rate"].as_f64().unwrap_or(f64::NAN);
+    assert!((0.0..=1.0).contains(&rate), "{o}");
+}
+
+#[test]
+fn pipeline_rerun_on_finished_records_rewrites_an_identical_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let src = fixture("pipeline");
+    copy_dir(&src.join("stages"), &out.join("stages"));
+    std::fs::copy(src.join("pipeline.json"), out.join("pipeline.json")).unwrap();
+    vlgor(&[
+        "--threads",
+        "1",
+        "--config",
+        src.join("toy.toml").to_str().unwrap(),
+        "pipeline",
+        "--env",
+        "clevr",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    for file in ["results.json", "report.md"] {
+        let want = std::fs::read_to_string(src.join(file)).unwrap();
+        let got = std::fs::read_to_string(out.join(file)).unwrap();
+        if want != got {
+            let line = want
+                .lines()
+                .zip(got.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            panic!(
+                "{file} differs from the fixture at line {}: {:?} vs {:?}",
+                line + 1,
+                want.lines().nth(line),
+                got.lines().nth(line)
+            );
+        }
+    }
+}
