@@ -30,7 +30,9 @@ impl CliError {
 impl From<vlgor_sim::SimError> for CliError {
     fn from(e: vlgor_sim::SimError) -> Self {
         match e {
-            vlgor_sim::SimError::UnknownName { .. } => CliError::Input(e.to_string()),
+            vlgor_sim::SimError::UnknownName { .. } | vlgor_sim::SimError::InvalidChoice(_) => {
+                CliError::Input(e.to_string())
+            }
             other => CliError::Other(other.into()),
         }
     }

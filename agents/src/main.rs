@@ -1,13 +1,13 @@
 //! `vlgor`: the command line of the vlgor system. See `vlgor --help`.
 
 mod cli;
+mod cli_values;
 mod collect;
 mod commands;
 mod config;
 mod config_vlm;
 mod context;
 mod ecs;
-mod envs;
 mod error;
 mod evaluation;
 mod frames;

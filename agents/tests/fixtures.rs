@@ -85,6 +85,13 @@ fn imagined_dataset_with_verdicts_loads_and_the_filter_reads_them() {
         "--json",
     ]));
     assert_eq!(info["episodes"], 4, "{info}");
+    // The verdicts load typed and are written back byte for byte (the shard is identical).
+    let shard = "shards/episodes-00000.safetensors";
+    assert_eq!(
+        std::fs::read(dir.join(shard)).unwrap(),
+        std::fs::read(out.join(shard)).unwrap(),
+        "merged shard differs from its source"
+    );
 }
 
 #[test]

@@ -11,6 +11,9 @@ pub enum SimError {
         name: String,
         valid: String,
     },
+    /// A combination of choices that does not exist (e.g. a task for an env without tasks).
+    #[error("{0}")]
+    InvalidChoice(String),
     /// A state vector of the wrong length or with non-finite values.
     #[error("invalid state: {0}")]
     InvalidState(String),

@@ -15,9 +15,11 @@ pub mod error;
 pub mod language;
 pub mod metaworld;
 pub mod scene;
+pub mod spec;
 pub mod validate;
 
 pub use env::{Action, Env, EnvKind, StepOutcome};
 pub use error::SimError;
 pub use language::{GoalSpec, Instruction, InstructionParts, Level, TaskRow};
 pub use scene::{Camera, Light, Scene, Shape, ShapeKind};
+pub use spec::{EnvSpec, TaskChoice};
