@@ -11,7 +11,7 @@ use vlgor_sim::{EnvKind, Level, TaskChoice};
 pub use crate::cli_values::{PolicyArg, VlmStage};
 use crate::cli_values::{
     algo_parser, env_parser, filter_parser, instruction_sets, level_parser, obs_parser,
-    policy_parser, task_choice_parser, task_parser, unit_fraction,
+    policy_parser, preset_names, task_choice_parser, task_parser, unit_fraction,
 };
 
 /// vlgor — Visual-Language knowledge Guided Offline RL on built-in rapier3d simulators.
@@ -48,7 +48,7 @@ pub struct GlobalArgs {
     pub threads: Option<usize>,
     /// Named preset from assets/presets/: `quick` runs in minutes on 2 CPU cores, `paper` is
     /// the paper's scale for a GPU.
-    #[arg(long, global = true, default_value = "quick")]
+    #[arg(long, global = true, default_value = "quick", value_parser = preset_names())]
     pub preset: String,
     /// A TOML file whose keys override the preset (same layout as assets/presets/quick.toml).
     #[arg(long, global = true, value_name = "FILE.toml")]

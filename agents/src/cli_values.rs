@@ -32,10 +32,7 @@ pub fn env_parser() -> impl TypedValueParser<Value = EnvKind> {
     named(
         EnvKind::ALL
             .iter()
-            .map(|e| match e {
-                EnvKind::Clevr => value("clevr", "CLEVR-Robot: 5 balls, 40 push actions"),
-                EnvKind::MetaWorld => value("metaworld", "Meta-World: Sawyer arm, 10 tasks"),
-            })
+            .map(|e| value(e.name(), e.describe()))
             .collect(),
     )
 }
@@ -228,6 +225,11 @@ impl TypedValueParser for InstructionSets {
         ];
         Some(Box::new(levels.chain(rest)))
     }
+}
+
+/// `--preset`: the presets compiled into the binary.
+pub fn preset_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(crate::config::PRESETS.iter().map(|(name, _)| *name))
 }
 
 /// A number in [0, 1] (clap value parser).

@@ -368,10 +368,9 @@ fn load(ctx: &Context, data: &Dataset, env: EnvKind, args: &LoadArgs) -> Result<
     let h = if has_states {
         1
     } else {
-        args.steps_per_action.unwrap_or(match env {
-            EnvKind::Clevr => 1,
-            EnvKind::MetaWorld => 10,
-        })
+        // The world model's keyframe stride: what imagined datasets store per transition.
+        args.steps_per_action
+            .unwrap_or(vlgor_vlm::world_model::config::default_horizon(env))
     };
     let mut rp = Replayer::new();
     let mut rollouts = Vec::with_capacity(count);
