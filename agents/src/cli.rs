@@ -247,8 +247,8 @@ pub struct VlmEvalArgs {
     /// Readout directory for MED and the goal check (default: RUN/readout).
     #[arg(long)]
     pub readout: Option<PathBuf>,
-    /// Evaluate this stage (base, lora or full) instead of the newest finished one.
-    #[arg(long)]
+    /// Evaluate this stage instead of the newest finished one.
+    #[arg(long, value_name = "STAGE", value_parser = ["base", "lora", "full"])]
     pub stage: Option<String>,
     /// Write the metrics JSON here (default: RUN/eval.json, or RUN/eval-<stage>.json with --stage).
     #[arg(long)]

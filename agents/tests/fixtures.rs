@@ -44,30 +44,29 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-#[test]
-fn real_dataset_of_the_earlier_format_loads() {
-    let dir = fixture("clevr-4");
-    let info = last_json(&vlgor(&[
+/// `vlgor dataset info DIR --json`.
+fn info(dir: &Path) -> serde_json::Value {
+    last_json(&vlgor(&[
         "dataset",
         "info",
         dir.to_str().unwrap(),
         "--json",
-    ]));
+    ]))
+}
+
+#[test]
+fn real_dataset_of_the_earlier_format_loads() {
+    let info = info(&fixture("clevr-4"));
     assert_eq!(info["episodes"], 4, "{info}");
     assert_eq!(info["transitions"], 11, "{info}");
 }
 
 #[test]
-fn imagined_dataset_with_verdicts_loads_and_the_filter_reads_them() {
+fn imagined_dataset_with_verdicts_loads_and_is_written_back_byte_for_byte() {
     let dir = fixture("imagined-hard");
-    let info = last_json(&vlgor(&[
-        "dataset",
-        "info",
-        dir.to_str().unwrap(),
-        "--json",
-    ]));
-    assert_eq!(info["episodes"], 4, "{info}");
-    assert_eq!(info["origin"], "imagined", "{info}");
+    let first = info(&dir);
+    assert_eq!(first["episodes"], 4, "{first}");
+    assert_eq!(first["origin"], "imagined", "{first}");
     // Merging keeps every episode whole with its verdict.
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("merged");
@@ -78,13 +77,8 @@ fn imagined_dataset_with_verdicts_loads_and_the_filter_reads_them() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let info = last_json(&vlgor(&[
-        "dataset",
-        "info",
-        out.to_str().unwrap(),
-        "--json",
-    ]));
-    assert_eq!(info["episodes"], 4, "{info}");
+    let merged = info(&out);
+    assert_eq!(merged["episodes"], 4, "{merged}");
     // The verdicts load typed and are written back byte for byte (the shard is identical).
     let shard = "shards/episodes-00000.safetensors";
     assert_eq!(
@@ -150,4 +144,45 @@ fn pipeline_rerun_on_finished_records_rewrites_an_identical_report() {
             );
         }
     }
+}
+
+#[test]
+fn a_stage_record_missing_a_field_is_a_clear_load_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let src = fixture("pipeline");
+    copy_dir(&src.join("stages"), &out.join("stages"));
+    std::fs::copy(src.join("pipeline.json"), out.join("pipeline.json")).unwrap();
+    let path = out.join("stages/readout.json");
+    let mut rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    rec["summary"]
+        .as_object_mut()
+        .unwrap()
+        .remove("heldout_error_m");
+    std::fs::write(&path, serde_json::to_string_pretty(&rec).unwrap()).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vlgor"))
+        .args([
+            "--threads",
+            "1",
+            "--config",
+            src.join("toy.toml").to_str().unwrap(),
+            "pipeline",
+            "--env",
+            "clevr",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("stages/readout.json") && err.contains("heldout_error_m"),
+        "{err}"
+    );
+    assert!(
+        !out.join("report.md").exists(),
+        "no report from a bad record"
+    );
 }
