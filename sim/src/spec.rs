@@ -121,7 +121,7 @@ impl EnvSpec {
 pub fn action_space(kind: EnvKind) -> ActionSpace {
     match kind {
         EnvKind::Clevr => ActionSpace::Discrete {
-            n: clevr::NUM_ACTIONS as usize,
+            n: clevr::NUM_ACTIONS,
         },
         EnvKind::MetaWorld => ActionSpace::Continuous { dim: 4 },
     }
