@@ -108,25 +108,40 @@ fn policy_run_directory_of_the_earlier_format_evaluates() {
     assert!((0.0..=1.0).contains(&rate), "{o}");
 }
 
-#[test]
-fn pipeline_rerun_on_finished_records_rewrites_an_identical_report() {
+/// A pipeline directory holding the fixture's stage records (in a temporary directory).
+fn finished_pipeline() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let src = fixture("pipeline");
     copy_dir(&src.join("stages"), &out.join("stages"));
     std::fs::copy(src.join("pipeline.json"), out.join("pipeline.json")).unwrap();
-    vlgor(&[
-        "--threads",
-        "1",
-        "--config",
-        src.join("toy.toml").to_str().unwrap(),
-        "pipeline",
-        "--env",
-        "clevr",
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
+    (tmp, out)
+}
+
+/// `vlgor pipeline` on `out` with the fixture's toy config.
+fn rerun(out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vlgor"))
+        .args([
+            "--threads",
+            "1",
+            "--config",
+            fixture("pipeline/toy.toml").to_str().unwrap(),
+            "pipeline",
+            "--env",
+            "clevr",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .expect("run vlgor")
+}
+
+#[test]
+fn pipeline_rerun_on_finished_records_rewrites_an_identical_report() {
+    let (_tmp, out) = finished_pipeline();
+    let src = fixture("pipeline");
+    let o = rerun(&out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for file in ["results.json", "report.md"] {
         let want = std::fs::read_to_string(src.join(file)).unwrap();
         let got = std::fs::read_to_string(out.join(file)).unwrap();
@@ -148,11 +163,7 @@ fn pipeline_rerun_on_finished_records_rewrites_an_identical_report() {
 
 #[test]
 fn a_stage_record_missing_a_field_is_a_clear_load_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("run");
-    let src = fixture("pipeline");
-    copy_dir(&src.join("stages"), &out.join("stages"));
-    std::fs::copy(src.join("pipeline.json"), out.join("pipeline.json")).unwrap();
+    let (_tmp, out) = finished_pipeline();
     let path = out.join("stages/readout.json");
     let mut rec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -161,20 +172,7 @@ fn a_stage_record_missing_a_field_is_a_clear_load_error() {
         .unwrap()
         .remove("heldout_error_m");
     std::fs::write(&path, serde_json::to_string_pretty(&rec).unwrap()).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_vlgor"))
-        .args([
-            "--threads",
-            "1",
-            "--config",
-            src.join("toy.toml").to_str().unwrap(),
-            "pipeline",
-            "--env",
-            "clevr",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let o = rerun(&out);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
