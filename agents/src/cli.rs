@@ -3,6 +3,16 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use vlgor_rl::config::{AlgoKind, ObsKind};
+use vlgor_sim::metaworld::Task;
+use vlgor_sim::validate::Filter;
+use vlgor_sim::{EnvKind, Level, TaskChoice};
+
+pub use crate::cli_values::{PolicyArg, VlmStage};
+use crate::cli_values::{
+    algo_parser, env_parser, filter_parser, instruction_sets, level_parser, obs_parser,
+    policy_parser, preset_names, task_choice_parser, task_parser, unit_fraction,
+};
 
 /// vlgor — Visual-Language knowledge Guided Offline RL on built-in rapier3d simulators.
 ///
@@ -38,7 +48,7 @@ pub struct GlobalArgs {
     pub threads: Option<usize>,
     /// Named preset from assets/presets/: `quick` runs in minutes on 2 CPU cores, `paper` is
     /// the paper's scale for a GPU.
-    #[arg(long, global = true, default_value = "quick")]
+    #[arg(long, global = true, default_value = "quick", value_parser = preset_names())]
     pub preset: String,
     /// A TOML file whose keys override the preset (same layout as assets/presets/quick.toml).
     #[arg(long, global = true, value_name = "FILE.toml")]
@@ -101,18 +111,18 @@ pub enum Command {
 pub struct EnvArg {
     /// Simulator: `clevr` (CLEVR-Robot, 5 balls, 40 push actions) or `metaworld` (Sawyer arm,
     /// 10 tasks).
-    #[arg(long, value_name = "ENV")]
-    pub env: String,
+    #[arg(long, value_name = "ENV", value_parser = env_parser())]
+    pub env: EnvKind,
 }
 
 #[derive(Debug, Args)]
 pub struct TasksArgs {
     /// Simulator to list (`clevr` or `metaworld`); both when omitted.
-    #[arg(long, value_name = "ENV")]
-    pub env: Option<String>,
-    /// Only this level: seen, rephrase, counterfactual or hard.
-    #[arg(long)]
-    pub level: Option<String>,
+    #[arg(long, value_name = "ENV", value_parser = env_parser())]
+    pub env: Option<EnvKind>,
+    /// Only this level.
+    #[arg(long, value_name = "LEVEL", value_parser = level_parser())]
+    pub level: Option<Level>,
 }
 
 #[derive(Debug, Args)]
@@ -128,9 +138,9 @@ pub struct CollectArgs {
     /// Probability of a random action at each step (ε-noisy expert), in [0, 1].
     #[arg(long)]
     pub noise: Option<f32>,
-    /// Meta-World task (or `all`); ignored for CLEVR.
-    #[arg(long)]
-    pub task: Option<String>,
+    /// Meta-World task (or `all`, every task in turn; default: reach); CLEVR has none.
+    #[arg(long, value_name = "TASK", value_parser = task_choice_parser())]
+    pub task: Option<TaskChoice>,
     /// Also store rendered frames on disk (by default they are re-rendered from states on load).
     #[arg(long)]
     pub frames: bool,
@@ -138,17 +148,10 @@ pub struct CollectArgs {
     /// other level collects the oracle data of the experiment: the scripted expert on that
     /// level's (unseen) instructions.
     #[arg(long, value_name = "LEVEL", value_parser = level_parser())]
-    pub level: Option<vlgor_sim::Level>,
+    pub level: Option<Level>,
     /// Cap on the steps of each episode (default: the simulator's horizon).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_steps: Option<u64>,
-}
-
-/// The instruction levels, by name, with their values listed in `--help`.
-pub fn level_parser() -> impl clap::builder::TypedValueParser<Value = vlgor_sim::Level> {
-    use clap::builder::{PossibleValuesParser, TypedValueParser};
-    PossibleValuesParser::new(vlgor_sim::Level::ALL.map(|l| l.name()))
-        .try_map(|name| name.parse::<vlgor_sim::Level>())
 }
 
 /// A scripted reference row of an evaluation table.
@@ -224,22 +227,6 @@ pub struct ImportArgs {
     pub out: PathBuf,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum VlmStage {
-    /// All weights, on random + expert rollouts rendered from the simulators with a generic
-    /// instruction (general visual dynamics). Writes OUT/base/.
-    Base,
-    /// LoRA adapters in q, k, v, o of every self-attention layer plus the two heads, on --data
-    /// (the base model frozen). Writes OUT/lora/ (adapters saved apart).
-    Lora,
-    /// Full fine-tuning of every non-adapter weight on --data (the comparison to LoRA). Writes
-    /// OUT/full/.
-    Full,
-    /// The state readout CNN on freshly rendered frames with ground-truth states. Writes
-    /// OUT/readout/.
-    Readout,
-}
-
 #[derive(Debug, Args)]
 pub struct TrainVlmArgs {
     #[command(flatten)]
@@ -284,8 +271,8 @@ pub struct VlmEvalArgs {
     /// Readout directory for MED and the goal check (default: RUN/readout).
     #[arg(long)]
     pub readout: Option<PathBuf>,
-    /// Evaluate this stage (base, lora or full) instead of the newest finished one.
-    #[arg(long)]
+    /// Evaluate this stage instead of the newest finished one.
+    #[arg(long, value_name = "STAGE", value_parser = ["base", "lora", "full"])]
     pub stage: Option<String>,
     /// Write the metrics JSON here (default: RUN/eval.json, or RUN/eval-<stage>.json with --stage).
     #[arg(long)]
@@ -300,12 +287,13 @@ pub struct ImagineArgs {
     pub vlm: PathBuf,
     #[command(flatten)]
     pub env: EnvArg,
-    /// Instruction set: a level (seen, rephrase, counterfactual, unseen-relation, hard),
-    /// counterfactual-target or counterfactual-behavior (the source episode's instruction with
-    /// its target / behavior replaced), or a JSON-lines file with one instruction object per
-    /// line, as dataset manifests store them: `{"text", "parts": {"template", "target",
-    /// "behavior"}, "goal": {"env": "clevr", "kind": ...}, "level"}`.
-    #[arg(long)]
+    /// Instruction set: a level's fresh instructions, the source episode's instruction with
+    /// its target / behavior replaced (counterfactual-target, counterfactual-behavior), such
+    /// swaps aimed at an unseen level (aimed-LEVEL-target, aimed-LEVEL-behavior), or a
+    /// JSON-lines file with one instruction object per line, as dataset manifests store them:
+    /// `{"text", "parts": {"template", "target", "behavior"}, "goal": {"env": "clevr", "kind":
+    /// ...}, "level"}`.
+    #[arg(long, value_name = "SET", value_parser = instruction_sets())]
     pub instructions: String,
     /// Dataset whose initial frames start the imagined rollouts (episodes drawn with the seed).
     #[arg(long)]
@@ -319,10 +307,9 @@ pub struct ImagineArgs {
     /// Model steps per rollout (default: the preset's vlm.imagine_horizon).
     #[arg(long)]
     pub horizon: Option<usize>,
-    /// What happens to a rollout the physics check flags: truncate (keep the valid prefix) or
-    /// drop; `keep` stores every rollout with its verdict (for the validation ablation).
-    #[arg(long, default_value = "truncate")]
-    pub filter: String,
+    /// What happens to a rollout the physics check flags.
+    #[arg(long, value_name = "FILTER", default_value = "truncate", value_parser = filter_parser(&Filter::ALL))]
+    pub filter: Filter,
     /// Readout directory (default: VLM/readout).
     #[arg(long)]
     pub readout: Option<PathBuf>,
@@ -358,10 +345,10 @@ pub struct CheckArgs {
     /// Where to write the JSON report (default: DIR/check_report.json).
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Filter policy for the verdicts: `drop` (any violation rejects the rollout) or
-    /// `truncate` (keep the transitions before the first violation).
-    #[arg(long, default_value = "drop")]
-    pub policy: String,
+    /// Filter deciding the verdicts: `drop` (any violation rejects the rollout) or `truncate`
+    /// (keep the transitions before the first violation).
+    #[arg(long, value_name = "FILTER", default_value = "drop", value_parser = filter_parser(&[Filter::Drop, Filter::Truncate]))]
+    pub policy: Filter,
     /// A state readout (safetensors) to read states out of the frames of datasets without
     /// states; without it such datasets are checked on their stored observations (the
     /// perceived states the imagination recorded).
@@ -376,42 +363,25 @@ pub struct CheckArgs {
     pub steps_per_action: Option<usize>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Algo {
-    /// Behaviour cloning.
-    Bc,
-    /// Conservative Q-learning.
-    Cql,
-    /// TD3+BC (Fujimoto & Gu 2021): TD3 with a behaviour-cloning term; continuous actions
-    /// (Meta-World) only.
-    #[value(name = "td3_plus_bc")]
-    Td3PlusBc,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ObsKind {
-    /// Rendered frames through the paper's conv encoder.
-    Image,
-    /// The low-dimensional state vector through an MLP (fast CPU experiments).
-    State,
-}
-
 #[derive(Debug, Args)]
 pub struct TrainPolicyArgs {
     #[command(flatten)]
     pub env: EnvArg,
     /// Algorithm.
-    #[arg(long, value_enum)]
-    pub algo: Algo,
-    /// Real dataset directory, optionally followed by `,IMAGINED_DIR`.
-    #[arg(long)]
-    pub data: String,
+    #[arg(long, value_name = "ALGO", value_parser = algo_parser())]
+    pub algo: AlgoKind,
+    /// Real dataset directory.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Imagined dataset directory mixed into every batch (see --ratio).
+    #[arg(long, value_name = "DIR")]
+    pub imagined: Option<PathBuf>,
     /// Share of imagined samples in each batch, in [0, 1] (default: proportional to the
     /// imagined and real transitions, capped at the preset's `rl.ratio`).
     #[arg(long)]
     pub ratio: Option<f32>,
     /// Observation the policy sees.
-    #[arg(long, value_enum, default_value_t = ObsKind::Image)]
+    #[arg(long, value_name = "OBS", default_value = "image", value_parser = obs_parser())]
     pub obs: ObsKind,
     /// Run directory (config, checkpoints, logs, eval results).
     #[arg(long)]
@@ -426,20 +396,19 @@ pub struct EvalArgs {
     /// A policy run directory (alternative to --policy CKPT); its env and config are used.
     pub run: Option<PathBuf>,
     /// Simulator (required unless RUN is given).
-    #[arg(long, value_name = "ENV", value_parser = ["clevr", "metaworld"])]
-    pub env: Option<String>,
-    /// `expert`, `random`, or a checkpoint file / run directory (its last five checkpoints,
-    /// averaged).
-    #[arg(long, default_value = "expert")]
-    pub policy: String,
-    /// Meta-World task, or `all` for one row per task.
-    #[arg(long)]
-    pub task: Option<String>,
+    #[arg(long, value_name = "ENV", value_parser = env_parser())]
+    pub env: Option<EnvKind>,
+    /// The policy evaluated.
+    #[arg(long, value_name = "POLICY", default_value = "expert", value_parser = policy_parser())]
+    pub policy: PolicyArg,
+    /// Meta-World task, or `all` for one row per task (default: reach).
+    #[arg(long, value_name = "TASK", value_parser = task_choice_parser())]
+    pub task: Option<TaskChoice>,
     /// Instruction level(s), comma-separated. CLEVR counterfactual episodes are one push
     /// (KALM's step level); the others run to success or 50 pushes. Meta-World has no
     /// unseen-relation level.
     #[arg(long, default_value = "seen", value_delimiter = ',', value_parser = level_parser())]
-    pub level: Vec<vlgor_sim::Level>,
+    pub level: Vec<Level>,
     /// Episodes per level and seed (default: the preset's).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub episodes: Option<u64>,
@@ -479,11 +448,11 @@ pub struct ViewArgs {
     #[command(flatten)]
     pub env: EnvArg,
     /// Meta-World task (default: reach).
-    #[arg(long)]
-    pub task: Option<String>,
-    /// `expert`, `random`, or a policy checkpoint.
-    #[arg(long, default_value = "expert")]
-    pub policy: String,
+    #[arg(long, value_name = "TASK", value_parser = task_parser())]
+    pub task: Option<Task>,
+    /// The policy acting.
+    #[arg(long, value_name = "POLICY", default_value = "expert", value_parser = policy_parser())]
+    pub policy: PolicyArg,
     /// Replay the rollouts of this dataset directory instead of running the simulator live.
     #[arg(long, value_name = "DIR")]
     pub rollout: Option<PathBuf>,
@@ -516,8 +485,8 @@ pub enum BenchCommand {
         #[command(flatten)]
         env: EnvArg,
         /// Meta-World task (default: reach).
-        #[arg(long)]
-        task: Option<String>,
+        #[arg(long, value_name = "TASK", value_parser = task_parser())]
+        task: Option<Task>,
         /// Steps to time.
         #[arg(long, default_value_t = 20_000)]
         steps: usize,
@@ -545,16 +514,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0.1)]
         noise: f32,
         /// Meta-World task, or `all` (default).
-        #[arg(long)]
-        task: Option<String>,
+        #[arg(long, value_name = "TASK", value_parser = task_choice_parser())]
+        task: Option<TaskChoice>,
     },
     /// Offline RL training throughput (full loop vs bare network).
     Train {
         /// Algorithm.
-        #[arg(long, value_enum, default_value_t = Algo::Bc)]
-        algo: Algo,
+        #[arg(long, value_name = "ALGO", default_value = "bc", value_parser = algo_parser())]
+        algo: AlgoKind,
         /// Observation the policy sees.
-        #[arg(long, value_enum, default_value_t = ObsKind::Image)]
+        #[arg(long, value_name = "OBS", default_value = "image", value_parser = obs_parser())]
         obs: ObsKind,
     },
     /// Closed-loop evaluation throughput: 64 parallel envs with an image policy (physics +
@@ -572,13 +541,4 @@ pub enum BenchCommand {
         #[command(flatten)]
         env: EnvArg,
     },
-}
-
-/// A number in [0, 1] (clap value parser).
-fn unit_fraction(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
-        Ok(x) => Err(format!("{x} is not in [0, 1]")),
-        Err(e) => Err(e.to_string()),
-    }
 }

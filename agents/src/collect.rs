@@ -12,8 +12,8 @@ use vlgor_sim::dataset::{
 };
 use vlgor_sim::{Action, Level};
 
-use crate::envs::EnvSpec;
 use crate::error::CliError;
+use vlgor_sim::EnvSpec;
 
 /// What to collect.
 #[derive(Clone, Debug)]

@@ -2,6 +2,8 @@
 //! (`[pipeline]`): sizes, sample counts, epochs, imagination counts.
 
 use serde::{Deserialize, Serialize};
+use vlgor_rl::config::{AlgoKind, ObsKind};
+use vlgor_sim::validate::Filter;
 
 /// `[vlm]`: world model, state readout, their training and evaluation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -52,9 +54,9 @@ pub struct PipelineSection {
     /// Policy training seeds (each variant is trained and evaluated once per seed).
     pub seeds: Vec<u64>,
     /// Algorithms: "bc", "cql".
-    pub algos: Vec<String>,
+    pub algos: Vec<AlgoKind>,
     /// Policy observation: "state" (imagined rows carry their read-out states) or "image".
-    pub obs: String,
+    pub obs: ObsKind,
     /// Imagined rollouts (and oracle rollouts) per unseen level, the paper's 5,400 rephrase /
     /// 6,400 counterfactual / 1,680 hard. Rephrase and counterfactual are imagined once per
     /// prompt kind (target swaps, behavior swaps); VLGOR mixes half of each. The older key
@@ -64,7 +66,7 @@ pub struct PipelineSection {
     pub hard: usize,
     /// "truncate" (keep the valid prefix), "drop" (discard flagged rollouts) or "keep" (no
     /// filtering: every rollout whole).
-    pub filter: String,
+    pub filter: Filter,
     /// LoRA sample counts of the Table-1 sweep (empty: skip the sweep).
     pub sweep: Vec<usize>,
     /// Also train BC on unvalidated imagined rollouts (validation ablation).
@@ -123,14 +125,9 @@ impl PipelineSection {
         if self.seeds.is_empty() {
             return bad("seeds", "a non-empty list of integers");
         }
-        if self.algos.is_empty() || self.algos.iter().any(|a| a != "bc" && a != "cql") {
+        // Unknown algorithm, observation and filter names fail when the file is read.
+        if self.algos.is_empty() {
             return bad("algos", "a non-empty list of \"bc\" and \"cql\"");
-        }
-        if !["state", "image"].contains(&self.obs.as_str()) {
-            return bad("obs", "\"state\" or \"image\"");
-        }
-        if !["truncate", "drop", "keep"].contains(&self.filter.as_str()) {
-            return bad("filter", "\"truncate\", \"drop\" or \"keep\"");
         }
         if self.rephrase + self.counterfactual + self.hard == 0 {
             return bad("rephrase", "at least 1 imagined rollout in all");

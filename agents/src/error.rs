@@ -30,7 +30,7 @@ impl CliError {
 impl From<vlgor_sim::SimError> for CliError {
     fn from(e: vlgor_sim::SimError) -> Self {
         match e {
-            vlgor_sim::SimError::UnknownName { .. } | vlgor_sim::SimError::InvalidArgument(_) => {
+            vlgor_sim::SimError::UnknownName { .. } | vlgor_sim::SimError::InvalidChoice(_) => {
                 CliError::Input(e.to_string())
             }
             other => CliError::Other(other.into()),

@@ -5,8 +5,8 @@ use vlgor_rl::InMemoryFrames;
 use vlgor_sim::dataset::{Dataset, EpisodeMeta};
 
 use crate::context::Context;
-use crate::envs::EnvSpec;
 use crate::error::CliError;
+use vlgor_sim::EnvSpec;
 
 /// The simulator an episode was recorded in (its task comes from the goal spec).
 pub fn env_for(meta: &EpisodeMeta) -> Box<dyn vlgor_sim::Env> {

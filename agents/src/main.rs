@@ -1,6 +1,7 @@
 //! `vlgor`: the command line of the vlgor system. See `vlgor --help`.
 
 mod cli;
+mod cli_values;
 mod collect;
 mod commands;
 mod config;
@@ -8,7 +9,6 @@ mod config_vlm;
 mod context;
 mod curves;
 mod ecs;
-mod envs;
 mod error;
 mod evaluation;
 mod frames;

@@ -150,7 +150,11 @@ impl SimBatch {
                 "Meta-World needs a task; valid tasks: ".to_string() + &task_names().join(", "),
             ));
         }
-        let spec = EnvSpec::parse(env, task).map_err(sim_err)?;
+        let kind: vlgor_sim::EnvKind = env.parse().map_err(sim_err)?;
+        let task = task
+            .map(|t| t.parse::<vlgor_sim::metaworld::Task>().map_err(sim_err))
+            .transpose()?;
+        let spec = EnvSpec::select(kind, task.map(vlgor_sim::TaskChoice::One)).map_err(sim_err)?[0];
         let level = parse_level(level)?;
         let slots: Vec<Slot> = (0..num_envs)
             .map(|_| Slot::new(spec, level))

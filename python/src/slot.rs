@@ -63,7 +63,7 @@ impl Slot {
     /// One step; the episode ends at success, a task terminal or the horizon.
     pub fn step(&mut self, action: &Action) -> Result<Transition, SimError> {
         if self.done {
-            return Err(SimError::InvalidArgument(
+            return Err(SimError::InvalidChoice(
                 "step after the episode ended: call reset first".into(),
             ));
         }

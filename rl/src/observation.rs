@@ -12,6 +12,34 @@ pub enum ObsKind {
     Image,
 }
 
+impl ObsKind {
+    pub const ALL: [ObsKind; 2] = [ObsKind::State, ObsKind::Image];
+
+    /// The serde name: `state` or `image`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ObsKind::State => "state",
+            ObsKind::Image => "image",
+        }
+    }
+}
+
+impl std::fmt::Display for ObsKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ObsKind {
+    type Err = crate::RlError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ObsKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| crate::RlError::Input(format!("unknown obs '{s}'; valid: state, image")))
+    }
+}
+
 /// The observation input of a network, with its size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -26,6 +26,14 @@ impl EnvKind {
             EnvKind::MetaWorld => "metaworld",
         }
     }
+
+    /// One line for `--help`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EnvKind::Clevr => "CLEVR-Robot: 5 balls, 40 push actions",
+            EnvKind::MetaWorld => "Meta-World: Sawyer arm, 10 tasks",
+        }
+    }
 }
 
 impl fmt::Display for EnvKind {

@@ -11,10 +11,9 @@ pub enum SimError {
         name: String,
         valid: String,
     },
-    /// An argument that names things correctly but combines them in a way that has no
-    /// meaning (e.g. a task for an environment without tasks).
+    /// A combination of choices that does not exist (e.g. a task for an env without tasks).
     #[error("{0}")]
-    InvalidArgument(String),
+    InvalidChoice(String),
     /// A state vector of the wrong length or with non-finite values.
     #[error("invalid state: {0}")]
     InvalidState(String),

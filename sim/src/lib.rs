@@ -23,4 +23,4 @@ pub use env::{Action, Env, EnvKind, StepOutcome};
 pub use error::SimError;
 pub use language::{GoalSpec, Instruction, InstructionParts, Level, TaskRow};
 pub use scene::{Camera, Light, Scene, Shape, ShapeKind};
-pub use spec::EnvSpec;
+pub use spec::{EnvSpec, TaskChoice};

@@ -10,7 +10,7 @@ use vlgor_sim::metaworld::{self, MetaWorldEnv, Task};
 use vlgor_sim::validate::checks::check_rollout;
 use vlgor_sim::validate::inject::{Fault, FaultTarget, InjectError, inject};
 use vlgor_sim::validate::{
-    FilterPolicy, Reason, Replayer, ValidatorConfig, VerdictKind, Violation, perceive,
+    Filter, Reason, Replayer, ValidatorConfig, VerdictKind, Violation, perceive,
     perceived_to_state, verdict,
 };
 use vlgor_sim::{Action, Env, EnvKind, GoalSpec, Level};
@@ -96,7 +96,7 @@ fn a_real_clevr_rollout_is_valid() {
         assert!(!r.actions.is_empty());
         let v = check(&r, &mut rp, 1);
         assert!(v.is_empty(), "seed {seed}: {v:?}");
-        assert_eq!(verdict(v, FilterPolicy::Drop).kind, VerdictKind::Valid);
+        assert_eq!(verdict(v, Filter::Drop).kind, VerdictKind::Valid);
     }
 }
 
@@ -314,14 +314,14 @@ fn injected_metaworld_faults_are_flagged() {
 #[test]
 fn verdicts_follow_the_policy() {
     let v = |step, reason| Violation::new(step, reason, 1.0, "x");
-    assert_eq!(verdict(vec![], FilterPolicy::Drop).kind, VerdictKind::Valid);
+    assert_eq!(verdict(vec![], Filter::Drop).kind, VerdictKind::Valid);
     let some = vec![v(4, Reason::DynamicsReplay), v(3, Reason::Interpenetration)];
     assert_eq!(
-        verdict(some.clone(), FilterPolicy::Drop).kind,
+        verdict(some.clone(), Filter::Drop).kind,
         VerdictKind::Rejected
     );
     // State 3 is bad: transition 2 made it, so transitions 0 and 1 are kept.
-    let t = verdict(some, FilterPolicy::Truncate);
+    let t = verdict(some, Filter::Truncate);
     assert_eq!(t.kind, VerdictKind::Truncated { at: 2 });
     let j = t.to_json();
     assert_eq!(j["verdict"], "truncated");
@@ -330,31 +330,28 @@ fn verdicts_follow_the_policy() {
     assert!(j["violations"][0]["magnitude"].is_number());
     // A violation in transition 0 or a bad initial state rejects.
     assert_eq!(
-        verdict(vec![v(0, Reason::Teleport)], FilterPolicy::Truncate).kind,
+        verdict(vec![v(0, Reason::Teleport)], Filter::Truncate).kind,
         VerdictKind::Rejected
     );
     assert_eq!(
         verdict(
             vec![v(0, Reason::OutOfWorkspace), v(5, Reason::Teleport)],
-            FilterPolicy::Truncate
+            Filter::Truncate
         )
         .kind,
         VerdictKind::Rejected
     );
     assert_eq!(
-        verdict(vec![v(1, Reason::FrameConsistency)], FilterPolicy::Truncate).kind,
+        verdict(vec![v(1, Reason::FrameConsistency)], Filter::Truncate).kind,
         VerdictKind::Rejected
     );
     assert_eq!(
-        verdict(vec![], FilterPolicy::Truncate).to_json()["truncated_at"],
+        verdict(vec![], Filter::Truncate).to_json()["truncated_at"],
         serde_json::Value::Null
     );
-    assert_eq!(
-        "truncate".parse::<FilterPolicy>().unwrap(),
-        FilterPolicy::Truncate
-    );
-    let e = "cut".parse::<FilterPolicy>().unwrap_err();
-    assert!(e.contains("drop, truncate"), "{e}");
+    assert_eq!("truncate".parse::<Filter>().unwrap(), Filter::Truncate);
+    let e = "cut".parse::<Filter>().unwrap_err();
+    assert!(e.contains("truncate, drop, keep"), "{e}");
     assert_eq!("wrong-ball".parse::<Fault>().unwrap(), Fault::WrongBall);
     assert!(
         "nope"

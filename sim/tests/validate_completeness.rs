@@ -279,7 +279,7 @@ fn an_exploding_rollout_gets_its_own_diverged_verdict_and_the_next_one_still_pas
     let diverged: Vec<_> = v.iter().filter(|x| x.reason == Reason::Diverged).collect();
     assert_eq!(diverged.len(), 1, "replay stops at the first divergence: {v:?}");
     assert_eq!(diverged[0].step, 1, "{v:?}");
-    let verdict = vlgor_sim::validate::verdict(v, vlgor_sim::validate::FilterPolicy::Truncate);
+    let verdict = vlgor_sim::validate::verdict(v, vlgor_sim::validate::Filter::Truncate);
     // The far state condemns transition 0 that produced it: nothing is kept.
     assert_eq!(verdict.kind, vlgor_sim::validate::VerdictKind::Rejected);
     assert!(verdict.has(Reason::Diverged), "{verdict:?}");
@@ -294,7 +294,7 @@ fn perceived_labels_check(sd: f32, n: u64, seed: u64) -> (usize, usize, usize) {
     let mut rp = Replayer::new();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // Box-Muller.
-    let mut noise = |rng: &mut ChaCha8Rng| {
+    let noise = |rng: &mut ChaCha8Rng| {
         let (u, v): (f32, f32) = (rng.random_range(1e-7..1.0), rng.random());
         sd * (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
     };

@@ -7,12 +7,13 @@ use std::time::Instant;
 use vlgor_sim::Level;
 
 use crate::context::Context;
-use crate::envs::EnvSpec;
 use crate::error::CliError;
+use vlgor_sim::metaworld::Task;
+use vlgor_sim::{EnvKind, EnvSpec, TaskChoice};
 
 /// Random-action physics steps per second on one core, state only; resets at the horizon.
-pub fn sim(ctx: &Context, env: &str, task: Option<&str>, steps: usize) -> Result<(), CliError> {
-    let spec = EnvSpec::parse(env, task)?;
+pub fn sim(ctx: &Context, env: EnvKind, task: Option<Task>, steps: usize) -> Result<(), CliError> {
+    let spec = EnvSpec::select(env, task.map(TaskChoice::One))?[0];
     let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed);
     let mut sim = spec.make();
     let mut episode = 0u64;
@@ -59,16 +60,13 @@ pub fn sim(ctx: &Context, env: &str, task: Option<&str>, steps: usize) -> Result
 }
 
 /// Batched frames per second of random scenes at the configured resolution, readback included.
-pub fn render(ctx: &Context, env: &str, batch: usize, batches: usize) -> Result<(), CliError> {
+pub fn render(ctx: &Context, env: EnvKind, batch: usize, batches: usize) -> Result<(), CliError> {
     if batch == 0 || batches == 0 {
         return Err(CliError::Input(
             "--batch and --batches must be at least 1".into(),
         ));
     }
-    let specs = match env {
-        "metaworld" => EnvSpec::parse_many(env, Some("all"))?,
-        _ => vec![EnvSpec::parse(env, None)?],
-    };
+    let specs = EnvSpec::all_of(env);
     let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed);
     // Random scenes: random initial states, a few random steps each.
     let mut scenes = Vec::with_capacity(batch);
@@ -122,20 +120,13 @@ pub fn render(ctx: &Context, env: &str, batch: usize, batches: usize) -> Result<
 /// on disk, and the time to load it back (checksums included).
 pub fn collect(
     ctx: &Context,
-    env: &str,
+    env: EnvKind,
     episodes: Option<usize>,
     noise: f32,
-    task: Option<&str>,
+    task: Option<TaskChoice>,
 ) -> Result<(), CliError> {
-    let is_clevr = env == "clevr";
-    let specs = EnvSpec::parse_many(
-        env,
-        if is_clevr {
-            task
-        } else {
-            Some(task.unwrap_or("all"))
-        },
-    )?;
+    let is_clevr = env == EnvKind::Clevr;
+    let specs = EnvSpec::select(env, task.or((!is_clevr).then_some(TaskChoice::All)))?;
     let episodes = episodes.unwrap_or(if is_clevr { 6400 } else { 200 });
     if episodes == 0 || !(0.0..=1.0).contains(&noise) {
         return Err(CliError::Input(
@@ -144,7 +135,7 @@ pub fn collect(
     }
     let plan = crate::collect::CollectPlan {
         specs,
-        task_arg: task.map(str::to_string),
+        task_arg: task.map(|t| t.name().to_string()),
         episodes,
         seed: ctx.seed,
         noise,

@@ -11,14 +11,14 @@ use vlgor_vlm::{EmbeddingCache, SentenceEncoder};
 
 use crate::context::Context;
 use crate::ecs::{Driver, LearnedPolicy, episode_jobs, run_episodes};
-use crate::envs::EnvSpec;
 use crate::error::CliError;
+use vlgor_sim::{EnvKind, EnvSpec};
 
 /// Parallel environment instances, as the figure specifies.
 const PARALLEL: usize = 64;
 
-pub fn run(ctx: &Context, env: &str, episodes: usize) -> Result<(), CliError> {
-    let spec = EnvSpec::parse(env, None)?;
+pub fn run(ctx: &Context, env: EnvKind, episodes: usize) -> Result<(), CliError> {
+    let spec = EnvSpec::first_of(env);
     let temp = std::env::temp_dir().join(format!("vlgor-bench-eval-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&temp);
     let result = measure(ctx, spec, episodes, &temp);

@@ -14,8 +14,7 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::vlm_run::{renderer, vlm_error};
 
-pub fn run(ctx: &Context, env: &str) -> Result<(), CliError> {
-    let env: EnvKind = env.parse()?;
+pub fn run(ctx: &Context, env: EnvKind) -> Result<(), CliError> {
     let v = &ctx.config.vlm;
     tch::manual_seed(ctx.seed as i64);
     let mut cfg = WorldModelConfig::preset(&v.model, env).map_err(vlm_error)?;

@@ -5,22 +5,22 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use vlgor_render::{RenderConfig, Renderer};
 use vlgor_sim::EnvKind;
 use vlgor_sim::dataset::{Dataset, EpisodeMeta, write_atomic};
 use vlgor_sim::validate::inject::{Fault, FaultTarget, InjectError, Injected, inject};
 use vlgor_sim::validate::labels::Labels;
-use vlgor_sim::validate::{FilterPolicy, Replayer, ValidatorConfig, Verdict, perceive};
+use vlgor_sim::validate::{Filter, Replayer, ValidatorConfig, Verdict, perceive};
 use vlgor_vlm::perception::{ReadoutKind, StateReadout};
 
 use crate::cli::{CheckArgs, FaultKind};
 use crate::context::Context;
 use crate::ecs::validate::{RolloutUnderCheck, validate_rollouts};
-use crate::envs::EnvSpec;
 use crate::error::CliError;
+use vlgor_sim::EnvSpec;
 
 mod color_swap;
 mod summary;
@@ -65,14 +65,76 @@ struct Loaded {
     states_from: &'static str,
 }
 
+/// What `vlgor check` validates and where it reports.
+#[derive(Clone, Debug)]
+pub struct CheckPlan {
+    /// Rollout directory (dataset format), real or imagined.
+    pub dir: PathBuf,
+    /// A fault put into every rollout before checking (to measure the validator).
+    pub inject: Option<Fault>,
+    /// The JSON report written.
+    pub report: PathBuf,
+    /// The filter deciding the verdicts ([`Filter::Drop`] or [`Filter::Truncate`]).
+    pub filter: Filter,
+    /// A state readout for datasets without states.
+    pub readout: Option<PathBuf>,
+    /// Check only the first N episodes.
+    pub limit: Option<usize>,
+    /// Env steps per stored transition for datasets without states.
+    pub steps_per_action: Option<usize>,
+}
+
+/// What a check found.
+pub struct CheckOutcome {
+    pub summary: summary::Summary,
+    /// How the states were obtained, in words.
+    pub states_from: &'static str,
+    /// Per reason in words, rollouts that could not take the injected fault.
+    pub not_injected: BTreeMap<String, usize>,
+    pub seconds: f64,
+}
+
 pub fn run(ctx: &Context, args: &CheckArgs) -> Result<(), CliError> {
     if let Some(report) = &args.report {
         crate::out_paths::check_out_file(report, "--report")?;
     }
-    let policy: FilterPolicy = args
-        .policy
-        .parse()
-        .map_err(|e| CliError::Input(format!("--policy: {e}")))?;
+    let plan = CheckPlan {
+        dir: args.dir.clone(),
+        inject: args.inject.map(fault_of),
+        report: args
+            .report
+            .clone()
+            .unwrap_or_else(|| args.dir.join("check_report.json")),
+        filter: args.policy,
+        readout: args.readout.clone(),
+        limit: args.limit,
+        steps_per_action: args.steps_per_action,
+    };
+    let o = check(ctx, &plan)?;
+    let s = &o.summary;
+    if !ctx.json {
+        print_summary(&plan, &o);
+        println!("report: {}", plan.report.display());
+    }
+    let mut line = json!({
+        "rollouts": s.rollouts,
+        "flagged": s.flagged,
+        "by_reason": s.by_reason_counts(),
+        "verdicts": s.verdicts,
+        "report": plan.report,
+    });
+    if plan.inject.is_some() {
+        line["injected"] = s.injected.into();
+        line["recall"] = json!((s.injected > 0).then(|| s.recall()));
+    }
+    ctx.emit_json(&line);
+    Ok(())
+}
+
+/// Validates the rollouts of `plan.dir` and writes the JSON report to `plan.report`.
+pub fn check(ctx: &Context, plan: &CheckPlan) -> Result<CheckOutcome, CliError> {
+    let args = plan;
+    let policy = plan.filter;
     if args.limit == Some(0) {
         return Err(CliError::Input("--limit must be at least 1".into()));
     }
@@ -98,12 +160,11 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<(), CliError> {
     let mut loaded = load(ctx, &data, env, &load_args)?;
     drop(data);
 
-    let fault = args.inject.map(fault_of);
+    let fault = args.inject;
     let (injected, not_applicable) = match fault {
         Some(f) => inject_all(ctx, f, &mut loaded, &cfg, &args.dir)?,
         None => (vec![None; loaded.rollouts.len()], BTreeMap::new()),
     };
-    let n = loaded.rollouts.len();
     let start = std::time::Instant::now();
     let rollouts = std::mem::take(&mut loaded.rollouts);
     let label = format!("check {}", args.dir.display());
@@ -111,9 +172,6 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<(), CliError> {
     let secs = start.elapsed().as_secs_f64();
 
     let summary = summarise(&verdicts, &injected, fault);
-    if !ctx.json {
-        print_summary(args, &loaded, &summary, fault, &not_applicable, secs);
-    }
     let report = json!({
         "dir": args.dir,
         "env": env.name(),
@@ -128,31 +186,17 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<(), CliError> {
             "seed": m.seed,
             "instruction": m.instruction.text,
             "injected": inj,
-            "verdict": v.to_json(),
+            "verdict": v,
         })).collect::<Vec<_>>(),
     });
-    let path = args
-        .report
-        .clone()
-        .unwrap_or_else(|| args.dir.join("check_report.json"));
     let bytes = serde_json::to_vec_pretty(&report).map_err(anyhow::Error::from)?;
-    write_atomic(&path, &bytes).map_err(|e| CliError::Other(e.into()))?;
-    if !ctx.json {
-        println!("report: {}", path.display());
-    }
-    let mut line = json!({
-        "rollouts": n,
-        "flagged": summary.flagged,
-        "by_reason": summary.by_reason_counts(),
-        "verdicts": summary.verdicts,
-        "report": path,
-    });
-    if fault.is_some() {
-        line["injected"] = summary.injected.into();
-        line["recall"] = json!((summary.injected > 0).then(|| summary.recall()));
-    }
-    ctx.emit_json(&line);
-    Ok(())
+    write_atomic(&plan.report, &bytes).map_err(|e| CliError::Other(e.into()))?;
+    Ok(CheckOutcome {
+        summary,
+        states_from: loaded.states_from,
+        not_injected: not_applicable,
+        seconds: secs,
+    })
 }
 
 /// Puts `fault` into every rollout (frames rendered first for frozen frames); returns what was
@@ -206,7 +250,7 @@ fn check_all(
     ctx: &Context,
     mut rollouts: Vec<RolloutUnderCheck>,
     cfg: &ValidatorConfig,
-    policy: FilterPolicy,
+    policy: Filter,
     label: &str,
 ) -> Result<Vec<Verdict>, CliError> {
     let bar = ctx.progress(rollouts.len() as u64, label);
@@ -226,7 +270,10 @@ fn check_all(
 /// The validator's quality on a real dataset with states (the pipeline's statistics): false
 /// alarms on the rollouts as they are, and for every fault kind, the share of rollouts that
 /// took the fault and were flagged with its reason. Writes nothing.
-pub fn validator_statistics(ctx: &Context, dir: &Path) -> Result<Value, CliError> {
+pub fn validator_statistics(
+    ctx: &Context,
+    dir: &Path,
+) -> Result<crate::pipeline::ValidatorRecord, CliError> {
     let data = Dataset::open(dir, None).map_err(|e| CliError::Input(e.to_string()))?;
     let env: EnvKind = data.manifest.env.parse()?;
     let cfg = if data.manifest.state_dim > 0 {
@@ -242,12 +289,12 @@ pub fn validator_statistics(ctx: &Context, dir: &Path) -> Result<Value, CliError
     };
     let clean = load(ctx, &data, env, &args)?;
     drop(data);
-    let policy = FilterPolicy::Drop;
+    let policy = Filter::Drop;
     let n = clean.rollouts.len();
     let verdicts = check_all(ctx, clean.rollouts.clone(), &cfg, policy, "validator: real")?;
     let flagged = verdicts.iter().filter(|v| !v.violations.is_empty()).count();
     let (mut caught, mut injected) = (0usize, 0usize);
-    let mut per_fault = serde_json::Map::new();
+    let mut per_fault = BTreeMap::new();
     for fault in Fault::ALL {
         let mut copy = Loaded {
             rollouts: clean.rollouts.clone(),
@@ -261,20 +308,23 @@ pub fn validator_statistics(ctx: &Context, dir: &Path) -> Result<Value, CliError
         caught += s.caught;
         injected += s.injected;
         per_fault.insert(
-            fault.name().into(),
-            json!({"injected": s.injected, "recall": (s.injected > 0).then(|| s.recall()),
-                   "not_injected": not_applicable}),
+            fault.name().to_string(),
+            crate::pipeline::FaultRecord {
+                injected: s.injected,
+                recall: (s.injected > 0).then(|| s.recall()),
+                not_injected: not_applicable,
+            },
         );
     }
-    Ok(json!({
-        "rollouts": n,
-        "real_flagged": flagged,
-        "real_false_alarm_rate": flagged as f64 / n.max(1) as f64,
-        "injected": injected,
-        "injected_recall": (injected > 0).then(|| caught as f64 / injected as f64),
-        "per_fault": per_fault,
-        "config": cfg,
-    }))
+    Ok(crate::pipeline::ValidatorRecord {
+        rollouts: n,
+        real_flagged: flagged,
+        real_false_alarm_rate: flagged as f64 / n.max(1) as f64,
+        injected,
+        injected_recall: (injected > 0).then(|| caught as f64 / injected as f64),
+        per_fault,
+        config: serde_json::to_value(&cfg).map_err(anyhow::Error::from)?,
+    })
 }
 
 /// Builds the rollouts of the selected episodes: stored states, or states rebuilt from the
@@ -318,10 +368,9 @@ fn load(ctx: &Context, data: &Dataset, env: EnvKind, args: &LoadArgs) -> Result<
     let h = if has_states {
         1
     } else {
-        args.steps_per_action.unwrap_or(match env {
-            EnvKind::Clevr => 1,
-            EnvKind::MetaWorld => 10,
-        })
+        // The world model's keyframe stride: what imagined datasets store per transition.
+        args.steps_per_action
+            .unwrap_or(vlgor_vlm::world_model::config::default_horizon(env))
     };
     let mut rp = Replayer::new();
     let mut rollouts = Vec::with_capacity(count);

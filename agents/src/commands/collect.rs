@@ -5,13 +5,13 @@ use serde_json::json;
 use crate::cli::CollectArgs;
 use crate::collect::{CollectPlan, collect};
 use crate::context::Context;
-use crate::envs::EnvSpec;
 use crate::error::CliError;
 use crate::out_paths::{DirKind, check_out_dir};
+use vlgor_sim::EnvSpec;
 
 pub fn run(ctx: &Context, args: &CollectArgs) -> Result<(), CliError> {
     check_out_dir(&args.out, "--out", DirKind::Dataset)?;
-    let specs = EnvSpec::parse_many(&args.env.env, args.task.as_deref())?;
+    let specs = EnvSpec::select(args.env.env, args.task)?;
     let noise = args.noise.unwrap_or(ctx.config.collect.noise);
     if !(0.0..=1.0).contains(&noise) {
         return Err(CliError::Input(format!(
@@ -24,7 +24,7 @@ pub fn run(ctx: &Context, args: &CollectArgs) -> Result<(), CliError> {
     }
     let plan = CollectPlan {
         specs,
-        task_arg: args.task.clone(),
+        task_arg: args.task.map(|t| t.name().to_string()),
         episodes,
         seed: ctx.seed,
         noise,

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use vlgor_sim::dataset::Dataset;
 
 use crate::context::Context;
-use crate::envs::EnvSpec;
 use crate::error::CliError;
 use crate::report::table;
+use vlgor_sim::EnvSpec;
 
 /// Totals of one (task, level) group.
 #[derive(Default)]
@@ -140,13 +140,8 @@ pub fn merge(
         }
     }
     let refs: Vec<&std::path::Path> = sources.iter().map(|p| p.as_path()).collect();
-    let s = crate::imagination::mix::mix(
-        ctx,
-        &refs,
-        out,
-        crate::imagination::records::Filter::Keep,
-        false,
-    )?;
+    let s =
+        crate::imagination::mix::mix(ctx, &refs, out, vlgor_sim::validate::Filter::Keep, false)?;
     if !ctx.json {
         println!(
             "{} episodes, {} transitions -> {}",

@@ -3,33 +3,33 @@
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use vlgor_sim::Level;
+use vlgor_sim::{EnvKind, Level};
 
-use crate::cli::{EvalArgs, ReferenceArg};
+use crate::cli::{EvalArgs, PolicyArg, ReferenceArg};
 use crate::context::Context;
 use crate::ecs::Scripted;
-use crate::envs::EnvSpec;
 use crate::error::CliError;
 use crate::evaluation::{CellResult, EvalOutcome, EvalPlan, PolicyResult, Subject, evaluate};
 use crate::report::table;
+use vlgor_sim::EnvSpec;
 
 pub fn run(ctx: &Context, args: &EvalArgs) -> Result<(), CliError> {
-    let trained = args.run.clone().or_else(|| match args.policy.as_str() {
-        "expert" | "random" => None,
-        other => Some(PathBuf::from(other)),
+    let trained = args.run.clone().or_else(|| match &args.policy {
+        PolicyArg::Expert | PolicyArg::Random => None,
+        PolicyArg::Trained(path) => Some(path.clone()),
     });
     let expert = Scripted::Expert {
         noise: ctx.config.eval.noise,
     };
     let subject = match &trained {
-        None if args.policy == "random" => Subject::Scripted(Scripted::Random),
+        None if args.policy == PolicyArg::Random => Subject::Scripted(Scripted::Random),
         None => Subject::Scripted(expert),
         Some(path) => Subject::Checkpoints(policy_checkpoints(path)?),
     };
-    let env = match (&args.env, &subject) {
-        (Some(e), _) => e.clone(),
+    let env: EnvKind = match (args.env, &subject) {
+        (Some(e), _) => e,
         (None, Subject::Checkpoints(c)) => {
-            crate::policies::load(ctx, &c[0], None)?.env().to_string()
+            crate::policies::load(ctx, &c[0], None)?.env().parse()?
         }
         (None, Subject::Scripted(_)) => {
             return Err(CliError::Input(
@@ -54,7 +54,7 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<(), CliError> {
         }
     }
     let plan = EvalPlan {
-        specs: EnvSpec::parse_many(&env, args.task.as_deref())?,
+        specs: EnvSpec::select(env, args.task)?,
         levels: args.level.clone(),
         episodes: args
             .episodes

@@ -4,11 +4,11 @@
 use crate::cli::ImagineArgs;
 use crate::context::Context;
 use crate::error::CliError;
-use crate::imagination::{ImaginePlan, InstructionSet, imagine_dataset, records::Filter};
+use crate::imagination::{ImaginePlan, InstructionSet, imagine_dataset};
 
 pub fn run(ctx: &Context, a: &ImagineArgs) -> Result<(), CliError> {
     let plan = ImaginePlan {
-        env: a.env.env.parse()?,
+        env: a.env.env,
         vlm: a.vlm.clone(),
         readout: a.readout.clone(),
         from: a.from.clone(),
@@ -16,7 +16,7 @@ pub fn run(ctx: &Context, a: &ImagineArgs) -> Result<(), CliError> {
         count: a.count,
         out: a.out.clone(),
         horizon: a.horizon.unwrap_or(ctx.config.vlm.imagine_horizon),
-        filter: Filter::parse(&a.filter)?,
+        filter: a.filter,
         batch: ctx.config.vlm.imagine_batch,
     };
     let s = imagine_dataset(ctx, &plan)?;

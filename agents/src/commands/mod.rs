@@ -25,13 +25,13 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Eval(a) => eval::run(ctx, a),
         Command::View(a) => view::run(ctx, a),
         Command::Bench(BenchCommand::Sim { env, task, steps }) => {
-            bench::sim(ctx, &env.env, task.as_deref(), *steps)
+            bench::sim(ctx, env.env, *task, *steps)
         }
         Command::Bench(BenchCommand::Render {
             env,
             batch,
             batches,
-        }) => bench::render(ctx, &env.env, *batch, *batches),
+        }) => bench::render(ctx, env.env, *batch, *batches),
         Command::Collect(a) => collect::run(ctx, a),
         Command::Dataset(DatasetCommand::Info { dir }) => dataset::info(ctx, dir),
         Command::Dataset(DatasetCommand::Merge { sources, out }) => {
@@ -50,13 +50,13 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
             episodes,
             noise,
             task,
-        }) => bench::collect(ctx, &env.env, *episodes, *noise, task.as_deref()),
+        }) => bench::collect(ctx, env.env, *episodes, *noise, *task),
         Command::Bench(BenchCommand::Train { algo, obs }) => {
             train_policy::bench(ctx, *algo, *obs, None, None, 10)
         }
         Command::Bench(BenchCommand::Eval { env, episodes }) => {
-            bench_eval::run(ctx, &env.env, *episodes)
+            bench_eval::run(ctx, env.env, *episodes)
         }
-        Command::Bench(BenchCommand::Vlm { env }) => bench_vlm::run(ctx, &env.env),
+        Command::Bench(BenchCommand::Vlm { env }) => bench_vlm::run(ctx, env.env),
     }
 }

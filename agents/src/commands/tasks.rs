@@ -4,16 +4,16 @@ use vlgor_sim::{EnvKind, Level};
 
 use crate::cli::TasksArgs;
 use crate::context::Context;
-use crate::envs::task_table;
 use crate::error::CliError;
 use crate::report::table;
+use vlgor_sim::spec::task_table;
 
 pub fn run(ctx: &Context, args: &TasksArgs) -> Result<(), CliError> {
-    let kinds: Vec<EnvKind> = match &args.env {
-        Some(e) => vec![e.parse()?],
+    let kinds: Vec<EnvKind> = match args.env {
+        Some(e) => vec![e],
         None => EnvKind::ALL.to_vec(),
     };
-    let level: Option<Level> = args.level.as_deref().map(str::parse).transpose()?;
+    let level: Option<Level> = args.level;
     let mut json = serde_json::Map::new();
     for kind in kinds {
         let rows: Vec<_> = task_table(kind)

@@ -2,9 +2,11 @@
 //! imagined rollouts, into a run directory with a checkpoint per epoch; and the training
 //! throughput figures of `vlgor bench train`.
 
+use serde::Serialize;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use vlgor_rl::config::{AlgoKind, RlConfig};
+use vlgor_rl::config::{AlgoKind, ObsKind, RlConfig};
 use vlgor_rl::{FrameSource, GoalTable, ObservationSource, RlError, Trainer, TrainingData};
 use vlgor_sim::dataset::Dataset;
 use vlgor_sim::{EnvKind, Level};
@@ -12,12 +14,12 @@ use vlgor_vlm::{EmbeddingCache, SentenceEncoder};
 
 use std::collections::BTreeSet;
 
-use crate::cli::{Algo, ObsKind, TrainPolicyArgs};
+use crate::cli::TrainPolicyArgs;
 use crate::context::Context;
-use crate::envs::EnvSpec;
 use crate::error::CliError;
 use crate::evaluation::Learned;
 use crate::out_paths::{DirKind, check_out_dir};
+use vlgor_sim::EnvSpec;
 
 /// Maps offline-RL errors to exit statuses: bad input and data are status 2, the rest 1.
 pub fn rl_error(e: RlError) -> CliError {
@@ -25,28 +27,6 @@ pub fn rl_error(e: RlError) -> CliError {
         RlError::Input(m) => CliError::Input(m),
         e @ (RlError::Dataset(_) | RlError::Checkpoint { .. }) => CliError::Input(e.to_string()),
         other => CliError::Other(other.into()),
-    }
-}
-
-fn algo_kind(a: Algo) -> AlgoKind {
-    match a {
-        Algo::Bc => AlgoKind::Bc,
-        Algo::Cql => AlgoKind::Cql,
-        Algo::Td3PlusBc => AlgoKind::Td3PlusBc,
-    }
-}
-
-/// `--data REAL[,IMAGINED]` → the two directories.
-pub fn parse_data(data: &str) -> Result<(PathBuf, Option<PathBuf>), CliError> {
-    let parts: Vec<&str> = data.split(',').map(str::trim).collect();
-    match parts.as_slice() {
-        [real] if !real.is_empty() => Ok((PathBuf::from(real), None)),
-        [real, imagined] if !real.is_empty() && !imagined.is_empty() => {
-            Ok((PathBuf::from(real), Some(PathBuf::from(imagined))))
-        }
-        _ => Err(CliError::Input(format!(
-            "--data {data}: expected REAL_DIR or REAL_DIR,IMAGINED_DIR"
-        ))),
     }
 }
 
@@ -79,8 +59,6 @@ fn rl_config(ctx: &Context, ratio: Option<f32>) -> Result<RlConfig, CliError> {
     Ok(rl)
 }
 
-/// `vlgor train-policy`: `--obs image` renders the datasets' frames first (real data from its
-/// states, imagined data from its stored frames).
 /// The simulators (one per Meta-World task) that `data`'s episodes were recorded in.
 fn dataset_specs(data: &Dataset) -> Vec<EnvSpec> {
     let mut specs: Vec<EnvSpec> = data
@@ -151,52 +129,107 @@ fn evaluate_epoch(
     crate::curves::write_events(run_dir)
 }
 
-pub fn run(ctx: &Context, args: &TrainPolicyArgs) -> Result<(), CliError> {
-    check_out_dir(&args.out, "--out", DirKind::PolicyRun)?;
-    if args.obs == ObsKind::State {
-        return run_with_frames(ctx, args, None);
-    }
-    let env: EnvKind = args.env.env.parse()?;
-    let (real_dir, imagined_dir) = parse_data(&args.data)?;
-    let real = open(&real_dir, env.name())?;
-    let imagined = imagined_dir
-        .as_deref()
-        .map(|d| open(d, env.name()))
-        .transpose()?;
-    let frames = crate::frames::training_frames(ctx, &real, imagined.as_ref())?;
-    run_with_frames(ctx, args, Some(&frames))
+/// What `vlgor train-policy` trains.
+#[derive(Clone, Debug)]
+pub struct TrainPolicyPlan {
+    pub env: EnvKind,
+    pub algo: AlgoKind,
+    /// Real dataset directory.
+    pub real: PathBuf,
+    /// Imagined dataset mixed into every batch.
+    pub imagined: Option<PathBuf>,
+    /// Share of imagined samples per batch (`None`: proportional, capped at `rl.ratio`).
+    pub ratio: Option<f32>,
+    pub obs: ObsKind,
+    /// Run directory (config, checkpoints, logs, eval results).
+    pub out: PathBuf,
+    /// Continue from the last checkpoint in `out`.
+    pub resume: bool,
 }
 
-/// `vlgor train-policy` with frames from `frames` for `--obs image` (re-rendered real frames
-/// and stored imagined frames, indexed by dataset row).
-pub fn run_with_frames(
-    ctx: &Context,
-    args: &TrainPolicyArgs,
-    frames: Option<&dyn FrameSource>,
-) -> Result<(), CliError> {
-    check_out_dir(&args.out, "--out", DirKind::PolicyRun)?;
-    let env: EnvKind = args.env.env.parse()?;
-    let observations = match (args.obs, frames) {
-        (ObsKind::State, _) => ObservationSource::State,
-        (ObsKind::Image, Some(f)) => ObservationSource::Frames(f),
-        (ObsKind::Image, None) => {
-            return Err(CliError::NotBuilt(
-                "train-policy --obs image",
-                "the frame store (re-rendered dataset frames) is not wired yet; use --obs state",
-            ));
-        }
+/// What a training run did.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainPolicyOutcome {
+    pub run_dir: PathBuf,
+    /// The last checkpoint written.
+    pub checkpoint: PathBuf,
+    pub algo: AlgoKind,
+    pub obs: ObsKind,
+    pub epochs: u64,
+    pub steps: u64,
+    /// The epoch a resumed run continued after.
+    pub resumed_after: Option<u64>,
+    /// The last logged value of each loss.
+    pub losses: BTreeMap<String, f64>,
+    pub seconds: f64,
+    /// Real plus imagined transitions trained on.
+    #[serde(skip)]
+    pub transitions: usize,
+    /// Distinct instructions (goal embeddings).
+    #[serde(skip)]
+    pub instructions: usize,
+}
+
+/// `vlgor train-policy`: the flags as a plan, the outcome printed.
+pub fn run(ctx: &Context, args: &TrainPolicyArgs) -> Result<(), CliError> {
+    let plan = TrainPolicyPlan {
+        env: args.env.env,
+        algo: args.algo,
+        real: args.data.clone(),
+        imagined: args.imagined.clone(),
+        ratio: args.ratio,
+        obs: args.obs,
+        out: args.out.clone(),
+        resume: args.resume,
     };
-    let (real_dir, imagined_dir) = parse_data(&args.data)?;
-    let mut rl = rl_config(ctx, args.ratio)?;
-    let real = open(&real_dir, env.name())?;
-    let imagined = imagined_dir
+    let o = train(ctx, &plan)?;
+    if !ctx.json {
+        println!(
+            "{} {} on {} transitions ({} instructions): {} epochs, {} steps in {:.1} s; last {:?} -> {}",
+            plan.env,
+            o.algo,
+            o.transitions,
+            o.instructions,
+            o.epochs,
+            o.steps,
+            o.seconds,
+            o.losses,
+            o.checkpoint.display()
+        );
+    }
+    ctx.emit_json(&serde_json::to_value(&o).map_err(anyhow::Error::from)?);
+    Ok(())
+}
+
+/// Trains the plan's policy. With [`ObsKind::Image`] the datasets' frames are rendered first
+/// (real data from its states, imagined data from its stored frames); each dataset is opened
+/// once.
+pub fn train(ctx: &Context, plan: &TrainPolicyPlan) -> Result<TrainPolicyOutcome, CliError> {
+    check_out_dir(&plan.out, "--out", DirKind::PolicyRun)?;
+    let env = plan.env;
+    let mut rl = rl_config(ctx, plan.ratio)?;
+    let real = open(&plan.real, env.name())?;
+    let imagined = plan
+        .imagined
         .as_deref()
         .map(|d| open(d, env.name()))
         .transpose()?;
-    if imagined.is_none() && args.ratio.is_some() {
-        tracing::warn!("--ratio is ignored without an imagined dataset in --data");
+    let frames = match plan.obs {
+        ObsKind::State => None,
+        ObsKind::Image => Some(crate::frames::training_frames(
+            ctx,
+            &real,
+            imagined.as_ref(),
+        )?),
+    };
+    let observations = match &frames {
+        None => ObservationSource::State,
+        Some(f) => ObservationSource::Frames(f as &dyn FrameSource),
+    };
+    if imagined.is_none() && plan.ratio.is_some() {
+        tracing::warn!("--ratio is ignored without an imagined dataset (--imagined)");
     }
-    if let (Some(im), None) = (&imagined, args.ratio) {
+    if let (Some(im), None) = (&imagined, plan.ratio) {
         rl.training.ratio = imagined_share(
             rl.training.ratio,
             real.manifest.counts.transitions,
@@ -225,14 +258,14 @@ pub fn run_with_frames(
         goals: &goals,
     };
     let mut trainer = Trainer::new(
-        &args.out,
+        &plan.out,
         env.name(),
-        algo_kind(args.algo),
+        plan.algo,
         rl,
         data,
         ctx.seed,
         ctx.device,
-        args.resume,
+        plan.resume,
     )
     .map_err(rl_error)?;
     let run = trainer.run_config().clone();
@@ -243,21 +276,21 @@ pub fn run_with_frames(
     // Periodic closed-loop evaluation: when epoch e + 1 starts, epoch e's checkpoint exists.
     // An epoch already in evals.jsonl is not evaluated again, so a resumed run writes the same
     // lines as an uninterrupted one.
-    let resumed = if args.resume {
-        vlgor_rl::checkpoint::latest(&args.out)
+    let resumed = if plan.resume {
+        vlgor_rl::checkpoint::latest(&plan.out)
             .map_err(rl_error)?
             .map(|(_, m)| m.epoch)
     } else {
         None
     };
-    let mut done = keep_evals_up_to(&args.out, resumed.unwrap_or(0))?;
+    let mut done = keep_evals_up_to(&plan.out, resumed.unwrap_or(0))?;
     let mut last_epoch = 0;
     let mut eval_error = None;
     let mut periodic = |epoch: u64| -> Result<(), CliError> {
         if let Some(ev) = evaluator.as_mut()
             && done.insert(epoch)
         {
-            evaluate_epoch(ctx, ev, &args.out, epoch, &eval_specs, eval_episodes)?;
+            evaluate_epoch(ctx, ev, &plan.out, epoch, &eval_specs, eval_episodes)?;
         }
         Ok(())
     };
@@ -294,32 +327,23 @@ pub fn run_with_frames(
         periodic(outcome.epochs_done)?;
     }
     bar.finish_and_clear();
-    let losses: serde_json::Map<String, serde_json::Value> = outcome
-        .last_losses
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), json!(v)))
-        .collect();
-    if !ctx.json {
-        println!(
-            "{} {} on {} transitions ({} instructions): {} epochs, {} steps in {:.1} s; last {:?} -> {}",
-            env,
-            run.algo,
-            real.transitions() + imagined.as_ref().map_or(0, |d| d.transitions()),
-            goals.len(),
-            outcome.epochs_done,
-            outcome.steps_done,
-            outcome.seconds,
-            outcome.last_losses,
-            outcome.checkpoint.display()
-        );
-    }
-    ctx.emit_json(&json!({
-        "run_dir": args.out, "checkpoint": outcome.checkpoint, "algo": run.algo.to_string(),
-        "obs": format!("{:?}", run.obs.kind()).to_lowercase(), "epochs": outcome.epochs_done,
-        "steps": outcome.steps_done, "resumed_after": outcome.resumed_after, "losses": losses,
-        "seconds": outcome.seconds,
-    }));
-    Ok(())
+    Ok(TrainPolicyOutcome {
+        run_dir: plan.out.clone(),
+        checkpoint: outcome.checkpoint.clone(),
+        algo: run.algo,
+        obs: run.obs.kind(),
+        epochs: outcome.epochs_done,
+        steps: outcome.steps_done,
+        resumed_after: outcome.resumed_after,
+        losses: outcome
+            .last_losses
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+        seconds: outcome.seconds,
+        transitions: real.transitions() + imagined.as_ref().map_or(0, |d| d.transitions()),
+        instructions: goals.len(),
+    })
 }
 
 /// `vlgor bench train --algo A --obs O`: full-loop and bare-network samples/s at the preset's
@@ -329,7 +353,7 @@ pub fn run_with_frames(
 /// network figure is unaffected, the full loop then excludes frame-store cost).
 pub fn bench(
     ctx: &Context,
-    algo: Algo,
+    algo: AlgoKind,
     obs: ObsKind,
     data: Option<&Dataset>,
     frames: Option<&dyn FrameSource>,
@@ -341,7 +365,7 @@ pub fn bench(
         Some(d) => d,
         None => {
             let plan = crate::collect::CollectPlan {
-                specs: vec![crate::envs::EnvSpec::Clevr],
+                specs: vec![EnvSpec::Clevr],
                 task_arg: None,
                 episodes: 500,
                 seed: ctx.seed,
@@ -397,8 +421,7 @@ pub fn bench(
         observations,
         goals: &goals,
     };
-    let r = vlgor_rl::bench::bench_train(data, algo_kind(algo), &rl, steps, ctx.device)
-        .map_err(rl_error)?;
+    let r = vlgor_rl::bench::bench_train(data, algo, &rl, steps, ctx.device).map_err(rl_error)?;
     if !ctx.json {
         println!(
             "bench train {} {:?} batch {} (frames: {frame_kind}): full loop {:.0} samples/s, network only {:.0} samples/s ({}, {} torch threads)",

@@ -27,8 +27,37 @@ use crate::vlm_run::{
 /// The instruction every base-stage sample carries (instructions are withheld in that stage).
 pub const GENERIC_INSTRUCTION: &str = "Predict what happens next.";
 
+/// What `vlgor train-vlm` trains.
+#[derive(Clone, Debug)]
+pub struct TrainVlmPlan {
+    pub env: EnvKind,
+    pub stage: VlmStage,
+    /// Rollouts to fine-tune on (lora and full stages).
+    pub data: Option<PathBuf>,
+    /// Fine-tuning samples drawn from `data` (`None`: the preset's `vlm.lora_samples`).
+    pub samples: Option<usize>,
+    /// `None`: the preset's epochs of the stage.
+    pub epochs: Option<usize>,
+    /// Base checkpoint directory of the lora and full stages (`None`: `out/base`).
+    pub base: Option<PathBuf>,
+    /// Run directory; the stage writes `out/<stage>/`.
+    pub out: PathBuf,
+    /// Continue an unfinished stage from its last epoch checkpoint.
+    pub resume: bool,
+}
+
 pub fn run(ctx: &Context, a: &TrainVlmArgs) -> Result<(), CliError> {
-    let summary = train_stage(ctx, a)?;
+    let plan = TrainVlmPlan {
+        env: a.env.env,
+        stage: a.stage,
+        data: a.data.clone(),
+        samples: a.samples,
+        epochs: a.epochs,
+        base: a.base.clone(),
+        out: a.out.clone(),
+        resume: a.resume,
+    };
+    let summary = train_stage(ctx, &plan)?;
     if !ctx.json {
         println!(
             "{}",
@@ -40,8 +69,8 @@ pub fn run(ctx: &Context, a: &TrainVlmArgs) -> Result<(), CliError> {
 }
 
 /// Trains one stage and returns its summary (also written to `OUT/<stage>/train.json`).
-pub fn train_stage(ctx: &Context, a: &TrainVlmArgs) -> Result<serde_json::Value, CliError> {
-    let env: EnvKind = a.env.env.parse()?;
+pub fn train_stage(ctx: &Context, a: &TrainVlmPlan) -> Result<serde_json::Value, CliError> {
+    let env = a.env;
     let run = VlmRun::new(&a.out);
     Ok(match a.stage {
         VlmStage::Readout => train_readout(ctx, env, &run, a.epochs, a.resume)?,
@@ -50,7 +79,7 @@ pub fn train_stage(ctx: &Context, a: &TrainVlmArgs) -> Result<serde_json::Value,
             let data = a.data.as_deref().ok_or_else(|| {
                 CliError::Input(format!(
                     "--stage {} needs --data DIR (the rollouts to fine-tune on)",
-                    stage_name(a.stage)
+                    a.stage.name()
                 ))
             })?;
             let base = a.base.clone().unwrap_or_else(|| run.stage_dir("base"));
@@ -64,15 +93,6 @@ pub fn train_stage(ctx: &Context, a: &TrainVlmArgs) -> Result<serde_json::Value,
             fine_tune(ctx, env, &run, &finetune, a.resume)?
         }
     })
-}
-
-fn stage_name(s: VlmStage) -> &'static str {
-    match s {
-        VlmStage::Base => "base",
-        VlmStage::Lora => "lora",
-        VlmStage::Full => "full",
-        VlmStage::Readout => "readout",
-    }
 }
 
 /// Refuses to overwrite a finished stage; returns the epochs already done when resuming.
@@ -232,7 +252,7 @@ fn fine_tune(
     resume: bool,
 ) -> Result<serde_json::Value, CliError> {
     let v = &ctx.config.vlm;
-    let name = stage_name(f.stage);
+    let name = f.stage.name();
     let dir = run.stage_dir(name);
     let first_epoch = start_epoch(&dir, resume, f.epochs)?;
     if !f.base.join(REPORT_FILE).is_file() {

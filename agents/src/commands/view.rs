@@ -9,11 +9,11 @@ use vlgor_render::{Frame, RenderConfig};
 use vlgor_sim::dataset::Dataset;
 use vlgor_sim::{Env, Level, Scene};
 
-use crate::cli::ViewArgs;
+use crate::cli::{PolicyArg, ViewArgs};
 use crate::context::Context;
 use crate::ecs::Scripted;
-use crate::envs::EnvSpec;
 use crate::error::CliError;
+use vlgor_sim::EnvSpec;
 
 pub fn run(ctx: &Context, args: &ViewArgs) -> Result<(), CliError> {
     if args.size < 16 || args.size > 2048 {
@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, args: &ViewArgs) -> Result<(), CliError> {
             args.fps
         )));
     }
-    let spec = EnvSpec::parse(&args.env.env, args.task.as_deref())?;
+    let spec = EnvSpec::select(args.env.env, args.task.map(vlgor_sim::TaskChoice::One))?[0];
     let mut source: Box<dyn ViewerSource> = match &args.rollout {
         Some(dir) => Box::new(ReplaySource::open(
             spec,
@@ -37,14 +37,12 @@ pub fn run(ctx: &Context, args: &ViewArgs) -> Result<(), CliError> {
             args.episode,
         )?),
         None => {
-            let actor = match args.policy.as_str() {
-                "expert" => Actor::Scripted(Scripted::Expert { noise: 0.0 }),
-                "random" => Actor::Scripted(Scripted::Random),
-                path => Actor::Learned(Box::new(LearnedActor::load(
-                    ctx,
-                    spec,
-                    std::path::Path::new(path),
-                )?)),
+            let actor = match &args.policy {
+                PolicyArg::Expert => Actor::Scripted(Scripted::Expert { noise: 0.0 }),
+                PolicyArg::Random => Actor::Scripted(Scripted::Random),
+                PolicyArg::Trained(path) => {
+                    Actor::Learned(Box::new(LearnedActor::load(ctx, spec, path)?))
+                }
             };
             Box::new(LiveSource::new(spec, actor, ctx.seed)?)
         }

@@ -18,8 +18,8 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use vlgor_sim::{Action, Env, Instruction, Level};
 
-use crate::envs::EnvSpec;
 use crate::error::CliError;
+use vlgor_sim::EnvSpec;
 
 /// A scripted policy: the reference rows of every evaluation table.
 #[derive(Resource, Clone, Copy, Debug, PartialEq)]

@@ -5,7 +5,7 @@
 //! terminal flags recomputed from the goal), `check_frames` (render each state and compare
 //! PSNR with the frame, and each object's colour where it appears; rollouts without frames are
 //! skipped) — and `decide_verdict` turns them
-//! into a [`Verdict`] under the [`FilterPolicy`]. See `vlgor_sim::validate` for the checks.
+//! into a [`Verdict`] under the [`Filter`]. See `vlgor_sim::validate` for the checks.
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::system::RunSystemOnce;
@@ -14,9 +14,7 @@ use vlgor_render::{RenderConfig, Renderer};
 use vlgor_sim::validate::checks::{check_dynamics, check_states as state_violations};
 use vlgor_sim::validate::labels::{Labels, check_labels};
 use vlgor_sim::validate::perceive::check_state;
-use vlgor_sim::validate::{
-    FilterPolicy, Reason, Replayer, ValidatorConfig, Verdict, Violation, verdict,
-};
+use vlgor_sim::validate::{Filter, Reason, Replayer, ValidatorConfig, Verdict, Violation, verdict};
 use vlgor_sim::{Action, GoalSpec};
 
 use crate::error::CliError;
@@ -85,7 +83,7 @@ pub struct Decided(pub Option<Verdict>);
 #[derive(Resource)]
 pub struct Checking {
     pub cfg: ValidatorConfig,
-    pub policy: FilterPolicy,
+    pub policy: Filter,
 }
 
 /// The simulators of the replay (a mutex makes the `Send` simulators a `Sync` resource).
@@ -348,7 +346,7 @@ fn check_input(i: usize, r: &RolloutUnderCheck) -> Result<(), CliError> {
 pub fn validate_rollouts(
     rollouts: Vec<RolloutUnderCheck>,
     cfg: &ValidatorConfig,
-    policy: FilterPolicy,
+    policy: Filter,
     mut renderer: Option<&mut Renderer>,
 ) -> Result<Vec<Verdict>, CliError> {
     cfg.validate().map_err(CliError::Input)?;

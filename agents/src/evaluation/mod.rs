@@ -17,9 +17,9 @@ use vlgor_sim::{EnvKind, Level};
 
 use crate::context::Context;
 use crate::ecs::{Driver, EpisodeJob, EpisodeOutcome, LearnedPolicy, Scripted, episode_jobs};
-use crate::envs::EnvSpec;
 use crate::error::CliError;
 use stats::{PairedDiff, mean_std, paired};
+use vlgor_sim::EnvSpec;
 
 /// Pushes within which "success within 10" counts an episode (multi-step levels).
 pub const WITHIN_STEPS: usize = 10;

@@ -8,8 +8,8 @@ use vlgor_sim::language::CounterfactualKind;
 use vlgor_sim::metaworld;
 use vlgor_sim::{GoalSpec, Instruction, Level};
 
-use crate::envs::EnvSpec;
 use crate::error::CliError;
+use vlgor_sim::EnvSpec;
 
 /// The instruction set of an imagination run.
 #[derive(Clone, Debug)]

@@ -4,8 +4,8 @@
 use serde::Serialize;
 use std::path::Path;
 use vlgor_sim::dataset::{Collection, Dataset, DatasetHeader, DatasetWriter, EpisodeRecord};
+use vlgor_sim::validate::Filter;
 
-use super::records::Filter;
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -52,28 +52,6 @@ pub fn episode_record(data: &Dataset, e: usize, k: usize) -> EpisodeRecord {
     }
 }
 
-/// Transitions of an episode that survive `filter`, from its verdict (`None`: drop it).
-pub fn kept_transitions(
-    verdict: Option<&serde_json::Value>,
-    length: usize,
-    filter: Filter,
-) -> Option<usize> {
-    let v = verdict?;
-    let kind = v
-        .get("verdict")
-        .and_then(|x| x.as_str())
-        .unwrap_or("rejected");
-    let at = v
-        .get("truncated_at")
-        .and_then(|x| x.as_u64())
-        .map(|x| x as usize);
-    match (kind, filter) {
-        (_, Filter::Keep) | ("valid", _) => Some(length),
-        ("truncated", Filter::Truncate) => at.filter(|&k| k > 0).map(|k| k.min(length)),
-        _ => None,
-    }
-}
-
 /// What a mix holds.
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct MixSummary {
@@ -85,7 +63,8 @@ pub struct MixSummary {
 }
 
 /// Merges the imagined datasets `sources` into `out`; `validated` applies `filter` to each
-/// episode's verdict, otherwise every rollout is kept whole.
+/// episode's stored verdict ([`Filter::kept_transitions`]: an episode without a verdict was
+/// never checked, and only [`Filter::Keep`] admits it), otherwise every rollout is kept whole.
 pub fn mix(
     ctx: &Context,
     sources: &[&Path],
@@ -118,7 +97,7 @@ pub fn mix_parts(
         for (e, m) in data.episodes.iter().enumerate().take(*take) {
             s.episodes_in += 1;
             let keep = if validated {
-                kept_transitions(m.verdict.as_ref(), m.length, filter)
+                filter.kept_transitions(m.verdict.as_ref(), m.length)
             } else {
                 Some(m.length)
             };

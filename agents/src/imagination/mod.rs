@@ -30,7 +30,8 @@ use crate::frames::env_for;
 use crate::vlm_run::{VlmRun, load_readout, renderer, vlm_error, write_json};
 pub use goals::PerceivedGoal;
 pub use instructions::InstructionSet;
-use records::{Filter, RolloutDraft};
+use records::RolloutDraft;
+use vlgor_sim::validate::Filter;
 
 /// What to imagine.
 #[derive(Clone, Debug)]

@@ -3,48 +3,15 @@
 
 use vlgor_sim::dataset::Dataset;
 use vlgor_sim::dataset::{
-    ActionSpace, Collection, DatasetHeader, DatasetWriter, EpisodeRecord, FrameSpec, Origin,
-    SplitInfo,
+    Collection, DatasetHeader, DatasetWriter, EpisodeRecord, FrameSpec, Origin, SplitInfo,
 };
-use vlgor_sim::validate::{self, FilterPolicy, ValidatorConfig, VerdictKind};
-use vlgor_sim::{Action, EnvKind, Instruction};
+use vlgor_sim::validate::{self, ValidatorConfig, Verdict, VerdictKind};
+use vlgor_sim::{Action, EnvKind, EnvSpec, Instruction};
 
 use super::{ImaginePlan, ImagineSummary, PerceivedGoal};
 use crate::context::Context;
 use crate::ecs::validate::{RolloutUnderCheck, validate_rollouts};
 use crate::error::CliError;
-
-/// What happens to rollouts the physics check flags.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Filter {
-    /// Keep the valid prefix (up to the first violating transition).
-    Truncate,
-    /// Discard flagged rollouts.
-    Drop,
-    /// Store every rollout whole with its verdict (to measure what validation buys).
-    Keep,
-}
-
-impl Filter {
-    pub fn parse(s: &str) -> Result<Self, CliError> {
-        match s {
-            "truncate" => Ok(Filter::Truncate),
-            "drop" => Ok(Filter::Drop),
-            "keep" => Ok(Filter::Keep),
-            _ => Err(CliError::Input(format!(
-                "--filter {s}: valid filters are truncate, drop, keep"
-            ))),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Filter::Truncate => "truncate",
-            Filter::Drop => "drop",
-            Filter::Keep => "keep",
-        }
-    }
-}
 
 pub use vlgor_sim::validate::perceive;
 
@@ -110,7 +77,7 @@ impl RolloutDraft {
     }
 
     /// The episode record of the first `k` transitions.
-    fn record(&self, index: u64, k: usize, verdict: serde_json::Value) -> EpisodeRecord {
+    fn record(&self, index: u64, k: usize, verdict: Verdict) -> EpisodeRecord {
         let success = self.success[..k].to_vec();
         let ended = success.last().copied().unwrap_or(false);
         let mut terminals = vec![false; k];
@@ -177,7 +144,7 @@ pub fn validate_and_write(
             .iter()
             .map(|p| replayer.perceived_to_state(&d.instruction.goal, &d.base_state, p))
             .collect::<Result<Vec<_>, _>>()?;
-        let spec = crate::envs::EnvSpec::of_goal(&d.instruction.goal);
+        let spec = EnvSpec::of_goal(&d.instruction.goal);
         let camera = cameras
             .entry(spec.label())
             .or_insert_with(|| spec.make().cameras()[0].to_string())
@@ -193,12 +160,8 @@ pub fn validate_and_write(
             labels: None,
         });
     }
-    let policy = match plan.filter {
-        Filter::Drop => FilterPolicy::Drop,
-        Filter::Truncate | Filter::Keep => FilterPolicy::Truncate,
-    };
     let cfg = ValidatorConfig::for_env(plan.env);
-    let verdicts = validate_rollouts(checks, &cfg, policy, Some(renderer))?;
+    let verdicts = validate_rollouts(checks, &cfg, plan.filter, Some(renderer))?;
     let mut s = ImagineSummary {
         stage: stage.to_string(),
         rollouts: drafts.len(),
@@ -216,19 +179,14 @@ pub fn validate_and_write(
         for r in reasons {
             *s.by_reason.entry(r).or_default() += 1;
         }
-        let keep = match (&v.kind, plan.filter) {
-            (_, Filter::Keep) => Some(d.transitions()),
-            (VerdictKind::Valid, _) => Some(d.transitions()),
-            (VerdictKind::Truncated { at }, Filter::Truncate) => Some(*at),
-            _ => None,
-        };
+        let keep = plan.filter.kept_transitions(Some(v), d.transitions());
         match v.kind {
             VerdictKind::Valid => s.valid += 1,
             VerdictKind::Truncated { .. } => s.truncated += 1,
             VerdictKind::Rejected => s.rejected += 1,
         }
         if let Some(k) = keep.filter(|&k| k > 0) {
-            records.push(d.record(records.len() as u64, k, v.to_json()));
+            records.push(d.record(records.len() as u64, k, v.clone()));
         }
     }
     s.written = records.len();
@@ -243,12 +201,7 @@ fn write(
     records: &[EpisodeRecord],
     size: i64,
 ) -> Result<(), CliError> {
-    let probe = match plan.env {
-        EnvKind::Clevr => crate::envs::EnvSpec::Clevr.make(),
-        EnvKind::MetaWorld => {
-            crate::envs::EnvSpec::MetaWorld(vlgor_sim::metaworld::Task::Reach).make()
-        }
-    };
+    let probe = EnvSpec::first_of(plan.env).make();
     let per_shard = ctx.config.collect.episodes_per_shard;
     let header = DatasetHeader {
         env: plan.env.name().into(),
@@ -276,10 +229,7 @@ fn write(
         },
         state_dim: 0,
         obs_dim: probe.observation().len(),
-        action_space: match plan.env {
-            EnvKind::Clevr => ActionSpace::Discrete { n: 40 },
-            EnvKind::MetaWorld => ActionSpace::Continuous { dim: 4 },
-        },
+        action_space: vlgor_sim::spec::action_space(plan.env),
         frames: Some(FrameSpec {
             height: size as usize,
             width: size as usize,

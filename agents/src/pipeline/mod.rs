@@ -8,8 +8,11 @@
 //! stages (and finished policy runs), so an interrupted pipeline resumes where it stopped.
 
 mod plots;
+mod records;
 mod results;
 mod stages;
+
+pub use records::{FaultRecord, ValidatorRecord};
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -21,7 +24,8 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::vlm_run::{read_json, write_json};
 
-/// A finished stage's record.
+/// A finished stage's record. `summary` is the stage's typed summary (`records`) as a JSON
+/// value (keys sorted); the report reads it back through [`records::Records::load`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StageRecord {
     pub stage: String,
@@ -93,7 +97,7 @@ pub fn stage(
 }
 
 pub fn run(ctx: &Context, a: &PipelineArgs) -> Result<(), CliError> {
-    let env: EnvKind = a.env.env.parse()?;
+    let env: EnvKind = a.env.env;
     let layout = Layout {
         out: a.out.clone(),
         env,
@@ -102,14 +106,15 @@ pub fn run(ctx: &Context, a: &PipelineArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Input(format!("{}: {e}", layout.out.display())))?;
     check_same_preset(ctx, &layout)?;
     let records = stages::run_all(ctx, &layout)?;
-    let results = results::write(ctx, &layout, &records)?;
+    let typed = results::write(ctx, &layout, &records)?;
+    let results = records::to_summary(&typed)?;
     if let Err(e) = plots::write_all(&layout, &results) {
         tracing::warn!("plots not written: {e}");
         eprintln!("pipeline: plots not written: {e}");
     }
     let report = layout.out.join("report.md");
     if !ctx.json {
-        println!("{}", results::summary_table(&results));
+        println!("{}", results::summary_table(&typed));
         println!("report: {}", report.display());
     }
     ctx.emit_json(&serde_json::json!({

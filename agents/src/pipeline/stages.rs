@@ -1,20 +1,25 @@
-//! The pipeline's stages, in order. Each returns a JSON summary kept in `stages/<stage>.json`.
+//! The pipeline's stages, in order. Each returns its typed summary (`super::records`), kept in
+//! `stages/<stage>.json`.
 
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use vlgor_sim::EnvKind;
+use vlgor_rl::config::AlgoKind;
 use vlgor_sim::dataset::Dataset;
-use vlgor_sim::metaworld::Task;
+use vlgor_sim::validate::Filter;
+use vlgor_sim::{EnvKind, EnvSpec};
 
+use super::records::{
+    CollectRecord, DatasetCounts, PolicyRecord, PolicySummary, SkippedPolicy, SweepRecord,
+    SweepRow, VlmEvalRecord, summary_of, to_summary,
+};
 use super::{Layout, StageRecord, show, stage};
-use crate::cli::{Algo, EnvArg, ObsKind, TrainPolicyArgs, TrainVlmArgs, VlmStage};
+use crate::cli::VlmStage;
 use crate::collect::{CollectPlan, collect};
+use crate::commands::train_policy::TrainPolicyPlan;
+use crate::commands::train_vlm::TrainVlmPlan;
 use crate::context::Context;
-use crate::envs::EnvSpec;
 use crate::error::CliError;
 use crate::imagination::mix::{MixSummary, mix_parts};
-use crate::imagination::records::Filter;
 use crate::imagination::{ImaginePlan, InstructionSet, finished_summary, imagine_dataset};
 use crate::vlm_eval::{VlmEvalReport, evaluate};
 use crate::vlm_run::{VlmRun, load_readout, read_json, write_json};
@@ -29,7 +34,7 @@ pub struct Variant {
 /// Baseline, the oracle (real + scripted-expert rollouts for the unseen levels' instructions,
 /// the upper bound of any imagination), VLGOR and the two ablations (every algorithm), and the
 /// unvalidated ablation (BC).
-pub fn variants(algo: &str, unvalidated: bool) -> Vec<Variant> {
+pub fn variants(algo: AlgoKind, unvalidated: bool) -> Vec<Variant> {
     let mut v = vec![
         Variant {
             name: "baseline",
@@ -52,7 +57,7 @@ pub fn variants(algo: &str, unvalidated: bool) -> Vec<Variant> {
             mix: Some("wo_behavior"),
         },
     ];
-    if unvalidated && algo == "bc" {
+    if unvalidated && algo == AlgoKind::Bc {
         v.push(Variant {
             name: "unvalidated",
             mix: Some("unvalidated"),
@@ -73,16 +78,6 @@ pub fn eval_levels(env: EnvKind) -> Vec<vlgor_sim::Level> {
         .collect()
 }
 
-fn env_arg(env: EnvKind) -> EnvArg {
-    EnvArg {
-        env: env.name().to_string(),
-    }
-}
-
-fn to_value<T: serde::Serialize>(x: &T) -> Result<Value, CliError> {
-    serde_json::to_value(x).map_err(|e| CliError::Other(e.into()))
-}
-
 /// Removes an unfinished output so its stage can start over.
 fn clear(path: &Path) -> Result<(), CliError> {
     if path.exists() {
@@ -92,14 +87,12 @@ fn clear(path: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Every simulator of `env`, and the `--task` that names them in a manifest (`all` where
+/// there are several).
 fn specs(env: EnvKind) -> (Vec<EnvSpec>, Option<String>) {
-    match env {
-        EnvKind::Clevr => (vec![EnvSpec::Clevr], None),
-        EnvKind::MetaWorld => (
-            Task::ALL.iter().map(|t| EnvSpec::MetaWorld(*t)).collect(),
-            Some("all".into()),
-        ),
-    }
+    let specs = EnvSpec::all_of(env);
+    let task = (specs.len() > 1).then(|| vlgor_sim::TaskChoice::All.name().to_string());
+    (specs, task)
 }
 
 fn collect_into(
@@ -108,7 +101,7 @@ fn collect_into(
     dir: &Path,
     episodes: usize,
     seed: u64,
-) -> Result<Value, CliError> {
+) -> Result<DatasetCounts, CliError> {
     let (specs, task_arg) = specs(l.env);
     let plan = CollectPlan {
         specs,
@@ -125,10 +118,16 @@ fn collect_into(
     let bar = ctx.progress(episodes as u64, &format!("collect {}", dir.display()));
     let m = collect(&plan, dir, &bar)?;
     bar.finish_and_clear();
-    Ok(
-        json!({"dir": show(dir), "episodes": m.counts.episodes, "transitions": m.counts.transitions,
-              "successes": m.counts.successes}),
-    )
+    Ok(counts(dir, &m))
+}
+
+fn counts(dir: &Path, m: &vlgor_sim::dataset::Manifest) -> DatasetCounts {
+    DatasetCounts {
+        dir: show(dir),
+        episodes: m.counts.episodes,
+        transitions: m.counts.transitions,
+        successes: m.counts.successes,
+    }
 }
 
 /// Every stage, resuming finished ones; returns their records by name.
@@ -155,14 +154,17 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
             heldout_episodes,
             ctx.seed.wrapping_add(7777),
         )?;
-        Ok(json!({"real": real, "heldout": held}))
+        to_summary(&CollectRecord {
+            real,
+            heldout: held,
+        })
     })?;
     out.insert(r.stage.clone(), r);
     let train = |stage: VlmStage, out_dir: &Path, base: Option<PathBuf>, samples: Option<usize>| {
         crate::commands::train_vlm::train_stage(
             ctx,
-            &TrainVlmArgs {
-                env: env_arg(l.env),
+            &TrainVlmPlan {
+                env: l.env,
                 stage,
                 data: Some(l.real()),
                 samples,
@@ -191,15 +193,14 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
     })?;
     out.insert(r.stage.clone(), r);
     let r = stage(l, "vlm_eval", || {
-        let mut evals = serde_json::Map::new();
-        for s in ["lora", "base", "full"] {
-            evals.insert(s.into(), to_value(&eval_stage(ctx, l, &l.vlm(), s)?)?);
-        }
+        let lora = eval_stage(ctx, l, &l.vlm(), "lora")?;
+        let base = eval_stage(ctx, l, &l.vlm(), "base")?;
+        let full = eval_stage(ctx, l, &l.vlm(), "full")?;
         let (model, _) = vlm.load_for_inference(ctx)?;
         let data = Dataset::open(&l.heldout(), Some(l.env.name()))
             .map_err(|e| CliError::Input(e.to_string()))?;
         crate::vlm_eval::real_vs_imagined(ctx, &model, &data, 4, &l.out.join("plots"))?;
-        Ok(Value::Object(evals))
+        to_summary(&VlmEvalRecord { lora, base, full })
     })?;
     out.insert(r.stage.clone(), r);
     let r = stage(l, "vlm_sweep", || {
@@ -214,14 +215,14 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
                 }
                 d
             };
-            let e = eval_stage(ctx, l, &dir, "lora")?;
-            rows.push(json!({"samples": n, "eval": e}));
+            let eval = eval_stage(ctx, l, &dir, "lora")?;
+            rows.push(SweepRow { samples: n, eval });
         }
-        Ok(json!({"rows": rows}))
+        to_summary(&SweepRecord { rows })
     })?;
     out.insert(r.stage.clone(), r);
     let r = stage(l, "imagine", || {
-        let mut sets = serde_json::Map::new();
+        let mut sets = BTreeMap::new();
         for set in imagined_sets(ctx) {
             let dir = l.imagined(&set.name);
             let summary = match finished_summary(&dir)? {
@@ -245,13 +246,13 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
                     )?
                 }
             };
-            sets.insert(set.name.clone(), to_value(&summary)?);
+            sets.insert(set.name.clone(), summary);
         }
-        Ok(Value::Object(sets))
+        to_summary(&sets)
     })?;
     out.insert(r.stage.clone(), r);
     let r = stage(l, "oracle", || {
-        let mut sets = serde_json::Map::new();
+        let mut sets = BTreeMap::new();
         for (level, count) in oracle_counts(ctx) {
             let dir = l.oracle(level);
             let (specs, task_arg) = specs(l.env);
@@ -270,16 +271,12 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
             let bar = ctx.progress(count as u64, &format!("oracle {level}"));
             let m = collect(&plan, &dir, &bar)?;
             bar.finish_and_clear();
-            sets.insert(
-                level.name().into(),
-                json!({"dir": show(&dir), "episodes": m.counts.episodes,
-                       "transitions": m.counts.transitions, "successes": m.counts.successes}),
-            );
+            sets.insert(level.name().to_string(), counts(&dir, &m));
         }
-        Ok(Value::Object(sets))
+        to_summary(&sets)
     })?;
     out.insert(r.stage.clone(), r);
-    let filter = Filter::parse(&p.filter)?;
+    let filter: Filter = p.filter;
     let r = stage(l, "mix", || {
         // VLGOR: half of each level's target-swap and behavior-swap rollouts; each ablation
         // keeps one kind's full set, so every arm holds the same number of imagined rollouts.
@@ -301,7 +298,7 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
                 Some(_) => None,
             }
         };
-        let mut mixes = serde_json::Map::new();
+        let mut mixes = BTreeMap::new();
         let mut plans = vec![
             ("vlgor", part(&half), true),
             ("wo_target", part(&only(CounterfactualKind::Behavior)), true),
@@ -321,20 +318,19 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
             let refs: Vec<(&Path, usize)> =
                 sources.iter().map(|(p, n)| (p.as_path(), *n)).collect();
             let s: MixSummary = mix_parts(ctx, &refs, &dir, filter, validated)?;
-            mixes.insert(name.into(), to_value(&s)?);
+            mixes.insert(name.to_string(), s);
         }
-        Ok(Value::Object(mixes))
+        to_summary(&mixes)
     })?;
     out.insert(r.stage.clone(), r);
-    let r = stage(l, "validator", || super::results::validator_stage(ctx, l))?;
+    let r = stage(l, "validator", || {
+        to_summary(&super::results::validator_stage(ctx, l)?)
+    })?;
     out.insert(r.stage.clone(), r);
-    let mixes = out
-        .get("mix")
-        .map(|r| r.summary.clone())
-        .unwrap_or(Value::Null);
-    let r = stage(l, "policies", || policies(ctx, l, &mixes))?;
+    let mixes: BTreeMap<String, MixSummary> = summary_of(&out, "mix")?;
+    let r = stage(l, "policies", || to_summary(&policies(ctx, l, &mixes)?))?;
     out.insert(r.stage.clone(), r);
-    let r = stage(l, "references", || references(ctx, l))?;
+    let r = stage(l, "references", || to_summary(&references(ctx, l)?))?;
     out.insert(r.stage.clone(), r);
     Ok(out)
 }
@@ -413,70 +409,74 @@ fn eval_stage(ctx: &Context, l: &Layout, dir: &Path, s: &str) -> Result<VlmEvalR
 
 /// Trains and evaluates every (algorithm, variant, seed); finished runs are skipped.
 /// `mixes`: the mix stage's summary (transitions per mix).
-fn policies(ctx: &Context, l: &Layout, mixes: &Value) -> Result<Value, CliError> {
+fn policies(
+    ctx: &Context,
+    l: &Layout,
+    mixes: &BTreeMap<String, MixSummary>,
+) -> Result<BTreeMap<String, PolicyRecord>, CliError> {
     let p = &ctx.config.pipeline;
-    let obs = if p.obs == "image" {
-        ObsKind::Image
-    } else {
-        ObsKind::State
-    };
-    let mut all = serde_json::Map::new();
-    for algo in &p.algos {
+    let mut all = BTreeMap::new();
+    for &algo in &p.algos {
         for variant in variants(algo, p.unvalidated_ablation) {
             if let Some(m) = variant.mix {
-                let transitions = mixes[m]["transitions_out"].as_u64().unwrap_or(0);
+                let transitions = mixes.get(m).map_or(0, |s| s.transitions_out);
                 if transitions == 0 {
                     for &seed in &p.seeds {
                         all.insert(
                             format!("{algo}-{}-s{seed}", variant.name),
-                            json!({"algo": algo, "variant": variant.name, "seed": seed,
-                                   "skipped": format!("the '{m}' mix holds no imagined transitions (none passed validation)")}),
+                            PolicyRecord::Skipped(SkippedPolicy {
+                                algo: algo.to_string(),
+                                variant: variant.name.to_string(),
+                                seed,
+                                skipped: format!(
+                                    "the '{m}' mix holds no imagined transitions (none passed validation)"
+                                ),
+                            }),
                         );
                     }
                     continue;
                 }
             }
             for &seed in &p.seeds {
-                let dir = l.policy(algo, variant.name, seed);
+                let dir = l.policy(&algo.to_string(), variant.name, seed);
                 let marker = dir.join("pipeline_eval.json");
-                let result = match read_json::<Value>(&marker)? {
+                let result = match read_json::<PolicySummary>(&marker)? {
                     Some(r) => r,
                     None => {
-                        let r = train_and_evaluate(ctx, l, algo, &variant, seed, obs, &dir)?;
-                        write_json(&marker, &r)?;
+                        let r = train_and_evaluate(ctx, l, algo, &variant, seed, &dir)?;
+                        write_json(&marker, &to_summary(&r)?)?;
                         r
                     }
                 };
-                all.insert(format!("{algo}-{}-s{seed}", variant.name), result);
+                all.insert(
+                    format!("{algo}-{}-s{seed}", variant.name),
+                    PolicyRecord::Trained(result),
+                );
             }
         }
     }
-    Ok(Value::Object(all))
+    Ok(all)
 }
 
 fn train_and_evaluate(
     ctx: &Context,
     l: &Layout,
-    algo: &str,
+    algo: AlgoKind,
     variant: &Variant,
     seed: u64,
-    obs: ObsKind,
     dir: &Path,
-) -> Result<Value, CliError> {
+) -> Result<PolicySummary, CliError> {
     eprintln!("pipeline: policy {algo} {} seed {seed}", variant.name);
     let sctx = ctx.with_seed(seed);
-    let data = match variant.mix {
-        None => show(&l.real()),
-        Some(m) => format!("{},{}", show(&l.real()), show(&l.mix(m))),
-    };
-    crate::commands::train_policy::run(
+    crate::commands::train_policy::train(
         &sctx,
-        &TrainPolicyArgs {
-            env: env_arg(l.env),
-            algo: if algo == "cql" { Algo::Cql } else { Algo::Bc },
-            data,
+        &TrainPolicyPlan {
+            env: l.env,
+            algo,
+            real: l.real(),
+            imagined: variant.mix.map(|m| l.mix(m)),
             ratio: None,
-            obs,
+            obs: ctx.config.pipeline.obs,
             out: dir.to_path_buf(),
             resume: true,
         },
@@ -495,7 +495,12 @@ fn train_and_evaluate(
             parallel: 64,
         },
     )?;
-    Ok(policy_summary(algo, variant.name, seed, &outcome.subject))
+    Ok(policy_summary(
+        &algo.to_string(),
+        variant.name,
+        seed,
+        &outcome.subject,
+    ))
 }
 
 /// A policy's pipeline record: success per level (mean over tasks) and the per-episode scores
@@ -505,37 +510,43 @@ fn policy_summary(
     variant: &str,
     seed: u64,
     p: &crate::evaluation::PolicyResult,
-) -> Value {
-    let mut success = serde_json::Map::new();
-    let mut within = serde_json::Map::new();
-    let mut episodes = serde_json::Map::new();
+) -> PolicySummary {
+    let mut success = BTreeMap::new();
+    let mut within = BTreeMap::new();
+    let mut episodes = BTreeMap::new();
     let mut levels: Vec<vlgor_sim::Level> = p.cells.iter().map(|c| c.level).collect();
     levels.dedup();
     for level in levels {
         let cells: Vec<_> = p.cells.iter().filter(|c| c.level == level).collect();
         let n = cells.len() as f64;
         success.insert(
-            level.name().into(),
-            json!(cells.iter().map(|c| c.mean).sum::<f64>() / n),
+            level.name().to_string(),
+            cells.iter().map(|c| c.mean).sum::<f64>() / n,
         );
         if cells.iter().all(|c| c.within_10.is_some()) {
             within.insert(
-                level.name().into(),
-                json!(cells.iter().filter_map(|c| c.within_10).sum::<f64>() / n),
+                level.name().to_string(),
+                cells.iter().filter_map(|c| c.within_10).sum::<f64>() / n,
             );
         }
         let flat: Vec<f64> = cells.iter().flat_map(|c| c.flat()).collect();
-        episodes.insert(level.name().into(), json!(flat));
+        episodes.insert(level.name().to_string(), flat);
     }
-    json!({"algo": algo, "variant": variant, "seed": seed, "success": success,
-           "within_10": within, "episodes": episodes})
+    PolicySummary {
+        algo: algo.to_string(),
+        variant: variant.to_string(),
+        seed,
+        success,
+        within_10: within,
+        episodes,
+    }
 }
 
 /// The reference rows (random, expert) on the policies' evaluation episodes, one record per
 /// policy seed, in the same shape as a policy's.
-pub fn references(ctx: &Context, l: &Layout) -> Result<Value, CliError> {
+pub fn references(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, PolicySummary>, CliError> {
     let p = &ctx.config.pipeline;
-    let mut out = serde_json::Map::new();
+    let mut out = BTreeMap::new();
     for &seed in &p.seeds {
         let outcome = crate::evaluation::evaluate(
             &ctx.with_seed(seed),
@@ -558,5 +569,5 @@ pub fn references(ctx: &Context, l: &Layout) -> Result<Value, CliError> {
             );
         }
     }
-    Ok(Value::Object(out))
+    Ok(out)
 }

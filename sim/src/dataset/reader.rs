@@ -16,7 +16,7 @@ pub struct EpisodeMeta {
     pub index: u64,
     pub seed: u64,
     pub instruction: Instruction,
-    pub verdict: Option<serde_json::Value>,
+    pub verdict: Option<crate::validate::Verdict>,
     /// Number of transitions T.
     pub length: usize,
     /// First state/observation/frame row (the episode owns T + 1 rows).

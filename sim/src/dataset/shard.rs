@@ -38,7 +38,7 @@ pub struct EpisodeRecord {
     /// (T + 1) × H × W × 3 RGB8 frames, when stored.
     pub frames: Option<Vec<u8>>,
     /// The physics validator's verdict (imagined rollouts); `None` until checked.
-    pub verdict: Option<serde_json::Value>,
+    pub verdict: Option<crate::validate::Verdict>,
 }
 
 impl EpisodeRecord {
@@ -101,7 +101,7 @@ impl EpisodeRecord {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeHeader {
     pub instruction: Instruction,
-    pub verdict: Option<serde_json::Value>,
+    pub verdict: Option<crate::validate::Verdict>,
 }
 
 /// The layout every shard of a dataset shares.

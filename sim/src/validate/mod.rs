@@ -9,7 +9,7 @@
 //!   and compares the objects with s_{k+1}.
 //! * [`perceive`] — what a state readout sees ([`perceive`]) and full states rebuilt from it
 //!   ([`perceived_to_state`]), so imagined rollouts (frames only) can be checked.
-//! * [`verdict`] — valid / truncated at k / rejected under a [`FilterPolicy`].
+//! * [`verdict`] — valid / truncated at k / rejected under a [`Filter`].
 //! * [`inject`] — the fault injector that measures the validator's recall.
 //! * [`config`] — thresholds ([`ValidatorConfig`]), per environment.
 //! * [`reason`] — [`Reason`] and [`Violation`]; [`objects`] — object sizes shared by the checks
@@ -39,4 +39,4 @@ pub use config::ValidatorConfig;
 pub use perceive::{perceive, perceived_to_state};
 pub use reason::{Reason, Violation};
 pub use replay::Replayer;
-pub use verdict::{FilterPolicy, Verdict, VerdictKind, verdict};
+pub use verdict::{Filter, Verdict, VerdictKind, verdict};

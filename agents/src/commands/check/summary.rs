@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use vlgor_sim::validate::inject::{Fault, Injected};
 use vlgor_sim::validate::{Reason, Verdict, VerdictKind};
 
-use super::{CheckArgs, Loaded};
+use super::{CheckOutcome, CheckPlan};
 use crate::report::table;
 
 /// Counts over the verdicts.
-pub(super) struct Summary {
+pub struct Summary {
     pub rollouts: usize,
     pub flagged: usize,
     /// Per reason: rollouts flagged, violations, magnitudes.
@@ -118,19 +118,13 @@ pub(super) fn summarise(
     s
 }
 
-pub(super) fn print_summary(
-    args: &CheckArgs,
-    loaded: &Loaded,
-    s: &Summary,
-    fault: Option<Fault>,
-    not_applicable: &BTreeMap<String, usize>,
-    secs: f64,
-) {
+pub(super) fn print_summary(plan: &CheckPlan, o: &CheckOutcome) {
+    let (s, fault, not_applicable, secs) = (&o.summary, plan.inject, &o.not_injected, o.seconds);
     println!(
         "{}: {} rollouts checked ({}) in {secs:.1} s; {} flagged ({:.2}%); verdicts: {} valid, {} truncated, {} rejected",
-        args.dir.display(),
+        plan.dir.display(),
         s.rollouts,
-        loaded.states_from,
+        o.states_from,
         s.flagged,
         100.0 * s.flagged as f64 / s.rollouts.max(1) as f64,
         s.verdicts["valid"],
