@@ -2,6 +2,8 @@
 //! (`[pipeline]`): sizes, sample counts, epochs, imagination counts.
 
 use serde::{Deserialize, Serialize};
+use vlgor_sim::EnvKind;
+use vlgor_vlm::world_model::VisualHead;
 
 /// `[vlm]`: world model, state readout, their training and evaluation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -30,6 +32,11 @@ pub struct VlmSection {
     /// Weight of the action loss against the frame MSE (stored in the model's config by the base
     /// stage; the later stages keep it).
     pub action_loss_weight: f64,
+    /// How the world model produces the next frame: "direct", "object_state" or "transform"
+    /// (stored in the model's config by the base stage); absent = the simulator's default
+    /// ([`VisualHead::default_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visual_head: Option<VisualHead>,
     /// State readout: freshly rendered frames per epoch, epochs, random steps before a frame.
     pub readout_frames: usize,
     pub readout_epochs: usize,
@@ -72,6 +79,12 @@ pub struct PipelineSection {
 }
 
 impl VlmSection {
+    /// The visual head the base stage builds for `env`.
+    pub fn visual_head_for(&self, env: EnvKind) -> VisualHead {
+        self.visual_head
+            .unwrap_or_else(|| VisualHead::default_for(env))
+    }
+
     pub fn validate(&self) -> Result<(), (String, &'static str)> {
         let bad = |k: &str, allowed: &'static str| Err((format!("vlm.{k}"), allowed));
         if !["cpu_quick", "paper"].contains(&self.model.as_str()) {

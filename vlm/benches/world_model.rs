@@ -195,7 +195,7 @@ fn cpu_quick_world_model_throughput() {
     }
     let t = Instant::now();
     let steps = 10;
-    let r = imagine(&model, &mut text, &ins, &init, steps, None).unwrap();
+    let r = imagine(&model, &mut text, &ins, &init, steps, None, None).unwrap();
     let secs = t.elapsed().as_secs_f64();
     eprintln!(
         "imagined {} rollouts x {steps} steps in {secs:.2} s = {:.1} frames/s",

@@ -271,7 +271,8 @@ fn tiny_set(n: usize) -> SampleBatch {
         b.actions
             .push((i % 3 != 0).then_some(Action::Discrete(i as u32)));
         b.has_target_frame.push(i % 3 != 0);
-        b.target_actions.push(Action::Discrete((i * 7 % 40) as u32));
+        b.target_actions
+            .push(Some(Action::Discrete((i * 7 % 40) as u32)));
     }
     b
 }

@@ -30,17 +30,20 @@ pub mod dataset_samples;
 pub mod error;
 pub mod imagine;
 pub mod lora;
+pub mod losses;
 pub mod model;
+pub mod objects;
 pub mod samples;
 pub mod text;
 pub mod train;
 
-pub use config::{ActionSpace, METAWORLD_KEYFRAME_STEPS, WorldModelConfig};
+pub use config::{ActionSpace, METAWORLD_KEYFRAME_STEPS, VisualHead, WorldModelConfig};
 pub use dataset_samples::DatasetSamples;
 pub use error::WorldModelError;
 pub use imagine::{GoalCheck, ImaginedRollouts, imagine, rollout_with_actions};
 pub use lora::LoraLinear;
 pub use model::{ActionInput, Stage, StepInput, StepOutput, WorldModel};
+pub use objects::StateCanvas;
 pub use samples::{RolloutPlan, render_rollout_samples};
 pub use text::{CachedText, TextSource};
 pub use train::{
