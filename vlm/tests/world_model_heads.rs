@@ -193,3 +193,74 @@ fn object_state_head_trains_and_imagines_deterministically() {
     let e = imagine(&m, &mut OneToken, &texts, &initial, 1, None, None).unwrap_err();
     assert!(e.to_string().contains("initial simulator states"), "{e}");
 }
+
+/// A 16-px grey frame with a red disc of radius 3 px centred at (`cx`, 8).
+fn disc(cx: f32) -> Vec<u8> {
+    let mut f = vec![128u8; 16 * 16 * 3];
+    for y in 0..16 {
+        for x in 0..16 {
+            let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - 8.0);
+            if dx * dx + dy * dy <= 9.0 {
+                f[(y * 16 + x) * 3..(y * 16 + x) * 3 + 3].copy_from_slice(&[230, 20, 20]);
+            }
+        }
+    }
+    f
+}
+
+/// The red pixels' mean x (px) of a u8 [16, 16, 3] frame.
+fn red_centroid(f: &[u8]) -> f32 {
+    let (mut sum, mut n) = (0f32, 0f32);
+    for (i, p) in f.chunks(3).enumerate() {
+        if p[0] > 180 && p[1] < 90 {
+            sum += (i % 16) as f32 + 0.5;
+            n += 1.0;
+        }
+    }
+    sum / n.max(1.0)
+}
+
+#[test]
+fn transformation_head_moves_a_ball_by_a_known_shift() {
+    tch::set_num_threads(1);
+    tch::manual_seed(3);
+    let mut m = WorldModel::new(tiny(VisualHead::Transform), Device::Cpu).unwrap();
+    let (from, to) = (disc(6.0), disc(9.0));
+    let mut data = vlgor_vlm::world_model::SampleBatch::default();
+    for _ in 0..4 {
+        data.frames.extend_from_slice(&from);
+        data.target_frames.extend_from_slice(&to);
+        data.instructions.push("push the red ball right".into());
+        data.actions.push(Some(Action::Discrete(0)));
+        data.has_target_frame.push(true);
+        data.target_actions.push(None);
+    }
+    let report = train(
+        &mut m,
+        &mut OneToken,
+        &mut data,
+        &TrainOptions {
+            epochs: 150,
+            batch_size: 4,
+            learning_rate: 3e-3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (first, last) = (report.epoch_losses[0][1], report.epoch_losses[149][1]);
+    assert!(last < 0.1 * first, "frame loss {first} -> {last}");
+    let pred = vlgor_vlm::world_model::rollout_with_actions(
+        &m,
+        &mut OneToken,
+        &["push the red ball right"],
+        &from,
+        &[vec![Action::Discrete(0)]],
+        None,
+    )
+    .unwrap();
+    let moved = red_centroid(&pred[0][0]) - red_centroid(&from);
+    assert!(
+        (moved - 3.0).abs() < 0.75,
+        "the ball moved {moved} px, not 3"
+    );
+}

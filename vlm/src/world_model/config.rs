@@ -247,13 +247,6 @@ impl WorldModelConfig {
         if let Some((name, v, max)) = limits.into_iter().find(|&(_, v, max)| v > max) {
             return bad(format!("{name} {v} exceeds {max}"));
         }
-        if self.visual_head == VisualHead::Transform {
-            return bad(
-                "visual_head \"transform\" is not implemented yet; valid: direct, \
-                 object_state"
-                    .into(),
-            );
-        }
         if self.visual_head == VisualHead::ObjectState && !(1..=64).contains(&self.objects) {
             return bad(format!(
                 "the object_state head needs 1..=64 tracked objects, the config has {} \

@@ -36,6 +36,7 @@ pub mod objects;
 pub mod samples;
 pub mod text;
 pub mod train;
+pub mod transform;
 
 pub use config::{ActionSpace, METAWORLD_KEYFRAME_STEPS, VisualHead, WorldModelConfig};
 pub use dataset_samples::DatasetSamples;

@@ -19,6 +19,7 @@ use super::blocks::{Block, linear};
 use super::config::{ActionSpace, VisualHead, WorldModelConfig};
 use super::error::WorldModelError;
 use super::lora::LoraLinear;
+use super::transform::TransformHead;
 
 /// Variable-name prefixes: the frozen-in-LoRA backbone, the two prediction heads, the adapters.
 pub const BACKBONE: &str = "backbone";
@@ -160,6 +161,8 @@ pub struct WorldModel {
     /// Object-state head: the K object queries [1, K, d] and query -> (x, y, dx, dy).
     object_queries: Option<Tensor>,
     object_head: Option<Linear>,
+    /// Transformation head: transform queries and the translation / mask / residual read-outs.
+    transform: Option<TransformHead>,
     action_head: Linear,
 }
 
@@ -194,7 +197,10 @@ impl WorldModel {
             bias: true,
         };
         let objects = config.visual_head == VisualHead::ObjectState;
-        let frame_head = (!objects).then(|| nn::linear(&hd / "frame", d, config.patch_dim(), zero));
+        let transform = (config.visual_head == VisualHead::Transform)
+            .then(|| TransformHead::new(&bb, &hd, d, config.patch_size));
+        let frame_head = (config.visual_head == VisualHead::Direct)
+            .then(|| nn::linear(&hd / "frame", d, config.patch_dim(), zero));
         let object_queries =
             objects.then(|| bb.var("object_queries", &[1, config.objects, d], small));
         // Positions start from a small random readout, displacements from zero.
@@ -219,6 +225,7 @@ impl WorldModel {
             frame_head,
             object_queries,
             object_head,
+            transform,
             action_head: linear(&hd / "action", d, config.action_space.head_dim()),
             config,
             vs,
@@ -322,9 +329,12 @@ impl WorldModel {
         let patches = self.patchify(s.frames).apply(&self.patch_embed) + &self.image_pos;
         let image = &patches + ty(2);
         let aq = self.action_query.expand([b, 1, d], false) + ty(3);
-        let queries = match &self.object_queries {
-            Some(q) => q.expand([b, self.config.objects, d], false) + ty(4),
-            None => &patches + ty(4),
+        let queries = match (&self.object_queries, &self.transform) {
+            (Some(q), _) => q.expand([b, self.config.objects, d], false) + ty(4),
+            (None, Some(t)) => {
+                Tensor::cat(&[&patches, &t.queries.expand([b, -1, d], false)], 1) + ty(4)
+            }
+            (None, None) => &patches + ty(4),
         };
         let n_gen = queries.size()[1];
         let x = Tensor::cat(&[text, act, image, aq, queries], 1);
@@ -349,13 +359,21 @@ impl WorldModel {
                 action,
             });
         }
-        let head = self
-            .frame_head
-            .as_ref()
-            .expect("the direct head has a frame head");
-        let delta = self.unpatchify(&generated.apply(head));
+        let frames = match (&self.transform, &self.frame_head) {
+            (Some(t), _) => t.forward(
+                s.frames,
+                &generated.narrow(1, 0, p),
+                &generated.narrow(1, p, n_gen - p),
+            ),
+            (None, Some(head)) => s.frames + self.unpatchify(&generated.apply(head)),
+            (None, None) => {
+                return Err(WorldModelError::BadInput(
+                    "the model has no visual head".into(),
+                ));
+            }
+        };
         Ok(StepOutput {
-            frames: s.frames + delta,
+            frames,
             objects: None,
             action,
         })
