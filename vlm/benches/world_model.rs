@@ -160,6 +160,7 @@ fn cpu_quick_world_model_throughput() {
                 text: &tok,
                 text_mask: &mask,
                 actions: &acts,
+                objects: None,
             })
             .unwrap()
     });
@@ -279,6 +280,7 @@ fn cpu_step_timing() {
                         text: &text,
                         text_mask: &mask,
                         actions: &acts,
+                        objects: None,
                     })
                     .unwrap();
                 (out.frames.square().mean(Kind::Float) + out.action.square().mean(Kind::Float))
@@ -298,6 +300,7 @@ fn cpu_step_timing() {
                         text: &text,
                         text_mask: &mask,
                         actions: &acts,
+                        objects: None,
                     })
                     .unwrap()
                 });

@@ -65,6 +65,12 @@ pub struct ImagineSummary {
     /// Rollouts written (after the filter).
     pub written: usize,
     pub transitions: usize,
+    /// Every imagined transition, and those the dynamics replay against the physics engine
+    /// passed (absent in summaries of earlier releases).
+    #[serde(default)]
+    pub imagined_transitions: usize,
+    #[serde(default)]
+    pub replay_passed_transitions: usize,
     pub filter: String,
     pub seconds: f64,
     pub imagined_frames_per_sec: f64,

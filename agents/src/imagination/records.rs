@@ -6,7 +6,7 @@ use vlgor_sim::dataset::{
     ActionSpace, Collection, DatasetHeader, DatasetWriter, EpisodeRecord, FrameSpec, Origin,
     SplitInfo,
 };
-use vlgor_sim::validate::{self, FilterPolicy, ValidatorConfig, VerdictKind};
+use vlgor_sim::validate::{self, FilterPolicy, Reason, ValidatorConfig, VerdictKind};
 use vlgor_sim::{Action, EnvKind, Instruction};
 
 use super::{ImaginePlan, ImagineSummary, PerceivedGoal};
@@ -216,6 +216,15 @@ pub fn validate_and_write(
         for r in reasons {
             *s.by_reason.entry(r).or_default() += 1;
         }
+        let total = d.transitions();
+        let replay_failed: std::collections::BTreeSet<usize> = v
+            .violations
+            .iter()
+            .filter(|x| matches!(x.reason, Reason::DynamicsReplay | Reason::Diverged))
+            .map(|x| x.step)
+            .collect();
+        s.imagined_transitions += total;
+        s.replay_passed_transitions += total.saturating_sub(replay_failed.len());
         let keep = match (&v.kind, plan.filter) {
             (_, Filter::Keep) => Some(d.transitions()),
             (VerdictKind::Valid, _) => Some(d.transitions()),

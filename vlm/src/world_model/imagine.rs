@@ -6,8 +6,8 @@
 //! state satisfies it.
 //!
 //! With the object-state head a [`StateCanvas`] is required: the tracked objects start at the
-//! real initial state's, each step adds the predicted displacements (balls kept inside the
-//! walls), the frame fed back is drawn from that state, and the goal check reads the predicted
+//! real initial state's, each step feeds them to the model and adds the predicted displacements
+//! (balls kept inside the walls), the frame fed back is drawn from that state, and the goal check reads the predicted
 //! state itself (the readout is exact by construction).
 
 use tch::{Kind, Tensor};
@@ -114,6 +114,17 @@ impl<'c, 'a> Carry<'c, 'a> {
             .map(|(o, canvas)| perceived(canvas.kind(), &o[i]))
     }
 
+    /// The tracked objects of `frames` as the model's input, f32 [N, K, 2] (object-state head).
+    fn objects_tensor(&self, device: tch::Device) -> Option<Tensor> {
+        self.objects.as_ref().map(|(o, _)| {
+            let flat: Vec<f32> = o.concat();
+            let k = o.first().map_or(0, Vec::len) as i64 / 2;
+            Tensor::from_slice(&flat)
+                .to_device(device)
+                .view([o.len() as i64, k, 2])
+        })
+    }
+
     fn objects_of(&self, i: usize) -> Option<Vec<f32>> {
         self.objects.as_ref().map(|(o, _)| o[i].clone())
     }
@@ -189,11 +200,13 @@ pub fn imagine(
     }
     tch::no_grad(|| -> Result<(), WorldModelError> {
         let none = ActionInput::from_actions(c.action_space, &vec![None; n], dev)?;
+        let now = carry.objects_tensor(dev);
         let mut out = model.forward(&StepInput {
             frames: &carry.frames,
             text: &tokens,
             text_mask: &mask,
             actions: &none,
+            objects: now.as_ref(),
         })?;
         let mut actions = decode_actions(c.action_space, &out.action);
         let mut done = vec![false; n];
@@ -205,11 +218,13 @@ pub fn imagine(
             }
             let given: Vec<Option<Action>> = actions.iter().copied().map(Some).collect();
             let input = ActionInput::from_actions(c.action_space, &given, dev)?;
+            let now = carry.objects_tensor(dev);
             out = model.forward(&StepInput {
                 frames: &carry.frames,
                 text: &tokens,
                 text_mask: &mask,
                 actions: &input,
+                objects: now.as_ref(),
             })?;
             carry.advance(model, &out)?;
             actions = decode_actions(c.action_space, &out.action);
@@ -287,11 +302,13 @@ pub fn rollout_with_actions(
                 .map(|a| a.get(k).or(a.last()).copied())
                 .collect();
             let input = ActionInput::from_actions(c.action_space, &given, dev)?;
+            let now = carry.objects_tensor(dev);
             let step = model.forward(&StepInput {
                 frames: &carry.frames,
                 text: &tokens,
                 text_mask: &mask,
                 actions: &input,
+                objects: now.as_ref(),
             })?;
             carry.advance(model, &step)?;
             let bytes = tensor_to_frames(&carry.frames);

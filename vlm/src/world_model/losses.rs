@@ -201,6 +201,7 @@ pub fn batch_losses(
         text: &tokens.to_device(dev),
         text_mask: &mask.to_device(dev),
         actions: &actions,
+        objects: objects.as_ref().map(|(now, _)| now),
     })?;
     let t = Targets {
         frames: &targets,

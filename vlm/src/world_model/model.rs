@@ -8,7 +8,7 @@
 //! action query. Frames are float [B, 3, H, W] in [0, 1].
 //!
 //! With the object-state head the P frame queries are replaced by K object queries (one learned
-//! query per tracked object), each read out as the object's (x, y) in s_t and its displacement
+//! query per tracked object plus the embedding of its current position), each read out as the object's (x, y) in s_t and its displacement
 //! to s_{t+h} (metres; the displacement zero-initialised).
 
 use tch::nn::{self, Init, LayerNorm, Linear, VarStore};
@@ -117,6 +117,9 @@ pub struct StepInput<'a> {
     /// [B, T], nonzero = real token.
     pub text_mask: &'a Tensor,
     pub actions: &'a ActionInput,
+    /// Object-state head: the tracked objects' (x, y) in s_t, f32 [B, K, 2] metres (the real
+    /// state at the start of a rollout, then the imagined one); `None` for the other heads.
+    pub objects: Option<&'a Tensor>,
 }
 
 /// The object-state head's outputs are in units of this many metres (keeps them near 1).
@@ -158,8 +161,10 @@ pub struct WorldModel {
     ln_gen: LayerNorm,
     /// Direct head: frame query -> patch change.
     frame_head: Option<Linear>,
-    /// Object-state head: the K object queries [1, K, d] and query -> (x, y, dx, dy).
+    /// Object-state head: the K object queries [1, K, d], the embedding of each object's
+    /// current (x, y) added to its query, and query -> (x, y, dx, dy).
     object_queries: Option<Tensor>,
+    object_in: Option<Linear>,
     object_head: Option<Linear>,
     /// Transformation head: transform queries and the translation / mask / residual read-outs.
     transform: Option<TransformHead>,
@@ -203,6 +208,7 @@ impl WorldModel {
             .then(|| nn::linear(&hd / "frame", d, config.patch_dim(), zero));
         let object_queries =
             objects.then(|| bb.var("object_queries", &[1, config.objects, d], small));
+        let object_in = objects.then(|| linear(&bb / "object_in", 2, d));
         // Positions start from a small random readout, displacements from zero.
         let object_head = objects.then(|| {
             let head = linear(&hd / "object", d, 4);
@@ -224,6 +230,7 @@ impl WorldModel {
             ln_gen: nn::layer_norm(&bb / "ln_gen", vec![d], Default::default()),
             frame_head,
             object_queries,
+            object_in,
             object_head,
             transform,
             action_head: linear(&hd / "action", d, config.action_space.head_dim()),
@@ -329,12 +336,26 @@ impl WorldModel {
         let patches = self.patchify(s.frames).apply(&self.patch_embed) + &self.image_pos;
         let image = &patches + ty(2);
         let aq = self.action_query.expand([b, 1, d], false) + ty(3);
-        let queries = match (&self.object_queries, &self.transform) {
-            (Some(q), _) => q.expand([b, self.config.objects, d], false) + ty(4),
-            (None, Some(t)) => {
+        let queries = match (&self.object_queries, &self.object_in, &self.transform) {
+            (Some(q), Some(embed), _) => {
+                let k = self.config.objects;
+                let now = s.objects.ok_or_else(|| {
+                    WorldModelError::BadInput(
+                        "the object_state head needs the objects' current positions".into(),
+                    )
+                })?;
+                if now.size() != [b, k, 2] {
+                    return Err(WorldModelError::BadInput(format!(
+                        "object positions have shape {:?}; expected [{b}, {k}, 2]",
+                        now.size()
+                    )));
+                }
+                q.expand([b, k, d], false) + (now / OBJECT_UNIT_M).apply(embed) + ty(4)
+            }
+            (_, _, Some(t)) => {
                 Tensor::cat(&[&patches, &t.queries.expand([b, -1, d], false)], 1) + ty(4)
             }
-            (None, None) => &patches + ty(4),
+            _ => &patches + ty(4),
         };
         let n_gen = queries.size()[1];
         let x = Tensor::cat(&[text, act, image, aq, queries], 1);

@@ -56,7 +56,7 @@ impl SampleBatch {
             && self.has_target_frame.len() == n
             && self.target_actions.len() == n
             && self.objects.len() == self.target_objects.len()
-            && self.objects.len() % n.max(1) == 0;
+            && self.objects.len().is_multiple_of(n.max(1));
         if ok {
             Ok(())
         } else {
