@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use vlgor_rl::config::{AlgoKind, ObsKind};
 use vlgor_sim::validate::Filter;
+use vlgor_sim::EnvKind;
+use vlgor_vlm::world_model::VisualHead;
 
 /// `[vlm]`: world model, state readout, their training and evaluation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -32,6 +34,11 @@ pub struct VlmSection {
     /// Weight of the action loss against the frame MSE (stored in the model's config by the base
     /// stage; the later stages keep it).
     pub action_loss_weight: f64,
+    /// How the world model produces the next frame: "direct", "object_state", "transform", or
+    /// "auto" (absent too) for the simulator's default ([`VisualHead::default_for`]). Stored in
+    /// the model's config by the base stage.
+    #[serde(default = "auto")]
+    pub visual_head: String,
     /// State readout: freshly rendered frames per epoch, epochs, random steps before a frame.
     pub readout_frames: usize,
     pub readout_epochs: usize,
@@ -45,6 +52,10 @@ pub struct VlmSection {
     pub imagine_horizon: usize,
     /// Rollouts imagined per forward batch.
     pub imagine_batch: usize,
+}
+
+fn auto() -> String {
+    "auto".into()
 }
 
 /// `[pipeline]`: what `vlgor pipeline` trains and evaluates.
@@ -74,6 +85,13 @@ pub struct PipelineSection {
 }
 
 impl VlmSection {
+    /// The visual head the base stage builds for `env`.
+    pub fn visual_head_for(&self, env: EnvKind) -> VisualHead {
+        self.visual_head
+            .parse()
+            .unwrap_or_else(|_| VisualHead::default_for(env))
+    }
+
     pub fn validate(&self) -> Result<(), (String, &'static str)> {
         let bad = |k: &str, allowed: &'static str| Err((format!("vlm.{k}"), allowed));
         if !["cpu_quick", "paper"].contains(&self.model.as_str()) {
@@ -103,6 +121,12 @@ impl VlmSection {
         }
         if self.base_keyframes < 2 {
             return bad("base_keyframes", "at least 2");
+        }
+        if self.visual_head != "auto" && self.visual_head.parse::<VisualHead>().is_err() {
+            return bad(
+                "visual_head",
+                "\"auto\", \"direct\", \"object_state\" or \"transform\"",
+            );
         }
         if !(0.0..=100.0).contains(&self.action_loss_weight) {
             return bad("action_loss_weight", "a number in [0, 100]");

@@ -17,7 +17,9 @@ use vlgor_vlm::SentenceEncoder;
 use vlgor_vlm::metrics::{med, psnr, ssim, to_unit};
 use vlgor_vlm::perception::StateReadout;
 use vlgor_vlm::world_model::samples::keyframe_action;
-use vlgor_vlm::world_model::{CachedText, GoalCheck, WorldModel, imagine, rollout_with_actions};
+use vlgor_vlm::world_model::{
+    CachedText, GoalCheck, StateCanvas, TextSource, WorldModel, imagine, rollout_with_actions,
+};
 
 use crate::config_vlm::VlmSection;
 use crate::context::Context;
@@ -67,7 +69,47 @@ pub struct VlmEvalReport {
     pub copy_rollout: Quality,
     pub goal_rate: f64,
     pub goal_rollouts: usize,
+    /// CLEVR one-step samples: how far the pushed ball moves (absent for Meta-World and in
+    /// reports of earlier releases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushDisplacement>,
+    /// The model's visual head ("direct" in reports of earlier releases).
+    #[serde(default)]
+    pub visual_head: String,
     pub seconds: f64,
+}
+
+/// The pushed ball's displacement over one push: imagined (read out of the predicted frame
+/// against the read-out input frame) and rapier's (the held-out episode's true states), on the
+/// same start states and actions.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct PushDisplacement {
+    /// Median imagined displacement (m).
+    pub imagined_median: f64,
+    /// Median displacement in the real rollouts (m).
+    pub real_median: f64,
+    /// imagined_median / real_median (the bar: 0.8–1.2).
+    pub ratio: f64,
+    pub n: usize,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        0.5 * (v[m - 1] + v[m])
+    }
+}
+
+/// The distance (m) ball `b` moved between two perceived CLEVR states.
+fn ball_moved(from: &[f32], to: &[f32], b: usize) -> f64 {
+    let (dx, dy) = (to[2 * b] - from[2 * b], to[2 * b + 1] - from[2 * b + 1]);
+    f64::from(dx.hypot(dy))
 }
 
 /// Indices of the main object's coordinates in a perceived state.
@@ -112,8 +154,12 @@ impl Scorer<'_> {
 
 /// One held-out episode cut into keyframes.
 struct Keyframes {
+    /// Index of the episode in its dataset.
+    episode: usize,
     instruction: Instruction,
     seed: u64,
+    /// The simulator state of the first keyframe.
+    start_state: Vec<f32>,
     /// Real frames s_0, s_h, ..., u8 [H, W, 3].
     frames: Vec<Vec<u8>>,
     /// True perceived states of those frames.
@@ -147,6 +193,7 @@ fn keyframes(
     let sd = data.manifest.state_dim;
     let pixels = vlgor_render::render_states(&mut *env, &states, sd, camera, r)
         .map_err(|e| CliError::Other(e.into()))?;
+    let start_state = states[..sd].to_vec();
     let fl = pixels.len() / (k + 1);
     let actions = (0..k)
         .map(|j| {
@@ -157,12 +204,35 @@ fn keyframes(
         })
         .collect();
     Ok(Keyframes {
+        episode: e,
         instruction: meta.instruction.clone(),
         seed: meta.seed,
+        start_state,
         frames: pixels.chunks(fl).map(<[u8]>::to_vec).collect(),
         truth,
         actions,
     })
+}
+
+/// The frames `model` imagines from the first keyframes of `eps` with actions `acts` fed in
+/// (the object-state head draws them from the episodes' start states).
+fn imagined(
+    model: &WorldModel,
+    text: &mut dyn TextSource,
+    data: &Dataset,
+    eps: &[&Keyframes],
+    acts: &[Vec<Action>],
+    r: &mut vlgor_render::Renderer,
+) -> Result<Vec<Vec<Vec<u8>>>, CliError> {
+    let texts: Vec<&str> = eps.iter().map(|k| k.instruction.text.as_str()).collect();
+    let initial: Vec<u8> = eps.iter().flat_map(|k| k.frames[0].clone()).collect();
+    let mut env = env_for(&data.episodes[eps[0].episode]);
+    let mut canvas = StateCanvas {
+        env: &mut *env,
+        renderer: r,
+        states: eps.iter().map(|k| k.start_state.clone()).collect(),
+    };
+    rollout_with_actions(model, text, &texts, &initial, acts, Some(&mut canvas)).map_err(vlm_error)
 }
 
 /// Evaluates `model` on held-out `data` (with states) using `readout` for MED and goals.
@@ -217,11 +287,9 @@ pub fn evaluate(
             .iter()
             .map(|&e| keyframes(data, e, h, &mut r, kind, None))
             .collect::<Result<_, _>>()?;
-        let texts: Vec<&str> = eps.iter().map(|k| k.instruction.text.as_str()).collect();
-        let initial: Vec<u8> = eps.iter().flat_map(|k| k.frames[0].clone()).collect();
         let acts: Vec<Vec<Action>> = eps.iter().map(|k| k.actions.clone()).collect();
-        let pred =
-            rollout_with_actions(model, &mut text, &texts, &initial, &acts).map_err(vlm_error)?;
+        let refs: Vec<&Keyframes> = eps.iter().collect();
+        let pred = imagined(model, &mut text, data, &refs, &acts, &mut r)?;
         for (k, p) in eps.iter().zip(&pred) {
             let obj = main_object(&k.instruction.goal);
             for (j, frame) in p.iter().enumerate() {
@@ -243,19 +311,35 @@ pub fn evaluate(
     for &e in order.iter().cycle().take(v.eval_samples) {
         samples.push(keyframes(data, e, h, &mut r, kind, Some(1))?);
     }
+    let (mut moved_imagined, mut moved_real) = (Vec::new(), Vec::new());
     for chunk in samples.chunks(v.imagine_batch) {
-        let texts: Vec<&str> = chunk.iter().map(|k| k.instruction.text.as_str()).collect();
-        let initial: Vec<u8> = chunk.iter().flat_map(|k| k.frames[0].clone()).collect();
         let acts: Vec<Vec<Action>> = chunk.iter().map(|k| vec![k.actions[0]]).collect();
-        let pred =
-            rollout_with_actions(model, &mut text, &texts, &initial, &acts).map_err(vlm_error)?;
+        let refs: Vec<&Keyframes> = chunk.iter().collect();
+        let pred = imagined(model, &mut text, data, &refs, &acts, &mut r)?;
         for (k, p) in chunk.iter().zip(&pred) {
             let obj = main_object(&k.instruction.goal);
             scorer.add(&mut one, &p[0], &k.frames[1], &k.truth[1], &obj)?;
             scorer.add(&mut copy_one, &k.frames[0], &k.frames[1], &k.truth[1], &obj)?;
+            if let (EnvKind::Clevr, Action::Discrete(a)) = (kind, k.actions[0]) {
+                let ball = a as usize / vlgor_sim::clevr::DIRECTIONS.len();
+                let both = [&k.frames[0][..], &p[0][..]].concat();
+                let read = readout.read(&both, 2).map_err(vlm_error)?;
+                moved_imagined.push(ball_moved(&read[0], &read[1], ball));
+                moved_real.push(ball_moved(&k.truth[0], &k.truth[1], ball));
+            }
         }
         bar.inc(chunk.len() as u64);
     }
+    let push = (!moved_real.is_empty()).then(|| {
+        let n = moved_real.len();
+        let (imagined_median, real_median) = (median(&mut moved_imagined), median(&mut moved_real));
+        PushDisplacement {
+            imagined_median,
+            real_median,
+            ratio: imagined_median / real_median.max(1e-9),
+            n,
+        }
+    });
     // (c) counterfactual instructions imagined freely until the read-out goal holds.
     let mut reached = 0usize;
     let picks: Vec<usize> = order
@@ -268,6 +352,7 @@ pub fn evaluate(
         let mut ins = Vec::new();
         let mut goals = Vec::new();
         let mut initial = Vec::new();
+        let mut states = Vec::new();
         for (i, &e) in chunk.iter().enumerate() {
             let kf = keyframes(data, e, h, &mut r, kind, Some(0))?;
             let set = InstructionSet::Counterfactual(if (b + i) % 2 == 0 {
@@ -280,10 +365,17 @@ pub fn evaluate(
             })?;
             goals.push(PerceivedGoal::new(&cf, kf.seed, &kf.truth[0])?);
             initial.extend_from_slice(&kf.frames[0]);
+            states.push(kf.start_state);
             ins.push(cf);
         }
         let texts: Vec<&str> = ins.iter().map(|i| i.text.as_str()).collect();
         let mut check = |i: usize, p: &[f32]| goals[i].success(p);
+        let mut env = env_for(&data.episodes[chunk[0]]);
+        let mut canvas = StateCanvas {
+            env: &mut *env,
+            renderer: &mut r,
+            states,
+        };
         let out = imagine(
             model,
             &mut text,
@@ -294,6 +386,7 @@ pub fn evaluate(
                 readout,
                 check: &mut check,
             }),
+            Some(&mut canvas),
         )
         .map_err(vlm_error)?;
         reached += out.success_step.iter().filter(|s| s.is_some()).count();
@@ -308,6 +401,8 @@ pub fn evaluate(
         copy_rollout: copy_roll.mean(),
         goal_rate: reached as f64 / v.goal_rollouts.max(1) as f64,
         goal_rollouts: v.goal_rollouts,
+        push,
+        visual_head: c.visual_head.to_string(),
         seconds: start.elapsed().as_secs_f64(),
     })
 }
@@ -361,11 +456,9 @@ pub fn real_vs_imagined(
     let encoder =
         SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Input(e.to_string()))?;
     let mut text = CachedText::new(encoder);
-    let texts: Vec<&str> = eps.iter().map(|k| k.instruction.text.as_str()).collect();
-    let initial: Vec<u8> = eps.iter().flat_map(|k| k.frames[0].clone()).collect();
     let acts: Vec<Vec<Action>> = eps.iter().map(|k| k.actions.clone()).collect();
-    let pred =
-        rollout_with_actions(model, &mut text, &texts, &initial, &acts).map_err(vlm_error)?;
+    let refs: Vec<&Keyframes> = eps.iter().collect();
+    let pred = imagined(model, &mut text, data, &refs, &acts, &mut r)?;
     let cols = eps.iter().map(|k| k.frames.len()).max().unwrap_or(1).min(8);
     let blank = vec![255u8; size * size * 3];
     let mut rows: Vec<vlgor_render::Frame> = Vec::new();

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use tch::{Device, Tensor};
 use vlgor_rl::{Policy, PolicyObservations};
 use vlgor_sim::dataset::{Dataset, sha256_hex};
-use vlgor_vlm::world_model::{ActionSpace, WorldModel, WorldModelConfig};
+use vlgor_vlm::world_model::{ActionSpace, VisualHead, WorldModel, WorldModelConfig};
 
 fn vlgor(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vlgor"))
@@ -65,6 +65,8 @@ fn fixture() -> &'static Fixture {
             lora_alpha: 4.0,
             horizon_steps: 1,
             action_loss_weight: 0.01,
+            visual_head: VisualHead::Direct,
+            objects: 6,
         };
         WorldModel::new(config, Device::Cpu).unwrap().save(&root.join("wm")).unwrap();
         Fixture {

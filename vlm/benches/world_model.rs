@@ -160,6 +160,7 @@ fn cpu_quick_world_model_throughput() {
                 text: &tok,
                 text_mask: &mask,
                 actions: &acts,
+                objects: None,
             })
             .unwrap()
     });
@@ -195,7 +196,7 @@ fn cpu_quick_world_model_throughput() {
     }
     let t = Instant::now();
     let steps = 10;
-    let r = imagine(&model, &mut text, &ins, &init, steps, None).unwrap();
+    let r = imagine(&model, &mut text, &ins, &init, steps, None, None).unwrap();
     let secs = t.elapsed().as_secs_f64();
     eprintln!(
         "imagined {} rollouts x {steps} steps in {secs:.2} s = {:.1} frames/s",
@@ -279,6 +280,7 @@ fn cpu_step_timing() {
                         text: &text,
                         text_mask: &mask,
                         actions: &acts,
+                        objects: None,
                     })
                     .unwrap();
                 (out.frames.square().mean(Kind::Float) + out.action.square().mean(Kind::Float))
@@ -298,6 +300,7 @@ fn cpu_step_timing() {
                         text: &text,
                         text_mask: &mask,
                         actions: &acts,
+                        objects: None,
                     })
                     .unwrap()
                 });

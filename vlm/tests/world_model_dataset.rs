@@ -8,7 +8,8 @@ use vlgor_sim::dataset::{
     ActionSpace, Collection, Dataset, DatasetHeader, DatasetWriter, EpisodeRecord, Origin,
     SplitInfo,
 };
-use vlgor_sim::{Action, Env, Level};
+use vlgor_sim::{Action, Env, EnvKind, Level};
+use vlgor_vlm::world_model::objects::read_objects;
 use vlgor_vlm::world_model::{DatasetSamples, SampleProvider};
 
 const STEPS: usize = 6;
@@ -86,32 +87,44 @@ fn dataset_samples_render_the_recorded_states() {
     w.append_shard(&[r0.clone(), r1.clone()]).unwrap();
     let data = Dataset::open(&dir, Some("clevr")).unwrap();
     let mut samples = DatasetSamples::new(&data, &mut renderer, "", 1, None, 0).unwrap();
-    // Per episode: the first step + t = 0..=STEPS-2.
-    assert_eq!(samples.len(), 2 * STEPS);
-    let b = samples.batch(&[0, 1, STEPS + 3]).unwrap();
+    // Per episode: the first step + t = 0..=STEPS-1 (the final push included).
+    assert_eq!(samples.len(), 2 * (STEPS + 1));
+    let b = samples.batch(&[0, 1, STEPS + 4, STEPS]).unwrap();
     let fl = 16 * 16 * 3;
     let frame = |f: &[u8], t: usize| f[t * fl..(t + 1) * fl].to_vec();
     // Sample 0: first step of episode 0 -> a_0, no target frame.
     assert_eq!(b.actions[0], None);
     assert!(!b.has_target_frame[0]);
     assert_eq!(b.frames[..fl], frame(&f0, 0)[..]);
-    assert_eq!(b.target_actions[0], r0.actions[0]);
+    assert_eq!(b.target_actions[0], Some(r0.actions[0]));
     // Sample 1: (s_0, a_0) -> (s_1, a_1).
     assert_eq!(b.actions[1], Some(r0.actions[0]));
     assert_eq!(b.frames[fl..2 * fl], frame(&f0, 0)[..]);
     assert_eq!(b.target_frames[fl..2 * fl], frame(&f0, 1)[..]);
-    assert_eq!(b.target_actions[1], r0.actions[1]);
-    // Sample STEPS + 3: episode 1, t = 2.
+    assert_eq!(b.target_actions[1], Some(r0.actions[1]));
+    // Sample STEPS + 4: episode 1, t = 2.
     assert_eq!(b.instructions[2], r1.instruction.text);
-    assert_eq!(b.frames[2 * fl..], frame(&f1, 2)[..]);
-    assert_eq!(b.target_frames[2 * fl..], frame(&f1, 3)[..]);
+    assert_eq!(b.frames[2 * fl..3 * fl], frame(&f1, 2)[..]);
+    assert_eq!(b.target_frames[2 * fl..3 * fl], frame(&f1, 3)[..]);
     assert!(matches!(b.actions[2], Some(Action::Discrete(_))));
+    // Sample STEPS: episode 0's final push, a frame-only sample without a next action.
+    assert_eq!(b.actions[3], Some(r0.actions[STEPS - 1]));
+    assert!(b.has_target_frame[3]);
+    assert_eq!(b.target_actions[3], None);
+    assert_eq!(b.frames[3 * fl..], frame(&f0, STEPS - 1)[..]);
+    assert_eq!(b.target_frames[3 * fl..], frame(&f0, STEPS)[..]);
+    // CLEVR samples carry the six tracked objects (five balls, the pusher) of both states.
+    let sd = ClevrEnv::STATE_LEN;
+    let objects = |t: usize| read_objects(EnvKind::Clevr, &r0.states[t * sd..(t + 1) * sd]);
+    assert_eq!(b.objects.len(), 4 * 12);
+    assert_eq!(b.objects[36..], objects(STEPS - 1).unwrap()[..]);
+    assert_eq!(b.target_objects[36..], objects(STEPS).unwrap()[..]);
     assert!(
         samples
             .batch(&[99])
             .unwrap_err()
             .to_string()
-            .contains("out of 0..12")
+            .contains("out of 0..14")
     );
     let limited = DatasetSamples::new(&data, &mut renderer, "", 1, Some(5), 7).unwrap();
     assert_eq!(limited.len(), 5);

@@ -72,7 +72,7 @@ fn rollouts_have_one_action_per_frame_and_stop_at_the_goal() {
         "put green behind cyan",
     ];
     let mut text = CachedText::new(WordText);
-    let r = imagine(&m, &mut text, &ins, &initial, 4, None).unwrap();
+    let r = imagine(&m, &mut text, &ins, &initial, 4, None, None).unwrap();
     for i in 0..3 {
         assert_eq!(r.frames[i].len(), 5);
         assert_eq!(r.actions[i].len(), 5);
@@ -87,7 +87,7 @@ fn rollouts_have_one_action_per_frame_and_stop_at_the_goal() {
     assert_ne!(r.frames[0][1], r.frames[0][0]);
     assert_eq!(text.len(), 3);
     // Deterministic.
-    let again = imagine(&m, &mut text, &ins, &initial, 4, None).unwrap();
+    let again = imagine(&m, &mut text, &ins, &initial, 4, None, None).unwrap();
     assert_eq!(again.frames, r.frames);
     // Goal check: rollout 1 succeeds at the second model step, the others never.
     let readout = StateReadout::new(ReadoutKind::Clevr, 16, Device::Cpu).unwrap();
@@ -107,6 +107,7 @@ fn rollouts_have_one_action_per_frame_and_stop_at_the_goal() {
             readout: &readout,
             check: &mut check,
         }),
+        None,
     )
     .unwrap();
     assert_eq!(r.success_step, vec![None, Some(2), None]);
@@ -127,6 +128,7 @@ fn metaworld_actions_are_clamped_vectors() {
         &initial,
         2,
         None,
+        None,
     )
     .unwrap();
     for a in r.actions.iter().flatten() {
@@ -135,7 +137,7 @@ fn metaworld_actions_are_clamped_vectors() {
             other => panic!("expected a continuous action, got {other:?}"),
         }
     }
-    let bad = imagine(&m, &mut WordText, &["one"], &initial, 2, None).unwrap_err();
+    let bad = imagine(&m, &mut WordText, &["one"], &initial, 2, None, None).unwrap_err();
     assert!(bad.to_string().contains("initial frame bytes"), "{bad}");
     let _ = Tensor::zeros([1], (Kind::Float, Device::Cpu));
 }
@@ -162,9 +164,15 @@ fn rollouts_with_given_actions_follow_the_actions_and_feed_frames_back() {
         ],
         vec![Action::Discrete(17)],
     ];
-    let out =
-        vlgor_vlm::world_model::rollout_with_actions(&m, &mut WordText, &texts, &initial, &acts)
-            .unwrap();
+    let out = vlgor_vlm::world_model::rollout_with_actions(
+        &m,
+        &mut WordText,
+        &texts,
+        &initial,
+        &acts,
+        None,
+    )
+    .unwrap();
     assert_eq!(out[0].len(), 3);
     assert_eq!(out[1].len(), 1);
     assert!(out.iter().flatten().all(|f| f.len() == fl));
@@ -176,6 +184,7 @@ fn rollouts_with_given_actions_follow_the_actions_and_feed_frames_back() {
         &texts[..1],
         &out[0][0],
         &[vec![Action::Discrete(9)]],
+        None,
     )
     .unwrap();
     let max_diff = from_step1[0][0]
@@ -192,6 +201,7 @@ fn rollouts_with_given_actions_follow_the_actions_and_feed_frames_back() {
         &texts[..1],
         &initial[..fl],
         &[vec![Action::Discrete(30)]],
+        None,
     )
     .unwrap();
     assert_ne!(other[0][0], out[0][0]);
@@ -202,7 +212,8 @@ fn rollouts_with_given_actions_follow_the_actions_and_feed_frames_back() {
             &mut WordText,
             &texts,
             &initial,
-            &acts[..1]
+            &acts[..1],
+            None,
         )
         .is_err()
     );

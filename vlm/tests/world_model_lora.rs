@@ -80,6 +80,7 @@ fn run(m: &WorldModel, x: &(Tensor, Tensor, Tensor, ActionInput)) -> (Tensor, Te
             text: &x.1,
             text_mask: &x.2,
             actions: &x.3,
+            objects: None,
         })
         .unwrap()
     });
@@ -185,6 +186,7 @@ fn lora_stage_gives_gradients_only_to_adapters_and_heads() {
             text: &text,
             text_mask: &mask,
             actions: &actions,
+            objects: None,
         })
         .unwrap();
     let loss = (out.frames - frames.flip([3])).square().mean(Kind::Float)
@@ -271,7 +273,8 @@ fn tiny_set(n: usize) -> SampleBatch {
         b.actions
             .push((i % 3 != 0).then_some(Action::Discrete(i as u32)));
         b.has_target_frame.push(i % 3 != 0);
-        b.target_actions.push(Action::Discrete((i * 7 % 40) as u32));
+        b.target_actions
+            .push(Some(Action::Discrete((i * 7 % 40) as u32)));
     }
     b
 }
@@ -356,6 +359,7 @@ fn bad_inputs_are_errors_naming_the_problem() {
             text: &x.1,
             text_mask: &x.2,
             actions: &x.3,
+            objects: None,
         })
         .unwrap_err();
     assert!(e.to_string().contains("[B, 3, 16, 16]"), "{e}");

@@ -187,6 +187,7 @@ fn train_base(
         tch::manual_seed(ctx.seed as i64);
         let mut cfg = WorldModelConfig::preset(&v.model, env).map_err(vlm_error)?;
         cfg.action_loss_weight = v.action_loss_weight;
+        cfg.visual_head = v.visual_head_for(env);
         WorldModel::new(cfg, ctx.device).map_err(vlm_error)?
     };
     let cfg = model.config().clone();

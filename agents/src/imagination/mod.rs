@@ -22,7 +22,7 @@ use std::time::Instant;
 use vlgor_sim::dataset::Dataset;
 use vlgor_sim::{EnvKind, Instruction};
 use vlgor_vlm::SentenceEncoder;
-use vlgor_vlm::world_model::{CachedText, GoalCheck, imagine};
+use vlgor_vlm::world_model::{CachedText, GoalCheck, StateCanvas, imagine, objects};
 
 use crate::context::Context;
 use crate::error::CliError;
@@ -66,6 +66,12 @@ pub struct ImagineSummary {
     /// Rollouts written (after the filter).
     pub written: usize,
     pub transitions: usize,
+    /// Every imagined transition, and those the dynamics replay against the physics engine
+    /// passed (absent in summaries of earlier releases).
+    #[serde(default)]
+    pub imagined_transitions: usize,
+    #[serde(default)]
+    pub replay_passed_transitions: usize,
     pub filter: String,
     pub seconds: f64,
     pub imagined_frames_per_sec: f64,
@@ -153,12 +159,14 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
     for (b, chunk) in picks.chunks(plan.batch).enumerate() {
         let mut instructions: Vec<Instruction> = Vec::with_capacity(chunk.len());
         let mut initial = Vec::new();
+        let mut initial_states = Vec::with_capacity(chunk.len());
         let mut goals = Vec::with_capacity(chunk.len());
         for (k, (e, first)) in chunk.iter().enumerate() {
             let meta = &data.episodes[*e];
             let mut env = env_for(meta);
             env.reset(meta.seed, &meta.instruction)?;
             let state = data.state(meta.first_row);
+            initial_states.push(state.to_vec());
             env.set_state(state)?;
             let obs = env.observation();
             let camera = env.cameras()[0];
@@ -192,6 +200,12 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
         } else {
             plan.horizon
         };
+        let mut canvas_env = env_for(&data.episodes[chunk[0].0]);
+        let mut canvas = StateCanvas {
+            env: &mut *canvas_env,
+            renderer: &mut r,
+            states: initial_states,
+        };
         let mut out = imagine(
             &model,
             &mut text,
@@ -202,6 +216,7 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
                 readout: &readout,
                 check: &mut check,
             }),
+            Some(&mut canvas),
         )
         .map_err(vlm_error)?;
         for (k, &(e, _)) in chunk.iter().enumerate() {
@@ -211,10 +226,19 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
                 out.actions[k].truncate(1);
             }
             frames_made += out.frames[k].len() - 1;
-            let flat: Vec<u8> = out.frames[k].concat();
-            let perceived = readout
-                .read(&flat, out.frames[k].len())
-                .map_err(vlm_error)?;
+            // The object-state head's states are exact by construction; other heads' frames
+            // are read out.
+            let perceived = if out.objects[k].is_empty() {
+                let flat: Vec<u8> = out.frames[k].concat();
+                readout
+                    .read(&flat, out.frames[k].len())
+                    .map_err(vlm_error)?
+            } else {
+                out.objects[k][..out.frames[k].len()]
+                    .iter()
+                    .map(|o| objects::perceived(plan.env, o))
+                    .collect()
+            };
             drafts.push(RolloutDraft::new(
                 &data,
                 e,

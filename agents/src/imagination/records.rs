@@ -5,7 +5,7 @@ use vlgor_sim::dataset::Dataset;
 use vlgor_sim::dataset::{
     Collection, DatasetHeader, DatasetWriter, EpisodeRecord, FrameSpec, Origin, SplitInfo,
 };
-use vlgor_sim::validate::{self, ValidatorConfig, Verdict, VerdictKind};
+use vlgor_sim::validate::{self, Reason, ValidatorConfig, Verdict, VerdictKind};
 use vlgor_sim::{Action, EnvKind, EnvSpec, Instruction};
 
 use super::{ImaginePlan, ImagineSummary, PerceivedGoal};
@@ -179,6 +179,15 @@ pub fn validate_and_write(
         for r in reasons {
             *s.by_reason.entry(r).or_default() += 1;
         }
+        let total = d.transitions();
+        let replay_failed: std::collections::BTreeSet<usize> = v
+            .violations
+            .iter()
+            .filter(|x| matches!(x.reason, Reason::DynamicsReplay | Reason::Diverged))
+            .map(|x| x.step)
+            .collect();
+        s.imagined_transitions += total;
+        s.replay_passed_transitions += total.saturating_sub(replay_failed.len());
         let keep = plan.filter.kept_transitions(Some(v), d.transitions());
         match v.kind {
             VerdictKind::Valid => s.valid += 1,

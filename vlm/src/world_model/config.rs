@@ -44,6 +44,67 @@ impl ActionSpace {
     }
 }
 
+/// How the model produces the frame s_{t+h}.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisualHead {
+    /// Regresses the change of every patch of the input frame (MSE): the reference head, and
+    /// the head of checkpoints written before the choice existed.
+    #[default]
+    Direct,
+    /// Predicts each tracked object's position in s_t and its displacement to s_{t+h} (metres,
+    /// supervised by the stored states); the frame is drawn by the renderer from the predicted
+    /// state (see [`super::objects`]).
+    ObjectState,
+    /// Transports the input frame by a few predicted motion kernels blended by compositing
+    /// masks, plus a small residual (CDNA, Finn et al. 2016).
+    Transform,
+}
+
+impl VisualHead {
+    pub const ALL: [VisualHead; 3] = [
+        VisualHead::Direct,
+        VisualHead::ObjectState,
+        VisualHead::Transform,
+    ];
+
+    /// The head a simulator's world model uses unless configured otherwise.
+    pub fn default_for(env: EnvKind) -> VisualHead {
+        match env {
+            EnvKind::Clevr | EnvKind::MetaWorld => VisualHead::Direct,
+        }
+    }
+
+    /// The configuration name ("direct", "object_state", "transform").
+    pub fn name(self) -> &'static str {
+        match self {
+            VisualHead::Direct => "direct",
+            VisualHead::ObjectState => "object_state",
+            VisualHead::Transform => "transform",
+        }
+    }
+}
+
+impl std::fmt::Display for VisualHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for VisualHead {
+    type Err = WorldModelError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|h| h.name() == s)
+            .ok_or_else(|| {
+                WorldModelError::BadInput(format!(
+                    "unknown visual head '{s}'; valid: direct, object_state, transform"
+                ))
+            })
+    }
+}
+
 /// Sizes of the world model. Frames are square RGB, `image_size` px, cut into
 /// `patch_size`-px patches (one token each).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -73,6 +134,13 @@ pub struct WorldModelConfig {
     pub horizon_steps: usize,
     /// Weight of the action loss relative to the frame MSE.
     pub action_loss_weight: f64,
+    /// How s_{t+h} is produced (checkpoints without the key: `direct`).
+    #[serde(default)]
+    pub visual_head: VisualHead,
+    /// Objects whose positions the object-state head tracks (CLEVR: the five balls and the
+    /// pusher; Meta-World: none yet).
+    #[serde(default)]
+    pub objects: i64,
 }
 
 impl WorldModelConfig {
@@ -93,6 +161,8 @@ impl WorldModelConfig {
             lora_alpha: 16.0,
             horizon_steps: default_horizon(env),
             action_loss_weight: 0.01,
+            visual_head: VisualHead::Direct,
+            objects: super::objects::object_count(env) as i64,
         }
     }
 
@@ -176,6 +246,13 @@ impl WorldModelConfig {
         ];
         if let Some((name, v, max)) = limits.into_iter().find(|&(_, v, max)| v > max) {
             return bad(format!("{name} {v} exceeds {max}"));
+        }
+        if self.visual_head == VisualHead::ObjectState && !(1..=64).contains(&self.objects) {
+            return bad(format!(
+                "the object_state head needs 1..=64 tracked objects, the config has {} \
+                 (it supports CLEVR only)",
+                self.objects
+            ));
         }
         if self.horizon_steps > 4096 {
             return bad(format!("horizon_steps {} exceeds 4096", self.horizon_steps));

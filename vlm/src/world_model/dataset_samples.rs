@@ -3,7 +3,8 @@
 //!
 //! Samples per episode of length T, keyframe stride h (see [`super::samples`] for ā):
 //! the first step (s_0, G, no action) -> ā_0, and (s_t, G, ā_t) -> (s_{t+h}, ā_{t+h}) for every
-//! t with t + 2h <= T.
+//! t with t + h <= T; the final transition (t + 2h > T) has no next action, so its action loss is
+//! masked. CLEVR samples also carry the tracked objects' positions ([`super::objects`]).
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ use vlgor_sim::metaworld::{MetaWorldEnv, Task};
 use vlgor_sim::{Action, Env, GoalSpec, Scene};
 
 use super::error::WorldModelError;
+use super::objects::read_objects;
 use super::samples::keyframe_action;
 use super::train::{SampleBatch, SampleProvider};
 
@@ -56,7 +58,7 @@ impl<'a> DatasetSamples<'a> {
                 items.push((e, None));
             }
             let mut t = 0;
-            while t + 2 * h <= ep.length {
+            while t + h <= ep.length {
                 items.push((e, Some(t)));
                 t += 1;
             }
@@ -82,6 +84,25 @@ impl<'a> DatasetSamples<'a> {
             .map(|k| self.data.actions.get(ep.first_transition + k))
             .collect();
         keyframe_action(&window)
+    }
+
+    /// Appends the tracked objects of rows `from` and `to` of episode `episode` (CLEVR only).
+    fn push_objects(
+        &self,
+        out: &mut SampleBatch,
+        episode: usize,
+        from: usize,
+        to: usize,
+    ) -> Result<(), WorldModelError> {
+        let ep = &self.data.episodes[episode];
+        if let GoalSpec::Clevr(_) = &ep.instruction.goal {
+            let kind = vlgor_sim::EnvKind::Clevr;
+            out.objects
+                .extend(read_objects(kind, self.data.state(ep.first_row + from))?);
+            out.target_objects
+                .extend(read_objects(kind, self.data.state(ep.first_row + to))?);
+        }
+        Ok(())
     }
 
     fn scene(&mut self, episode: usize, t: usize) -> Result<Scene, WorldModelError> {
@@ -129,8 +150,11 @@ impl SampleProvider for DatasetSamples<'_> {
             scenes.push(self.scene(e, to)?);
             out.actions.push(t.map(|t| self.action(e, t)));
             out.has_target_frame.push(t.is_some());
+            let next = t.map_or(0, |t| t + self.h);
+            let length = self.data.episodes[e].length;
             out.target_actions
-                .push(self.action(e, t.map_or(0, |t| t + self.h)));
+                .push((next + self.h <= length).then(|| self.action(e, next)));
+            self.push_objects(&mut out, e, from, to)?;
         }
         let frames = self.renderer.render_batch(&scenes)?;
         let fl = frames.frame_len();

@@ -4,13 +4,19 @@
 //! (s_{kh}, a_{kh}); the predicted frame (clamped to [0, 1]) is fed back. A rollout stops at
 //! `horizon` model steps or, with a goal check, at the first predicted frame whose readout
 //! state satisfies it.
+//!
+//! With the object-state head a [`StateCanvas`] is required: the tracked objects start at the
+//! real initial state's, each step feeds them to the model and adds the predicted displacements
+//! (balls kept inside the walls), the frame fed back is drawn from that state, and the goal check reads the predicted
+//! state itself (the readout is exact by construction).
 
 use tch::{Kind, Tensor};
 use vlgor_sim::Action;
 
-use super::config::ActionSpace;
+use super::config::{ActionSpace, VisualHead};
 use super::error::WorldModelError;
-use super::model::{ActionInput, StepInput, WorldModel};
+use super::model::{ActionInput, StepInput, StepOutput, WorldModel};
+use super::objects::{StateCanvas, perceived, settle};
 use super::text::TextSource;
 use super::train::{frames_to_tensor, tensor_to_frames};
 use crate::perception::StateReadout;
@@ -32,6 +38,96 @@ pub struct ImaginedRollouts {
     pub actions: Vec<Vec<Action>>,
     /// Per rollout: the model step at which the goal check first held.
     pub success_step: Vec<Option<usize>>,
+    /// Object-state head: per rollout the tracked objects of every frame (metres); else empty.
+    pub objects: Vec<Vec<Vec<f32>>>,
+}
+
+/// The frames fed from one model step to the next, and the object state behind them.
+struct Carry<'c, 'a> {
+    frames: Tensor,
+    /// Object-state head: per rollout the tracked objects of `frames`, and the canvas.
+    objects: Option<(Vec<Vec<f32>>, &'c mut StateCanvas<'a>)>,
+}
+
+impl<'c, 'a> Carry<'c, 'a> {
+    fn new(
+        model: &WorldModel,
+        initial: &[u8],
+        n: usize,
+        canvas: Option<&'c mut StateCanvas<'a>>,
+    ) -> Result<Self, WorldModelError> {
+        let c = model.config();
+        let frames = frames_to_tensor(initial, n, c.image_size, model.device());
+        let objects = match (c.visual_head, canvas) {
+            (VisualHead::ObjectState, Some(canvas)) => {
+                if canvas.states.len() != n {
+                    return Err(WorldModelError::BadInput(format!(
+                        "the state canvas holds {} initial states for {n} rollouts",
+                        canvas.states.len()
+                    )));
+                }
+                Some((canvas.initial_objects()?, canvas))
+            }
+            (VisualHead::ObjectState, None) => {
+                return Err(WorldModelError::BadInput(
+                    "the object_state head draws its frames from states: imagination needs the \
+                     rollouts' initial simulator states and a renderer"
+                        .into(),
+                ));
+            }
+            _ => None,
+        };
+        Ok(Carry { frames, objects })
+    }
+
+    /// Takes the model step `out`: the predicted frame, or the frame drawn from the moved objects.
+    fn advance(&mut self, model: &WorldModel, out: &StepOutput) -> Result<(), WorldModelError> {
+        let Some((objects, canvas)) = self.objects.as_mut() else {
+            self.frames = out.frames.clamp(0.0, 1.0);
+            return Ok(());
+        };
+        let pred = out.objects.as_ref().ok_or_else(|| {
+            WorldModelError::BadInput("the object_state head returned no objects".into())
+        })?;
+        let moved = Vec::<f32>::try_from(
+            pred.narrow(2, 2, 2)
+                .to_kind(Kind::Float)
+                .to_device(tch::Device::Cpu)
+                .flatten(0, -1),
+        )?;
+        let k = objects.first().map_or(0, Vec::len);
+        let kind = canvas.kind();
+        for (obj, d) in objects.iter_mut().zip(moved.chunks(k.max(1))) {
+            obj.iter_mut().zip(d).for_each(|(o, d)| *o += d);
+            settle(kind, obj);
+        }
+        let bytes = canvas.draw(objects)?;
+        let c = model.config();
+        self.frames = frames_to_tensor(&bytes, objects.len(), c.image_size, model.device());
+        Ok(())
+    }
+
+    /// The perceived state of rollout `i` (object-state head only).
+    fn perceived(&self, i: usize) -> Option<Vec<f32>> {
+        self.objects
+            .as_ref()
+            .map(|(o, canvas)| perceived(canvas.kind(), &o[i]))
+    }
+
+    /// The tracked objects of `frames` as the model's input, f32 [N, K, 2] (object-state head).
+    fn objects_tensor(&self, device: tch::Device) -> Option<Tensor> {
+        self.objects.as_ref().map(|(o, _)| {
+            let flat: Vec<f32> = o.concat();
+            let k = o.first().map_or(0, Vec::len) as i64 / 2;
+            Tensor::from_slice(&flat)
+                .to_device(device)
+                .view([o.len() as i64, k, 2])
+        })
+    }
+
+    fn objects_of(&self, i: usize) -> Option<Vec<f32>> {
+        self.objects.as_ref().map(|(o, _)| o[i].clone())
+    }
 }
 
 fn decode_actions(space: ActionSpace, out: &Tensor) -> Vec<Action> {
@@ -64,6 +160,8 @@ fn decode_actions(space: ActionSpace, out: &Tensor) -> Vec<Action> {
 
 /// Rolls out `instructions.len()` imaginations from `initial` frames (u8 [N, H, W, 3]) for up to
 /// `horizon` model steps (h environment steps each). Greedy actions (argmax / clamped vector).
+/// `canvas` (the initial frames' simulator states) is required by the object-state head and
+/// ignored by the others.
 pub fn imagine(
     model: &WorldModel,
     text: &mut dyn TextSource,
@@ -71,6 +169,7 @@ pub fn imagine(
     initial: &[u8],
     horizon: usize,
     mut goal: Option<GoalCheck>,
+    canvas: Option<&mut StateCanvas>,
 ) -> Result<ImaginedRollouts, WorldModelError> {
     let c = model.config();
     let n = instructions.len();
@@ -93,15 +192,21 @@ pub fn imagine(
             .collect(),
         actions: vec![Vec::new(); n],
         success_step: vec![None; n],
+        objects: vec![Vec::new(); n],
     };
+    let mut carry = Carry::new(model, initial, n, canvas)?;
+    for i in 0..n {
+        rollouts.objects[i].extend(carry.objects_of(i));
+    }
     tch::no_grad(|| -> Result<(), WorldModelError> {
-        let mut frames = frames_to_tensor(initial, n, c.image_size, dev);
         let none = ActionInput::from_actions(c.action_space, &vec![None; n], dev)?;
+        let now = carry.objects_tensor(dev);
         let mut out = model.forward(&StepInput {
-            frames: &frames,
+            frames: &carry.frames,
             text: &tokens,
             text_mask: &mask,
             actions: &none,
+            objects: now.as_ref(),
         })?;
         let mut actions = decode_actions(c.action_space, &out.action);
         let mut done = vec![false; n];
@@ -113,17 +218,22 @@ pub fn imagine(
             }
             let given: Vec<Option<Action>> = actions.iter().copied().map(Some).collect();
             let input = ActionInput::from_actions(c.action_space, &given, dev)?;
+            let now = carry.objects_tensor(dev);
             out = model.forward(&StepInput {
-                frames: &frames,
+                frames: &carry.frames,
                 text: &tokens,
                 text_mask: &mask,
                 actions: &input,
+                objects: now.as_ref(),
             })?;
-            frames = out.frames.clamp(0.0, 1.0);
+            carry.advance(model, &out)?;
             actions = decode_actions(c.action_space, &out.action);
-            let bytes = tensor_to_frames(&frames);
+            let bytes = tensor_to_frames(&carry.frames);
             let states = match goal.as_ref() {
-                Some(g) => Some(g.readout.read_tensor(&frames)?),
+                Some(_) if carry.objects.is_some() => {
+                    Some((0..n).filter_map(|i| carry.perceived(i)).collect())
+                }
+                Some(g) => Some(g.readout.read_tensor(&carry.frames)?),
                 None => None,
             };
             for i in 0..n {
@@ -131,6 +241,7 @@ pub fn imagine(
                     continue;
                 }
                 rollouts.frames[i].push(bytes[i * fl..(i + 1) * fl].to_vec());
+                rollouts.objects[i].extend(carry.objects_of(i));
                 if let (Some(g), Some(s)) = (goal.as_mut(), states.as_ref())
                     && (g.check)(i, &s[i])
                 {
@@ -155,13 +266,15 @@ pub fn imagine(
 /// Rolls the model out with given actions (whole-rollout evaluation): from `initial` frames
 /// (u8 [N, H, W, 3]), step k feeds the predicted frame s_{kh} and the real keyframe action
 /// `actions[i][k]`, for as many steps as rollout `i` has actions. Returns per rollout the
-/// predicted frames s_h, s_2h, ... (one per action), u8 [H, W, 3] each.
+/// predicted frames s_h, s_2h, ... (one per action), u8 [H, W, 3] each. `canvas` as in
+/// [`imagine`].
 pub fn rollout_with_actions(
     model: &WorldModel,
     text: &mut dyn TextSource,
     instructions: &[&str],
     initial: &[u8],
     actions: &[Vec<Action>],
+    canvas: Option<&mut StateCanvas>,
 ) -> Result<Vec<Vec<Vec<u8>>>, WorldModelError> {
     let c = model.config();
     let n = instructions.len();
@@ -180,8 +293,8 @@ pub fn rollout_with_actions(
     let (tokens, mask) = (tokens.to_device(dev), mask.to_device(dev));
     let steps = actions.iter().map(Vec::len).max().unwrap_or(0);
     let mut out = vec![Vec::new(); n];
+    let mut carry = Carry::new(model, initial, n, canvas)?;
     tch::no_grad(|| -> Result<(), WorldModelError> {
-        let mut frames = frames_to_tensor(initial, n, c.image_size, dev);
         for k in 0..steps {
             // Rollouts that ran out of actions repeat their last one; their frames are dropped.
             let given: Vec<Option<Action>> = actions
@@ -189,14 +302,16 @@ pub fn rollout_with_actions(
                 .map(|a| a.get(k).or(a.last()).copied())
                 .collect();
             let input = ActionInput::from_actions(c.action_space, &given, dev)?;
+            let now = carry.objects_tensor(dev);
             let step = model.forward(&StepInput {
-                frames: &frames,
+                frames: &carry.frames,
                 text: &tokens,
                 text_mask: &mask,
                 actions: &input,
+                objects: now.as_ref(),
             })?;
-            frames = step.frames.clamp(0.0, 1.0);
-            let bytes = tensor_to_frames(&frames);
+            carry.advance(model, &step)?;
+            let bytes = tensor_to_frames(&carry.frames);
             for (i, a) in actions.iter().enumerate() {
                 if k < a.len() {
                     out[i].push(bytes[i * fl..(i + 1) * fl].to_vec());

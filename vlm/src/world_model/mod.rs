@@ -4,7 +4,11 @@
 //! * [`model`] — [`WorldModel`]: ViT patch tokens of s_t, frozen MiniLM text tokens of the
 //!   instruction G, an action token for a_t, a transformer with one multimodal self-attention
 //!   over the packed sequence (optionally BAGEL's mixture-of-transformers split), a visual head
-//!   (s_{t+h} as a change of the input frame) and an action head (a_{t+h}).
+//!   ([`VisualHead`]: s_{t+h} as a change of the input frame; or the tracked objects' positions
+//!   and displacements, the frame drawn by the renderer ([`objects`]); or the input frame moved
+//!   by predicted translations and compositing masks ([`transform`])) and an action head
+//!   (a_{t+h}).
+//! * [`losses`] — the visual and action losses, masked per sample.
 //! * [`lora`] — LoRA adapters on q, k, v, o; merge for inference.
 //! * [`train`] — [`SampleProvider`], [`train()`] for the base and LoRA stages.
 //! * [`checkpoint`] — safetensors + JSON config, adapters apart.
@@ -21,7 +25,8 @@
 //! 5. Imagination: `model.load_adapters(path)`, `model.merge_lora()`, then [`imagine()`].
 //!
 //! Rectified-flow refinement of the predicted frame (BAGEL's generation) is not implemented: the
-//! visual head regresses the frame directly (MSE), as the paper's fine-tuning loss states.
+//! direct and transformation heads regress the frame (MSE), as the paper's fine-tuning loss
+//! states; the object-state head regresses object positions (MSE, metres).
 
 pub mod blocks;
 pub mod checkpoint;
@@ -30,17 +35,21 @@ pub mod dataset_samples;
 pub mod error;
 pub mod imagine;
 pub mod lora;
+pub mod losses;
 pub mod model;
+pub mod objects;
 pub mod samples;
 pub mod text;
 pub mod train;
+pub mod transform;
 
-pub use config::{ActionSpace, METAWORLD_KEYFRAME_STEPS, WorldModelConfig};
+pub use config::{ActionSpace, METAWORLD_KEYFRAME_STEPS, VisualHead, WorldModelConfig};
 pub use dataset_samples::DatasetSamples;
 pub use error::WorldModelError;
 pub use imagine::{GoalCheck, ImaginedRollouts, imagine, rollout_with_actions};
 pub use lora::LoraLinear;
 pub use model::{ActionInput, Stage, StepInput, StepOutput, WorldModel};
+pub use objects::StateCanvas;
 pub use samples::{RolloutPlan, render_rollout_samples};
 pub use text::{CachedText, TextSource};
 pub use train::{

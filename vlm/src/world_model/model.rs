@@ -3,18 +3,23 @@
 //! Packed sequence per sample (one self-attention over all of it):
 //! `[text tokens (T) | action token | image tokens (P) | action query | frame queries (P)]`.
 //! Understanding tokens are everything up to the action query; the P frame queries are the
-//! generation tokens. The visual head maps each frame query to the *change* of its patch
+//! generation tokens. The direct visual head maps each frame query to the *change* of its patch
 //! (zero-initialised, so a fresh model predicts "nothing moves"); the action head reads the
 //! action query. Frames are float [B, 3, H, W] in [0, 1].
+//!
+//! With the object-state head the P frame queries are replaced by K object queries (one learned
+//! query per tracked object plus the embedding of its current position), each read out as the object's (x, y) in s_t and its displacement
+//! to s_{t+h} (metres; the displacement zero-initialised).
 
 use tch::nn::{self, Init, LayerNorm, Linear, VarStore};
 use tch::{Device, Kind, Tensor};
 use vlgor_sim::Action;
 
 use super::blocks::{Block, linear};
-use super::config::{ActionSpace, WorldModelConfig};
+use super::config::{ActionSpace, VisualHead, WorldModelConfig};
 use super::error::WorldModelError;
 use super::lora::LoraLinear;
+use super::transform::TransformHead;
 
 /// Variable-name prefixes: the frozen-in-LoRA backbone, the two prediction heads, the adapters.
 pub const BACKBONE: &str = "backbone";
@@ -112,13 +117,23 @@ pub struct StepInput<'a> {
     /// [B, T], nonzero = real token.
     pub text_mask: &'a Tensor,
     pub actions: &'a ActionInput,
+    /// Object-state head: the tracked objects' (x, y) in s_t, f32 [B, K, 2] metres (the real
+    /// state at the start of a rollout, then the imagined one); `None` for the other heads.
+    pub objects: Option<&'a Tensor>,
 }
+
+/// The object-state head's outputs are in units of this many metres (keeps them near 1).
+pub const OBJECT_UNIT_M: f64 = 0.1;
 
 /// One model step's predictions.
 #[derive(Debug)]
 pub struct StepOutput {
     /// Predicted frame h steps ahead, f32 [B, 3, H, W] (input + predicted change, unclamped).
+    /// The object-state head returns the input frame here: its s_{t+h} is drawn from `objects`.
     pub frames: Tensor,
+    /// Object-state head only: f32 [B, K, 4] per tracked object (x, y) in s_t and (dx, dy) to
+    /// s_{t+h}, metres.
+    pub objects: Option<Tensor>,
     /// CLEVR: logits [B, n]; Meta-World: the action vector [B, dim].
     pub action: Tensor,
 }
@@ -144,7 +159,15 @@ pub struct WorldModel {
     blocks: Vec<Block>,
     ln_und: LayerNorm,
     ln_gen: LayerNorm,
-    frame_head: Linear,
+    /// Direct head: frame query -> patch change.
+    frame_head: Option<Linear>,
+    /// Object-state head: the K object queries [1, K, d], the embedding of each object's
+    /// current (x, y) added to its query, and query -> (x, y, dx, dy).
+    object_queries: Option<Tensor>,
+    object_in: Option<Linear>,
+    object_head: Option<Linear>,
+    /// Transformation head: transform queries and the translation / mask / residual read-outs.
+    transform: Option<TransformHead>,
     action_head: Linear,
 }
 
@@ -173,16 +196,27 @@ impl WorldModel {
         let blocks = (0..config.layers)
             .map(|i| Block::new(&bb / "blocks" / i, &lo / "blocks" / i, &config))
             .collect();
-        let frame_head = nn::linear(
-            &hd / "frame",
-            d,
-            config.patch_dim(),
-            nn::LinearConfig {
-                ws_init: Init::Const(0.0),
-                bs_init: Some(Init::Const(0.0)),
-                bias: true,
-            },
-        );
+        let zero = nn::LinearConfig {
+            ws_init: Init::Const(0.0),
+            bs_init: Some(Init::Const(0.0)),
+            bias: true,
+        };
+        let objects = config.visual_head == VisualHead::ObjectState;
+        let transform = (config.visual_head == VisualHead::Transform)
+            .then(|| TransformHead::new(&bb, &hd, d, config.patch_size));
+        let frame_head = (config.visual_head == VisualHead::Direct)
+            .then(|| nn::linear(&hd / "frame", d, config.patch_dim(), zero));
+        let object_queries =
+            objects.then(|| bb.var("object_queries", &[1, config.objects, d], small));
+        let object_in = objects.then(|| linear(&bb / "object_in", 2, d));
+        // Positions start from a small random readout, displacements from zero.
+        let object_head = objects.then(|| {
+            let head = linear(&hd / "object", d, 4);
+            tch::no_grad(|| {
+                let _ = head.ws.narrow(0, 2, 2).zero_();
+            });
+            head
+        });
         Ok(WorldModel {
             patch_embed: linear(&bb / "patch_embed", config.patch_dim(), d),
             image_pos: bb.var("image_pos", &[1, p, d], small),
@@ -195,6 +229,10 @@ impl WorldModel {
             ln_und: nn::layer_norm(&bb / "ln_und", vec![d], Default::default()),
             ln_gen: nn::layer_norm(&bb / "ln_gen", vec![d], Default::default()),
             frame_head,
+            object_queries,
+            object_in,
+            object_head,
+            transform,
             action_head: linear(&hd / "action", d, config.action_space.head_dim()),
             config,
             vs,
@@ -298,25 +336,67 @@ impl WorldModel {
         let patches = self.patchify(s.frames).apply(&self.patch_embed) + &self.image_pos;
         let image = &patches + ty(2);
         let aq = self.action_query.expand([b, 1, d], false) + ty(3);
-        let queries = &patches + ty(4);
+        let queries = match (&self.object_queries, &self.object_in, &self.transform) {
+            (Some(q), Some(embed), _) => {
+                let k = self.config.objects;
+                let now = s.objects.ok_or_else(|| {
+                    WorldModelError::BadInput(
+                        "the object_state head needs the objects' current positions".into(),
+                    )
+                })?;
+                if now.size() != [b, k, 2] {
+                    return Err(WorldModelError::BadInput(format!(
+                        "object positions have shape {:?}; expected [{b}, {k}, 2]",
+                        now.size()
+                    )));
+                }
+                q.expand([b, k, d], false) + (now / OBJECT_UNIT_M).apply(embed) + ty(4)
+            }
+            (_, _, Some(t)) => {
+                Tensor::cat(&[&patches, &t.queries.expand([b, -1, d], false)], 1) + ty(4)
+            }
+            _ => &patches + ty(4),
+        };
+        let n_gen = queries.size()[1];
         let x = Tensor::cat(&[text, act, image, aq, queries], 1);
         let mask = s.text_mask.narrow(1, 0, t).ne(0);
-        let rest = Tensor::ones([b, 2 + 2 * p], (Kind::Bool, self.device()));
-        let attend = Tensor::cat(&[mask, rest], 1).view([b, 1, 1, t + 2 + 2 * p]);
+        let rest = Tensor::ones([b, 2 + p + n_gen], (Kind::Bool, self.device()));
+        let attend = Tensor::cat(&[mask, rest], 1).view([b, 1, 1, t + 2 + p + n_gen]);
         let mut x = x;
         for block in &self.blocks {
-            x = block.forward(&x, &attend, p);
+            x = block.forward(&x, &attend, n_gen);
         }
         let und_len = t + 2 + p;
         let act_tok = x
             .narrow(1, und_len - 1, 1)
             .squeeze_dim(1)
             .apply(&self.ln_und);
-        let generated = x.narrow(1, und_len, p).apply(&self.ln_gen);
-        let delta = self.unpatchify(&generated.apply(&self.frame_head));
+        let generated = x.narrow(1, und_len, n_gen).apply(&self.ln_gen);
+        let action = act_tok.apply(&self.action_head);
+        if let Some(head) = &self.object_head {
+            return Ok(StepOutput {
+                frames: s.frames.shallow_clone(),
+                objects: Some(generated.apply(head) * OBJECT_UNIT_M),
+                action,
+            });
+        }
+        let frames = match (&self.transform, &self.frame_head) {
+            (Some(t), _) => t.forward(
+                s.frames,
+                &generated.narrow(1, 0, p),
+                &generated.narrow(1, p, n_gen - p),
+            ),
+            (None, Some(head)) => s.frames + self.unpatchify(&generated.apply(head)),
+            (None, None) => {
+                return Err(WorldModelError::BadInput(
+                    "the model has no visual head".into(),
+                ));
+            }
+        };
         Ok(StepOutput {
-            frames: s.frames + delta,
-            action: act_tok.apply(&self.action_head),
+            frames,
+            objects: None,
+            action,
         })
     }
 

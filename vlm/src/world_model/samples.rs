@@ -3,7 +3,9 @@
 //!
 //! From an episode s_0..s_T with actions a_0..a_{T-1} and keyframe stride h:
 //! * the first step (s_0, G, no action) -> a_0 (action only), and
-//! * for every t with t + 2h <= T: (s_t, G, ā_t) -> (s_{t+h}, ā_{t+h}),
+//! * for every t with t + h <= T: (s_t, G, ā_t) -> (s_{t+h}, ā_{t+h}), where the final
+//!   transition (t + 2h > T, e.g. an episode's goal-completing push) has no next action: a
+//!   frame-only sample whose action loss is masked,
 //!
 //! where ā_t is the keyframe action: a_t for CLEVR (h = 1), the mean of a_t..a_{t+h-1} for
 //! Meta-World (an imagined action is held for h steps, so the mean is what holding it replays).
@@ -16,6 +18,7 @@ use vlgor_sim::metaworld::{MetaWorldEnv, Task};
 use vlgor_sim::{Action, Env, EnvKind, Level};
 
 use super::error::WorldModelError;
+use super::objects::{object_count, read_objects};
 use super::train::SampleBatch;
 
 /// How rollouts are driven.
@@ -58,12 +61,13 @@ pub fn render_rollout_samples(
     plan: &RolloutPlan,
 ) -> Result<SampleBatch, WorldModelError> {
     let h = plan.horizon_steps;
-    if h == 0 || plan.steps < 2 * h {
+    if h == 0 || plan.steps < h {
         return Err(WorldModelError::BadInput(format!(
-            "steps {} must be >= 2 * horizon_steps {h} (and h >= 1)",
+            "steps {} must be >= horizon_steps {h} (and h >= 1)",
             plan.steps
         )));
     }
+    let tracked = object_count(plan.env) > 0;
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
     let mut out = SampleBatch::default();
     for ep in 0..plan.episodes {
@@ -84,6 +88,14 @@ pub fn render_rollout_samples(
         };
         let text = env.instruction().text.clone();
         let mut scenes = vec![env.scene(env.cameras()[0])?];
+        let mut objects = Vec::new();
+        let mut track = |env: &dyn Env| -> Result<(), WorldModelError> {
+            if tracked {
+                objects.push(read_objects(plan.env, &env.state())?);
+            }
+            Ok(())
+        };
+        track(&*env)?;
         let mut actions = Vec::new();
         for _ in 0..plan.steps.min(env.horizon()) {
             let a = if rng.random::<f32>() < plan.noise {
@@ -94,6 +106,7 @@ pub fn render_rollout_samples(
             let o = env.step(&a)?;
             actions.push(a);
             scenes.push(env.scene(env.cameras()[0])?);
+            track(&*env)?;
             if o.terminal || o.timeout {
                 break;
             }
@@ -107,19 +120,29 @@ pub fn render_rollout_samples(
         out.actions.push(None);
         out.has_target_frame.push(false);
         out.target_actions
-            .push(keyframe_action(&actions[..h.min(actions.len())]));
+            .push(Some(keyframe_action(&actions[..h.min(actions.len())])));
+        push_objects(&mut out, &objects, 0, 0);
         let t_len = actions.len();
         let mut t = 0;
-        while t + 2 * h <= t_len {
+        while t + h <= t_len {
             out.frames.extend_from_slice(frame(t));
             out.target_frames.extend_from_slice(frame(t + h));
             out.instructions.push(text.clone());
             out.actions.push(Some(keyframe_action(&actions[t..t + h])));
             out.has_target_frame.push(true);
             out.target_actions
-                .push(keyframe_action(&actions[t + h..t + 2 * h]));
+                .push((t + 2 * h <= t_len).then(|| keyframe_action(&actions[t + h..t + 2 * h])));
+            push_objects(&mut out, &objects, t, t + h);
             t += 1;
         }
     }
     Ok(out)
+}
+
+/// Appends the tracked objects of states `from` and `to` (nothing when none are tracked).
+fn push_objects(out: &mut SampleBatch, objects: &[Vec<f32>], from: usize, to: usize) {
+    if let (Some(a), Some(b)) = (objects.get(from), objects.get(to)) {
+        out.objects.extend_from_slice(a);
+        out.target_objects.extend_from_slice(b);
+    }
 }

@@ -10,9 +10,9 @@ use rand_chacha::ChaCha8Rng;
 use tch::{COptimizer, Device, Kind, Tensor};
 use vlgor_sim::Action;
 
-use super::config::ActionSpace;
 use super::error::WorldModelError;
-use super::model::{ActionInput, Stage, StepInput, StepOutput, WorldModel};
+use super::losses::batch_losses;
+use super::model::{Stage, WorldModel};
 use super::text::TextSource;
 
 /// A batch of fine-tuning samples (s_t, G, a_t) -> (s_{t+h}, a_{t+h}). Frames are u8
@@ -27,8 +27,14 @@ pub struct SampleBatch {
     pub target_frames: Vec<u8>,
     /// False for first-step samples, which supervise only the action.
     pub has_target_frame: Vec<bool>,
-    /// a_{t+h} (a_0 for first-step samples).
-    pub target_actions: Vec<Action>,
+    /// a_{t+h} (a_0 for first-step samples); `None` for an episode's final transition, which
+    /// has no next action (its action loss is masked, its frame still supervised).
+    pub target_actions: Vec<Option<Action>>,
+    /// Per sample, the tracked objects' positions in s_t (`objects` × 2 floats, metres, see
+    /// [`super::objects`]); empty when the provider does not supply states.
+    pub objects: Vec<f32>,
+    /// The same in s_{t+h} (ignored where `has_target_frame` is false).
+    pub target_objects: Vec<f32>,
 }
 
 impl SampleBatch {
@@ -48,18 +54,22 @@ impl SampleBatch {
             && self.target_frames.len() == fl
             && self.actions.len() == n
             && self.has_target_frame.len() == n
-            && self.target_actions.len() == n;
+            && self.target_actions.len() == n
+            && self.objects.len() == self.target_objects.len()
+            && self.objects.len().is_multiple_of(n.max(1));
         if ok {
             Ok(())
         } else {
             Err(WorldModelError::BadInput(format!(
                 "sample batch of {n} instructions: frames {} / targets {} bytes (expected {fl}), \
-                 actions {}, has_target_frame {}, target_actions {}",
+                 actions {}, has_target_frame {}, target_actions {}, objects {} / targets {}",
                 self.frames.len(),
                 self.target_frames.len(),
                 self.actions.len(),
                 self.has_target_frame.len(),
-                self.target_actions.len()
+                self.target_actions.len(),
+                self.objects.len(),
+                self.target_objects.len()
             )))
         }
     }
@@ -85,6 +95,7 @@ impl SampleProvider for SampleBatch {
     fn batch(&mut self, indices: &[usize]) -> Result<SampleBatch, WorldModelError> {
         let n = SampleBatch::len(self);
         let fl = self.frames.len().checked_div(n).unwrap_or(0);
+        let ol = self.objects.len().checked_div(n).unwrap_or(0);
         let mut out = SampleBatch::default();
         for &i in indices {
             if i >= n {
@@ -100,6 +111,10 @@ impl SampleProvider for SampleBatch {
             out.actions.push(self.actions[i]);
             out.has_target_frame.push(self.has_target_frame[i]);
             out.target_actions.push(self.target_actions[i]);
+            out.objects
+                .extend_from_slice(&self.objects[i * ol..(i + 1) * ol]);
+            out.target_objects
+                .extend_from_slice(&self.target_objects[i * ol..(i + 1) * ol]);
         }
         Ok(out)
     }
@@ -123,118 +138,6 @@ pub fn tensor_to_frames(t: &Tensor) -> Vec<u8> {
         .permute([0, 2, 3, 1])
         .contiguous();
     Vec::<u8>::try_from(u.to_device(Device::Cpu).flatten(0, -1)).expect("u8 tensor to Vec")
-}
-
-/// The losses of one batch.
-pub struct Losses {
-    pub frame: Tensor,
-    pub action: Tensor,
-    pub total: Tensor,
-}
-
-/// Frame MSE (over samples with a target frame) and action CE (discrete) or MSE (continuous).
-///
-/// With `change_weight` λ > 0 the squared error of every pixel that changes between the input
-/// and the target frame (channel-summed absolute change > 0.1) counts 1 + λ times: most of a
-/// frame is static, and an unweighted MSE is minimised by copying (and blurring) the input.
-pub fn losses(
-    model: &WorldModel,
-    out: &StepOutput,
-    input_frames: &Tensor,
-    target_frames: &Tensor,
-    has_frame: &Tensor,
-    target_actions: &[Action],
-    change_weight: f64,
-) -> Result<Losses, WorldModelError> {
-    let dev = model.device();
-    let mut err = (&out.frames - target_frames).square();
-    if change_weight > 0.0 {
-        let changed = (target_frames - input_frames)
-            .abs()
-            .sum_dim_intlist(&[1i64][..], true, Kind::Float)
-            .gt(0.1)
-            .to_kind(Kind::Float);
-        err *= changed * change_weight + 1.0;
-    }
-    let per = err.mean_dim(&[1i64, 2, 3][..], false, Kind::Float);
-    let frame = (per * has_frame).sum(Kind::Float) / has_frame.sum(Kind::Float).clamp_min(1.0);
-    let action = match model.config().action_space {
-        ActionSpace::Discrete { .. } => {
-            let ids: Vec<i64> = target_actions
-                .iter()
-                .map(|a| match a {
-                    Action::Discrete(k) => Ok(*k as i64),
-                    o => Err(WorldModelError::BadInput(format!(
-                        "target action {o:?} is not discrete"
-                    ))),
-                })
-                .collect::<Result<_, _>>()?;
-            out.action
-                .cross_entropy_for_logits(&Tensor::from_slice(&ids).to_device(dev))
-        }
-        ActionSpace::Continuous { dim } => {
-            let mut v = Vec::with_capacity(target_actions.len() * dim);
-            for a in target_actions {
-                match a {
-                    Action::Continuous(x) => v.extend_from_slice(&x[..dim]),
-                    o => {
-                        return Err(WorldModelError::BadInput(format!(
-                            "target action {o:?} is not continuous"
-                        )));
-                    }
-                }
-            }
-            let t = Tensor::from_slice(&v)
-                .to_device(dev)
-                .view([target_actions.len() as i64, dim as i64]);
-            out.action.mse_loss(&t, tch::Reduction::Mean)
-        }
-    };
-    let total = &frame + &action * model.config().action_loss_weight;
-    Ok(Losses {
-        frame,
-        action,
-        total,
-    })
-}
-
-/// Runs the model on a sample batch and returns its losses.
-pub fn batch_losses(
-    model: &WorldModel,
-    text: &mut dyn TextSource,
-    batch: &SampleBatch,
-    change_weight: f64,
-) -> Result<Losses, WorldModelError> {
-    let c = model.config();
-    batch.validate(c.image_size)?;
-    let dev = model.device();
-    let n = batch.len();
-    let frames = frames_to_tensor(&batch.frames, n, c.image_size, dev);
-    let targets = frames_to_tensor(&batch.target_frames, n, c.image_size, dev);
-    let has: Vec<f32> = batch
-        .has_target_frame
-        .iter()
-        .map(|&b| b as u8 as f32)
-        .collect();
-    let has = Tensor::from_slice(&has).to_device(dev);
-    let texts: Vec<&str> = batch.instructions.iter().map(String::as_str).collect();
-    let (tokens, mask) = text.tokens(&texts)?;
-    let actions = ActionInput::from_actions(c.action_space, &batch.actions, dev)?;
-    let out = model.forward(&StepInput {
-        frames: &frames,
-        text: &tokens.to_device(dev),
-        text_mask: &mask.to_device(dev),
-        actions: &actions,
-    })?;
-    losses(
-        model,
-        &out,
-        &frames,
-        &targets,
-        &has,
-        &batch.target_actions,
-        change_weight,
-    )
 }
 
 /// Training settings.

@@ -1,0 +1,266 @@
+//! Training on every transition (the final push is a frame-only sample with its action loss
+//! masked) and the object-state visual head: it trains, and imagination with it draws the
+//! predicted state deterministically.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Kind, Tensor};
+use vlgor_render::{RenderConfig, Renderer};
+use vlgor_sim::clevr::ClevrEnv;
+use vlgor_sim::{Action, Env, EnvKind, Level};
+use vlgor_vlm::world_model::losses::batch_losses;
+use vlgor_vlm::world_model::objects::read_objects;
+use vlgor_vlm::world_model::{
+    RolloutPlan, SampleProvider, StateCanvas, TextSource, TrainOptions, VisualHead, WorldModel,
+    WorldModelConfig, WorldModelError, imagine, render_rollout_samples, train,
+};
+
+/// Every instruction is the same single token (these tests are about frames and states).
+struct OneToken;
+
+impl TextSource for OneToken {
+    fn tokens(&mut self, texts: &[&str]) -> Result<(Tensor, Tensor), WorldModelError> {
+        let n = texts.len() as i64;
+        Ok((
+            Tensor::ones([n, 1, 16], (Kind::Float, Device::Cpu)),
+            Tensor::ones([n, 1], (Kind::Float, Device::Cpu)),
+        ))
+    }
+}
+
+fn tiny(head: VisualHead) -> WorldModelConfig {
+    WorldModelConfig {
+        image_size: 16,
+        patch_size: 4,
+        width: 32,
+        layers: 2,
+        heads: 2,
+        mlp_ratio: 2,
+        text_dim: 16,
+        max_text_tokens: 8,
+        visual_head: head,
+        action_loss_weight: 1.0,
+        ..WorldModelConfig::cpu_quick(EnvKind::Clevr)
+    }
+}
+
+fn renderer() -> Renderer {
+    Renderer::new(RenderConfig {
+        width: 16,
+        height: 16,
+        supersample: 1,
+    })
+    .unwrap()
+}
+
+fn plan(episodes: usize, steps: usize) -> RolloutPlan {
+    RolloutPlan {
+        env: EnvKind::Clevr,
+        episodes,
+        steps,
+        horizon_steps: 1,
+        noise: 1.0,
+        seed: 4,
+    }
+}
+
+#[test]
+fn one_push_episodes_give_a_final_push_sample_without_next_action() {
+    tch::set_num_threads(1);
+    let mut r = renderer();
+    let s = render_rollout_samples(&mut r, &plan(3, 1)).unwrap();
+    // Per episode: the first step (action only) and the final push (frame only).
+    assert_eq!(s.len(), 6);
+    for e in 0..3 {
+        let (first, last) = (2 * e, 2 * e + 1);
+        assert!(!s.has_target_frame[first] && s.target_actions[first].is_some());
+        assert!(s.has_target_frame[last] && s.actions[last].is_some());
+        assert_eq!(s.target_actions[last], None);
+    }
+    // Six tracked objects (x, y) per sample; the push moved something.
+    assert_eq!(s.objects.len(), 6 * 12);
+    let moved = (0..12)
+        .map(|k| (s.target_objects[12 + k] - s.objects[12 + k]).abs())
+        .fold(0f32, f32::max);
+    assert!(moved > 1e-3, "the final push moved nothing ({moved} m)");
+}
+
+#[test]
+fn the_action_loss_of_a_final_transition_is_masked() {
+    tch::set_num_threads(1);
+    tch::manual_seed(1);
+    let m = WorldModel::new(tiny(VisualHead::Direct), Device::Cpu).unwrap();
+    let mut r = renderer();
+    let mut s = render_rollout_samples(&mut r, &plan(1, 1)).unwrap();
+    let mut last = s.batch(&[1]).unwrap();
+    let masked = batch_losses(&m, &mut OneToken, &last, 0.0).unwrap();
+    assert_eq!(masked.action.double_value(&[]), 0.0);
+    assert!(masked.frame.double_value(&[]) > 0.0);
+    last.target_actions[0] = Some(Action::Discrete(3));
+    let unmasked = batch_losses(&m, &mut OneToken, &last, 0.0).unwrap();
+    // A fresh model's logits are near uniform over 40 pushes: CE ≈ ln 40.
+    let ce = unmasked.action.double_value(&[]);
+    assert!((ce - 40f64.ln()).abs() < 0.5, "CE {ce}");
+    assert_eq!(
+        masked.frame.double_value(&[]),
+        unmasked.frame.double_value(&[])
+    );
+}
+
+/// Fresh CLEVR start states, their 16-px frames and instructions.
+fn starts(n: usize, r: &mut Renderer) -> (Vec<Vec<f32>>, Vec<u8>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut env = ClevrEnv::new();
+    let mut states = Vec::new();
+    let mut scenes = Vec::new();
+    for i in 0..n {
+        let ins = vlgor_sim::clevr::sample_instruction(Level::Seen, &mut rng);
+        env.reset(100 + i as u64, &ins).unwrap();
+        states.push(env.state());
+        scenes.push(env.scene("default").unwrap());
+    }
+    let frames = r.render_batch(&scenes).unwrap().pixels;
+    (states, frames)
+}
+
+#[test]
+fn object_state_head_trains_and_imagines_deterministically() {
+    tch::set_num_threads(1);
+    tch::manual_seed(2);
+    let mut m = WorldModel::new(tiny(VisualHead::ObjectState), Device::Cpu).unwrap();
+    assert_eq!(m.config().objects, 6);
+    let mut r = renderer();
+    let mut data = render_rollout_samples(&mut r, &plan(4, 3)).unwrap();
+    let report = train(
+        &mut m,
+        &mut OneToken,
+        &mut data,
+        &TrainOptions {
+            epochs: 80,
+            batch_size: 8,
+            learning_rate: 3e-3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (first, last) = (report.epoch_losses[0][1], report.epoch_losses[79][1]);
+    eprintln!("object loss {first} -> {last}");
+    assert!(last < 0.3 * first, "object loss {first} -> {last}");
+
+    // Imagination: objects start at the real state's, frames are drawn from the moved objects.
+    let (states, initial) = starts(3, &mut r);
+    let texts = ["a", "b", "c"];
+    let mut env = ClevrEnv::new();
+    let run = |r: &mut Renderer, env: &mut ClevrEnv| {
+        let mut canvas = StateCanvas {
+            env,
+            renderer: r,
+            states: states.clone(),
+        };
+        imagine(
+            &m,
+            &mut OneToken,
+            &texts,
+            &initial,
+            3,
+            None,
+            Some(&mut canvas),
+        )
+        .unwrap()
+    };
+    let a = run(&mut r, &mut env);
+    let b = run(&mut r, &mut env);
+    assert_eq!(a.frames, b.frames);
+    assert_eq!(a.objects, b.objects);
+    assert_eq!(a.actions, b.actions);
+    for (i, s) in states.iter().enumerate() {
+        assert_eq!(a.objects[i].len(), 4);
+        assert_eq!(a.objects[i][0], read_objects(EnvKind::Clevr, s).unwrap());
+        assert_ne!(a.objects[i][1], a.objects[i][0], "rollout {i} did not move");
+    }
+    let mut canvas = StateCanvas {
+        env: &mut env,
+        renderer: &mut r,
+        states: states.clone(),
+    };
+    let step1: Vec<Vec<f32>> = a.objects.iter().map(|o| o[1].clone()).collect();
+    let drawn = canvas.draw(&step1).unwrap();
+    let fl = 16 * 16 * 3;
+    for i in 0..3 {
+        assert_eq!(a.frames[i][1], drawn[i * fl..(i + 1) * fl]);
+    }
+    // Without the start states the head cannot draw.
+    let e = imagine(&m, &mut OneToken, &texts, &initial, 1, None, None).unwrap_err();
+    assert!(e.to_string().contains("initial simulator states"), "{e}");
+}
+
+/// A 16-px grey frame with a red disc of radius 3 px centred at (`cx`, 8).
+fn disc(cx: f32) -> Vec<u8> {
+    let mut f = vec![128u8; 16 * 16 * 3];
+    for y in 0..16 {
+        for x in 0..16 {
+            let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - 8.0);
+            if dx * dx + dy * dy <= 9.0 {
+                f[(y * 16 + x) * 3..(y * 16 + x) * 3 + 3].copy_from_slice(&[230, 20, 20]);
+            }
+        }
+    }
+    f
+}
+
+/// The red pixels' mean x (px) of a u8 [16, 16, 3] frame.
+fn red_centroid(f: &[u8]) -> f32 {
+    let (mut sum, mut n) = (0f32, 0f32);
+    for (i, p) in f.chunks(3).enumerate() {
+        if p[0] > 180 && p[1] < 90 {
+            sum += (i % 16) as f32 + 0.5;
+            n += 1.0;
+        }
+    }
+    sum / n.max(1.0)
+}
+
+#[test]
+fn transformation_head_moves_a_ball_by_a_known_shift() {
+    tch::set_num_threads(1);
+    tch::manual_seed(3);
+    let mut m = WorldModel::new(tiny(VisualHead::Transform), Device::Cpu).unwrap();
+    let (from, to) = (disc(6.0), disc(9.0));
+    let mut data = vlgor_vlm::world_model::SampleBatch::default();
+    for _ in 0..4 {
+        data.frames.extend_from_slice(&from);
+        data.target_frames.extend_from_slice(&to);
+        data.instructions.push("push the red ball right".into());
+        data.actions.push(Some(Action::Discrete(0)));
+        data.has_target_frame.push(true);
+        data.target_actions.push(None);
+    }
+    let report = train(
+        &mut m,
+        &mut OneToken,
+        &mut data,
+        &TrainOptions {
+            epochs: 150,
+            batch_size: 4,
+            learning_rate: 3e-3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (first, last) = (report.epoch_losses[0][1], report.epoch_losses[149][1]);
+    assert!(last < 0.1 * first, "frame loss {first} -> {last}");
+    let pred = vlgor_vlm::world_model::rollout_with_actions(
+        &m,
+        &mut OneToken,
+        &["push the red ball right"],
+        &from,
+        &[vec![Action::Discrete(0)]],
+        None,
+    )
+    .unwrap();
+    let moved = red_centroid(&pred[0][0]) - red_centroid(&from);
+    assert!(
+        (moved - 3.0).abs() < 0.75,
+        "the ball moved {moved} px, not 3"
+    );
+}
