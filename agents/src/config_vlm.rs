@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use vlgor_rl::config::{AlgoKind, ObsKind};
-use vlgor_sim::validate::Filter;
 use vlgor_sim::EnvKind;
+use vlgor_sim::validate::Filter;
 use vlgor_vlm::world_model::VisualHead;
 
 /// `[vlm]`: world model, state readout, their training and evaluation.

@@ -17,9 +17,9 @@ use crate::algo::{Algorithm, TdConfig};
 use crate::bc::{BcConfig, ContinuousBc, ContinuousBcLoss, DiscreteBc};
 use crate::continuous_cql::{ContinuousCql, ContinuousCqlConfig};
 use crate::discrete_cql::{DiscreteCql, DiscreteCqlConfig, TargetUpdate};
-use crate::td3_plus_bc::{Td3PlusBc, Td3PlusBcConfig};
 use crate::network::{EncoderConfig, NetworkConfig};
 pub use crate::observation::{ObsKind, ObsSpec};
+use crate::td3_plus_bc::{Td3PlusBc, Td3PlusBcConfig};
 
 /// The offline RL algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -140,8 +140,12 @@ impl Td3PlusBc {
             let a = self.target_actor.forward(next, &batch.goals);
             let noise = (a.randn_like() * self.config.target_smoothing_sigma).clamp(-c, c);
             let a = (a + noise).clamp(-1.0, 1.0);
-            let q = Self::q(&self.targets[0], next, &batch.goals, &a)
-                .minimum(&Self::q(&self.targets[1], next, &batch.goals, &a));
+            let q = Self::q(&self.targets[0], next, &batch.goals, &a).minimum(&Self::q(
+                &self.targets[1],
+                next,
+                &batch.goals,
+                &a,
+            ));
             &batch.rewards + (1.0 - &batch.terminals) * q * self.td.gamma
         })
     }

@@ -4,8 +4,8 @@
 //! defaults, and re-serialise to the same keys and values plus those.
 
 use std::path::PathBuf;
-use vlgor_rl::checkpoint::CheckpointMeta;
 use vlgor_rl::Td3PlusBcConfig;
+use vlgor_rl::checkpoint::CheckpointMeta;
 use vlgor_rl::config::{AlgoKind, RunConfig};
 
 /// Keys added to the `[rl]` table after the fixture was written.

@@ -180,12 +180,20 @@ fn td3_plus_bc_clones_the_data_actions_and_refuses_discrete_actions() {
     eprintln!("TD3+BC BC loss {first:.3} -> {last:.3}");
     assert!(last < 0.8 * first, "BC term {first} -> {last}");
     let lambda = logged(&run, "lambda");
-    assert!(lambda.iter().all(|l| *l > 0.0 && l.is_finite()), "{lambda:?}");
+    assert!(
+        lambda.iter().all(|l| *l > 0.0 && l.is_finite()),
+        "{lambda:?}"
+    );
 
     let clevr = common::clevr_dataset(&dir.path().join("clevr"), 4, 6, 0.0, 1);
-    let e = train(&clevr, AlgoKind::Td3PlusBc, common::tiny_rl(), &dir.path().join("d"))
-        .err()
-        .expect("discrete actions are refused");
+    let e = train(
+        &clevr,
+        AlgoKind::Td3PlusBc,
+        common::tiny_rl(),
+        &dir.path().join("d"),
+    )
+    .err()
+    .expect("discrete actions are refused");
     assert!(
         matches!(&e, RlError::Input(m) if m.contains("continuous")),
         "{e}"

@@ -277,7 +277,11 @@ fn an_exploding_rollout_gets_its_own_diverged_verdict_and_the_next_one_still_pas
     let v = check_rollout(&mut rp, &outlier.goal, &states, &outlier.actions, 1, &cfg)
         .expect("an outlier is the rollout's verdict, not the run's failure");
     let diverged: Vec<_> = v.iter().filter(|x| x.reason == Reason::Diverged).collect();
-    assert_eq!(diverged.len(), 1, "replay stops at the first divergence: {v:?}");
+    assert_eq!(
+        diverged.len(),
+        1,
+        "replay stops at the first divergence: {v:?}"
+    );
     assert_eq!(diverged[0].step, 1, "{v:?}");
     let verdict = vlgor_sim::validate::verdict(v, vlgor_sim::validate::Filter::Truncate);
     // The far state condemns transition 0 that produced it: nothing is kept.
@@ -339,6 +343,8 @@ fn labels_on_perceived_clevr_states_tolerate_readout_noise_and_catch_relabels() 
 fn measure_perceived_labels() {
     for sd in [0.005, 0.01, 0.016, 0.025] {
         let (fa, inj, hit) = perceived_labels_check(sd, 500, 3);
-        println!("perceived labels, noise sd {sd} m: false alarms {fa}/500, relabel recall {hit}/{inj}");
+        println!(
+            "perceived labels, noise sd {sd} m: false alarms {fa}/500, relabel recall {hit}/{inj}"
+        );
     }
 }

@@ -14,9 +14,9 @@ use vlgor_vlm::world_model::{
 };
 
 use crate::context::Context;
-use vlgor_sim::EnvSpec;
 use crate::error::CliError;
 use crate::vlm_run::{renderer, vlm_error};
+use vlgor_sim::EnvSpec;
 
 /// The heads a simulator's world model can use.
 fn heads(env: EnvKind) -> Vec<VisualHead> {
