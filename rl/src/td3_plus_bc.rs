@@ -177,7 +177,7 @@ impl Algorithm for Td3PlusBc {
             ("critic_loss", scalar(&critic_loss)),
             ("q_data", scalar(&q_data[0].mean(Kind::Float))),
         ];
-        if self.step % interval == 0 {
+        if self.step.is_multiple_of(interval) {
             let pi = self.actor.forward(&batch.obs, &batch.goals);
             let q = Self::q(&self.critics[0], &batch.obs, &batch.goals, &pi);
             let lambda = self.config.alpha / (q.abs().mean(Kind::Float).detach() + 1e-6);

@@ -186,14 +186,14 @@ fn td3_plus_bc_clones_the_data_actions_and_refuses_discrete_actions() {
     );
 
     let clevr = common::clevr_dataset(&dir.path().join("clevr"), 4, 6, 0.0, 1);
-    let e = train(
+    let Err(e) = train(
         &clevr,
         AlgoKind::Td3PlusBc,
         common::tiny_rl(),
         &dir.path().join("d"),
-    )
-    .err()
-    .expect("discrete actions are refused");
+    ) else {
+        panic!("discrete actions are refused");
+    };
     assert!(
         matches!(&e, RlError::Input(m) if m.contains("continuous")),
         "{e}"
