@@ -118,6 +118,28 @@ fn finished_pipeline() -> (tempfile::TempDir, PathBuf) {
     (tmp, out)
 }
 
+/// Every key of `want` is in `got` with the same value (objects compared key by key, so `got`
+/// may hold more keys; arrays element by element); the panic names the first path that differs.
+fn assert_holds(path: &str, want: &serde_json::Value, got: &serde_json::Value) {
+    match (want, got) {
+        (serde_json::Value::Object(w), serde_json::Value::Object(g)) => {
+            for (k, v) in w {
+                let sub = format!("{path}.{k}");
+                let Some(gv) = g.get(k) else {
+                    panic!("{sub} is no longer written");
+                };
+                assert_holds(&sub, v, gv);
+            }
+        }
+        (serde_json::Value::Array(w), serde_json::Value::Array(g)) if w.len() == g.len() => {
+            for (i, (v, gv)) in w.iter().zip(g).enumerate() {
+                assert_holds(&format!("{path}[{i}]"), v, gv);
+            }
+        }
+        _ => assert_eq!(want, got, "{path} differs from the fixture"),
+    }
+}
+
 /// `vlgor pipeline` on `out` with the fixture's toy config.
 fn rerun(out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vlgor"))
@@ -142,7 +164,15 @@ fn pipeline_rerun_on_finished_records_rewrites_an_identical_report() {
     let src = fixture("pipeline");
     let o = rerun(&out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for file in ["results.json", "report.md"] {
+    // results.json has gained fields since the fixture was written (TD3+BC's config keys, the
+    // world model's visual head, imagination replay counts): every value the fixture holds must
+    // be rewritten unchanged; new fields may only add.
+    let got: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("results.json")).unwrap()).unwrap();
+    assert_holds("results.json", &want, &got);
+    for file in ["report.md"] {
         let want = std::fs::read_to_string(src.join(file)).unwrap();
         let got = std::fs::read_to_string(out.join(file)).unwrap();
         if want != got {

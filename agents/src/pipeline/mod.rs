@@ -127,6 +127,22 @@ pub fn run(ctx: &Context, a: &PipelineArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A stored `pipeline.json` with its config read as today's [`crate::config::Config`]: keys
+/// added since it was written take their defaults, so a directory of an earlier release
+/// resumes when nothing it ran with has changed. A config that no longer parses is left as
+/// it is (and then differs).
+fn with_todays_defaults(mut stored: serde_json::Value) -> serde_json::Value {
+    let parsed = stored
+        .get("config")
+        .cloned()
+        .and_then(|c| serde_json::from_value::<crate::config::Config>(c).ok())
+        .and_then(|c| serde_json::to_value(c).ok());
+    if let Some(config) = parsed {
+        stored["config"] = config;
+    }
+    stored
+}
+
 /// A pipeline directory keeps the preset and config it started with; resuming with others
 /// would mix results.
 fn check_same_preset(ctx: &Context, layout: &Layout) -> Result<(), CliError> {
@@ -137,7 +153,7 @@ fn check_same_preset(ctx: &Context, layout: &Layout) -> Result<(), CliError> {
         "seed": ctx.seed,
         "config": ctx.config,
     });
-    match read_json::<serde_json::Value>(&path)? {
+    match read_json::<serde_json::Value>(&path)?.map(with_todays_defaults) {
         Some(old) if old != mine => Err(CliError::Input(format!(
             "{} was started with another env, preset, seed or config ({}); use a new --out to \
              run with these settings",
