@@ -7,6 +7,7 @@
 //! Every stage records `OUT/stages/<stage>.json` when it finishes; a rerun skips finished
 //! stages (and finished policy runs), so an interrupted pipeline resumes where it stopped.
 
+mod markdown;
 mod plots;
 mod records;
 mod results;
@@ -114,7 +115,7 @@ pub fn run(ctx: &Context, a: &PipelineArgs) -> Result<(), CliError> {
     }
     let report = layout.out.join("report.md");
     if !ctx.json {
-        println!("{}", results::summary_table(&typed));
+        println!("{}", markdown::summary_table(&typed));
         println!("report: {}", report.display());
     }
     ctx.emit_json(&serde_json::json!({

@@ -1,0 +1,318 @@
+//! `report.md` and the printed summary table of a pipeline run, drawn from its [`Results`].
+
+use serde::Serialize;
+use std::fmt::Write as _;
+
+use super::records::PolicyRecord;
+use super::results::{QualityRow, Results, SeedStats};
+use super::stages::{EVAL_LEVELS, variants};
+use crate::evaluation::stats::PairedDiff;
+use crate::report::table;
+
+/// A value as compact JSON (how the report has always printed numbers: `0.0`, `null`).
+fn js<T: Serialize>(x: &T) -> String {
+    serde_json::to_string(x).unwrap_or_default()
+}
+
+fn pct(v: Option<&SeedStats>) -> String {
+    match v {
+        Some(v) if v.mean.is_finite() => {
+            format!("{:.1} ± {:.1}", 100.0 * v.mean, 100.0 * v.std)
+        }
+        _ => "—".into(),
+    }
+}
+
+/// The Table-2-shaped success table (percent, mean ± std over seeds), with the random and
+/// expert reference rows.
+pub fn summary_table(r: &Results) -> String {
+    let mut rows = Vec::new();
+    for name in ["random", "expert"] {
+        if let Some(levels) = r.reference.get(name).filter(|m| !m.is_empty()) {
+            let mut row = vec!["—".to_string(), name.to_string()];
+            row.extend(EVAL_LEVELS.iter().map(|l| pct(levels.get(*l))));
+            rows.push(row);
+        }
+    }
+    for (algo, per) in &r.success {
+        let Ok(kind) = algo.parse() else { continue };
+        for v in variants(kind, true) {
+            let Some(levels) = per.get(v.name) else {
+                continue;
+            };
+            let mut row = vec![algo.to_uppercase(), v.name.to_string()];
+            row.extend(EVAL_LEVELS.iter().map(|l| pct(levels.get(*l))));
+            rows.push(row);
+        }
+    }
+    let mut header = vec!["algo".to_string(), "data".to_string()];
+    header.extend(EVAL_LEVELS.iter().map(|l| format!("{l} %")));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    table(&header, &rows)
+}
+
+/// `+12.3 [+8.1, +16.5]` from a paired difference.
+fn points(d: Option<&PairedDiff>) -> String {
+    match d {
+        Some(d) => format!(
+            "{:+.1} [{:+.1}, {:+.1}]",
+            100.0 * d.mean,
+            100.0 * d.lo,
+            100.0 * d.hi
+        ),
+        None => "—".into(),
+    }
+}
+
+/// The paired-difference table and the levels on which a baseline does not beat random.
+fn paired_md(r: &Results) -> String {
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    for (algo, per) in &r.paired {
+        for (variant, levels) in per {
+            let label = if variant == "baseline_vs_random" {
+                "baseline − random".to_string()
+            } else {
+                format!("{variant} − baseline")
+            };
+            let mut row = vec![algo.to_uppercase(), label];
+            row.extend(EVAL_LEVELS.iter().map(|l| points(levels.get(*l))));
+            rows.push(row);
+            if variant == "baseline_vs_random" {
+                for l in EVAL_LEVELS {
+                    if let Some(d) = levels.get(l).filter(|d| d.lo <= 0.0) {
+                        notes.push(format!(
+                            "- **{} baseline does not beat a random policy on {l}** (paired 95% interval {} points): this level cannot show a gain over the baseline that random data would not also give.",
+                            algo.to_uppercase(),
+                            points(Some(d))
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let mut header = vec!["algo".to_string(), "difference".to_string()];
+    header.extend(EVAL_LEVELS.iter().map(|l| format!("{l} (points)")));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut md = format!("```\n{}\n```\n", table(&header, &rows));
+    if !notes.is_empty() {
+        md.push('\n');
+        md.push_str(&notes.join("\n"));
+        md.push('\n');
+    }
+    md
+}
+
+fn q(v: &QualityRow) -> String {
+    format!("{:.2} dB / {:.4} / {:.4}", v.psnr, v.ssim, v.med)
+}
+
+pub fn report_md(r: &Results) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# VLGOR pipeline report — {} ({} preset)\n",
+        r.env.name(),
+        r.preset
+    );
+    let _ = writeln!(
+        md,
+        "Policy seeds {}; every success figure is the closed-loop success rate averaged over (up to) the last 5 checkpoints, mean ± std over seeds, {} episodes per level and seed. Levels follow KALM's protocol: rephrase, unseen-relation and hard run up to 50 pushes and stop at success; counterfactual (\"move ball X toward D\", held-out combinations) is judged on the first push. The oracle arm trains on real data plus scripted-expert rollouts for the unseen levels' instructions (other start states than the evaluation's): the upper bound of any imagination.\n",
+        js(&r.seeds),
+        r.eval_episodes
+    );
+    let _ = writeln!(
+        md,
+        "## Policy success (Table 2)\n\n```\n{}\n```\n",
+        summary_table(r)
+    );
+    let _ = writeln!(
+        md,
+        "## Paired differences\n\nPercentage points with 95% intervals from paired comparisons over identical episodes ({} per level and seed; same start state and instruction per episode index): every arm against its algorithm's baseline, each baseline against the random policy.\n\n{}",
+        r.eval_episodes,
+        paired_md(r)
+    );
+    for (algo, per) in &r.success {
+        if let Some(unvalidated) = per.get("unvalidated") {
+            for level in EVAL_LEVELS {
+                if let Some(vlgor) = per.get("vlgor").and_then(|m| m.get(level)) {
+                    let _ = writeln!(
+                        md,
+                        "- {} {level}: validated {} vs unvalidated {}",
+                        algo.to_uppercase(),
+                        pct(Some(vlgor)),
+                        pct(unvalidated.get(level))
+                    );
+                }
+            }
+        }
+    }
+    let v = &r.vlm;
+    let _ = writeln!(
+        md,
+        "\n## World model (Table 1)\n\nPSNR / SSIM / MED on held-out real rollouts; MED compares the read-out main object with its true position, normalised by the workspace. {} parameters; readout error {:.4} m.\n",
+        v.parameters, v.readout_error_m
+    );
+    let mut rows = vec![
+        vec![
+            "LoRA (main)".into(),
+            q(&v.one_step),
+            q(&v.rollout),
+            format!("{:.1}%", 100.0 * v.goal_rate),
+        ],
+        vec![
+            "copy input frame".into(),
+            q(&v.copy_baseline.one_step),
+            q(&v.copy_baseline.rollout),
+            "—".into(),
+        ],
+    ];
+    for (s, e) in [("base", &v.stages.base), ("full", &v.stages.full)] {
+        rows.push(vec![
+            format!("{s} only"),
+            q(&(&e.one_step).into()),
+            q(&(&e.rollout).into()),
+            format!("{:.1}%", 100.0 * e.goal_rate),
+        ]);
+    }
+    for row in &v.sweep {
+        let e = &row.eval;
+        rows.push(vec![
+            format!("LoRA, {} samples", row.samples),
+            q(&(&e.one_step).into()),
+            q(&(&e.rollout).into()),
+            format!("{:.1}%", 100.0 * e.goal_rate),
+        ]);
+    }
+    let _ = writeln!(
+        md,
+        "```\n{}\n```\n",
+        table(
+            &[
+                "model",
+                "one step (PSNR/SSIM/MED)",
+                "whole rollout (PSNR/SSIM/MED)",
+                "goal rate"
+            ],
+            &rows
+        )
+    );
+    let val = &r.validator;
+    let _ = writeln!(
+        md,
+        "## Physics validation\n\n- false alarms on real held-out rollouts: {}\n- injected-fault recall (right reason): {}\n- imagined rollouts passing whole: {}; truncated: {}; rejected: {}\n",
+        js(&val.real_false_alarm_rate),
+        js(&val.injected_recall),
+        js(&val.pass_share),
+        js(&val.truncated_share),
+        js(&val.rejected_share)
+    );
+    let rows: Vec<Vec<String>> = val
+        .per_fault
+        .iter()
+        .map(|(fault, x)| {
+            vec![
+                fault.clone(),
+                x.injected.to_string(),
+                format!("{:.3}", x.recall.unwrap_or(f64::NAN)),
+            ]
+        })
+        .collect();
+    let _ = writeln!(
+        md,
+        "```\n{}\n```\n",
+        table(
+            &["injected fault", "rollouts", "recall (right reason)"],
+            &rows
+        )
+    );
+    let rows: Vec<Vec<String>> = r
+        .imagined
+        .iter()
+        .map(|(set, x)| {
+            let reasons: Vec<String> = x
+                .by_reason
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            vec![
+                set.clone(),
+                x.rollouts.to_string(),
+                x.goal_reached.to_string(),
+                x.valid.to_string(),
+                x.truncated.to_string(),
+                x.rejected.to_string(),
+                reasons.join(", "),
+            ]
+        })
+        .collect();
+    let _ = writeln!(
+        md,
+        "Imagined rollouts (goal reached: the read-out states satisfy the instruction):\n\n```\n{}\n```\n",
+        table(
+            &[
+                "set",
+                "rollouts",
+                "goal reached",
+                "valid",
+                "truncated",
+                "rejected",
+                "rollouts flagged per reason"
+            ],
+            &rows
+        )
+    );
+    let rows: Vec<Vec<String>> = r
+        .mixes
+        .iter()
+        .map(|(mix, x)| {
+            vec![
+                mix.clone(),
+                if x.validated { "yes" } else { "no" }.into(),
+                x.episodes_in.to_string(),
+                x.episodes_out.to_string(),
+                x.transitions_out.to_string(),
+            ]
+        })
+        .collect();
+    let _ = writeln!(
+        md,
+        "Training mixes:\n\n```\n{}\n```\n",
+        table(
+            &[
+                "mix",
+                "validated",
+                "rollouts in",
+                "rollouts kept",
+                "transitions"
+            ],
+            &rows
+        )
+    );
+    for (run, res) in &r.policies {
+        if let PolicyRecord::Skipped(s) = res {
+            let _ = writeln!(md, "- skipped {run}: {}", s.skipped);
+        }
+    }
+    let rows: Vec<Vec<String>> = r
+        .timings
+        .stages
+        .iter()
+        .map(|(k, v)| vec![k.clone(), format!("{v:.0}")])
+        .collect();
+    let _ = writeln!(
+        md,
+        "\n## Timings\n\n```\n{}\n```\n\nTotal: {:.1} min.\n",
+        table(&["stage", "seconds"], &rows),
+        r.timings.total / 60.0
+    );
+    let _ = writeln!(
+        md,
+        "## Plots\n\n![success per level](plots/success_per_level.png)\n\n![success vs epoch](plots/success_vs_epoch.png)\n\n![real vs imagined](plots/real_vs_imagined.png)\n"
+    );
+    let _ = writeln!(
+        md,
+        "The paper preset (`--preset paper`: 128×128 world model, 15,000 LoRA samples, 5,400 / 6,400 / 1,680 imagined rollouts, image policies) needs a GPU for the world-model and policy stages."
+    );
+    md
+}
