@@ -10,9 +10,10 @@ use vlgor_sim::{EnvKind, Level, TaskChoice};
 
 pub use crate::cli_values::{PolicyArg, VlmStage};
 use crate::cli_values::{
-    algo_parser, env_parser, filter_parser, instruction_sets, level_parser, obs_parser,
-    policy_parser, preset_names, task_choice_parser, task_parser, unit_fraction,
+    algo_parser, env_parser, filter_parser, instruction_sets, level_parser, mix_rule_parser,
+    obs_parser, policy_parser, preset_names, task_choice_parser, task_parser, unit_fraction,
 };
+use crate::imagination::mix::MixRule;
 
 /// vlgor — Visual-Language knowledge Guided Offline RL on built-in rapier3d simulators.
 ///
@@ -172,8 +173,9 @@ pub enum DatasetCommand {
         /// Dataset directory (holds manifest.json).
         dir: PathBuf,
     },
-    /// Merge datasets of one environment into a new one (every episode kept whole, verdicts
-    /// with them), e.g. the oracle data of several levels into one training set.
+    /// Merge datasets of one environment into a new one (verdicts kept with the episodes), e.g.
+    /// the oracle data of several levels into one training set, or imagined runs into a
+    /// validated or verified training mix.
     Merge {
         /// Source dataset directories.
         #[arg(required = true, num_args = 1..)]
@@ -181,6 +183,12 @@ pub enum DatasetCommand {
         /// Output dataset directory (must not hold a dataset yet).
         #[arg(long)]
         out: PathBuf,
+        /// Which episodes to keep.
+        #[arg(long, value_name = "RULE", default_value = "unvalidated", value_parser = mix_rule_parser())]
+        keep: MixRule,
+        /// With --keep validated|verified: what happens to a flagged episode.
+        #[arg(long, value_name = "FILTER", default_value = "truncate", value_parser = filter_parser(&Filter::ALL))]
+        filter: Filter,
     },
 }
 
@@ -313,6 +321,19 @@ pub struct ImagineArgs {
     /// Readout directory (default: VLM/readout).
     #[arg(long)]
     pub readout: Option<PathBuf>,
+    /// Generate and verify: candidate rollouts per start state (same state and instruction,
+    /// actions drawn at --temperature). 1 with temperature 0 is the paper's imagination.
+    #[arg(long, default_value_t = 1)]
+    pub candidates: usize,
+    /// Softmax temperature of the imagined actions (CLEVR), or the std of the noise added to
+    /// them (Meta-World); 0 = greedy (argmax / the predicted vector).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    /// Write only verified rollouts: kept by the physics filter and reaching the instruction's
+    /// goal by the environment's own success test on the imagined states (never by reading the
+    /// action). Without it every kept rollout is written, with its success labels.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -103,6 +103,16 @@ pub fn filter_parser(allowed: &[Filter]) -> impl TypedValueParser<Value = Filter
     )
 }
 
+/// `dataset merge --keep`.
+pub fn mix_rule_parser() -> impl TypedValueParser<Value = crate::imagination::mix::MixRule> {
+    named(
+        crate::imagination::mix::MixRule::ALL
+            .iter()
+            .map(|r| value(r.name(), r.describe()))
+            .collect(),
+    )
+}
+
 /// The world model's training stages, as `train-vlm --stage` names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum VlmStage {
@@ -137,7 +147,7 @@ impl VlmStage {
 pub enum PolicyArg {
     Expert,
     Random,
-    /// A checkpoint file or a run directory (its last five checkpoints).
+    /// A checkpoint file or a run directory (its last `eval.checkpoints` checkpoints).
     Trained(PathBuf),
 }
 
@@ -175,7 +185,7 @@ impl TypedValueParser for PolicyParser {
                 value("random", "uniformly random pushes / actions"),
                 value(
                     "PATH",
-                    "a checkpoint file, or a run directory (its last five checkpoints, averaged)",
+                    "a checkpoint file, or a run directory (its last eval.checkpoints checkpoints, averaged; 5 by default)",
                 ),
             ]
             .into_iter(),

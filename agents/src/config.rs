@@ -46,6 +46,14 @@ pub struct EvalSection {
     pub episodes: usize,
     /// ε for the expert policy during evaluation.
     pub noise: f32,
+    /// A run directory is evaluated at its last this many checkpoints (one episode's score is
+    /// their mean).
+    #[serde(default = "five")]
+    pub checkpoints: usize,
+}
+
+fn five() -> usize {
+    5
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -119,6 +127,9 @@ impl Config {
         }
         if self.eval.episodes == 0 {
             return bad("eval.episodes", "at least 1");
+        }
+        if self.eval.checkpoints == 0 {
+            return bad("eval.checkpoints", "at least 1");
         }
         for (key, v) in [
             ("eval.noise", self.eval.noise),

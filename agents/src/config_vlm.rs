@@ -82,6 +82,30 @@ pub struct PipelineSection {
     pub sweep: Vec<usize>,
     /// Also train BC on unvalidated imagined rollouts (validation ablation).
     pub unvalidated_ablation: bool,
+    /// Generate and verify: candidates imagined per start state, with the actions drawn at
+    /// `verify_temperature`; the arm keeps the validated rollouts that reach their goal. The
+    /// arm imagines as many rollouts as VLGOR (count / candidates starts per set). 0 = no arm.
+    #[serde(default = "verify_candidates")]
+    pub verify_candidates: usize,
+    /// Softmax temperature of those draws.
+    #[serde(default = "verify_temperature")]
+    pub verify_temperature: f64,
+    /// CQL's generate-and-verify data also holds the validated rollouts that missed their goal
+    /// (with their environment rewards); BC's holds only the goal-reaching ones.
+    #[serde(default = "yes")]
+    pub verify_failed_for_cql: bool,
+}
+
+fn verify_candidates() -> usize {
+    4
+}
+
+fn verify_temperature() -> f64 {
+    1.0
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl VlmSection {
@@ -158,6 +182,9 @@ impl PipelineSection {
         }
         if self.sweep.contains(&0) {
             return bad("sweep", "positive sample counts");
+        }
+        if !(self.verify_temperature.is_finite() && self.verify_temperature > 0.0) {
+            return bad("verify_temperature", "a number > 0");
         }
         Ok(())
     }

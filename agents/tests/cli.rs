@@ -306,3 +306,72 @@ fn counterfactual_level_is_one_push_and_random_stays_below_20_percent() {
     ]);
     assert!(stdout(&o).contains("random"), "{}", stdout(&o));
 }
+
+/// `groups` of `dataset info --json`, summed: (episodes, successes).
+fn episodes_and_successes(dir: &std::path::Path) -> (u64, u64) {
+    let o = vlgor(&["dataset", "info", dir.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j = last_json(&o);
+    j["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .fold((0, 0), |(e, s), g| {
+            (
+                e + g["episodes"].as_u64().unwrap(),
+                s + g["successes"].as_u64().unwrap(),
+            )
+        })
+}
+
+#[test]
+fn merge_keeping_verified_episodes_keeps_exactly_the_goal_reaching_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("short");
+    // Two pushes with half of them random: some episodes reach their goal, some do not.
+    let o = vlgor(&[
+        "collect",
+        "--env",
+        "clevr",
+        "--episodes",
+        "40",
+        "--max-steps",
+        "2",
+        "--noise",
+        "0.5",
+        "--out",
+        src.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (episodes, successes) = episodes_and_successes(&src);
+    assert!(
+        0 < successes && successes < episodes,
+        "{successes}/{episodes}"
+    );
+    let out = dir.path().join("verified");
+    let o = vlgor(&[
+        "dataset",
+        "merge",
+        src.to_str().unwrap(),
+        "--keep",
+        "verified",
+        "--filter",
+        "keep",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(episodes_and_successes(&out), (successes, successes));
+    // An unknown rule lists the valid ones.
+    let o = vlgor(&[
+        "dataset",
+        "merge",
+        src.to_str().unwrap(),
+        "--keep",
+        "sideways",
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("verified"), "{}", stderr(&o));
+}

@@ -133,6 +133,36 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
         assert!(!groups.is_empty());
         assert!(groups.iter().all(|g| g["level"] == level), "{info}");
     }
+    // Generate and verify: each verify set imagines its start states 4 times with sampled
+    // actions, and its BC mix holds only goal-reaching rollouts.
+    let verify = &results["imagined"]["counterfactual-target-verify"];
+    assert_eq!(verify["candidates_per_start"], 4, "{verify}");
+    assert_eq!(
+        verify["rollouts"].as_u64().unwrap(),
+        4 * verify["starts"].as_u64().unwrap(),
+        "{verify}"
+    );
+    assert!(verify["verified"].as_u64().unwrap() <= verify["written"].as_u64().unwrap());
+    let mix = &results["mixes"]["vlgor_verified"];
+    assert_eq!(mix["verified"], true, "{mix}");
+    if mix["episodes_out"].as_u64().unwrap() > 0 {
+        let info = ok(&[
+            "dataset",
+            "info",
+            out.join("data/mix-vlgor_verified").to_str().unwrap(),
+            "--json",
+        ]);
+        let info: serde_json::Value = serde_json::from_str(
+            String::from_utf8_lossy(&info.stdout)
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap();
+        for g in info["groups"].as_array().unwrap() {
+            assert_eq!(g["episodes"], g["successes"], "{info}");
+        }
+    }
     for key in ["real_false_alarm_rate", "injected_recall", "pass_share"] {
         let v = results["validator"][key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "validator.{key} = {v}");

@@ -112,6 +112,8 @@ pub fn merge(
     ctx: &Context,
     sources: &[std::path::PathBuf],
     out: &std::path::Path,
+    keep: crate::imagination::mix::MixRule,
+    filter: vlgor_sim::validate::Filter,
 ) -> Result<(), CliError> {
     if out
         .join(vlgor_sim::dataset::manifest::MANIFEST_FILE)
@@ -140,8 +142,7 @@ pub fn merge(
         }
     }
     let refs: Vec<&std::path::Path> = sources.iter().map(|p| p.as_path()).collect();
-    let s =
-        crate::imagination::mix::mix(ctx, &refs, out, vlgor_sim::validate::Filter::Keep, false)?;
+    let s = crate::imagination::mix::mix(ctx, &refs, out, filter, keep)?;
     if !ctx.json {
         println!(
             "{} episodes, {} transitions -> {}",

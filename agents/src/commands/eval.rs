@@ -24,7 +24,7 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<(), CliError> {
     let subject = match &trained {
         None if args.policy == PolicyArg::Random => Subject::Scripted(Scripted::Random),
         None => Subject::Scripted(expert),
-        Some(path) => Subject::Checkpoints(policy_checkpoints(path)?),
+        Some(path) => Subject::Checkpoints(policy_checkpoints(path, ctx.config.eval.checkpoints)?),
     };
     let env: EnvKind = match (args.env, &subject) {
         (Some(e), _) => e,
@@ -102,8 +102,9 @@ fn save_result(
     Ok(())
 }
 
-/// The checkpoints to evaluate: a checkpoint file, or a run directory's last five.
-pub fn policy_checkpoints(path: &Path) -> Result<Vec<PathBuf>, CliError> {
+/// The checkpoints to evaluate: a checkpoint file, or a run directory's last `last`
+/// (`eval.checkpoints`).
+pub fn policy_checkpoints(path: &Path, last: usize) -> Result<Vec<PathBuf>, CliError> {
     if !path.exists() {
         return Err(CliError::Input(format!(
             "--policy {}: not `expert`, `random`, or an existing checkpoint or run directory",
@@ -116,7 +117,8 @@ pub fn policy_checkpoints(path: &Path) -> Result<Vec<PathBuf>, CliError> {
     let (_, meta) = vlgor_rl::checkpoint::latest(path)
         .map_err(|e| CliError::Input(e.to_string()))?
         .ok_or_else(|| CliError::Input(format!("{}: holds no checkpoint yet", path.display())))?;
-    Ok((meta.epoch.saturating_sub(4)..=meta.epoch)
+    let first = meta.epoch.saturating_sub(last.max(1) as u64 - 1);
+    Ok((first..=meta.epoch)
         .map(|e| vlgor_rl::checkpoint::checkpoint_paths(path, e).0)
         .filter(|p| p.exists())
         .collect())

@@ -18,6 +18,9 @@ pub fn run(ctx: &Context, a: &ImagineArgs) -> Result<(), CliError> {
         horizon: a.horizon.unwrap_or(ctx.config.vlm.imagine_horizon),
         filter: a.filter,
         batch: ctx.config.vlm.imagine_batch,
+        candidates: a.candidates,
+        temperature: a.temperature,
+        verified_only: a.verify,
     };
     let s = imagine_dataset(ctx, &plan)?;
     if !ctx.json {
@@ -29,6 +32,13 @@ pub fn run(ctx: &Context, a: &ImagineArgs) -> Result<(), CliError> {
             "goal reached (read-out states): {} / {}; physics: {} valid, {} truncated, {} rejected",
             s.goal_reached, s.rollouts, s.valid, s.truncated, s.rejected
         );
+        if s.candidates_per_start > 1 || s.temperature > 0.0 {
+            println!(
+                "generate and verify: {} starts x {} candidates at temperature {}: {} verified \
+                 rollouts, {} starts with one or more",
+                s.starts, s.candidates_per_start, s.temperature, s.verified, s.verified_starts
+            );
+        }
         for (reason, n) in &s.by_reason {
             println!("  flagged for {reason}: {n}");
         }

@@ -34,9 +34,12 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         }) => bench::render(ctx, env.env, *batch, *batches),
         Command::Collect(a) => collect::run(ctx, a),
         Command::Dataset(DatasetCommand::Info { dir }) => dataset::info(ctx, dir),
-        Command::Dataset(DatasetCommand::Merge { sources, out }) => {
-            dataset::merge(ctx, sources, out)
-        }
+        Command::Dataset(DatasetCommand::Merge {
+            sources,
+            out,
+            keep,
+            filter,
+        }) => dataset::merge(ctx, sources, out, *keep, *filter),
         Command::Export(a) => interop::export(ctx, a),
         Command::Import(a) => interop::import(ctx, a),
         Command::TrainVlm(a) => train_vlm::run(ctx, a),

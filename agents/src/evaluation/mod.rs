@@ -4,7 +4,7 @@
 //! Protocol (KALM's): every (level, seed) cell is `episodes` episodes whose instruction and
 //! initial state depend only on (seed, level, index) ([`crate::ecs::episode_seed`]), so two
 //! policies evaluated with the same seeds meet identical episodes and can be compared pair by
-//! pair ([`stats::paired`]). A run directory is evaluated as its last five checkpoints, each
+//! pair ([`stats::paired`]). A run directory is evaluated as its last `eval.checkpoints` checkpoints (5), each
 //! loaded once; an episode's score is its success averaged over them.
 
 pub mod stats;
@@ -28,7 +28,7 @@ pub const WITHIN_STEPS: usize = 10;
 #[derive(Clone, Debug)]
 pub enum Subject {
     Scripted(Scripted),
-    /// Trained checkpoints (a file, or a run directory's last five), averaged.
+    /// Trained checkpoints (a file, or a run directory's last `eval.checkpoints`), averaged.
     Checkpoints(Vec<PathBuf>),
 }
 

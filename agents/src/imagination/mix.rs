@@ -1,5 +1,6 @@
 //! Training sets of imagined rollouts: several imagination runs (stored whole, with verdicts)
-//! merged into one dataset, with the physics filter applied (validated) or not (the ablation).
+//! merged into one dataset, with the physics filter applied (validated), not (the ablation),
+//! or with the goal test on top (generate and verify).
 
 use serde::Serialize;
 use std::path::Path;
@@ -52,28 +53,77 @@ pub fn episode_record(data: &Dataset, e: usize, k: usize) -> EpisodeRecord {
     }
 }
 
+/// Which imagined rollouts a mix admits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MixRule {
+    /// Every rollout whole (the validation ablation; also merges of real data).
+    Unvalidated,
+    /// The physics filter applied to each stored verdict ([`Filter::kept_transitions`]).
+    Validated,
+    /// Validated, and the kept transitions reach the instruction's goal by the environment's
+    /// own success test on the imagined states (generate and verify).
+    Verified,
+}
+
+impl MixRule {
+    pub const ALL: [MixRule; 3] = [MixRule::Unvalidated, MixRule::Validated, MixRule::Verified];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MixRule::Unvalidated => "unvalidated",
+            MixRule::Validated => "validated",
+            MixRule::Verified => "verified",
+        }
+    }
+
+    /// One line for `--help`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MixRule::Unvalidated => "every episode whole, whatever its verdict",
+            MixRule::Validated => "the physics filter applied to each episode's stored verdict",
+            MixRule::Verified => {
+                "validated, and only episodes whose kept transitions reach their goal"
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for MixRule {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        MixRule::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| format!("unknown rule '{s}'; valid: unvalidated, validated, verified"))
+    }
+}
+
 /// What a mix holds.
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct MixSummary {
     pub sources: Vec<String>,
     pub validated: bool,
+    /// Only goal-reaching rollouts were admitted (absent in summaries of earlier releases).
+    #[serde(default)]
+    pub verified: bool,
     pub episodes_in: usize,
     pub episodes_out: usize,
     pub transitions_out: usize,
 }
 
-/// Merges the imagined datasets `sources` into `out`; `validated` applies `filter` to each
-/// episode's stored verdict ([`Filter::kept_transitions`]: an episode without a verdict was
-/// never checked, and only [`Filter::Keep`] admits it), otherwise every rollout is kept whole.
+/// Merges the imagined datasets `sources` into `out` under `rule` (an episode without a
+/// verdict was never checked, and only [`Filter::Keep`] admits it when validating).
 pub fn mix(
     ctx: &Context,
     sources: &[&Path],
     out: &Path,
     filter: Filter,
-    validated: bool,
+    rule: MixRule,
 ) -> Result<MixSummary, CliError> {
     let whole: Vec<(&Path, usize)> = sources.iter().map(|p| (*p, usize::MAX)).collect();
-    mix_parts(ctx, &whole, out, filter, validated)
+    mix_parts(ctx, &whole, out, filter, rule)
 }
 
 /// Like [`mix`], taking only the first `n` episodes (before filtering) of each `(source, n)`.
@@ -82,12 +132,14 @@ pub fn mix_parts(
     parts: &[(&Path, usize)],
     out: &Path,
     filter: Filter,
-    validated: bool,
+    rule: MixRule,
 ) -> Result<MixSummary, CliError> {
     let sources: Vec<&Path> = parts.iter().map(|(p, _)| *p).collect();
+    let validated = rule != MixRule::Unvalidated;
     let mut s = MixSummary {
         sources: sources.iter().map(|p| p.display().to_string()).collect(),
         validated,
+        verified: rule == MixRule::Verified,
         ..MixSummary::default()
     };
     let mut records = Vec::new();
@@ -101,7 +153,13 @@ pub fn mix_parts(
             } else {
                 Some(m.length)
             };
-            if let Some(k) = keep.filter(|&k| k > 0) {
+            let reached = |k: usize| {
+                data.success[m.first_transition..m.first_transition + k]
+                    .iter()
+                    .any(|&b| b != 0)
+            };
+            let keep = keep.filter(|&k| k > 0 && (rule != MixRule::Verified || reached(k)));
+            if let Some(k) = keep {
                 let mut r = episode_record(&data, e, k);
                 r.index = records.len() as u64;
                 records.push(r);
@@ -120,14 +178,7 @@ pub fn mix_parts(
     header.split.level = if header.origin == vlgor_sim::dataset::Origin::Real {
         "merge".to_string()
     } else {
-        format!(
-            "mix ({})",
-            if validated {
-                "validated"
-            } else {
-                "unvalidated"
-            }
-        )
+        format!("mix ({})", rule.name())
     };
     header.split.definition = format!("merged from {}", s.sources.join(", "));
     let per_shard = ctx.config.collect.episodes_per_shard.max(1);

@@ -22,7 +22,9 @@ use std::time::Instant;
 use vlgor_sim::dataset::Dataset;
 use vlgor_sim::{EnvKind, Instruction};
 use vlgor_vlm::SentenceEncoder;
-use vlgor_vlm::world_model::{CachedText, GoalCheck, StateCanvas, imagine, objects};
+use vlgor_vlm::world_model::{
+    ActionChoice, CachedText, GoalCheck, StateCanvas, imagine_with, objects,
+};
 
 use crate::context::Context;
 use crate::error::CliError;
@@ -48,6 +50,13 @@ pub struct ImaginePlan {
     pub horizon: usize,
     pub filter: Filter,
     pub batch: usize,
+    /// Generate and verify: candidate rollouts imagined per (start state, instruction), each
+    /// with its actions drawn at `temperature` (1 and 0: the paper's single greedy rollout).
+    pub candidates: usize,
+    /// Softmax temperature of the action draws (0 = greedy argmax).
+    pub temperature: f64,
+    /// Write only verified rollouts (kept by the filter and reaching the goal).
+    pub verified_only: bool,
 }
 
 /// What an imagination run produced (also written to `OUT/imagine.json`).
@@ -73,6 +82,20 @@ pub struct ImagineSummary {
     #[serde(default)]
     pub replay_passed_transitions: usize,
     pub filter: String,
+    /// Start states (each imagined `candidates_per_start` times) and the rollouts whose goal
+    /// was reached and that the filter kept whole: the generate-and-verify yield (absent in
+    /// summaries of earlier releases).
+    #[serde(default)]
+    pub starts: usize,
+    #[serde(default)]
+    pub candidates_per_start: usize,
+    #[serde(default)]
+    pub temperature: f64,
+    #[serde(default)]
+    pub verified: usize,
+    /// Start states with at least one verified candidate.
+    #[serde(default)]
+    pub verified_starts: usize,
     pub seconds: f64,
     pub imagined_frames_per_sec: f64,
 }
@@ -87,10 +110,16 @@ const FAIR_START_TRIES: usize = 8;
 const SOURCE_TRIES: usize = 10_000;
 
 pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSummary, CliError> {
-    if plan.count == 0 || plan.horizon == 0 || plan.batch == 0 {
+    if plan.count == 0 || plan.horizon == 0 || plan.batch == 0 || plan.candidates == 0 {
         return Err(CliError::Input(
-            "imagination needs --count, --horizon and the batch size >= 1".into(),
+            "imagination needs --count, --horizon, --candidates and the batch size >= 1".into(),
         ));
+    }
+    if !(plan.temperature.is_finite() && plan.temperature >= 0.0) {
+        return Err(CliError::Input(format!(
+            "--temperature {}: a finite number >= 0 (0 = greedy)",
+            plan.temperature
+        )));
     }
     if plan
         .out
@@ -128,12 +157,12 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
         )));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed ^ 0x001A_617E);
-    // (source episode, instruction) of every rollout; a source that cannot give the set's
+    // (source episode, instruction) of every start; a source that cannot give the set's
     // instructions (an aimed prompt that no swap of it reaches) is replaced by another.
-    let mut picks: Vec<(usize, Instruction)> = Vec::with_capacity(plan.count);
+    let mut starts: Vec<(usize, Instruction)> = Vec::with_capacity(plan.count);
     for i in 0..plan.count {
         let mut tries = 0;
-        let pair = loop {
+        let (e, first) = loop {
             let e = rng.random_range(0..data.episodes.len());
             if let Some(ins) = plan.set.pick(&data.episodes[e].instruction, i, &mut rng)? {
                 break (e, ins);
@@ -147,21 +176,43 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
                 )));
             }
         };
-        picks.push(pair);
+        // Fair start: redraw an instruction whose goal already holds at the first frame.
+        let meta = &data.episodes[e];
+        let start = start_perceived(plan.env, &data, e)?;
+        let mut ins = first;
+        let mut tries = 1;
+        while PerceivedGoal::new(&ins, meta.seed, &start)?.success(&start)
+            && tries < FAIR_START_TRIES
+        {
+            tries += 1;
+            if let Some(again) = plan.set.pick(&meta.instruction, i, &mut rng)? {
+                ins = again;
+            }
+        }
+        starts.push((e, ins));
     }
+    // Each start imagined `candidates` times in a row (same state, same instruction).
+    let picks: Vec<(usize, Instruction)> = starts
+        .iter()
+        .flat_map(|p| std::iter::repeat_n(p.clone(), plan.candidates))
+        .collect();
+    let mut draws = ChaCha8Rng::seed_from_u64(ctx.seed ^ 0x5A3F_1E00);
     let encoder =
         SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Input(e.to_string()))?;
     let mut text = CachedText::new(encoder);
     let mut r = renderer(ctx, size)?;
-    let bar = ctx.progress(plan.count as u64, &format!("imagining {}", plan.set.name()));
-    let mut drafts = Vec::with_capacity(plan.count);
+    let bar = ctx.progress(
+        picks.len() as u64,
+        &format!("imagining {}", plan.set.name()),
+    );
+    let mut drafts = Vec::with_capacity(picks.len());
     let mut frames_made = 0usize;
-    for (b, chunk) in picks.chunks(plan.batch).enumerate() {
+    for chunk in picks.chunks(plan.batch) {
         let mut instructions: Vec<Instruction> = Vec::with_capacity(chunk.len());
         let mut initial = Vec::new();
         let mut initial_states = Vec::with_capacity(chunk.len());
         let mut goals = Vec::with_capacity(chunk.len());
-        for (k, (e, first)) in chunk.iter().enumerate() {
+        for (e, ins) in chunk {
             let meta = &data.episodes[*e];
             let mut env = env_for(meta);
             env.reset(meta.seed, &meta.instruction)?;
@@ -175,22 +226,8 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
                     .map_err(|e| CliError::Other(e.into()))?,
             );
             let start = records::perceive(plan.env, &obs);
-            // Fair start: redraw an instruction whose goal already holds at the first frame.
-            let mut tries = 1;
-            let mut ins = first.clone();
-            let mut goal = PerceivedGoal::new(&ins, meta.seed, &start)?;
-            while goal.success(&start) && tries < FAIR_START_TRIES {
-                tries += 1;
-                if let Some(again) =
-                    plan.set
-                        .pick(&meta.instruction, b * plan.batch + k, &mut rng)?
-                {
-                    goal = PerceivedGoal::new(&again, meta.seed, &start)?;
-                    ins = again;
-                }
-            }
-            goals.push(goal);
-            instructions.push(ins);
+            goals.push(PerceivedGoal::new(ins, meta.seed, &start)?);
+            instructions.push(ins.clone());
         }
         let texts: Vec<&str> = instructions.iter().map(|i| i.text.as_str()).collect();
         let mut check = |i: usize, p: &[f32]| goals[i].success(p);
@@ -206,7 +243,15 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
             renderer: &mut r,
             states: initial_states,
         };
-        let mut out = imagine(
+        let mut choice = if plan.temperature > 0.0 {
+            ActionChoice::Sampled {
+                temperature: plan.temperature,
+                rng: &mut draws,
+            }
+        } else {
+            ActionChoice::Greedy
+        };
+        let mut out = imagine_with(
             &model,
             &mut text,
             &texts,
@@ -217,6 +262,7 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
                 check: &mut check,
             }),
             Some(&mut canvas),
+            &mut choice,
         )
         .map_err(vlm_error)?;
         for (k, &(e, _)) in chunk.iter().enumerate() {
@@ -257,12 +303,24 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
     let summary = records::validate_and_write(ctx, plan, &mut drafts, &mut r, size, stage)?;
     let summary = ImagineSummary {
         instructions: plan.set.name(),
+        starts: starts.len(),
+        candidates_per_start: plan.candidates,
+        temperature: plan.temperature,
         seconds: start.elapsed().as_secs_f64(),
         imagined_frames_per_sec: frames_made as f64 / imagine_seconds.max(1e-9),
         ..summary
     };
     write_json(&plan.out.join(SUMMARY_FILE), &summary)?;
     Ok(summary)
+}
+
+/// The perceived state (the policy's observation) of episode `e`'s first frame.
+fn start_perceived(env: EnvKind, data: &Dataset, e: usize) -> Result<Vec<f32>, CliError> {
+    let meta = &data.episodes[e];
+    let mut sim = env_for(meta);
+    sim.reset(meta.seed, &meta.instruction)?;
+    sim.set_state(data.state(meta.first_row))?;
+    Ok(records::perceive(env, &sim.observation()))
 }
 
 /// Reads `OUT/imagine.json` of a finished imagination run.

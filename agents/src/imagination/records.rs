@@ -169,7 +169,9 @@ pub fn validate_and_write(
         ..ImagineSummary::default()
     };
     let mut records = Vec::new();
-    for (d, v) in drafts.iter().zip(&verdicts) {
+    let per_start = plan.candidates.max(1);
+    let mut verified_starts = std::collections::BTreeSet::new();
+    for (i, (d, v)) in drafts.iter().zip(&verdicts).enumerate() {
         if d.success.last().copied().unwrap_or(false) {
             s.goal_reached += 1;
         }
@@ -195,9 +197,17 @@ pub fn validate_and_write(
             VerdictKind::Rejected => s.rejected += 1,
         }
         if let Some(k) = keep.filter(|&k| k > 0) {
-            records.push(d.record(records.len() as u64, k, v.clone()));
+            let reached = d.success[..k].iter().any(|&b| b);
+            if reached {
+                s.verified += 1;
+                verified_starts.insert(i / per_start);
+            }
+            if reached || !plan.verified_only {
+                records.push(d.record(records.len() as u64, k, v.clone()));
+            }
         }
     }
+    s.verified_starts = verified_starts.len();
     s.written = records.len();
     s.transitions = records.iter().map(EpisodeRecord::len).sum();
     write(ctx, plan, &records, size)?;

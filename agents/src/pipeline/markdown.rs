@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::records::PolicyRecord;
 use super::results::{QualityRow, Results, SeedStats};
-use super::stages::{EVAL_LEVELS, variants};
+use super::stages::{EVAL_LEVELS, VARIANT_NAMES};
 use crate::evaluation::stats::PairedDiff;
 use crate::report::table;
 
@@ -35,12 +35,11 @@ pub fn summary_table(r: &Results) -> String {
         }
     }
     for (algo, per) in &r.success {
-        let Ok(kind) = algo.parse() else { continue };
-        for v in variants(kind, true) {
-            let Some(levels) = per.get(v.name) else {
+        for name in VARIANT_NAMES {
+            let Some(levels) = per.get(name) else {
                 continue;
             };
-            let mut row = vec![algo.to_uppercase(), v.name.to_string()];
+            let mut row = vec![algo.to_uppercase(), name.to_string()];
             row.extend(EVAL_LEVELS.iter().map(|l| pct(levels.get(*l))));
             rows.push(row);
         }
@@ -117,8 +116,9 @@ pub fn report_md(r: &Results) -> String {
     );
     let _ = writeln!(
         md,
-        "Policy seeds {}; every success figure is the closed-loop success rate averaged over (up to) the last 5 checkpoints, mean ± std over seeds, {} episodes per level and seed. Levels follow KALM's protocol: rephrase, unseen-relation and hard run up to 50 pushes and stop at success; counterfactual (\"move ball X toward D\", held-out combinations) is judged on the first push. The oracle arm trains on real data plus scripted-expert rollouts for the unseen levels' instructions (other start states than the evaluation's): the upper bound of any imagination.\n",
+        "Policy seeds {}; every success figure is the closed-loop success rate averaged over (up to) the last {} checkpoints, mean ± std over seeds, {} episodes per level and seed. Levels follow KALM's protocol: rephrase, unseen-relation and hard run up to 50 pushes and stop at success; counterfactual (\"move ball X toward D\", held-out combinations) is judged on the first push. The oracle arm trains on real data plus scripted-expert rollouts for the unseen levels' instructions (other start states than the evaluation's): the upper bound of any imagination.\n",
         js(&r.seeds),
+        r.eval_checkpoints,
         r.eval_episodes
     );
     let _ = writeln!(
@@ -262,13 +262,19 @@ pub fn report_md(r: &Results) -> String {
             &rows
         )
     );
+    let _ = write!(md, "{}", verify_md(r));
     let rows: Vec<Vec<String>> = r
         .mixes
         .iter()
         .map(|(mix, x)| {
             vec![
                 mix.clone(),
-                if x.validated { "yes" } else { "no" }.into(),
+                match (x.validated, x.verified) {
+                    (true, true) => "yes, goal reached",
+                    (true, false) => "yes",
+                    (false, _) => "no",
+                }
+                .into(),
                 x.episodes_in.to_string(),
                 x.episodes_out.to_string(),
                 x.transitions_out.to_string(),
@@ -315,4 +321,50 @@ pub fn report_md(r: &Results) -> String {
         "The paper preset (`--preset paper`: 128×128 world model, 15,000 LoRA samples, 5,400 / 6,400 / 1,680 imagined rollouts, image policies) needs a GPU for the world-model and policy stages."
     );
     md
+}
+
+/// The generate-and-verify yield per imagined set (empty when the run has no such arm).
+fn verify_md(r: &Results) -> String {
+    let rows: Vec<Vec<String>> = r
+        .imagined
+        .iter()
+        .filter(|(_, x)| x.candidates_per_start > 1 || x.temperature > 0.0)
+        .map(|(set, x)| {
+            vec![
+                set.clone(),
+                x.starts.to_string(),
+                x.candidates_per_start.to_string(),
+                format!("{}", x.temperature),
+                x.verified.to_string(),
+                x.verified_starts.to_string(),
+                format!(
+                    "{:.1}%",
+                    100.0 * x.verified as f64 / (x.rollouts.max(1)) as f64
+                ),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "Generate and verify: each start state imagined by several candidates with sampled actions; a candidate is verified when the physics filter keeps it and its imagined states reach the instruction's goal by the environment's own success test (the action itself is never read). BC trains on the verified rollouts{}.\n\n```\n{}\n```\n\n",
+        if r.mixes.contains_key("vlgor_verified_all") {
+            "; CQL also on the validated ones that missed, with their rewards"
+        } else {
+            ""
+        },
+        table(
+            &[
+                "set",
+                "starts",
+                "candidates",
+                "temperature",
+                "verified",
+                "starts verified",
+                "yield"
+            ],
+            &rows
+        )
+    )
 }

@@ -123,6 +123,8 @@ pub struct Results {
     pub paired: BTreeMap<String, BTreeMap<String, PerLevel<PairedDiff>>>,
     pub oracle_data: BTreeMap<String, DatasetCounts>,
     pub eval_episodes: usize,
+    /// Checkpoints averaged per run (the last ones).
+    pub eval_checkpoints: usize,
     pub validator: ValidatorResults,
     pub imagined: BTreeMap<String, ImagineSummary>,
     pub mixes: BTreeMap<String, MixSummary>,
@@ -190,7 +192,7 @@ fn success(
     let mut out = BTreeMap::new();
     for algo in &p.algos {
         let mut per_variant = BTreeMap::new();
-        for v in variants(*algo, p.unvalidated_ablation) {
+        for v in variants(*algo, p) {
             let levels = levels_over_seeds(ctx, policies, &format!("{algo}-{}", v.name));
             if !levels.is_empty() {
                 per_variant.insert(v.name.to_string(), levels);
@@ -229,7 +231,7 @@ fn paired_rows(
     for algo in &p.algos {
         let mut per_variant = BTreeMap::new();
         let base = format!("{algo}-baseline");
-        for v in variants(*algo, p.unvalidated_ablation) {
+        for v in variants(*algo, p) {
             let mut levels = BTreeMap::new();
             for level in EVAL_LEVELS {
                 let (a, b) = if v.name == "baseline" {
@@ -317,6 +319,7 @@ pub fn build(ctx: &Context, l: &Layout, rec: &Records) -> Results {
         paired: paired_rows(ctx, &policies, &rec.references),
         oracle_data: rec.oracle.clone(),
         eval_episodes: ctx.config.eval.episodes,
+        eval_checkpoints: ctx.config.eval.checkpoints,
         validator: ValidatorResults {
             real_false_alarm_rate: v.real_false_alarm_rate,
             injected_recall: v.injected_recall,

@@ -17,9 +17,10 @@ use crate::cli::VlmStage;
 use crate::collect::{CollectPlan, collect};
 use crate::commands::train_policy::TrainPolicyPlan;
 use crate::commands::train_vlm::TrainVlmPlan;
+use crate::config_vlm::PipelineSection;
 use crate::context::Context;
 use crate::error::CliError;
-use crate::imagination::mix::{MixSummary, mix_parts};
+use crate::imagination::mix::{MixRule, MixSummary, mix_parts};
 use crate::imagination::{ImaginePlan, InstructionSet, finished_summary, imagine_dataset};
 use crate::vlm_eval::{VlmEvalReport, evaluate};
 use crate::vlm_run::{VlmRun, load_readout, read_json, write_json};
@@ -32,39 +33,51 @@ pub struct Variant {
 }
 
 /// Baseline, the oracle (real + scripted-expert rollouts for the unseen levels' instructions,
-/// the upper bound of any imagination), VLGOR and the two ablations (every algorithm), and the
+/// the upper bound of any imagination), VLGOR and the two ablations (every algorithm), VLGOR
+/// with generate and verify (every algorithm, when `verify_candidates` > 0), and the
 /// unvalidated ablation (BC).
-pub fn variants(algo: AlgoKind, unvalidated: bool) -> Vec<Variant> {
+pub fn variants(algo: AlgoKind, p: &PipelineSection) -> Vec<Variant> {
+    let arm = |name, mix| Variant {
+        name,
+        mix: Some(mix),
+    };
     let mut v = vec![
         Variant {
             name: "baseline",
             mix: None,
         },
-        Variant {
-            name: "oracle",
-            mix: Some("oracle"),
-        },
-        Variant {
-            name: "vlgor",
-            mix: Some("vlgor"),
-        },
-        Variant {
-            name: "wo_target",
-            mix: Some("wo_target"),
-        },
-        Variant {
-            name: "wo_behavior",
-            mix: Some("wo_behavior"),
-        },
+        arm("oracle", "oracle"),
+        arm("vlgor", "vlgor"),
+        arm("wo_target", "wo_target"),
+        arm("wo_behavior", "wo_behavior"),
     ];
-    if unvalidated && algo == AlgoKind::Bc {
-        v.push(Variant {
-            name: "unvalidated",
-            mix: Some("unvalidated"),
-        });
+    if p.verify_candidates > 0 {
+        let failed_too = algo != AlgoKind::Bc && p.verify_failed_for_cql;
+        v.push(arm(
+            "vlgor_verified",
+            if failed_too {
+                "vlgor_verified_all"
+            } else {
+                "vlgor_verified"
+            },
+        ));
+    }
+    if p.unvalidated_ablation && algo == AlgoKind::Bc {
+        v.push(arm("unvalidated", "unvalidated"));
     }
     v
 }
+
+/// Every variant name, in report order.
+pub const VARIANT_NAMES: [&str; 7] = [
+    "baseline",
+    "oracle",
+    "vlgor",
+    "wo_target",
+    "wo_behavior",
+    "vlgor_verified",
+    "unvalidated",
+];
 
 /// Levels every policy is evaluated on (the unseen tasks; Meta-World has no unseen-relation).
 pub const EVAL_LEVELS: [&str; 4] = ["rephrase", "counterfactual", "unseen-relation", "hard"];
@@ -242,6 +255,9 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
                             horizon: v.imagine_horizon,
                             filter: Filter::Keep,
                             batch: v.imagine_batch,
+                            candidates: set.candidates,
+                            temperature: set.temperature,
+                            verified_only: false,
                         },
                     )?
                 }
@@ -299,25 +315,49 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
             }
         };
         let mut mixes = BTreeMap::new();
+        let greedy = |s: &ImaginedSet| s.candidates == 1;
         let mut plans = vec![
-            ("vlgor", part(&half), true),
-            ("wo_target", part(&only(CounterfactualKind::Behavior)), true),
-            ("wo_behavior", part(&only(CounterfactualKind::Target)), true),
+            (
+                "vlgor",
+                part(&|s| half(s).filter(|_| greedy(s))),
+                MixRule::Validated,
+            ),
+            (
+                "wo_target",
+                part(&|s| only(CounterfactualKind::Behavior)(s).filter(|_| greedy(s))),
+                MixRule::Validated,
+            ),
+            (
+                "wo_behavior",
+                part(&|s| only(CounterfactualKind::Target)(s).filter(|_| greedy(s))),
+                MixRule::Validated,
+            ),
         ];
         if p.unvalidated_ablation {
-            plans.push(("unvalidated", part(&half), false));
+            plans.push((
+                "unvalidated",
+                part(&|s| half(s).filter(|_| greedy(s))),
+                MixRule::Unvalidated,
+            ));
+        }
+        if p.verify_candidates > 0 {
+            let sampled = |s: &ImaginedSet| (!greedy(s)).then_some(usize::MAX);
+            plans.push(("vlgor_verified", part(&sampled), MixRule::Verified));
+            if p.verify_failed_for_cql && p.algos.iter().any(|a| *a != AlgoKind::Bc) {
+                plans.push(("vlgor_verified_all", part(&sampled), MixRule::Validated));
+            }
         }
         let oracle: Vec<(PathBuf, usize)> = oracle_counts(ctx)
             .into_iter()
             .map(|(level, n)| (l.oracle(level), n))
             .collect();
-        plans.push(("oracle", oracle, false));
-        for (name, sources, validated) in plans {
+        plans.push(("oracle", oracle, MixRule::Unvalidated));
+        for (name, sources, rule) in plans {
             let dir = l.mix(name);
             clear(&dir)?;
             let refs: Vec<(&Path, usize)> =
                 sources.iter().map(|(p, n)| (p.as_path(), *n)).collect();
-            let s: MixSummary = mix_parts(ctx, &refs, &dir, filter, validated)?;
+            let s: MixSummary = mix_parts(ctx, &refs, &dir, filter, rule)?;
             mixes.insert(name.to_string(), s);
         }
         to_summary(&mixes)
@@ -342,35 +382,66 @@ pub struct ImaginedSet {
     pub instructions: InstructionSet,
     /// Which prompts made it (`None`: the level's own instructions, for hard compositions).
     pub kind: Option<CounterfactualKind>,
+    /// Start states.
     pub count: usize,
+    /// Rollouts per start state (1: the paper's greedy imagination) and their temperature.
+    pub candidates: usize,
+    pub temperature: f64,
 }
 
 /// The imagination runs: for rephrase and counterfactual, the level's count of target-swap
 /// prompts and as many behavior-swap prompts (VLGOR mixes half of each, each ablation one full
 /// kind); for hard, the level's compositions (no single swap of an offline instruction is a
-/// composition).
+/// composition). With generate and verify, each of those kinds again with half the level's
+/// count (hard: the whole) split into start states of `verify_candidates` sampled candidates,
+/// so the arm imagines as many rollouts as VLGOR mixes.
 pub fn imagined_sets(ctx: &Context) -> Vec<ImaginedSet> {
+    let p = &ctx.config.pipeline;
     let mut out = Vec::new();
     for (level, count) in oracle_counts(ctx) {
-        if level == vlgor_sim::Level::Hard {
+        let kinds: Vec<(Option<CounterfactualKind>, String, InstructionSet, usize)> =
+            if level == vlgor_sim::Level::Hard {
+                vec![(None, "hard".into(), InstructionSet::Level(level), count)]
+            } else {
+                [
+                    (CounterfactualKind::Target, "target"),
+                    (CounterfactualKind::Behavior, "behavior"),
+                ]
+                .into_iter()
+                .map(|(kind, word)| {
+                    let share = match kind {
+                        CounterfactualKind::Target => count / 2,
+                        CounterfactualKind::Behavior => count - count / 2,
+                    };
+                    (
+                        Some(kind),
+                        format!("{level}-{word}"),
+                        InstructionSet::Aimed { level, kind },
+                        share,
+                    )
+                })
+                .collect()
+            };
+        for (kind, name, instructions, share) in &kinds {
             out.push(ImaginedSet {
-                name: "hard".into(),
-                instructions: InstructionSet::Level(level),
-                kind: None,
+                name: name.clone(),
+                instructions: instructions.clone(),
+                kind: *kind,
                 count,
+                candidates: 1,
+                temperature: 0.0,
             });
-            continue;
-        }
-        for (kind, word) in [
-            (CounterfactualKind::Target, "target"),
-            (CounterfactualKind::Behavior, "behavior"),
-        ] {
-            out.push(ImaginedSet {
-                name: format!("{level}-{word}"),
-                instructions: InstructionSet::Aimed { level, kind },
-                kind: Some(kind),
-                count,
-            });
+            let k = p.verify_candidates;
+            if k > 0 && share / k > 0 {
+                out.push(ImaginedSet {
+                    name: format!("{name}-verify"),
+                    instructions: instructions.clone(),
+                    kind: *kind,
+                    count: share / k,
+                    candidates: k,
+                    temperature: p.verify_temperature,
+                });
+            }
         }
     }
     out
@@ -417,7 +488,7 @@ fn policies(
     let p = &ctx.config.pipeline;
     let mut all = BTreeMap::new();
     for &algo in &p.algos {
-        for variant in variants(algo, p.unvalidated_ablation) {
+        for variant in variants(algo, p) {
             if let Some(m) = variant.mix {
                 let transitions = mixes.get(m).map_or(0, |s| s.transitions_out);
                 if transitions == 0 {
@@ -489,7 +560,7 @@ fn train_and_evaluate(
             episodes: ctx.config.eval.episodes,
             seeds: vec![seed],
             subject: crate::evaluation::Subject::Checkpoints(
-                crate::commands::eval::policy_checkpoints(dir)?,
+                crate::commands::eval::policy_checkpoints(dir, ctx.config.eval.checkpoints)?,
             ),
             references: vec![],
             parallel: 64,

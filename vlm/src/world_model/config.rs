@@ -68,10 +68,13 @@ impl VisualHead {
         VisualHead::Transform,
     ];
 
-    /// The head a simulator's world model uses unless configured otherwise.
+    /// The head a simulator's world model uses unless configured otherwise: CLEVR's objects
+    /// are tracked (its pushes then move balls as far as rapier does, BENCHMARKS.md);
+    /// Meta-World has no tracked objects yet.
     pub fn default_for(env: EnvKind) -> VisualHead {
         match env {
-            EnvKind::Clevr | EnvKind::MetaWorld => VisualHead::Direct,
+            EnvKind::Clevr => VisualHead::ObjectState,
+            EnvKind::MetaWorld => VisualHead::Direct,
         }
     }
 

@@ -13,10 +13,12 @@
 use tch::{Kind, Tensor};
 use vlgor_sim::Action;
 
-use super::config::{ActionSpace, VisualHead};
+use super::config::VisualHead;
 use super::error::WorldModelError;
 use super::model::{ActionInput, StepInput, StepOutput, WorldModel};
-use super::objects::{StateCanvas, perceived, settle};
+use super::objects::{StateCanvas, perceived, place_for_action, settle};
+pub use super::sampling::ActionChoice;
+use super::sampling::decode_actions;
 use super::text::TextSource;
 use super::train::{frames_to_tensor, tensor_to_frames};
 use crate::perception::StateReadout;
@@ -125,41 +127,23 @@ impl<'c, 'a> Carry<'c, 'a> {
         })
     }
 
+    /// Object-state head: every rollout's pusher placed where its next push starts.
+    fn place_for(&mut self, actions: &[Option<Action>]) {
+        if let Some((objects, _)) = self.objects.as_mut() {
+            for (o, a) in objects.iter_mut().zip(actions) {
+                place_for_action(o, *a);
+            }
+        }
+    }
+
     fn objects_of(&self, i: usize) -> Option<Vec<f32>> {
         self.objects.as_ref().map(|(o, _)| o[i].clone())
     }
 }
 
-fn decode_actions(space: ActionSpace, out: &Tensor) -> Vec<Action> {
-    match space {
-        ActionSpace::Discrete { .. } => {
-            let ids = Vec::<i64>::try_from(out.argmax(-1, false).to_device(tch::Device::Cpu))
-                .unwrap_or_default();
-            ids.into_iter()
-                .map(|k| Action::Discrete(k as u32))
-                .collect()
-        }
-        ActionSpace::Continuous { dim } => {
-            let v = Vec::<f32>::try_from(
-                out.clamp(-1.0, 1.0)
-                    .to_kind(Kind::Float)
-                    .to_device(tch::Device::Cpu)
-                    .flatten(0, -1),
-            )
-            .unwrap_or_default();
-            v.chunks(dim)
-                .map(|c| {
-                    let mut a = [0f32; 4];
-                    a[..dim.min(4)].copy_from_slice(&c[..dim.min(4)]);
-                    Action::Continuous(a)
-                })
-                .collect()
-        }
-    }
-}
-
 /// Rolls out `instructions.len()` imaginations from `initial` frames (u8 [N, H, W, 3]) for up to
-/// `horizon` model steps (h environment steps each). Greedy actions (argmax / clamped vector).
+/// `horizon` model steps (h environment steps each). Greedy actions (argmax / clamped vector);
+/// [`imagine_with`] samples them.
 /// `canvas` (the initial frames' simulator states) is required by the object-state head and
 /// ignored by the others.
 pub fn imagine(
@@ -168,8 +152,33 @@ pub fn imagine(
     instructions: &[&str],
     initial: &[u8],
     horizon: usize,
+    goal: Option<GoalCheck>,
+    canvas: Option<&mut StateCanvas>,
+) -> Result<ImaginedRollouts, WorldModelError> {
+    let mut greedy = ActionChoice::Greedy;
+    imagine_with(
+        model,
+        text,
+        instructions,
+        initial,
+        horizon,
+        goal,
+        canvas,
+        &mut greedy,
+    )
+}
+
+/// [`imagine`] with the actions picked by `choice` (greedy or sampled).
+#[allow(clippy::too_many_arguments)]
+pub fn imagine_with(
+    model: &WorldModel,
+    text: &mut dyn TextSource,
+    instructions: &[&str],
+    initial: &[u8],
+    horizon: usize,
     mut goal: Option<GoalCheck>,
     canvas: Option<&mut StateCanvas>,
+    choice: &mut ActionChoice,
 ) -> Result<ImaginedRollouts, WorldModelError> {
     let c = model.config();
     let n = instructions.len();
@@ -208,7 +217,7 @@ pub fn imagine(
             actions: &none,
             objects: now.as_ref(),
         })?;
-        let mut actions = decode_actions(c.action_space, &out.action);
+        let mut actions = decode_actions(c.action_space, &out.action, choice);
         let mut done = vec![false; n];
         for step in 1..=horizon {
             for (i, a) in actions.iter().enumerate() {
@@ -218,6 +227,7 @@ pub fn imagine(
             }
             let given: Vec<Option<Action>> = actions.iter().copied().map(Some).collect();
             let input = ActionInput::from_actions(c.action_space, &given, dev)?;
+            carry.place_for(&given);
             let now = carry.objects_tensor(dev);
             out = model.forward(&StepInput {
                 frames: &carry.frames,
@@ -227,7 +237,7 @@ pub fn imagine(
                 objects: now.as_ref(),
             })?;
             carry.advance(model, &out)?;
-            actions = decode_actions(c.action_space, &out.action);
+            actions = decode_actions(c.action_space, &out.action, choice);
             let bytes = tensor_to_frames(&carry.frames);
             let states = match goal.as_ref() {
                 Some(_) if carry.objects.is_some() => {
@@ -302,6 +312,7 @@ pub fn rollout_with_actions(
                 .map(|a| a.get(k).or(a.last()).copied())
                 .collect();
             let input = ActionInput::from_actions(c.action_space, &given, dev)?;
+            carry.place_for(&given);
             let now = carry.objects_tensor(dev);
             let step = model.forward(&StepInput {
                 frames: &carry.frames,

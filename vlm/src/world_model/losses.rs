@@ -8,6 +8,7 @@ use vlgor_sim::Action;
 use super::config::{ActionSpace, VisualHead};
 use super::error::WorldModelError;
 use super::model::{ActionInput, OBJECT_UNIT_M, StepInput, StepOutput, WorldModel};
+use super::objects::place_for_action;
 use super::text::TextSource;
 use super::train::{SampleBatch, frames_to_tensor};
 
@@ -55,8 +56,9 @@ fn frame_loss(out: &StepOutput, input: &Tensor, t: &Targets, change_weight: f64)
     )
 }
 
-/// Object-state loss: the squared error of every object's position in s_t (all samples) plus
-/// that of its displacement to s_{t+h} (samples with a target), both in [`OBJECT_UNIT_M`].
+/// Object-state loss: the squared error of every object's displacement from s_t to s_{t+h}
+/// (samples with a target), in [`OBJECT_UNIT_M`]. The positions in s_t are the model's input,
+/// so only the displacement is learned.
 fn object_loss(out: &StepOutput, t: &Targets) -> Result<Tensor, WorldModelError> {
     let (pred, (now, next)) = match (&out.objects, &t.objects) {
         (Some(p), Some(o)) => (p, o),
@@ -68,16 +70,10 @@ fn object_loss(out: &StepOutput, t: &Targets) -> Result<Tensor, WorldModelError>
             ));
         }
     };
-    let unit = OBJECT_UNIT_M;
-    let dims = &[1i64, 2][..];
-    let position = ((pred.narrow(2, 0, 2) - now) / unit)
+    let moved = ((pred.narrow(2, 2, 2) - (next - now)) / OBJECT_UNIT_M)
         .square()
-        .mean_dim(dims, false, Kind::Float)
-        .mean(Kind::Float);
-    let moved = ((pred.narrow(2, 2, 2) - (next - now)) / unit)
-        .square()
-        .mean_dim(dims, false, Kind::Float);
-    Ok(position + masked_mean(&moved, t.has_frame))
+        .mean_dim(&[1i64, 2][..], false, Kind::Float);
+    Ok(masked_mean(&moved, t.has_frame))
 }
 
 /// Action cross-entropy (discrete) or MSE (continuous), averaged over samples with a next action.
@@ -182,10 +178,13 @@ pub fn batch_losses(
             )));
         }
         let shape = [n as i64, k, 2];
+        let mut now = batch.objects.clone();
+        let per = 2 * k as usize;
+        for (o, a) in now.chunks_exact_mut(per).zip(&batch.actions) {
+            place_for_action(o, *a);
+        }
         Some((
-            Tensor::from_slice(&batch.objects)
-                .to_device(dev)
-                .view(shape),
+            Tensor::from_slice(&now).to_device(dev).view(shape),
             Tensor::from_slice(&batch.target_objects)
                 .to_device(dev)
                 .view(shape),

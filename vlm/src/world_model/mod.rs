@@ -39,6 +39,7 @@ pub mod losses;
 pub mod model;
 pub mod objects;
 pub mod samples;
+pub mod sampling;
 pub mod text;
 pub mod train;
 pub mod transform;
@@ -46,7 +47,9 @@ pub mod transform;
 pub use config::{ActionSpace, METAWORLD_KEYFRAME_STEPS, VisualHead, WorldModelConfig};
 pub use dataset_samples::DatasetSamples;
 pub use error::WorldModelError;
-pub use imagine::{GoalCheck, ImaginedRollouts, imagine, rollout_with_actions};
+pub use imagine::{
+    ActionChoice, GoalCheck, ImaginedRollouts, imagine, imagine_with, rollout_with_actions,
+};
 pub use lora::LoraLinear;
 pub use model::{ActionInput, Stage, StepInput, StepOutput, WorldModel};
 pub use objects::StateCanvas;

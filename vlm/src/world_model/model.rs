@@ -209,7 +209,7 @@ impl WorldModel {
         let object_queries =
             objects.then(|| bb.var("object_queries", &[1, config.objects, d], small));
         let object_in = objects.then(|| linear(&bb / "object_in", 2, d));
-        // Positions start from a small random readout, displacements from zero.
+        // Displacements start from zero (the first two outputs are unused).
         let object_head = objects.then(|| {
             let head = linear(&hd / "object", d, 4);
             tch::no_grad(|| {
@@ -350,7 +350,9 @@ impl WorldModel {
                         now.size()
                     )));
                 }
-                q.expand([b, k, d], false) + (now / OBJECT_UNIT_M).apply(embed) + ty(4)
+                // Every object query also carries the action: its displacement is mostly a
+                // lookup of (object, push).
+                q.expand([b, k, d], false) + (now / OBJECT_UNIT_M).apply(embed) + &act + ty(4)
             }
             (_, _, Some(t)) => {
                 Tensor::cat(&[&patches, &t.queries.expand([b, -1, d], false)], 1) + ty(4)
@@ -373,10 +375,13 @@ impl WorldModel {
             .apply(&self.ln_und);
         let generated = x.narrow(1, und_len, n_gen).apply(&self.ln_gen);
         let action = act_tok.apply(&self.action_head);
-        if let Some(head) = &self.object_head {
+        if let (Some(head), Some(now)) = (&self.object_head, s.objects) {
+            // s_t's positions are the input itself; the head predicts only the displacement
+            // (its first two outputs are unused and kept for checkpoint compatibility).
+            let moved = generated.apply(head).narrow(2, 2, 2) * OBJECT_UNIT_M;
             return Ok(StepOutput {
                 frames: s.frames.shallow_clone(),
-                objects: Some(generated.apply(head) * OBJECT_UNIT_M),
+                objects: Some(Tensor::cat(&[now, &moved], 2)),
                 action,
             });
         }

@@ -7,8 +7,8 @@
 //! heights, the start positions), with every velocity zero: a drawn frame is a state at rest.
 
 use vlgor_render::Renderer;
-use vlgor_sim::clevr::physics::{NUM_BALLS, REACH_X, REACH_Y, WorldState};
-use vlgor_sim::{Env, EnvKind};
+use vlgor_sim::clevr::physics::{DIRECTIONS, NUM_BALLS, REACH_X, REACH_Y, WorldState, push_start};
+use vlgor_sim::{Action, Env, EnvKind};
 
 use super::error::WorldModelError;
 
@@ -62,6 +62,23 @@ pub fn settle(env: EnvKind, objects: &mut [f32]) {
             b[1] = b[1].clamp(REACH_Y[0], REACH_Y[1]);
         }
     }
+}
+
+/// A CLEVR push starts with the pusher placed behind the pushed ball
+/// ([`vlgor_sim::clevr::physics::push_start`]), as the simulator places it, so a step's
+/// displacements are measured from there: the pusher's then is about the ball's, instead of
+/// a jump across the table. `objects` are CLEVR's tracked objects (five balls, then the
+/// pusher); anything else, and `None`, is left as it is.
+pub fn place_for_action(objects: &mut [f32], action: Option<Action>) {
+    let Some(Action::Discrete(a)) = action else {
+        return;
+    };
+    let (ball, dir) = (a as usize / DIRECTIONS.len(), a as usize % DIRECTIONS.len());
+    if objects.len() != 2 * (NUM_BALLS + 1) || ball >= NUM_BALLS {
+        return;
+    }
+    let start = push_start([objects[2 * ball], objects[2 * ball + 1]], dir);
+    objects[2 * NUM_BALLS..].copy_from_slice(&start);
 }
 
 /// Writes object positions into `state` (a copy of a real state of the same simulator), with
