@@ -10,8 +10,9 @@ use vlgor_sim::{EnvKind, Level, TaskChoice};
 
 pub use crate::cli_values::{PolicyArg, VlmStage};
 use crate::cli_values::{
-    algo_parser, env_parser, filter_parser, instruction_sets, level_parser, mix_rule_parser,
-    obs_parser, policy_parser, preset_names, task_choice_parser, task_parser, unit_fraction,
+    algo_parser, dynamics_parser, env_parser, filter_parser, instruction_sets, level_parser,
+    mix_rule_parser, obs_parser, policy_parser, preset_names, task_choice_parser, task_parser,
+    unit_fraction,
 };
 use crate::imagination::mix::MixRule;
 
@@ -334,6 +335,9 @@ pub struct ImagineArgs {
     /// action). Without it every kept rollout is written, with its success labels.
     #[arg(long)]
     pub verify: bool,
+    /// What produces the frames and states after each chosen action.
+    #[arg(long, value_name = "DYNAMICS", default_value = "world-model", value_parser = dynamics_parser())]
+    pub dynamics: crate::imagination::Dynamics,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -103,6 +103,16 @@ pub fn filter_parser(allowed: &[Filter]) -> impl TypedValueParser<Value = Filter
     )
 }
 
+/// `imagine --dynamics`.
+pub fn dynamics_parser() -> impl TypedValueParser<Value = crate::imagination::Dynamics> {
+    named(
+        crate::imagination::Dynamics::ALL
+            .iter()
+            .map(|d| value(d.name(), d.describe()))
+            .collect(),
+    )
+}
+
 /// `dataset merge --keep`.
 pub fn mix_rule_parser() -> impl TypedValueParser<Value = crate::imagination::mix::MixRule> {
     named(

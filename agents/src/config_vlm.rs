@@ -94,6 +94,10 @@ pub struct PipelineSection {
     /// (with their environment rewards); BC's holds only the goal-reaching ones.
     #[serde(default = "yes")]
     pub verify_failed_for_cql: bool,
+    /// The decomposition arm `wm_actions_in_sim`: VLGOR's prompts and start states, the world
+    /// model choosing every action, rapier and the renderer producing what follows.
+    #[serde(default = "yes")]
+    pub simulated_arm: bool,
 }
 
 fn verify_candidates() -> usize {

@@ -51,6 +51,7 @@ fn every_enum_flag_lists_its_values() {
         ("train-policy", "obs", &["image", "state"]),
         ("imagine", "env", &["clevr", "metaworld"]),
         ("imagine", "filter", &["truncate", "drop", "keep"]),
+        ("imagine", "dynamics", &["world-model", "simulator"]),
         (
             "imagine",
             "instructions",

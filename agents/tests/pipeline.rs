@@ -86,7 +86,14 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
     let goal = results["vlm"]["goal_rate"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&goal));
     for algo in ["bc", "cql"] {
-        for variant in ["baseline", "oracle", "vlgor", "wo_target", "wo_behavior"] {
+        for variant in [
+            "baseline",
+            "oracle",
+            "wm_actions_in_sim",
+            "vlgor",
+            "wo_target",
+            "wo_behavior",
+        ] {
             for level in ["rephrase", "counterfactual", "unseen-relation", "hard"] {
                 let m = results["success"][algo][variant][level]["mean"].as_f64();
                 let m = m.unwrap_or_else(|| panic!("success.{algo}.{variant}.{level} missing"));
@@ -143,6 +150,10 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
         "{verify}"
     );
     assert!(verify["verified"].as_u64().unwrap() <= verify["written"].as_u64().unwrap());
+    // The decomposition arm plays VLGOR's prompts from the same start states in rapier: real
+    // physics, so the validator passes it whole.
+    let sim = &results["imagined"]["counterfactual-target-simulated"];
+    assert_eq!(sim["rollouts"], sim["valid"], "{sim}");
     let mix = &results["mixes"]["vlgor_verified"];
     assert_eq!(mix["verified"], true, "{mix}");
     if mix["episodes_out"].as_u64().unwrap() > 0 {

@@ -21,6 +21,7 @@ pub fn run(ctx: &Context, a: &ImagineArgs) -> Result<(), CliError> {
         candidates: a.candidates,
         temperature: a.temperature,
         verified_only: a.verify,
+        dynamics: a.dynamics,
     };
     let s = imagine_dataset(ctx, &plan)?;
     if !ctx.json {

@@ -12,6 +12,7 @@ pub mod goals;
 pub mod instructions;
 pub mod mix;
 pub mod records;
+pub mod simulated;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -35,6 +36,48 @@ pub use instructions::InstructionSet;
 use records::RolloutDraft;
 use vlgor_sim::validate::Filter;
 
+/// What produces the frames and states after each chosen action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dynamics {
+    /// The world model imagines them (VLGOR).
+    WorldModel,
+    /// rapier and the renderer produce them; the world model only chooses the actions (the
+    /// decomposition row that prices imagined frames).
+    Simulator,
+}
+
+impl Dynamics {
+    pub const ALL: [Dynamics; 2] = [Dynamics::WorldModel, Dynamics::Simulator];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dynamics::WorldModel => "world-model",
+            Dynamics::Simulator => "simulator",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Dynamics::WorldModel => "the world model imagines frames and states (VLGOR)",
+            Dynamics::Simulator => {
+                "rapier and the renderer produce them; the world model only chooses the actions"
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for Dynamics {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Dynamics::ALL
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| format!("unknown dynamics '{s}'; valid: world-model, simulator"))
+    }
+}
+
 /// What to imagine.
 #[derive(Clone, Debug)]
 pub struct ImaginePlan {
@@ -57,6 +100,7 @@ pub struct ImaginePlan {
     pub temperature: f64,
     /// Write only verified rollouts (kept by the filter and reaching the goal).
     pub verified_only: bool,
+    pub dynamics: Dynamics,
 }
 
 /// What an imagination run produced (also written to `OUT/imagine.json`).
@@ -237,12 +281,6 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
         } else {
             plan.horizon
         };
-        let mut canvas_env = env_for(&data.episodes[chunk[0].0]);
-        let mut canvas = StateCanvas {
-            env: &mut *canvas_env,
-            renderer: &mut r,
-            states: initial_states,
-        };
         let mut choice = if plan.temperature > 0.0 {
             ActionChoice::Sampled {
                 temperature: plan.temperature,
@@ -251,20 +289,54 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
         } else {
             ActionChoice::Greedy
         };
-        let mut out = imagine_with(
-            &model,
-            &mut text,
-            &texts,
-            &initial,
-            horizon,
-            Some(GoalCheck {
-                readout: &readout,
-                check: &mut check,
-            }),
-            Some(&mut canvas),
-            &mut choice,
-        )
-        .map_err(vlm_error)?;
+        let mut out = match plan.dynamics {
+            Dynamics::Simulator => {
+                let mut envs = Vec::with_capacity(chunk.len());
+                for (e, _) in chunk {
+                    let meta = &data.episodes[*e];
+                    let mut env = env_for(meta);
+                    env.reset(meta.seed, &meta.instruction)?;
+                    env.set_state(data.state(meta.first_row))?;
+                    envs.push(env);
+                }
+                simulated::simulate(
+                    simulated::SimulatedBatch {
+                        model: &model,
+                        texts: &texts,
+                        envs,
+                        initial: &initial,
+                        horizon,
+                        h,
+                        goals: &goals,
+                    },
+                    &mut text,
+                    &mut r,
+                    &mut choice,
+                )?
+            }
+            Dynamics::WorldModel => {
+                let mut canvas_env = env_for(&data.episodes[chunk[0].0]);
+                let mut canvas = StateCanvas {
+                    env: &mut *canvas_env,
+                    renderer: &mut r,
+                    states: initial_states,
+                };
+                imagine_with(
+                    &model,
+                    &mut text,
+                    &texts,
+                    &initial,
+                    horizon,
+                    Some(GoalCheck {
+                        readout: &readout,
+                        check: &mut check,
+                    }),
+                    Some(&mut canvas),
+                    &mut choice,
+                )
+                .map_err(vlm_error)?
+            }
+        };
         for (k, &(e, _)) in chunk.iter().enumerate() {
             // A step-level goal (CLEVR "move ball X toward D") is decided by its first push.
             if instructions[k].goal.is_step_level() {
@@ -272,9 +344,11 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
                 out.actions[k].truncate(1);
             }
             frames_made += out.frames[k].len() - 1;
-            // The object-state head's states are exact by construction; other heads' frames
-            // are read out.
-            let perceived = if out.objects[k].is_empty() {
+            // Simulated rollouts carry their true perceived states; the object-state head's
+            // are exact by construction; other heads' frames are read out.
+            let perceived = if plan.dynamics == Dynamics::Simulator {
+                out.objects[k][..out.frames[k].len()].to_vec()
+            } else if out.objects[k].is_empty() {
                 let flat: Vec<u8> = out.frames[k].concat();
                 readout
                     .read(&flat, out.frames[k].len())

@@ -21,7 +21,9 @@ use crate::config_vlm::PipelineSection;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::imagination::mix::{MixRule, MixSummary, mix_parts};
-use crate::imagination::{ImaginePlan, InstructionSet, finished_summary, imagine_dataset};
+use crate::imagination::{
+    Dynamics, ImaginePlan, InstructionSet, finished_summary, imagine_dataset,
+};
 use crate::vlm_eval::{VlmEvalReport, evaluate};
 use crate::vlm_run::{VlmRun, load_readout, read_json, write_json};
 use vlgor_sim::language::CounterfactualKind;
@@ -62,6 +64,9 @@ pub fn variants(algo: AlgoKind, p: &PipelineSection) -> Vec<Variant> {
             },
         ));
     }
+    if p.simulated_arm {
+        v.push(arm("wm_actions_in_sim", "wm_actions_in_sim"));
+    }
     if p.unvalidated_ablation && algo == AlgoKind::Bc {
         v.push(arm("unvalidated", "unvalidated"));
     }
@@ -69,13 +74,14 @@ pub fn variants(algo: AlgoKind, p: &PipelineSection) -> Vec<Variant> {
 }
 
 /// Every variant name, in report order.
-pub const VARIANT_NAMES: [&str; 7] = [
+pub const VARIANT_NAMES: [&str; 8] = [
     "baseline",
     "oracle",
+    "wm_actions_in_sim",
     "vlgor",
+    "vlgor_verified",
     "wo_target",
     "wo_behavior",
-    "vlgor_verified",
     "unvalidated",
 ];
 
@@ -258,6 +264,7 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
                             candidates: set.candidates,
                             temperature: set.temperature,
                             verified_only: false,
+                            dynamics: set.dynamics,
                         },
                     )?
                 }
@@ -315,7 +322,7 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
             }
         };
         let mut mixes = BTreeMap::new();
-        let greedy = |s: &ImaginedSet| s.candidates == 1;
+        let greedy = |s: &ImaginedSet| s.candidates == 1 && s.dynamics == Dynamics::WorldModel;
         let mut plans = vec![
             (
                 "vlgor",
@@ -340,8 +347,13 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
                 MixRule::Unvalidated,
             ));
         }
+        if p.simulated_arm {
+            let simulated =
+                |s: &ImaginedSet| (s.dynamics == Dynamics::Simulator).then_some(usize::MAX);
+            plans.push(("wm_actions_in_sim", part(&simulated), MixRule::Validated));
+        }
         if p.verify_candidates > 0 {
-            let sampled = |s: &ImaginedSet| (!greedy(s)).then_some(usize::MAX);
+            let sampled = |s: &ImaginedSet| (s.candidates > 1).then_some(usize::MAX);
             plans.push(("vlgor_verified", part(&sampled), MixRule::Verified));
             if p.verify_failed_for_cql && p.algos.iter().any(|a| *a != AlgoKind::Bc) {
                 plans.push(("vlgor_verified_all", part(&sampled), MixRule::Validated));
@@ -387,6 +399,7 @@ pub struct ImaginedSet {
     /// Rollouts per start state (1: the paper's greedy imagination) and their temperature.
     pub candidates: usize,
     pub temperature: f64,
+    pub dynamics: Dynamics,
 }
 
 /// The imagination runs: for rephrase and counterfactual, the level's count of target-swap
@@ -430,7 +443,21 @@ pub fn imagined_sets(ctx: &Context) -> Vec<ImaginedSet> {
                 count,
                 candidates: 1,
                 temperature: 0.0,
+                dynamics: Dynamics::WorldModel,
             });
+            // The same prompts and start states as the part VLGOR mixes (picks are drawn
+            // in the same order from the same seed), played in rapier.
+            if p.simulated_arm {
+                out.push(ImaginedSet {
+                    name: format!("{name}-simulated"),
+                    instructions: instructions.clone(),
+                    kind: *kind,
+                    count: *share,
+                    candidates: 1,
+                    temperature: 0.0,
+                    dynamics: Dynamics::Simulator,
+                });
+            }
             let k = p.verify_candidates;
             if k > 0 && share / k > 0 {
                 out.push(ImaginedSet {
@@ -440,6 +467,7 @@ pub fn imagined_sets(ctx: &Context) -> Vec<ImaginedSet> {
                     count: share / k,
                     candidates: k,
                     temperature: p.verify_temperature,
+                    dynamics: Dynamics::WorldModel,
                 });
             }
         }
@@ -500,7 +528,12 @@ fn policies(
                                 variant: variant.name.to_string(),
                                 seed,
                                 skipped: format!(
-                                    "the '{m}' mix holds no imagined transitions (none passed validation)"
+                                    "the '{m}' mix holds no imagined transitions (none {})",
+                                    if mixes.get(m).is_some_and(|s| s.verified) {
+                                        "passed validation and reached its goal"
+                                    } else {
+                                        "passed validation"
+                                    }
                                 ),
                             }),
                         );

@@ -6,7 +6,7 @@ use vlgor_sim::Action;
 
 use super::config::ActionSpace;
 
-/// How imagination picks each next action from the action head.
+/// How imagination picks each next action from the action head ([`decode_actions`]).
 pub enum ActionChoice<'r> {
     /// argmax of the logits (discrete) or the predicted vector clamped to [-1, 1] (continuous):
     /// the paper's imagination.
@@ -20,11 +20,7 @@ pub enum ActionChoice<'r> {
     },
 }
 
-pub(crate) fn decode_actions(
-    space: ActionSpace,
-    out: &Tensor,
-    choice: &mut ActionChoice,
-) -> Vec<Action> {
+pub fn decode_actions(space: ActionSpace, out: &Tensor, choice: &mut ActionChoice) -> Vec<Action> {
     let rows = out.size().first().copied().unwrap_or(0).max(0) as usize;
     let flat = Vec::<f32>::try_from(
         out.to_kind(Kind::Float)
