@@ -51,6 +51,8 @@ fn every_enum_flag_lists_its_values() {
         ("train-policy", "obs", &["image", "state"]),
         ("imagine", "env", &["clevr", "metaworld"]),
         ("imagine", "filter", &["truncate", "drop", "keep"]),
+        ("imagine", "generator", &["world-model", "kalm"]),
+        ("train-kalm", "env", &["clevr", "metaworld"]),
         (
             "imagine",
             "instructions",

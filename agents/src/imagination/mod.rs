@@ -10,16 +10,18 @@
 
 pub mod goals;
 pub mod instructions;
+pub mod kalm;
 pub mod mix;
+pub mod plausibility;
 pub mod records;
+pub mod sources;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use vlgor_sim::dataset::Dataset;
 use vlgor_sim::{EnvKind, Instruction};
 use vlgor_vlm::SentenceEncoder;
 use vlgor_vlm::world_model::{CachedText, GoalCheck, StateCanvas, imagine, objects};
@@ -72,6 +74,10 @@ pub struct ImagineSummary {
     pub imagined_transitions: usize,
     #[serde(default)]
     pub replay_passed_transitions: usize,
+    /// Physical plausibility of the generated transitions (see [`plausibility::Plausibility`];
+    /// absent in summaries of earlier releases).
+    #[serde(default)]
+    pub plausibility: plausibility::Plausibility,
     pub filter: String,
     pub seconds: f64,
     pub imagined_frames_per_sec: f64,
@@ -79,29 +85,10 @@ pub struct ImagineSummary {
 
 pub const SUMMARY_FILE: &str = "imagine.json";
 
-/// Runs an imagination plan end to end and writes `plan.out`.
-/// Instruction draws per source episode before a goal that already holds at the first frame
-/// is kept anyway (the validator's label check then sees it).
-const FAIR_START_TRIES: usize = 8;
-/// Source episodes drawn for one rollout before an aimed set is declared unreachable.
-const SOURCE_TRIES: usize = 10_000;
-
+/// Runs an imagination plan end to end with the world model and writes `plan.out` (KALM's
+/// rollouts: [`kalm::imagine_kalm`]).
 pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSummary, CliError> {
-    if plan.count == 0 || plan.horizon == 0 || plan.batch == 0 {
-        return Err(CliError::Input(
-            "imagination needs --count, --horizon and the batch size >= 1".into(),
-        ));
-    }
-    if plan
-        .out
-        .join(vlgor_sim::dataset::manifest::MANIFEST_FILE)
-        .exists()
-    {
-        return Err(CliError::Input(format!(
-            "{} already holds a dataset; choose another --out or delete it",
-            plan.out.display()
-        )));
-    }
+    sources::check_plan(plan)?;
     let start = Instant::now();
     let run = VlmRun::new(&plan.vlm);
     let (model, stage) = run.load_for_inference(ctx)?;
@@ -116,39 +103,9 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
         )));
     }
     let h = model.config().horizon_steps;
-    let data = Dataset::open(&plan.from, Some(&plan.env.to_string()))
-        .map_err(|e| CliError::Input(e.to_string()))?;
-    if data.states.is_empty() || data.episodes.is_empty() {
-        return Err(CliError::Input(format!(
-            "{}: imagination starts from real episodes with states; this dataset has {} \
-             episodes and {} states",
-            plan.from.display(),
-            data.episodes.len(),
-            if data.states.is_empty() { "no" } else { "its" }
-        )));
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed ^ 0x001A_617E);
-    // (source episode, instruction) of every rollout; a source that cannot give the set's
-    // instructions (an aimed prompt that no swap of it reaches) is replaced by another.
-    let mut picks: Vec<(usize, Instruction)> = Vec::with_capacity(plan.count);
-    for i in 0..plan.count {
-        let mut tries = 0;
-        let pair = loop {
-            let e = rng.random_range(0..data.episodes.len());
-            if let Some(ins) = plan.set.pick(&data.episodes[e].instruction, i, &mut rng)? {
-                break (e, ins);
-            }
-            tries += 1;
-            if tries >= SOURCE_TRIES {
-                return Err(CliError::Input(format!(
-                    "{}: no source episode gives '{}' instructions in {SOURCE_TRIES} draws",
-                    plan.from.display(),
-                    plan.set.name()
-                )));
-            }
-        };
-        picks.push(pair);
-    }
+    let data = sources::open_sources(plan)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed ^ sources::PICK_SEED);
+    let picks = sources::pick_sources(plan, &data, &mut rng)?;
     let encoder =
         SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Input(e.to_string()))?;
     let mut text = CachedText::new(encoder);
@@ -175,20 +132,16 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
                     .map_err(|e| CliError::Other(e.into()))?,
             );
             let start = records::perceive(plan.env, &obs);
-            // Fair start: redraw an instruction whose goal already holds at the first frame.
-            let mut tries = 1;
-            let mut ins = first.clone();
-            let mut goal = PerceivedGoal::new(&ins, meta.seed, &start)?;
-            while goal.success(&start) && tries < FAIR_START_TRIES {
-                tries += 1;
-                if let Some(again) =
-                    plan.set
-                        .pick(&meta.instruction, b * plan.batch + k, &mut rng)?
-                {
-                    goal = PerceivedGoal::new(&again, meta.seed, &start)?;
-                    ins = again;
-                }
-            }
+            let index = b * plan.batch + k;
+            let (ins, goal) = sources::fair_start(
+                plan,
+                &meta.instruction,
+                meta.seed,
+                index,
+                first,
+                &start,
+                &mut rng,
+            )?;
             goals.push(goal);
             instructions.push(ins);
         }
