@@ -92,7 +92,11 @@ pub enum Command {
     /// Evaluate a trained vision-language world model.
     #[command(subcommand)]
     Vlm(VlmCommand),
-    /// Imagine rollouts with the world model from real initial frames.
+    /// Train the KALM baseline's generator (language-only rollouts as state vectors): base
+    /// stage, then LoRA.
+    TrainKalm(TrainKalmArgs),
+    /// Imagine rollouts with the world model from real initial frames (or with KALM from real
+    /// initial states).
     Imagine(ImagineArgs),
     /// Check rollouts (real or imagined) for physics violations.
     Check(CheckArgs),
@@ -289,11 +293,40 @@ pub struct VlmEvalArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ImagineArgs {
-    /// World-model run directory (LoRA adapters merged for inference; its readout/ rewards the
-    /// frames).
+pub struct TrainKalmArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Dataset directory with the real rollouts (observations and actions) to train on.
     #[arg(long)]
+    pub data: PathBuf,
+    /// Run directory: the base stage writes OUT/base/, the LoRA stage OUT/lora/ (a finished
+    /// stage is kept on a rerun, an unfinished one resumes at its last epoch).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// LoRA-stage transitions drawn from --data (default: the preset's kalm.lora_samples).
+    #[arg(long)]
+    pub samples: Option<usize>,
+}
+
+/// Which model generates imagined rollouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GeneratorArg {
+    /// VLGOR's vision-language world model (`vlgor train-vlm`): frames, read out to states.
+    WorldModel,
+    /// The KALM baseline (`vlgor train-kalm`): state vectors from the instruction, no images;
+    /// frames are rendered from the generated states.
+    Kalm,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagineArgs {
+    /// The generator's run directory: a `train-vlm` run for the world model (LoRA adapters
+    /// merged for inference; its readout/ rewards the frames), a `train-kalm` run for KALM.
+    #[arg(long, visible_alias = "run")]
     pub vlm: PathBuf,
+    /// Which generator imagines (`world-model` or `kalm`).
+    #[arg(long, value_enum, default_value_t = GeneratorArg::WorldModel)]
+    pub generator: GeneratorArg,
     #[command(flatten)]
     pub env: EnvArg,
     /// Instruction set: a level's fresh instructions, the source episode's instruction with
@@ -319,7 +352,7 @@ pub struct ImagineArgs {
     /// What happens to a rollout the physics check flags.
     #[arg(long, value_name = "FILTER", default_value = "truncate", value_parser = filter_parser(&Filter::ALL))]
     pub filter: Filter,
-    /// Readout directory (default: VLM/readout).
+    /// Readout directory (world model only; default: VLM/readout).
     #[arg(long)]
     pub readout: Option<PathBuf>,
     /// Generate and verify: candidate rollouts per start state (same state and instruction,

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+use crate::config_kalm::KalmSection;
 use crate::config_vlm::{PipelineSection, VlmSection};
 use crate::error::CliError;
 
@@ -26,6 +27,10 @@ pub struct Config {
     pub vlm: VlmSection,
     /// The end-to-end experiment.
     pub pipeline: PipelineSection,
+    /// The KALM baseline's generator (absent in configs stored by earlier releases: the quick
+    /// preset's values).
+    #[serde(default)]
+    pub kalm: KalmSection,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -148,7 +153,12 @@ impl Config {
         self.rl
             .validate()
             .map_err(|e| CliError::Input(format!("config {origin}: {e}")))?;
-        if let Err((key, allowed)) = self.vlm.validate().and(self.pipeline.validate()) {
+        if let Err((key, allowed)) = self
+            .vlm
+            .validate()
+            .and(self.pipeline.validate())
+            .and(self.kalm.validate())
+        {
             return bad(&key, allowed);
         }
         Ok(())

@@ -5,6 +5,7 @@ mod cli_values;
 mod collect;
 mod commands;
 mod config;
+mod config_kalm;
 mod config_vlm;
 mod context;
 mod curves;

@@ -32,6 +32,7 @@ const SUBCOMMANDS: &[&str] = &[
     "export",
     "import",
     "train-vlm",
+    "train-kalm",
     "vlm",
     "imagine",
     "check",

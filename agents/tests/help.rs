@@ -52,6 +52,8 @@ fn every_enum_flag_lists_its_values() {
         ("imagine", "env", &["clevr", "metaworld"]),
         ("imagine", "filter", &["truncate", "drop", "keep"]),
         ("imagine", "dynamics", &["world-model", "simulator"]),
+        ("imagine", "generator", &["world-model", "kalm"]),
+        ("train-kalm", "env", &["clevr", "metaworld"]),
         (
             "imagine",
             "instructions",

@@ -1,7 +1,9 @@
 //! Vision-language models in tch: the frozen all-MiniLM-L6-v2 sentence encoder (goal and text
-//! tokens), the compact vision-language world model with LoRA adapters, and the state readout.
+//! tokens), the compact vision-language world model with LoRA adapters, the state readout, and
+//! the language-only KALM rollout generator (the baseline).
 
 pub mod encoder;
+pub mod kalm;
 pub mod metrics;
 pub mod perception;
 pub mod tensor_io;

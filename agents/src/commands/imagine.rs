@@ -1,9 +1,10 @@
-//! `vlgor imagine`: imagined rollouts from real initial frames, rewarded, physics-checked and
-//! written as an imagined dataset.
+//! `vlgor imagine`: imagined rollouts from real initial frames (world model) or states (KALM),
+//! rewarded, physics-checked and written as an imagined dataset.
 
-use crate::cli::ImagineArgs;
+use crate::cli::{GeneratorArg, ImagineArgs};
 use crate::context::Context;
 use crate::error::CliError;
+use crate::imagination::kalm::imagine_kalm;
 use crate::imagination::{ImaginePlan, InstructionSet, imagine_dataset};
 
 pub fn run(ctx: &Context, a: &ImagineArgs) -> Result<(), CliError> {
@@ -23,7 +24,27 @@ pub fn run(ctx: &Context, a: &ImagineArgs) -> Result<(), CliError> {
         verified_only: a.verify,
         dynamics: a.dynamics,
     };
-    let s = imagine_dataset(ctx, &plan)?;
+    let s = match a.generator {
+        GeneratorArg::WorldModel => imagine_dataset(ctx, &plan)?,
+        GeneratorArg::Kalm if a.readout.is_some() => {
+            return Err(CliError::Input(
+                "--readout belongs to the world model; KALM generates states, no frames to read"
+                    .into(),
+            ));
+        }
+        GeneratorArg::Kalm
+            if a.candidates > 1
+                || a.temperature > 0.0
+                || a.verify
+                || a.dynamics != crate::imagination::Dynamics::WorldModel =>
+        {
+            return Err(CliError::Input(
+                "--candidates, --temperature, --verify and --dynamics belong to the world model;                  KALM samples at [kalm] temperature"
+                    .into(),
+            ));
+        }
+        GeneratorArg::Kalm => imagine_kalm(ctx, &plan)?,
+    };
     if !ctx.json {
         println!(
             "imagined {} rollouts ({}) with the {} model in {:.1} s ({:.0} frames/s)",
@@ -40,9 +61,24 @@ pub fn run(ctx: &Context, a: &ImagineArgs) -> Result<(), CliError> {
                 s.starts, s.candidates_per_start, s.temperature, s.verified, s.verified_starts
             );
         }
+        let p = &s.plausibility;
+        let share = |n: usize, of: usize| 100.0 * n as f64 / of.max(1) as f64;
         for (reason, n) in &s.by_reason {
-            println!("  flagged for {reason}: {n}");
+            let t = p.transitions_by_reason.get(reason).copied().unwrap_or(0);
+            println!(
+                "  flagged for {reason}: {n} rollouts ({:.1}%), {t} transitions ({:.1}%)",
+                share(*n, s.rollouts),
+                share(t, s.imagined_transitions)
+            );
         }
+        println!(
+            "position error vs rapier replaying the actions: mean {:.4} m, largest object {:.4} m \
+             ({} of {} transitions replayed)",
+            p.mean_position_error_m,
+            p.mean_max_position_error_m,
+            p.replayed_transitions,
+            s.imagined_transitions
+        );
         println!(
             "wrote {} rollouts ({} transitions, filter {}) to {}",
             s.written,

@@ -10,6 +10,7 @@ pub(crate) mod eval;
 mod imagine;
 mod interop;
 mod tasks;
+pub(crate) mod train_kalm;
 pub(crate) mod train_policy;
 pub(crate) mod train_vlm;
 mod view;
@@ -43,6 +44,7 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Export(a) => interop::export(ctx, a),
         Command::Import(a) => interop::import(ctx, a),
         Command::TrainVlm(a) => train_vlm::run(ctx, a),
+        Command::TrainKalm(a) => train_kalm::run(ctx, a),
         Command::Vlm(VlmCommand::Eval(a)) => vlm_eval::run(ctx, a),
         Command::Imagine(a) => imagine::run(ctx, a),
         Command::Check(a) => check::run(ctx, a),

@@ -10,17 +10,19 @@
 
 pub mod goals;
 pub mod instructions;
+pub mod kalm;
 pub mod mix;
+pub mod plausibility;
 pub mod records;
 pub mod simulated;
+pub mod sources;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use vlgor_sim::dataset::Dataset;
 use vlgor_sim::{EnvKind, Instruction};
 use vlgor_vlm::SentenceEncoder;
 use vlgor_vlm::world_model::{
@@ -125,6 +127,10 @@ pub struct ImagineSummary {
     pub imagined_transitions: usize,
     #[serde(default)]
     pub replay_passed_transitions: usize,
+    /// Physical plausibility of the generated transitions (see [`plausibility::Plausibility`];
+    /// absent in summaries of earlier releases).
+    #[serde(default)]
+    pub plausibility: plausibility::Plausibility,
     pub filter: String,
     /// Start states (each imagined `candidates_per_start` times) and the rollouts whose goal
     /// was reached and that the filter kept whole: the generate-and-verify yield (absent in
@@ -146,35 +152,10 @@ pub struct ImagineSummary {
 
 pub const SUMMARY_FILE: &str = "imagine.json";
 
-/// Runs an imagination plan end to end and writes `plan.out`.
-/// Instruction draws per source episode before a goal that already holds at the first frame
-/// is kept anyway (the validator's label check then sees it).
-const FAIR_START_TRIES: usize = 8;
-/// Source episodes drawn for one rollout before an aimed set is declared unreachable.
-const SOURCE_TRIES: usize = 10_000;
-
+/// Runs an imagination plan end to end with the world model and writes `plan.out` (KALM's
+/// rollouts: [`kalm::imagine_kalm`]).
 pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSummary, CliError> {
-    if plan.count == 0 || plan.horizon == 0 || plan.batch == 0 || plan.candidates == 0 {
-        return Err(CliError::Input(
-            "imagination needs --count, --horizon, --candidates and the batch size >= 1".into(),
-        ));
-    }
-    if !(plan.temperature.is_finite() && plan.temperature >= 0.0) {
-        return Err(CliError::Input(format!(
-            "--temperature {}: a finite number >= 0 (0 = greedy)",
-            plan.temperature
-        )));
-    }
-    if plan
-        .out
-        .join(vlgor_sim::dataset::manifest::MANIFEST_FILE)
-        .exists()
-    {
-        return Err(CliError::Input(format!(
-            "{} already holds a dataset; choose another --out or delete it",
-            plan.out.display()
-        )));
-    }
+    sources::check_plan(plan)?;
     let start = Instant::now();
     let run = VlmRun::new(&plan.vlm);
     let (model, stage) = run.load_for_inference(ctx)?;
@@ -189,53 +170,11 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
         )));
     }
     let h = model.config().horizon_steps;
-    let data = Dataset::open(&plan.from, Some(&plan.env.to_string()))
-        .map_err(|e| CliError::Input(e.to_string()))?;
-    if data.states.is_empty() || data.episodes.is_empty() {
-        return Err(CliError::Input(format!(
-            "{}: imagination starts from real episodes with states; this dataset has {} \
-             episodes and {} states",
-            plan.from.display(),
-            data.episodes.len(),
-            if data.states.is_empty() { "no" } else { "its" }
-        )));
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed ^ 0x001A_617E);
-    // (source episode, instruction) of every start; a source that cannot give the set's
-    // instructions (an aimed prompt that no swap of it reaches) is replaced by another.
-    let mut starts: Vec<(usize, Instruction)> = Vec::with_capacity(plan.count);
-    for i in 0..plan.count {
-        let mut tries = 0;
-        let (e, first) = loop {
-            let e = rng.random_range(0..data.episodes.len());
-            if let Some(ins) = plan.set.pick(&data.episodes[e].instruction, i, &mut rng)? {
-                break (e, ins);
-            }
-            tries += 1;
-            if tries >= SOURCE_TRIES {
-                return Err(CliError::Input(format!(
-                    "{}: no source episode gives '{}' instructions in {SOURCE_TRIES} draws",
-                    plan.from.display(),
-                    plan.set.name()
-                )));
-            }
-        };
-        // Fair start: redraw an instruction whose goal already holds at the first frame.
-        let meta = &data.episodes[e];
-        let start = start_perceived(plan.env, &data, e)?;
-        let mut ins = first;
-        let mut tries = 1;
-        while PerceivedGoal::new(&ins, meta.seed, &start)?.success(&start)
-            && tries < FAIR_START_TRIES
-        {
-            tries += 1;
-            if let Some(again) = plan.set.pick(&meta.instruction, i, &mut rng)? {
-                ins = again;
-            }
-        }
-        starts.push((e, ins));
-    }
-    // Each start imagined `candidates` times in a row (same state, same instruction).
+    let data = sources::open_sources(plan)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed ^ sources::PICK_SEED);
+    // Fair (source episode, instruction) starts, each imagined `candidates` times in a row
+    // (same state, same instruction).
+    let starts = sources::pick_sources(plan, &data, &mut rng)?;
     let picks: Vec<(usize, Instruction)> = starts
         .iter()
         .flat_map(|p| std::iter::repeat_n(p.clone(), plan.candidates))
@@ -386,15 +325,6 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
     };
     write_json(&plan.out.join(SUMMARY_FILE), &summary)?;
     Ok(summary)
-}
-
-/// The perceived state (the policy's observation) of episode `e`'s first frame.
-fn start_perceived(env: EnvKind, data: &Dataset, e: usize) -> Result<Vec<f32>, CliError> {
-    let meta = &data.episodes[e];
-    let mut sim = env_for(meta);
-    sim.reset(meta.seed, &meta.instruction)?;
-    sim.set_state(data.state(meta.first_row))?;
-    Ok(records::perceive(env, &sim.observation()))
 }
 
 /// Reads `OUT/imagine.json` of a finished imagination run.

@@ -8,7 +8,7 @@ use vlgor_sim::dataset::{
 use vlgor_sim::validate::{self, Reason, ValidatorConfig, Verdict, VerdictKind};
 use vlgor_sim::{Action, EnvKind, EnvSpec, Instruction};
 
-use super::{ImaginePlan, ImagineSummary, PerceivedGoal};
+use super::{ImaginePlan, ImagineSummary, PerceivedGoal, plausibility};
 use crate::context::Context;
 use crate::ecs::validate::{RolloutUnderCheck, validate_rollouts};
 use crate::error::CliError;
@@ -31,6 +31,9 @@ pub struct RolloutDraft {
     /// The source episode's true initial state (the base for full states).
     base_state: Vec<f32>,
     h: usize,
+    /// Whether the validator compares the frames with renders of the states (not for frames
+    /// rendered from the states themselves).
+    check_frames: bool,
 }
 
 impl RolloutDraft {
@@ -69,7 +72,14 @@ impl RolloutDraft {
             success,
             base_state: data.state(meta.first_row).to_vec(),
             h,
+            check_frames: true,
         })
+    }
+
+    /// Skips the frame-consistency check: the frames were rendered from the rollout's states.
+    pub fn without_frame_check(mut self) -> Self {
+        self.check_frames = false;
+        self
     }
 
     fn transitions(&self) -> usize {
@@ -126,7 +136,8 @@ fn observations(kind: EnvKind, obs0: &[f32], perceived: &[Vec<f32>]) -> Vec<Vec<
     }
 }
 
-/// Validates every draft against the physics engine, applies the filter and writes the dataset.
+/// Validates every draft against the physics engine, applies the filter and writes the dataset
+/// (the world model's rollouts).
 pub fn validate_and_write(
     ctx: &Context,
     plan: &ImaginePlan,
@@ -135,7 +146,22 @@ pub fn validate_and_write(
     size: i64,
     stage: &str,
 ) -> Result<ImagineSummary, CliError> {
+    validate_and_write_from(ctx, plan, drafts, renderer, size, stage, "vlm")
+}
+
+/// [`validate_and_write`] for the rollouts of `generator` (named in the dataset's policy
+/// field, e.g. "vlm" or "kalm").
+pub fn validate_and_write_from(
+    ctx: &Context,
+    plan: &ImaginePlan,
+    drafts: &mut [RolloutDraft],
+    renderer: &mut vlgor_render::Renderer,
+    size: i64,
+    stage: &str,
+    generator: &str,
+) -> Result<ImagineSummary, CliError> {
     let mut checks = Vec::with_capacity(drafts.len());
+    let mut errors = Vec::with_capacity(drafts.len());
     let mut replayer = validate::Replayer::new();
     let mut cameras: std::collections::HashMap<&'static str, String> = Default::default();
     for d in drafts.iter() {
@@ -149,10 +175,17 @@ pub fn validate_and_write(
             .entry(spec.label())
             .or_insert_with(|| spec.make().cameras()[0].to_string())
             .clone();
+        errors.push(plausibility::replay_errors(
+            &mut replayer,
+            &d.instruction.goal,
+            &states,
+            &d.actions,
+            d.h,
+        ));
         checks.push(RolloutUnderCheck {
             goal: d.instruction.goal.clone(),
             states,
-            frames: Some(d.frames.clone()),
+            frames: d.check_frames.then(|| d.frames.clone()),
             frame_size: size as usize,
             camera,
             actions: d.actions.clone(),
@@ -171,7 +204,8 @@ pub fn validate_and_write(
     let mut records = Vec::new();
     let per_start = plan.candidates.max(1);
     let mut verified_starts = std::collections::BTreeSet::new();
-    for (i, (d, v)) in drafts.iter().zip(&verdicts).enumerate() {
+    for (i, ((d, v), e)) in drafts.iter().zip(&verdicts).zip(&errors).enumerate() {
+        s.plausibility.add(d.transitions(), v, e);
         if d.success.last().copied().unwrap_or(false) {
             s.goal_reached += 1;
         }
@@ -210,7 +244,7 @@ pub fn validate_and_write(
     s.verified_starts = verified_starts.len();
     s.written = records.len();
     s.transitions = records.iter().map(EpisodeRecord::len).sum();
-    write(ctx, plan, &records, size)?;
+    write(ctx, plan, &records, size, generator)?;
     Ok(s)
 }
 
@@ -219,6 +253,7 @@ fn write(
     plan: &ImaginePlan,
     records: &[EpisodeRecord],
     size: i64,
+    generator: &str,
 ) -> Result<(), CliError> {
     let probe = EnvSpec::first_of(plan.env).make();
     let per_shard = ctx.config.collect.episodes_per_shard;
@@ -226,7 +261,7 @@ fn write(
         env: plan.env.name().into(),
         origin: Origin::Imagined,
         collection: Collection {
-            policy: format!("vlm:{}", plan.vlm.display()),
+            policy: format!("{generator}:{}", plan.vlm.display()),
             seed: ctx.seed,
             noise: 0.0,
             episodes: records.len(),
@@ -238,8 +273,13 @@ fn write(
         split: SplitInfo {
             level: plan.set.name(),
             definition: format!(
-                "imagined from the initial frames of {} for '{}' instructions, {} model steps \
+                "imagined from the initial {} of {} for '{}' instructions, {} model steps \
                  at most, filter '{}'",
+                if generator == "vlm" {
+                    "frames"
+                } else {
+                    "states"
+                },
                 plan.from.display(),
                 plan.set.name(),
                 plan.horizon,

@@ -229,6 +229,27 @@ impl Replayer {
         }))
     }
 
+    /// Per compared object (as [`Replayer::check_transition`]: CLEVR the five balls,
+    /// Meta-World the object point and the hand), the distance (m) between its position in
+    /// `s_next` and after replaying `action` `h` steps from `s_k`, tolerances aside.
+    pub fn replay_errors(
+        &mut self,
+        goal: &GoalSpec,
+        s_k: &[f32],
+        action: &Action,
+        s_next: &[f32],
+        h: usize,
+    ) -> Result<Vec<f32>, SimError> {
+        let replayed = self.replay(goal, s_k, action, h)?;
+        let want = self.positions(goal, s_next)?;
+        let got = self.positions(goal, &replayed)?;
+        Ok(want
+            .iter()
+            .zip(&got)
+            .map(|(w, g)| (w.1 - g.1).length())
+            .collect())
+    }
+
     /// The full positions (x, y, z) the replay compares: CLEVR — the five ball centres;
     /// Meta-World — the object's observed point, then the hand.
     fn positions(

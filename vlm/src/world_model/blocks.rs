@@ -18,6 +18,32 @@ pub(crate) fn linear(p: Path, input: i64, output: i64) -> Linear {
     nn::linear(p, input, output, cfg)
 }
 
+/// The sizes a transformer layer needs (the world model's, or another model's of the same kind).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BlockSizes {
+    pub width: i64,
+    pub heads: i64,
+    pub mlp_ratio: i64,
+    pub lora_rank: i64,
+    /// LoRA alpha / r.
+    pub lora_scale: f64,
+    /// Separate generation-token parameters (BAGEL's mixture-of-transformers).
+    pub mixture_of_transformers: bool,
+}
+
+impl From<&WorldModelConfig> for BlockSizes {
+    fn from(c: &WorldModelConfig) -> Self {
+        BlockSizes {
+            width: c.width,
+            heads: c.heads,
+            mlp_ratio: c.mlp_ratio,
+            lora_rank: c.lora_rank,
+            lora_scale: c.lora_scale(),
+            mixture_of_transformers: c.mixture_of_transformers,
+        }
+    }
+}
+
 /// One expert's parameters of a layer: pre-norms, the attention projections (with LoRA), FFN.
 #[derive(Debug)]
 pub struct Expert {
@@ -32,9 +58,9 @@ pub struct Expert {
 }
 
 impl Expert {
-    fn new(base: Path, adapter: Path, c: &WorldModelConfig) -> Self {
+    fn new(base: Path, adapter: Path, c: &BlockSizes) -> Self {
         let d = c.width;
-        let (r, s) = (c.lora_rank, c.lora_scale());
+        let (r, s) = (c.lora_rank, c.lora_scale);
         let proj = |name: &str| LoraLinear::new(&base / name, &adapter / name, d, d, r, s);
         Expert {
             ln_attn: nn::layer_norm(&base / "ln_attn", vec![d], Default::default()),
@@ -70,6 +96,11 @@ pub struct Block {
 
 impl Block {
     pub fn new(base: Path, adapter: Path, c: &WorldModelConfig) -> Self {
+        Self::with_sizes(base, adapter, &BlockSizes::from(c))
+    }
+
+    /// A layer of the given sizes (parameters under `base`, adapters under `adapter`).
+    pub fn with_sizes(base: Path, adapter: Path, c: &BlockSizes) -> Self {
         let generation = c
             .mixture_of_transformers
             .then(|| Expert::new(&base / "gen", &adapter / "gen", c));
@@ -89,7 +120,8 @@ impl Block {
         v
     }
 
-    /// `x` [B, L, d]; `attend` [B, 1, 1, L] bool (true = key may be attended); the last `n_gen`
+    /// `x` [B, L, d]; `attend` [B, 1, 1, L] or [B, 1, L, L] bool (true = key may be attended,
+    /// per query row in the second form, e.g. a causal mask); the last `n_gen`
     /// tokens are generation tokens.
     pub fn forward(&self, x: &Tensor, attend: &Tensor, n_gen: i64) -> Tensor {
         let (b, l, d) = x.size3().expect("block input is [B, L, d]");
