@@ -89,7 +89,7 @@ fn double_dqn_solves_a_goal_conditioned_corridor_and_its_td_loss_falls() {
     let mut agent = dqn();
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let mut td = Vec::new();
-    for _ in 0..600 {
+    for _ in 0..300 {
         let b = buffer.sample(&mut rng, 32, &table, Device::Cpu);
         let losses = agent.update(&b, 0.0).unwrap();
         td.push(losses.iter().find(|(n, _)| *n == "td_loss").unwrap().1);
@@ -99,7 +99,7 @@ fn double_dqn_solves_a_goal_conditioned_corridor_and_its_td_loss_falls() {
     assert!(late < 0.2 * early, "TD loss {early} -> {late}");
     // Left (0) toward cell 0, right (1) toward cell 2: the goal decides the direction.
     assert_eq!(greedy_corridor(&agent, &table), vec![0, 0, 1, 1]);
-    assert_eq!(agent.updates(), 600);
+    assert_eq!(agent.updates(), 300);
 }
 
 #[test]
@@ -190,8 +190,8 @@ fn sac_losses_fall_and_its_greedy_action_approaches_the_goal_target() {
     };
     let before = distance(&sac);
     let mut critic = Vec::new();
-    for _ in 0..400 {
-        let b = buffer.sample(&mut rng, 64, &table, Device::Cpu);
+    for _ in 0..250 {
+        let b = buffer.sample(&mut rng, 32, &table, Device::Cpu);
         let losses = sac.update(&b, 0.0).unwrap();
         critic.push(losses[0].1);
     }

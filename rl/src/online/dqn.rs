@@ -2,7 +2,8 @@
 //! term toward advised actions:
 //!
 //! `y = r + γ (1 − d) · Q'(s', argmax_a Q(s', a))`,
-//! `L = huber(Q(s, a) − y) + w · CE(softmax Q(s, ·), a_advised)` over the advised rows,
+//! `L = huber(Q(s, a) − y) + w · (max_a [Q(s, a) + m·(a ≠ a_adv)] − Q(s, a_adv))` over the
+//! advised rows (DQfD's large-margin loss, margin `m` = [`BC_MARGIN`]),
 //!
 //! where `w` is the guidance's BC weight at the update ([`super::Guidance::bc_weight`]). The
 //! Q-network is discrete CQL's ([`QNetwork`]: the paper's goal-conditioned encoder and one value
@@ -23,6 +24,9 @@ use crate::algo::{Losses, load_prefixed, prefixed, scalar, soft_update};
 use crate::discrete_cql::QNetwork;
 use crate::network::EncoderConfig;
 use crate::optim::Adam;
+
+/// Margin of the large-margin BC loss (DQfD, Hester et al. 2018: 0.8).
+pub const BC_MARGIN: f64 = 0.8;
 
 /// DQN settings, from the `[online]` section.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -95,8 +99,13 @@ impl OnlineAgent for Dqn {
         let q = self.q.forward(&b.obs, &b.goals);
         let q_taken = q.gather(1, &b.actions.unsqueeze(1), false).squeeze_dim(1);
         let td = q_taken.huber_loss(&y, tch::Reduction::Mean, 1.0);
-        let ce = q.log_softmax(-1, Kind::Float).gather(1, &b.advice.unsqueeze(1), false);
-        let bc = masked_mean(&(-ce.squeeze_dim(1)), &b.advised);
+        // DQfD's large-margin loss: max_a [Q(s, a) + m·(a ≠ a_adv)] − Q(s, a_adv), zero once the
+        // advised action leads every other by the margin (keeps the Q scale, unlike a softmax).
+        let adv = b.advice.unsqueeze(1);
+        let margins = q.ones_like().scatter_value(1, &adv, 0.0) * BC_MARGIN;
+        let q_adv = q.gather(1, &adv, false).squeeze_dim(1);
+        let gap = (&q + margins).amax([1], false) - q_adv;
+        let bc = masked_mean(&gap, &b.advised);
         let loss = &td + &bc * bc_weight;
         self.adam.backward_step(&loss, self.config.lr);
         if self.adam.step.is_multiple_of(self.config.target_update_interval) {
