@@ -26,6 +26,10 @@ pub struct Config {
     pub vlm: VlmSection,
     /// The end-to-end experiment.
     pub pipeline: PipelineSection,
+    /// Online RL with the action advisor (see `vlgor_rl::online::OnlineConfig`); absent in
+    /// configs of earlier releases, which take its defaults (the quick preset's values).
+    #[serde(default)]
+    pub online: vlgor_rl::online::OnlineConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -136,6 +140,7 @@ impl Config {
         }
         self.rl
             .validate()
+            .and(self.online.validate())
             .map_err(|e| CliError::Input(format!("config {origin}: {e}")))?;
         if let Err((key, allowed)) = self.vlm.validate().and(self.pipeline.validate()) {
             return bad(&key, allowed);

@@ -10,6 +10,7 @@ pub(crate) mod eval;
 mod imagine;
 mod interop;
 mod tasks;
+mod train_online;
 pub(crate) mod train_policy;
 pub(crate) mod train_vlm;
 mod view;
@@ -44,6 +45,7 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Imagine(a) => imagine::run(ctx, a),
         Command::Check(a) => check::run(ctx, a),
         Command::TrainPolicy(a) => train_policy::run(ctx, a),
+        Command::TrainOnline(a) => train_online::run(ctx, a),
         Command::Pipeline(a) => crate::pipeline::run(ctx, a),
         Command::Bench(BenchCommand::Collect {
             env,
