@@ -7,9 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 use vlgor_rl::network::EncoderConfig;
-use vlgor_rl::online::{
-    Dqn, DqnConfig, OnlineAgent, ReplayBuffer, Sac, SacConfig, Transition,
-};
+use vlgor_rl::online::{Dqn, DqnConfig, OnlineAgent, ReplayBuffer, Sac, SacConfig, Transition};
 use vlgor_rl::{GoalTable, NetworkConfig, ObsSpec};
 use vlgor_sim::Action;
 use vlgor_sim::dataset::ActionSpace;
@@ -107,7 +105,8 @@ fn bc_term_pulls_toward_advised_actions_and_is_inert_at_weight_zero() {
     let table = goals();
     let advised = corridor(Some(Action::Discrete(2)));
     let plain = corridor(None);
-    let sample = |b: &ReplayBuffer| b.sample(&mut ChaCha8Rng::seed_from_u64(7), 16, &table, Device::Cpu);
+    let sample =
+        |b: &ReplayBuffer| b.sample(&mut ChaCha8Rng::seed_from_u64(7), 16, &table, Device::Cpu);
     // Weight zero: advice in the batch changes nothing, bit for bit.
     let (mut a, mut b) = (dqn(), dqn());
     for _ in 0..5 {
@@ -149,7 +148,13 @@ fn bc_term_pulls_toward_advised_actions_and_is_inert_at_weight_zero() {
 fn sac_losses_fall_and_its_greedy_action_approaches_the_goal_target() {
     // Continuous bandit: reward −‖a − target(goal)‖², one step.
     let table = goals();
-    let target = |row: usize| if row == 0 { [0.5f32, -0.5, 0.0, 0.0] } else { [-0.5, 0.5, 0.0, 0.0] };
+    let target = |row: usize| {
+        if row == 0 {
+            [0.5f32, -0.5, 0.0, 0.0]
+        } else {
+            [-0.5, 0.5, 0.0, 0.0]
+        }
+    };
     let mut buffer = ReplayBuffer::new(ActionSpace::Continuous { dim: 4 }, 2, 4096);
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     for i in 0..2048 {
@@ -159,7 +164,11 @@ fn sac_losses_fall_and_its_greedy_action_approaches_the_goal_target() {
             *v = rand::Rng::random_range(&mut rng, -1.0..1.0);
         }
         let t = target(row);
-        let reward = -a.iter().zip(&t).map(|(x, y)| (x - y) * (x - y)).sum::<f32>();
+        let reward = -a
+            .iter()
+            .zip(&t)
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum::<f32>();
         buffer
             .push(&Transition {
                 obs: &[0.0, 0.0],
@@ -199,7 +208,10 @@ fn sac_losses_fall_and_its_greedy_action_approaches_the_goal_target() {
     let late: f64 = critic[critic.len() - 40..].iter().sum::<f64>() / 40.0;
     assert!(late < 0.5 * early, "critic loss {early} -> {late}");
     let after = distance(&sac);
-    assert!(after < 0.5 * before, "distance to the target {before} -> {after}");
+    assert!(
+        after < 0.5 * before,
+        "distance to the target {before} -> {after}"
+    );
 }
 
 #[test]
@@ -220,13 +232,22 @@ fn replay_buffer_overwrites_the_oldest_and_round_trips_a_checkpoint() {
     }
     assert_eq!((b.len(), b.head()), (4, 2));
     let rewards: Vec<f32> = Vec::try_from(&b.tensors()[4].1).unwrap();
-    assert_eq!(rewards, vec![4.0, 5.0, 2.0, 3.0], "rows 0 and 1 overwritten");
+    assert_eq!(
+        rewards,
+        vec![4.0, 5.0, 2.0, 3.0],
+        "rows 0 and 1 overwritten"
+    );
     let saved: std::collections::HashMap<String, Tensor> = b.tensors().into_iter().collect();
     let mut c = ReplayBuffer::new(ActionSpace::Discrete { n: 3 }, 3, 4);
-    c.load(&saved, b.len(), b.head(), Path::new("t.safetensors")).unwrap();
+    c.load(&saved, b.len(), b.head(), Path::new("t.safetensors"))
+        .unwrap();
     let s1 = b.sample(&mut ChaCha8Rng::seed_from_u64(5), 8, &table, Device::Cpu);
     let s2 = c.sample(&mut ChaCha8Rng::seed_from_u64(5), 8, &table, Device::Cpu);
-    for (x, y) in [(&s1.obs, &s2.obs), (&s1.rewards, &s2.rewards), (&s1.advised, &s2.advised)] {
+    for (x, y) in [
+        (&s1.obs, &s2.obs),
+        (&s1.rewards, &s2.rewards),
+        (&s1.advised, &s2.advised),
+    ] {
         assert!(x.equal(y));
     }
     assert!(s1.actions.equal(&s2.actions) && s1.advice.equal(&s2.advice));
@@ -246,5 +267,9 @@ fn replay_buffer_overwrites_the_oldest_and_round_trips_a_checkpoint() {
     assert!(e.contains("does not fit"), "{e}");
     // A checkpoint whose sizes do not fit is refused.
     let mut small = ReplayBuffer::new(ActionSpace::Discrete { n: 3 }, 3, 2);
-    assert!(small.load(&saved, 4, 2, Path::new("t.safetensors")).is_err());
+    assert!(
+        small
+            .load(&saved, 4, 2, Path::new("t.safetensors"))
+            .is_err()
+    );
 }

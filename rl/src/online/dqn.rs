@@ -108,7 +108,11 @@ impl OnlineAgent for Dqn {
         let bc = masked_mean(&gap, &b.advised);
         let loss = &td + &bc * bc_weight;
         self.adam.backward_step(&loss, self.config.lr);
-        if self.adam.step.is_multiple_of(self.config.target_update_interval) {
+        if self
+            .adam
+            .step
+            .is_multiple_of(self.config.target_update_interval)
+        {
             soft_update(&self.target_vs, &self.vs, 1.0);
         }
         Ok(vec![

@@ -248,7 +248,11 @@ impl ReplayBuffer {
             if v.len() != len * width {
                 return Err(RlError::checkpoint(
                     file,
-                    format!("tensor '{key}' has {} values, expected {}", v.len(), len * width),
+                    format!(
+                        "tensor '{key}' has {} values, expected {}",
+                        v.len(),
+                        len * width
+                    ),
                 ));
             }
             Ok(v)
@@ -265,7 +269,10 @@ impl ReplayBuffer {
             .ok_or_else(|| RlError::checkpoint(file, "missing tensor 'replay.goals'"))?;
         self.goals = Vec::<i64>::try_from(goals.flatten(0, -1))?;
         if self.goals.len() != len {
-            return Err(RlError::checkpoint(file, "tensor 'replay.goals' has the wrong length"));
+            return Err(RlError::checkpoint(
+                file,
+                "tensor 'replay.goals' has the wrong length",
+            ));
         }
         self.len = len;
         self.head = head;

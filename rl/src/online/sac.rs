@@ -131,8 +131,7 @@ impl OnlineAgent for Sac {
             })
             .reduce(|x, z| x + z)
             .expect("two critics");
-        self.critic_adam
-            .backward_step(&critic_loss, self.config.lr);
+        self.critic_adam.backward_step(&critic_loss, self.config.lr);
 
         let (m, ls) = self.actor.distribution(&b.obs, &b.goals);
         let (a, logp) = Actor::sample(&m, &ls, 1);
@@ -142,8 +141,7 @@ impl OnlineAgent for Sac {
             .sum_dim_intlist(1, false, Kind::Float);
         let bc = masked_mean(&bc_rows, &b.advised);
         let actor_loss = (&temp * &logp - q).mean(Kind::Float) + &bc * bc_weight;
-        self.actor_adam
-            .backward_step(&actor_loss, self.config.lr);
+        self.actor_adam.backward_step(&actor_loss, self.config.lr);
 
         let target_entropy = -(self.dim as f64);
         let temp_loss = -(&self.log_temp * (logp.detach() + target_entropy)).mean(Kind::Float);
