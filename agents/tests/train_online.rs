@@ -155,40 +155,25 @@ fn bad_input_exits_2_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = out.to_str().unwrap();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
+    // Each case: the flags besides `train-online --steps 8 --out RUN`, and the message.
+    let cases: [(&[&str], &str); 5] = [
         (
-            vec![
-                "train-online",
-                "--env",
-                "clevr",
-                "--algo",
-                "sac",
-                "--steps",
-                "8",
-                "--out",
-                o,
-            ],
+            &["--env", "clevr", "--algo", "sac"],
             "sac needs continuous actions",
         ),
         (
-            vec![
-                "train-online",
+            &[
                 "--env",
                 "clevr",
                 "--algo",
                 "dqn",
                 "--advisor",
                 "world-model",
-                "--steps",
-                "8",
-                "--out",
-                o,
             ],
             "needs --vlm",
         ),
         (
-            vec![
-                "train-online",
+            &[
                 "--env",
                 "clevr",
                 "--algo",
@@ -197,46 +182,21 @@ fn bad_input_exits_2_with_a_clear_message() {
                 "world-model",
                 "--vlm",
                 "/nonexistent/wm",
-                "--steps",
-                "8",
-                "--out",
-                o,
             ],
             "/nonexistent/wm",
         ),
         (
-            vec![
-                "train-online",
-                "--env",
-                "clevr",
-                "--algo",
-                "dqn",
-                "--steps",
-                "8",
-                "--out",
-                o,
-                "--resume",
-            ],
+            &["--env", "clevr", "--algo", "dqn", "--resume"],
             "no resume checkpoint",
         ),
         (
-            vec![
-                "train-online",
-                "--env",
-                "clevr",
-                "--algo",
-                "dqn",
-                "--task",
-                "reach",
-                "--steps",
-                "8",
-                "--out",
-                o,
-            ],
+            &["--env", "clevr", "--algo", "dqn", "--task", "reach"],
             "clevr has none",
         ),
     ];
-    for (args, needle) in cases {
+    for (flags, needle) in cases {
+        let mut args = vec!["train-online", "--steps", "8", "--out", o];
+        args.extend_from_slice(flags);
         let r = vlgor(&args);
         let err = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use tch::nn::{self, VarStore};
+use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 use vlgor_sim::Action;
 
@@ -20,10 +20,9 @@ use super::replay::OnlineBatch;
 use super::{OnlineAgent, OnlineConfig, masked_mean};
 use crate::RlError;
 use crate::algo::{Losses, load_prefixed, prefixed, scalar, soft_update};
-use crate::continuous_cql::Actor;
+use crate::continuous_cql::{Actor, SacNetworks};
 use crate::critic::Critic;
 use crate::network::EncoderConfig;
-use crate::optim::Adam;
 
 /// SAC settings, from the `[online]` section.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -47,17 +46,10 @@ impl SacConfig {
     }
 }
 
-/// Tanh-Gaussian actor, twin critics, their targets and the temperature.
+/// Tanh-Gaussian actor, twin critics, their targets and the temperature (continuous CQL's
+/// [`SacNetworks`]).
 pub struct Sac {
-    vs: VarStore,
-    target_vs: VarStore,
-    actor: Actor,
-    critics: [Critic; 2],
-    targets: [Critic; 2],
-    log_temp: Tensor,
-    actor_adam: Adam,
-    critic_adam: Adam,
-    temp_adam: Adam,
+    nets: SacNetworks,
     config: SacConfig,
     dim: i64,
 }
@@ -65,36 +57,8 @@ pub struct Sac {
 impl Sac {
     /// Fresh networks (initialised from torch's current seed) for `dim`-d actions.
     pub fn new(enc: EncoderConfig, dim: i64, config: SacConfig, device: Device) -> Self {
-        let vs = VarStore::new(device);
-        let root = vs.root();
-        let actor = Actor::new(&(&root / "actor"), &enc, dim);
-        let critics = [
-            Critic::new(&(&root / "critic1"), &enc, dim),
-            Critic::new(&(&root / "critic2"), &enc, dim),
-        ];
-        let log_temp = root.var(
-            "log_temp",
-            &[1],
-            nn::Init::Const(config.initial_temperature.ln()),
-        );
-        let mut target_vs = VarStore::new(device);
-        let t = target_vs.root();
-        let targets = [
-            Critic::new(&(&t / "critic1"), &enc, dim),
-            Critic::new(&(&t / "critic2"), &enc, dim),
-        ];
-        soft_update(&target_vs, &vs, 1.0);
-        target_vs.freeze();
         Sac {
-            actor_adam: Adam::new("actor", &vs, &["actor."]),
-            critic_adam: Adam::new("critic", &vs, &["critic1.", "critic2."]),
-            temp_adam: Adam::new("temperature", &vs, &["log_temp"]),
-            vs,
-            target_vs,
-            actor,
-            critics,
-            targets,
-            log_temp,
+            nets: SacNetworks::new(&enc, dim, config.initial_temperature, device),
             config,
             dim,
         }
@@ -112,16 +76,17 @@ impl Sac {
 
 impl OnlineAgent for Sac {
     fn update(&mut self, b: &OnlineBatch, bc_weight: f64) -> Result<Losses, RlError> {
-        let temp = self.log_temp.exp().detach();
+        let temp = self.nets.log_temp.exp().detach();
         let y = tch::no_grad(|| {
-            let (m, ls) = self.actor.distribution(&b.next_obs, &b.goals);
+            let (m, ls) = self.nets.actor.distribution(&b.next_obs, &b.goals);
             let (a, logp) = Actor::sample(&m, &ls, 1);
-            let q = Self::min_q(&self.targets, &b.next_obs, &b.goals, &a).squeeze_dim(1);
+            let q = Self::min_q(&self.nets.targets, &b.next_obs, &b.goals, &a).squeeze_dim(1);
             let soft = q - &temp * logp.squeeze_dim(1);
             &b.rewards + (1.0 - &b.terminals) * soft * self.config.gamma
         });
         let taken = b.actions.unsqueeze(1);
         let critic_loss = self
+            .nets
             .critics
             .iter()
             .map(|c| {
@@ -131,23 +96,28 @@ impl OnlineAgent for Sac {
             })
             .reduce(|x, z| x + z)
             .expect("two critics");
-        self.critic_adam.backward_step(&critic_loss, self.config.lr);
+        self.nets
+            .critic_adam
+            .backward_step(&critic_loss, self.config.lr);
 
-        let (m, ls) = self.actor.distribution(&b.obs, &b.goals);
+        let (m, ls) = self.nets.actor.distribution(&b.obs, &b.goals);
         let (a, logp) = Actor::sample(&m, &ls, 1);
-        let q = Self::min_q(&self.critics, &b.obs, &b.goals, &a);
+        let q = Self::min_q(&self.nets.critics, &b.obs, &b.goals, &a);
         let bc_rows = (m.tanh() - &b.advice)
             .square()
             .sum_dim_intlist(1, false, Kind::Float);
         let bc = masked_mean(&bc_rows, &b.advised);
         let actor_loss = (&temp * &logp - q).mean(Kind::Float) + &bc * bc_weight;
-        self.actor_adam.backward_step(&actor_loss, self.config.lr);
+        self.nets
+            .actor_adam
+            .backward_step(&actor_loss, self.config.lr);
 
         let target_entropy = -(self.dim as f64);
-        let temp_loss = -(&self.log_temp * (logp.detach() + target_entropy)).mean(Kind::Float);
-        self.temp_adam
+        let temp_loss = -(&self.nets.log_temp * (logp.detach() + target_entropy)).mean(Kind::Float);
+        self.nets
+            .temp_adam
             .backward_step(&temp_loss, self.config.temperature_lr);
-        soft_update(&self.target_vs, &self.vs, self.config.tau);
+        soft_update(&self.nets.target_vs, &self.nets.vs, self.config.tau);
         Ok(vec![
             ("critic_loss", scalar(&critic_loss)),
             ("actor_loss", scalar(&actor_loss)),
@@ -166,30 +136,27 @@ impl OnlineAgent for Sac {
         _rng: &mut dyn rand::RngCore,
     ) -> Result<Vec<Action>, RlError> {
         let a = tch::no_grad(|| {
-            let (m, ls) = self.actor.distribution(obs, goals);
+            let (m, ls) = self.nets.actor.distribution(obs, goals);
             Actor::sample(&m, &ls, 1).0.squeeze_dim(1)
         });
         continuous_actions(&a, self.dim as usize)
     }
 
     fn greedy(&self, obs: &Tensor, goals: &Tensor) -> Tensor {
-        tch::no_grad(|| self.actor.distribution(obs, goals).0.tanh())
+        tch::no_grad(|| self.nets.actor.distribution(obs, goals).0.tanh())
     }
 
     fn updates(&self) -> u64 {
-        self.critic_adam.step
+        self.nets.critic_adam.step
     }
 
     fn model(&self) -> &VarStore {
-        &self.vs
+        &self.nets.vs
     }
 
     fn state_tensors(&self) -> Vec<(String, Tensor)> {
-        let mut v = prefixed(&self.vs, "model");
-        v.extend(prefixed(&self.target_vs, "target"));
-        for adam in [&self.actor_adam, &self.critic_adam, &self.temp_adam] {
-            v.extend(adam.state_tensors());
-        }
+        let mut v = prefixed(&self.nets.vs, "model");
+        v.extend(self.nets.extra_state());
         v
     }
 
@@ -199,16 +166,8 @@ impl OnlineAgent for Sac {
         updates: u64,
         file: &Path,
     ) -> Result<(), RlError> {
-        load_prefixed(&self.vs, "model", tensors, file)?;
-        load_prefixed(&self.target_vs, "target", tensors, file)?;
-        for adam in [
-            &mut self.actor_adam,
-            &mut self.critic_adam,
-            &mut self.temp_adam,
-        ] {
-            adam.load_state(tensors, updates, file)?;
-        }
-        Ok(())
+        load_prefixed(&self.nets.vs, "model", tensors, file)?;
+        self.nets.load_extra_state(tensors, updates, file)
     }
 }
 
