@@ -102,6 +102,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Train an offline RL policy (BC or CQL) on real and imagined data.
     TrainPolicy(TrainPolicyArgs),
+    /// Train an online RL agent (double DQN or SAC) in the simulators, optionally with the
+    /// world model as action advisor (VARL).
+    TrainOnline(TrainOnlineArgs),
     /// Evaluate a policy closed-loop in the built-in simulators.
     Eval(EvalArgs),
     /// Run the whole VLGOR experiment: collect → VLM → imagine + validate → offline RL → eval.
@@ -445,6 +448,74 @@ pub struct TrainPolicyArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Continue from the last checkpoint in --out.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// `train-online --algo`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnlineAlgoArg {
+    /// Double DQN with a replay buffer (discrete actions: CLEVR's 40 pushes).
+    Dqn,
+    /// Soft actor-critic (continuous actions: Meta-World's 4-d Sawyer action).
+    Sac,
+}
+
+/// `train-online --advisor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdvisorArg {
+    /// No advice: plain online RL.
+    None,
+    /// The trained world model of --vlm suggests the action from a rendered frame and the
+    /// instruction (its step-0 action prediction).
+    WorldModel,
+    /// The simulator's scripted expert suggests the action (an oracle: VARL's upper bound).
+    Expert,
+}
+
+/// `train-online --reward`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RewardArg {
+    /// 1 on the step the instruction's goal first holds, else 0 (the success signal only).
+    Sparse,
+    /// The simulator's shaped reward.
+    Dense,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainOnlineArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Meta-World task (default: reach).
+    #[arg(long, value_name = "TASK", value_parser = task_parser())]
+    pub task: Option<Task>,
+    /// Online learner (`dqn` for clevr, `sac` for metaworld).
+    #[arg(long, value_enum)]
+    pub algo: OnlineAlgoArg,
+    /// Action advisor queried on every k-th vector step before the cutoff (preset keys
+    /// `online.advise_every`, `online.advice_cutoff`).
+    #[arg(long, value_enum, default_value_t = AdvisorArg::None)]
+    pub advisor: AdvisorArg,
+    /// Reward the agent learns from.
+    #[arg(long, value_enum, default_value_t = RewardArg::Sparse)]
+    pub reward: RewardArg,
+    /// Environment steps to train for (all simulators together; rounded up to whole vector
+    /// steps of `online.parallel`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: u64,
+    /// Instruction level of training and evaluation episodes.
+    #[arg(long, default_value = "seen", value_parser = level_parser())]
+    pub level: Level,
+    /// Run directory (online.json, state/, policy/, evals.jsonl, summary.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// World-model run directory (from `train-vlm`; its LoRA stage, else full, else base);
+    /// required with `--advisor world-model`.
+    #[arg(long, value_name = "DIR")]
+    pub vlm: Option<PathBuf>,
+    /// Continue from the newest resume checkpoint in --out (--steps may be raised).
     #[arg(long)]
     pub resume: bool,
 }

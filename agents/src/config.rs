@@ -31,6 +31,10 @@ pub struct Config {
     /// preset's values).
     #[serde(default)]
     pub kalm: KalmSection,
+    /// Online RL with the action advisor (see `vlgor_rl::online::OnlineConfig`); absent in
+    /// configs of earlier releases, which take its defaults (the quick preset's values).
+    #[serde(default)]
+    pub online: vlgor_rl::online::OnlineConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -152,6 +156,7 @@ impl Config {
         }
         self.rl
             .validate()
+            .and(self.online.validate())
             .map_err(|e| CliError::Input(format!("config {origin}: {e}")))?;
         if let Err((key, allowed)) = self
             .vlm

@@ -14,6 +14,7 @@ mod error;
 mod evaluation;
 mod frames;
 mod imagination;
+mod online;
 mod out_paths;
 mod pipeline;
 mod policies;

@@ -97,10 +97,20 @@ pub fn save(
     meta: &CheckpointMeta,
     algo: &dyn Algorithm,
 ) -> Result<PathBuf, RlError> {
-    let (tensors_path, meta_path) = checkpoint_paths(run_dir, meta.epoch);
     let mut tensors = prefixed(algo.model(), "model");
     tensors.extend(algo.extra_state());
-    let sha = write_tensors_atomic(&tensors_path, &tensors)?;
+    save_tensors(run_dir, meta, &tensors)
+}
+
+/// Saves named `tensors` (`model.*` and any state) as checkpoint `meta.epoch` of `run_dir`
+/// (tensors first, then the JSON with their sha256); returns the tensors' path.
+pub fn save_tensors(
+    run_dir: &Path,
+    meta: &CheckpointMeta,
+    tensors: &[(String, Tensor)],
+) -> Result<PathBuf, RlError> {
+    let (tensors_path, meta_path) = checkpoint_paths(run_dir, meta.epoch);
+    let sha = write_tensors_atomic(&tensors_path, tensors)?;
     let meta = CheckpointMeta {
         tensors_sha256: Some(sha),
         ..meta.clone()

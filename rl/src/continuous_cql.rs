@@ -83,17 +83,83 @@ impl Actor {
     }
 }
 
+/// SAC's networks: the tanh-Gaussian actor, twin critics and the entropy temperature (the model
+/// store), the critics' targets, and one Adam per part. Continuous CQL and online SAC share it.
+pub struct SacNetworks {
+    pub vs: VarStore,
+    pub target_vs: VarStore,
+    pub actor: Actor,
+    pub critics: [Critic; 2],
+    pub targets: [Critic; 2],
+    pub log_temp: Tensor,
+    pub actor_adam: Adam,
+    pub critic_adam: Adam,
+    pub temp_adam: Adam,
+}
+
+impl SacNetworks {
+    /// Fresh networks for `dim`-d actions (weights from torch's current seed).
+    pub fn new(enc: &EncoderConfig, dim: i64, initial_temperature: f64, device: Device) -> Self {
+        let vs = VarStore::new(device);
+        let root = vs.root();
+        let actor = Actor::new(&(&root / "actor"), enc, dim);
+        let critics = [
+            Critic::new(&(&root / "critic1"), enc, dim),
+            Critic::new(&(&root / "critic2"), enc, dim),
+        ];
+        let log_temp = root.var("log_temp", &[1], nn::Init::Const(initial_temperature.ln()));
+        let mut target_vs = VarStore::new(device);
+        let t = target_vs.root();
+        let targets = [
+            Critic::new(&(&t / "critic1"), enc, dim),
+            Critic::new(&(&t / "critic2"), enc, dim),
+        ];
+        soft_update(&target_vs, &vs, 1.0);
+        target_vs.freeze();
+        SacNetworks {
+            actor_adam: Adam::new("actor", &vs, &["actor."]),
+            critic_adam: Adam::new("critic", &vs, &["critic1.", "critic2."]),
+            temp_adam: Adam::new("temperature", &vs, &["log_temp"]),
+            vs,
+            target_vs,
+            actor,
+            critics,
+            targets,
+            log_temp,
+        }
+    }
+
+    /// The targets and the optimisers' moments (a checkpoint's state beside `model.*`).
+    pub fn extra_state(&self) -> Vec<(String, Tensor)> {
+        let mut v = prefixed(&self.target_vs, "target");
+        for adam in [&self.actor_adam, &self.critic_adam, &self.temp_adam] {
+            v.extend(adam.state_tensors());
+        }
+        v
+    }
+
+    /// Restores [`SacNetworks::extra_state`] after `step` updates.
+    pub fn load_extra_state(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        step: u64,
+        file: &Path,
+    ) -> Result<(), RlError> {
+        load_prefixed(&self.target_vs, "target", tensors, file)?;
+        for adam in [
+            &mut self.actor_adam,
+            &mut self.critic_adam,
+            &mut self.temp_adam,
+        ] {
+            adam.load_state(tensors, step, file)?;
+        }
+        Ok(())
+    }
+}
+
 /// SAC-based CQL with twin critics and their targets.
 pub struct ContinuousCql {
-    vs: VarStore,
-    target_vs: VarStore,
-    actor: Actor,
-    critics: [Critic; 2],
-    targets: [Critic; 2],
-    log_temp: Tensor,
-    actor_adam: Adam,
-    critic_adam: Adam,
-    temp_adam: Adam,
+    nets: SacNetworks,
     lr: f64,
     td: TdConfig,
     config: ContinuousCqlConfig,
@@ -111,36 +177,8 @@ impl ContinuousCql {
         config: &ContinuousCqlConfig,
         device: Device,
     ) -> Self {
-        let vs = VarStore::new(device);
-        let root = vs.root();
-        let actor = Actor::new(&(&root / "actor"), &enc, dim);
-        let critics = [
-            Critic::new(&(&root / "critic1"), &enc, dim),
-            Critic::new(&(&root / "critic2"), &enc, dim),
-        ];
-        let log_temp = root.var(
-            "log_temp",
-            &[1],
-            nn::Init::Const(config.initial_temperature.ln()),
-        );
-        let mut target_vs = VarStore::new(device);
-        let t = target_vs.root();
-        let targets = [
-            Critic::new(&(&t / "critic1"), &enc, dim),
-            Critic::new(&(&t / "critic2"), &enc, dim),
-        ];
-        soft_update(&target_vs, &vs, 1.0);
-        target_vs.freeze();
         ContinuousCql {
-            actor_adam: Adam::new("actor", &vs, &["actor."]),
-            critic_adam: Adam::new("critic", &vs, &["critic1.", "critic2."]),
-            temp_adam: Adam::new("temperature", &vs, &["log_temp"]),
-            vs,
-            target_vs,
-            actor,
-            critics,
-            targets,
-            log_temp,
+            nets: SacNetworks::new(&enc, dim, config.initial_temperature, device),
             lr,
             td: *td,
             config: *config,
@@ -152,6 +190,7 @@ impl ContinuousCql {
     pub fn q_value(&self, obs: &Tensor, goals: &Tensor, actions: &Tensor) -> Tensor {
         let a = actions.unsqueeze(1);
         let q: Vec<Tensor> = self
+            .nets
             .critics
             .iter()
             .map(|c| c.values(&c.encoder.forward(obs, goals), &a))
@@ -162,12 +201,12 @@ impl ContinuousCql {
     fn critic_loss(&self, batch: &Batch) -> (Tensor, Tensor, Tensor) {
         let next = batch.next_obs.as_ref().expect("CQL batches carry s'");
         let n = self.config.n_action_samples as i64;
-        let temp = self.log_temp.exp().detach();
+        let temp = self.nets.log_temp.exp().detach();
         // Everything sampled from the policy is a constant for the critics.
         let (y, pi_s, logp_s, pi_next, logp_next) = tch::no_grad(|| {
-            let (m_next, ls_next) = self.actor.distribution(next, &batch.goals);
+            let (m_next, ls_next) = self.nets.actor.distribution(next, &batch.goals);
             let (a_next, logp_next) = Actor::sample(&m_next, &ls_next, n + 1);
-            let q_next = self.targets.iter().map(|c| {
+            let q_next = self.nets.targets.iter().map(|c| {
                 c.values(
                     &c.encoder.forward(next, &batch.goals),
                     &a_next.narrow(1, 0, 1),
@@ -179,7 +218,7 @@ impl ContinuousCql {
                 .squeeze_dim(1);
             let soft = q_next - &temp * logp_next.narrow(1, 0, 1).squeeze_dim(1);
             let y = &batch.rewards + (1.0 - &batch.terminals) * soft * self.td.gamma;
-            let (m, ls) = self.actor.distribution(&batch.obs, &batch.goals);
+            let (m, ls) = self.nets.actor.distribution(&batch.obs, &batch.goals);
             let (pi_s, logp_s) = Actor::sample(&m, &ls, n);
             (
                 y,
@@ -199,7 +238,7 @@ impl ContinuousCql {
             None::<Tensor>,
         );
         let mut q_mean = None;
-        for critic in &self.critics {
+        for critic in &self.nets.critics {
             let joint = critic.encoder.forward(&batch.obs, &batch.goals);
             let q_data = critic.values(&joint, &data).squeeze_dim(1);
             td += q_data.mse_loss(&y, tch::Reduction::Mean);
@@ -231,27 +270,31 @@ impl Algorithm for ContinuousCql {
     fn update(&mut self, batch: &Batch, lr_factor: f64) -> Result<Losses, RlError> {
         let (td, conservative, q_data) = self.critic_loss(batch);
         let critic_loss = &td + &conservative * self.config.conservative_weight;
-        self.critic_adam
+        self.nets
+            .critic_adam
             .backward_step(&critic_loss, self.lr * lr_factor);
 
-        let (m, ls) = self.actor.distribution(&batch.obs, &batch.goals);
+        let (m, ls) = self.nets.actor.distribution(&batch.obs, &batch.goals);
         let (a, logp) = Actor::sample(&m, &ls, 1);
         let q = self
+            .nets
             .critics
             .iter()
             .map(|c| c.values(&c.encoder.forward(&batch.obs, &batch.goals), &a))
             .reduce(|x, y| x.minimum(&y))
             .expect("two critics");
-        let temp = self.log_temp.exp();
+        let temp = self.nets.log_temp.exp();
         let actor_loss = (&temp.detach() * &logp - q).mean(Kind::Float);
-        self.actor_adam
+        self.nets
+            .actor_adam
             .backward_step(&actor_loss, self.lr * lr_factor);
 
         let target_entropy = -(self.dim as f64);
-        let temp_loss = -(&self.log_temp * (logp.detach() + target_entropy)).mean(Kind::Float);
-        self.temp_adam
+        let temp_loss = -(&self.nets.log_temp * (logp.detach() + target_entropy)).mean(Kind::Float);
+        self.nets
+            .temp_adam
             .backward_step(&temp_loss, self.config.temperature_lr * lr_factor);
-        soft_update(&self.target_vs, &self.vs, self.td.tau);
+        soft_update(&self.nets.target_vs, &self.nets.vs, self.td.tau);
         Ok(vec![
             ("critic_loss", scalar(&critic_loss)),
             ("td_loss", scalar(&td)),
@@ -263,23 +306,19 @@ impl Algorithm for ContinuousCql {
     }
 
     fn act(&self, obs: &Tensor, goals: &Tensor) -> Tensor {
-        tch::no_grad(|| self.actor.distribution(obs, goals).0.tanh())
+        tch::no_grad(|| self.nets.actor.distribution(obs, goals).0.tanh())
     }
 
     fn model(&self) -> &VarStore {
-        &self.vs
+        &self.nets.vs
     }
 
     fn model_mut(&mut self) -> &mut VarStore {
-        &mut self.vs
+        &mut self.nets.vs
     }
 
     fn extra_state(&self) -> Vec<(String, Tensor)> {
-        let mut v = prefixed(&self.target_vs, "target");
-        for adam in [&self.actor_adam, &self.critic_adam, &self.temp_adam] {
-            v.extend(adam.state_tensors());
-        }
-        v
+        self.nets.extra_state()
     }
 
     fn load_extra_state(
@@ -288,14 +327,6 @@ impl Algorithm for ContinuousCql {
         step: u64,
         file: &Path,
     ) -> Result<(), RlError> {
-        load_prefixed(&self.target_vs, "target", tensors, file)?;
-        for adam in [
-            &mut self.actor_adam,
-            &mut self.critic_adam,
-            &mut self.temp_adam,
-        ] {
-            adam.load_state(tensors, step, file)?;
-        }
-        Ok(())
+        self.nets.load_extra_state(tensors, step, file)
     }
 }

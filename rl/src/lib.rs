@@ -9,6 +9,8 @@
 //!   picks a run's algorithm.
 //! * [`trainer`] — the training loop over real (+ imagined) data with checkpoints, resume,
 //!   a JSON-lines log and NaN detection; [`policy::Policy`] — closed-loop action selection.
+//! * [`online`] — online RL (double DQN, SAC) with VARL's action advisor: replay, guidance
+//!   schedule and the BC term toward advised actions.
 //! * [`bench`] — throughput of the full training loop and of the bare network.
 
 pub mod algo;
@@ -24,6 +26,7 @@ pub mod error;
 pub mod goals;
 pub mod network;
 pub mod observation;
+pub mod online;
 pub mod optim;
 pub mod policy;
 pub mod td3_plus_bc;

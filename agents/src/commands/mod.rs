@@ -11,6 +11,7 @@ mod imagine;
 mod interop;
 mod tasks;
 pub(crate) mod train_kalm;
+mod train_online;
 pub(crate) mod train_policy;
 pub(crate) mod train_vlm;
 mod view;
@@ -49,6 +50,7 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Imagine(a) => imagine::run(ctx, a),
         Command::Check(a) => check::run(ctx, a),
         Command::TrainPolicy(a) => train_policy::run(ctx, a),
+        Command::TrainOnline(a) => train_online::run(ctx, a),
         Command::Pipeline(a) => crate::pipeline::run(ctx, a),
         Command::Bench(BenchCommand::Collect {
             env,
