@@ -47,6 +47,9 @@ pub struct KalmRollouts {
     pub success_step: Vec<Option<usize>>,
 }
 
+/// (rollout index, generated observation) → success.
+pub type GoalTest<'a> = &'a mut dyn FnMut(usize, &[f32]) -> bool;
+
 /// Generates `instructions.len()` rollouts from `initial` observations (one per instruction)
 /// for up to `horizon` transitions (at most the model's `max_steps`). `goal` (rollout index,
 /// generated observation) → success stops that rollout.
@@ -57,7 +60,7 @@ pub fn generate(
     initial: &[Vec<f32>],
     horizon: usize,
     sampling: Sampling,
-    mut goal: Option<&mut dyn FnMut(usize, &[f32]) -> bool>,
+    mut goal: Option<GoalTest>,
 ) -> Result<KalmRollouts, WorldModelError> {
     let c = model.config();
     let n = instructions.len();
@@ -68,7 +71,11 @@ pub fn generate(
             initial.len()
         )));
     }
-    if horizon == 0 || horizon as i64 > c.max_steps || !(sampling.temperature >= 0.0) {
+    if horizon == 0
+        || horizon as i64 > c.max_steps
+        || sampling.temperature.is_nan()
+        || sampling.temperature < 0.0
+    {
         return Err(WorldModelError::BadInput(format!(
             "horizon {horizon} must be in 1..={} and the temperature {} >= 0",
             c.max_steps, sampling.temperature
