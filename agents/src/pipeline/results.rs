@@ -254,7 +254,10 @@ fn paired_rows(
             } else {
                 v.name.to_string()
             };
-            per_variant.insert(key, levels);
+            // An arm without trained runs (skipped, or added after the run) has no row.
+            if !levels.is_empty() {
+                per_variant.insert(key, levels);
+            }
         }
         out.insert(algo.to_string(), per_variant);
     }
