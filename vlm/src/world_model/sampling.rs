@@ -28,7 +28,7 @@ pub fn decode_actions(space: ActionSpace, out: &Tensor, choice: &mut ActionChoic
             .flatten(0, -1),
     )
     .unwrap_or_default();
-    let width = if rows == 0 { 0 } else { flat.len() / rows };
+    let width = flat.len().checked_div(rows).unwrap_or(0);
     let chunks = flat.chunks(width.max(1)).take(rows);
     match (space, choice) {
         (ActionSpace::Discrete { .. }, ActionChoice::Greedy) => {
