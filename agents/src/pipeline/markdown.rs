@@ -3,9 +3,10 @@
 use serde::Serialize;
 use std::fmt::Write as _;
 
+use super::arms::VARIANT_NAMES;
 use super::records::PolicyRecord;
 use super::results::{QualityRow, Results, SeedStats};
-use super::stages::{EVAL_LEVELS, VARIANT_NAMES};
+use super::stages::EVAL_LEVELS;
 use crate::evaluation::stats::PairedDiff;
 use crate::report::table;
 

@@ -7,6 +7,7 @@
 //! Every stage records `OUT/stages/<stage>.json` when it finishes; a rerun skips finished
 //! stages (and finished policy runs), so an interrupted pipeline resumes where it stopped.
 
+mod arms;
 mod markdown;
 mod plots;
 mod records;

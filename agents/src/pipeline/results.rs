@@ -7,11 +7,12 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use vlgor_sim::EnvKind;
 
+use super::arms::variants;
 use super::records::{
     DatasetCounts, FaultRecord, PolicyRecord, PolicySummary, Records, SweepRow, ValidatorRecord,
     VlmEvalRecord, to_summary,
 };
-use super::stages::{EVAL_LEVELS, variants};
+use super::stages::EVAL_LEVELS;
 use super::{Layout, StageRecord};
 use crate::context::Context;
 use crate::error::CliError;

@@ -8,6 +8,7 @@ use vlgor_sim::dataset::Dataset;
 use vlgor_sim::validate::Filter;
 use vlgor_sim::{EnvKind, EnvSpec};
 
+use super::arms::{ImaginedSet, Variant, imagined_sets, oracle_counts, variants};
 use super::records::{
     CollectRecord, DatasetCounts, PolicyRecord, PolicySummary, SkippedPolicy, SweepRecord,
     SweepRow, VlmEvalRecord, summary_of, to_summary,
@@ -17,73 +18,13 @@ use crate::cli::VlmStage;
 use crate::collect::{CollectPlan, collect};
 use crate::commands::train_policy::TrainPolicyPlan;
 use crate::commands::train_vlm::TrainVlmPlan;
-use crate::config_vlm::PipelineSection;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::imagination::mix::{MixRule, MixSummary, mix_parts};
-use crate::imagination::{
-    Dynamics, ImaginePlan, InstructionSet, finished_summary, imagine_dataset,
-};
+use crate::imagination::{Dynamics, ImaginePlan, finished_summary, imagine_dataset};
 use crate::vlm_eval::{VlmEvalReport, evaluate};
 use crate::vlm_run::{VlmRun, load_readout, read_json, write_json};
 use vlgor_sim::language::CounterfactualKind;
-
-/// A policy variant: which imagined mix (if any) joins the real data.
-pub struct Variant {
-    pub name: &'static str,
-    pub mix: Option<&'static str>,
-}
-
-/// Baseline, the oracle (real + scripted-expert rollouts for the unseen levels' instructions,
-/// the upper bound of any imagination), VLGOR and the two ablations (every algorithm), VLGOR
-/// with generate and verify (every algorithm, when `verify_candidates` > 0), and the
-/// unvalidated ablation (BC).
-pub fn variants(algo: AlgoKind, p: &PipelineSection) -> Vec<Variant> {
-    let arm = |name, mix| Variant {
-        name,
-        mix: Some(mix),
-    };
-    let mut v = vec![
-        Variant {
-            name: "baseline",
-            mix: None,
-        },
-        arm("oracle", "oracle"),
-        arm("vlgor", "vlgor"),
-        arm("wo_target", "wo_target"),
-        arm("wo_behavior", "wo_behavior"),
-    ];
-    if p.verify_candidates > 0 {
-        let failed_too = algo != AlgoKind::Bc && p.verify_failed_for_cql;
-        v.push(arm(
-            "vlgor_verified",
-            if failed_too {
-                "vlgor_verified_all"
-            } else {
-                "vlgor_verified"
-            },
-        ));
-    }
-    if p.simulated_arm {
-        v.push(arm("wm_actions_in_sim", "wm_actions_in_sim"));
-    }
-    if p.unvalidated_ablation && algo == AlgoKind::Bc {
-        v.push(arm("unvalidated", "unvalidated"));
-    }
-    v
-}
-
-/// Every variant name, in report order.
-pub const VARIANT_NAMES: [&str; 8] = [
-    "baseline",
-    "oracle",
-    "wm_actions_in_sim",
-    "vlgor",
-    "vlgor_verified",
-    "wo_target",
-    "wo_behavior",
-    "unvalidated",
-];
 
 /// Levels every policy is evaluated on (the unseen tasks; Meta-World has no unseen-relation).
 pub const EVAL_LEVELS: [&str; 4] = ["rephrase", "counterfactual", "unseen-relation", "hard"];
@@ -385,110 +326,6 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
     let r = stage(l, "references", || to_summary(&references(ctx, l)?))?;
     out.insert(r.stage.clone(), r);
     Ok(out)
-}
-
-/// One imagination run of the pipeline.
-pub struct ImaginedSet {
-    /// Directory suffix under `data/imagined-`.
-    pub name: String,
-    pub instructions: InstructionSet,
-    /// Which prompts made it (`None`: the level's own instructions, for hard compositions).
-    pub kind: Option<CounterfactualKind>,
-    /// Start states.
-    pub count: usize,
-    /// Rollouts per start state (1: the paper's greedy imagination) and their temperature.
-    pub candidates: usize,
-    pub temperature: f64,
-    pub dynamics: Dynamics,
-}
-
-/// The imagination runs: for rephrase and counterfactual, the level's count of target-swap
-/// prompts and as many behavior-swap prompts (VLGOR mixes half of each, each ablation one full
-/// kind); for hard, the level's compositions (no single swap of an offline instruction is a
-/// composition). With generate and verify, each of those kinds again with half the level's
-/// count (hard: the whole) split into start states of `verify_candidates` sampled candidates,
-/// so the arm imagines as many rollouts as VLGOR mixes.
-pub fn imagined_sets(ctx: &Context) -> Vec<ImaginedSet> {
-    let p = &ctx.config.pipeline;
-    let mut out = Vec::new();
-    for (level, count) in oracle_counts(ctx) {
-        let kinds: Vec<(Option<CounterfactualKind>, String, InstructionSet, usize)> =
-            if level == vlgor_sim::Level::Hard {
-                vec![(None, "hard".into(), InstructionSet::Level(level), count)]
-            } else {
-                [
-                    (CounterfactualKind::Target, "target"),
-                    (CounterfactualKind::Behavior, "behavior"),
-                ]
-                .into_iter()
-                .map(|(kind, word)| {
-                    let share = match kind {
-                        CounterfactualKind::Target => count / 2,
-                        CounterfactualKind::Behavior => count - count / 2,
-                    };
-                    (
-                        Some(kind),
-                        format!("{level}-{word}"),
-                        InstructionSet::Aimed { level, kind },
-                        share,
-                    )
-                })
-                .collect()
-            };
-        for (kind, name, instructions, share) in &kinds {
-            out.push(ImaginedSet {
-                name: name.clone(),
-                instructions: instructions.clone(),
-                kind: *kind,
-                count,
-                candidates: 1,
-                temperature: 0.0,
-                dynamics: Dynamics::WorldModel,
-            });
-            // The same prompts and start states as the part VLGOR mixes (picks are drawn
-            // in the same order from the same seed), played in rapier.
-            if p.simulated_arm {
-                out.push(ImaginedSet {
-                    name: format!("{name}-simulated"),
-                    instructions: instructions.clone(),
-                    kind: *kind,
-                    count: *share,
-                    candidates: 1,
-                    temperature: 0.0,
-                    dynamics: Dynamics::Simulator,
-                });
-            }
-            let k = p.verify_candidates;
-            if k > 0 && share / k > 0 {
-                out.push(ImaginedSet {
-                    name: format!("{name}-verify"),
-                    instructions: instructions.clone(),
-                    kind: *kind,
-                    count: share / k,
-                    candidates: k,
-                    temperature: p.verify_temperature,
-                    dynamics: Dynamics::WorldModel,
-                });
-            }
-        }
-    }
-    out
-}
-
-/// Oracle episodes per unseen level: the paper's imagined counts per level (5,400 rephrase /
-/// 6,400 counterfactual / 1,680 hard: the preset's `pipeline.rephrase`,
-/// `pipeline.counterfactual` and `pipeline.hard`), so the oracle arm holds as many rollouts as VLGOR's
-/// imagination.
-fn oracle_counts(ctx: &Context) -> Vec<(vlgor_sim::Level, usize)> {
-    let p = &ctx.config.pipeline;
-    [
-        (vlgor_sim::Level::Rephrase, p.rephrase),
-        (vlgor_sim::Level::Counterfactual, p.counterfactual),
-        (vlgor_sim::Level::Hard, p.hard),
-    ]
-    .into_iter()
-    .filter(|(_, n)| *n > 0)
-    .collect()
 }
 
 /// Evaluates stage `s` of the run at `dir` on the held-out data (cached in `dir/eval-<s>.json`).
