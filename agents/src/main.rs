@@ -1,6 +1,7 @@
 //! `vlgor`: the command line of the vlgor system. See `vlgor --help`.
 
 mod cli;
+mod cli_imagine;
 mod cli_values;
 mod collect;
 mod commands;
