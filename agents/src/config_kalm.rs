@@ -94,7 +94,9 @@ mod tests {
         assert_eq!(quick.kalm, super::KalmSection::default());
         let mut f = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut f, b"[kalm]\ntemperature = -1.0\n").unwrap();
-        let e = Config::load("quick", Some(f.path())).unwrap_err().to_string();
+        let e = Config::load("quick", Some(f.path()))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("kalm.temperature"), "{e}");
     }
 }

@@ -33,7 +33,7 @@ const TOY: &str = r#"
 max_steps = 4
 base_samples = 48
 base_epochs = 1
-lora_samples = 32
+lora_samples = 24
 lora_epochs = 1
 batch_size = 8
 [vlm]
@@ -74,16 +74,31 @@ fn kalm_trains_imagines_and_is_validated() {
     let data = dir.path().join("real");
     let c = cfg.to_str().unwrap();
     ok(&[
-        "--config", c, "collect", "--env", "clevr", "--episodes", "16", "--out",
+        "--config",
+        c,
+        "collect",
+        "--env",
+        "clevr",
+        "--episodes",
+        "16",
+        "--out",
         data.to_str().unwrap(),
     ]);
     let run = dir.path().join("kalm");
     let train = [
-        "--config", c, "--json", "train-kalm", "--env", "clevr", "--data",
-        data.to_str().unwrap(), "--out", run.to_str().unwrap(),
+        "--config",
+        c,
+        "--json",
+        "train-kalm",
+        "--env",
+        "clevr",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
     ];
     let first = last_json(&ok(&train));
-    assert_eq!(first["lora"]["transitions"], 32, "{first}");
+    assert_eq!(first["lora"]["transitions"], 24, "{first}");
     assert!(run.join("lora/weights.safetensors").is_file());
     // A rerun keeps both finished stages.
     assert_eq!(last_json(&ok(&train)), first);
@@ -96,7 +111,10 @@ fn kalm_trains_imagines_and_is_validated() {
     let transitions = s["imagined_transitions"].as_u64().unwrap();
     assert!(transitions >= 6, "{s}");
     let p = &s["plausibility"];
-    assert!(p["replayed_transitions"].as_u64().unwrap() <= transitions, "{s}");
+    assert!(
+        p["replayed_transitions"].as_u64().unwrap() <= transitions,
+        "{s}"
+    );
     assert!(p["mean_position_error_m"].as_f64().unwrap() >= 0.0, "{s}");
     assert!(s["by_reason"].get("frame_consistency").is_none(), "{s}");
     let manifest = std::fs::read_to_string(dir.path().join("im-a/manifest.json")).unwrap();
@@ -116,8 +134,20 @@ fn kalm_trains_imagines_and_is_validated() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("train-kalm"));
     // The wrong simulator's data is refused too.
     let o = vlgor(&[
-        "--config", c, "train-kalm", "--env", "metaworld", "--data",
-        data.to_str().unwrap(), "--out", dir.path().join("k2").to_str().unwrap(),
+        "--config",
+        c,
+        "train-kalm",
+        "--env",
+        "metaworld",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        dir.path().join("k2").to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

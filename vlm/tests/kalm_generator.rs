@@ -28,7 +28,9 @@ impl TextSource for WordText {
                 let v: Vec<f32> = (0..8)
                     .map(|k| ((w.len() * 7 + k * 3 + w.as_bytes()[0] as usize) % 11) as f32 / 11.0)
                     .collect();
-                emb.get(i as i64).get(j as i64).copy_(&Tensor::from_slice(&v));
+                emb.get(i as i64)
+                    .get(j as i64)
+                    .copy_(&Tensor::from_slice(&v));
                 let _ = mask.get(i as i64).get(j as i64).fill_(1.0);
             }
         }
@@ -56,7 +58,9 @@ fn toy_set() -> Vec<Trajectory> {
     (0..12)
         .map(|e| {
             let ball = e % 5;
-            let mut o: Vec<f32> = (0..10).map(|i| (i as f32 * 0.07 + e as f32 * 0.01) - 0.3).collect();
+            let mut o: Vec<f32> = (0..10)
+                .map(|i| (i as f32 * 0.07 + e as f32 * 0.01) - 0.3)
+                .collect();
             let mut observations = vec![o.clone()];
             let mut actions = Vec::new();
             for _ in 0..3 {
@@ -91,7 +95,14 @@ fn trained(epochs: usize) -> (KalmModel, Vec<[f64; 3]>) {
     let mut m = KalmModel::new(tiny(EnvKind::Clevr), Device::Cpu).unwrap();
     let (mean, std) = observation_stats(&set);
     m.set_observation_stats(&mean, &std).unwrap();
-    let r = train_kalm(&mut m, &mut WordText, &set, &opts(Stage::Base, epochs), &mut |_| {}).unwrap();
+    let r = train_kalm(
+        &mut m,
+        &mut WordText,
+        &set,
+        &opts(Stage::Base, epochs),
+        &mut |_| {},
+    )
+    .unwrap();
     (m, r.epoch_losses)
 }
 
@@ -117,13 +128,20 @@ fn generation_is_deterministic_for_a_seed() {
     assert_eq!(a, run(greedy));
     assert_eq!(a.actions[0].len(), 3);
     assert_eq!(a.observations[0].len(), 4);
-    assert_eq!(a.observations[0][0], initial[0], "o_0 is the real observation");
+    assert_eq!(
+        a.observations[0][0], initial[0],
+        "o_0 is the real observation"
+    );
     let hot = |seed| Sampling {
         temperature: 5.0,
         seed,
     };
     assert_eq!(run(hot(7)), run(hot(7)));
-    assert_ne!(run(hot(7)).actions, run(hot(8)).actions, "the seed drives sampling");
+    assert_ne!(
+        run(hot(7)).actions,
+        run(hot(8)).actions,
+        "the seed drives sampling"
+    );
 }
 
 #[test]
@@ -131,9 +149,21 @@ fn goal_check_stops_a_rollout() {
     let (m, _) = trained(2);
     let set = toy_set();
     let texts = [set[0].instruction.as_str(), set[1].instruction.as_str()];
-    let initial = [set[0].observations[0].clone(), set[1].observations[0].clone()];
+    let initial = [
+        set[0].observations[0].clone(),
+        set[1].observations[0].clone(),
+    ];
     let mut stop_first = |i: usize, _: &[f32]| i == 0;
-    let r = generate(&m, &mut WordText, &texts, &initial, 4, Sampling::default(), Some(&mut stop_first)).unwrap();
+    let r = generate(
+        &m,
+        &mut WordText,
+        &texts,
+        &initial,
+        4,
+        Sampling::default(),
+        Some(&mut stop_first),
+    )
+    .unwrap();
     assert_eq!(r.success_step, vec![Some(1), None]);
     assert_eq!((r.actions[0].len(), r.actions[1].len()), (1, 4));
 }
@@ -147,17 +177,35 @@ fn checkpoint_round_trips_and_lora_trains_its_part() {
     let set = toy_set();
     let texts = [set[3].instruction.as_str()];
     let initial = [set[3].observations[0].clone()];
-    let g = |m: &KalmModel| generate(m, &mut WordText, &texts, &initial, 2, Sampling::default(), None).unwrap();
+    let g = |m: &KalmModel| {
+        generate(
+            m,
+            &mut WordText,
+            &texts,
+            &initial,
+            2,
+            Sampling::default(),
+            None,
+        )
+        .unwrap()
+    };
     assert_eq!(g(&m), g(&loaded));
 
     let names = |m: &mut KalmModel, stage| -> Vec<String> {
         m.set_stage(stage).into_iter().map(|(n, _)| n).collect()
     };
     let lora = names(&mut m, Stage::Lora);
-    assert!(lora.iter().all(|n| n.starts_with("lora") || n.starts_with("io")), "{lora:?}");
+    assert!(
+        lora.iter()
+            .all(|n| n.starts_with("lora") || n.starts_with("io")),
+        "{lora:?}"
+    );
     assert!(lora.iter().any(|n| n.starts_with("lora")));
     let base = names(&mut m, Stage::Base);
-    assert!(base.iter().all(|n| !n.starts_with("lora") && !n.starts_with("stats")));
+    assert!(
+        base.iter()
+            .all(|n| !n.starts_with("lora") && !n.starts_with("stats"))
+    );
     let snapshot = |m: &KalmModel, prefix: &str| -> Vec<(String, Tensor)> {
         let mut v: Vec<(String, Tensor)> = m
             .var_store()
@@ -170,12 +218,25 @@ fn checkpoint_round_trips_and_lora_trains_its_part() {
         v
     };
     let (bb, adapters) = (snapshot(&m, "backbone"), snapshot(&m, "lora"));
-    train_kalm(&mut m, &mut WordText, &set, &opts(Stage::Lora, 1), &mut |_| {}).unwrap();
+    train_kalm(
+        &mut m,
+        &mut WordText,
+        &set,
+        &opts(Stage::Lora, 1),
+        &mut |_| {},
+    )
+    .unwrap();
     let same = |a: &[(String, Tensor)], b: &[(String, Tensor)]| {
         a.iter().zip(b).all(|((_, x), (_, y))| x.equal(y))
     };
-    assert!(same(&bb, &snapshot(&m, "backbone")), "the LoRA stage froze the transformer");
-    assert!(!same(&adapters, &snapshot(&m, "lora")), "the LoRA stage moved the adapters");
+    assert!(
+        same(&bb, &snapshot(&m, "backbone")),
+        "the LoRA stage froze the transformer"
+    );
+    assert!(
+        !same(&adapters, &snapshot(&m, "lora")),
+        "the LoRA stage moved the adapters"
+    );
 
     // A corrupted tensor file is refused with its name.
     let w = dir.path().join("weights.safetensors");
@@ -183,7 +244,10 @@ fn checkpoint_round_trips_and_lora_trains_its_part() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xFF;
     std::fs::write(&w, bytes).unwrap();
-    let e = KalmModel::load(dir.path(), Device::Cpu).err().unwrap().to_string();
+    let e = KalmModel::load(dir.path(), Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("weights.safetensors"), "{e}");
 }
 
@@ -192,7 +256,19 @@ fn metaworld_actions_are_continuous_and_clamped() {
     tch::manual_seed(0);
     let m = KalmModel::new(tiny(EnvKind::MetaWorld), Device::Cpu).unwrap();
     let initial = vec![vec![0.1f32; 39]];
-    let r = generate(&m, &mut WordText, &["open the door"], &initial, 2, Sampling { temperature: 3.0, seed: 2 }, None).unwrap();
+    let r = generate(
+        &m,
+        &mut WordText,
+        &["open the door"],
+        &initial,
+        2,
+        Sampling {
+            temperature: 3.0,
+            seed: 2,
+        },
+        None,
+    )
+    .unwrap();
     for a in &r.actions[0] {
         match a {
             Action::Continuous(v) => assert!(v.iter().all(|x| (-1.0..=1.0).contains(x)), "{v:?}"),

@@ -11,25 +11,31 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use vlgor_sim::validate::Replayer;
 use vlgor_sim::Instruction;
+use vlgor_sim::validate::Replayer;
 use vlgor_vlm::SentenceEncoder;
 use vlgor_vlm::kalm::{KalmModel, Sampling, generate};
 use vlgor_vlm::world_model::{ActionSpace, CachedText, WorldModelConfig};
 
 use super::records::{self, RolloutDraft};
-use super::{ImaginePlan, ImagineSummary, PerceivedGoal, SUMMARY_FILE, sources};
-use crate::commands::train_kalm::KALM_FINAL_STAGE;
+use super::{ImaginePlan, ImagineSummary, PerceivedGoal, sources};
 use crate::context::Context;
 use crate::error::CliError;
 use crate::frames::env_for;
-use crate::vlm_run::{renderer, vlm_error, write_json};
+use crate::vlm_run::{renderer, vlm_error};
+use vlgor_vlm::world_model::lora::LoraAdapters;
+
+/// The stage directory of a `train-kalm` run that imagination loads (the LoRA stage).
+pub const KALM_FINAL_STAGE: &str = "lora";
 
 /// The checkpoint of a `train-kalm` run directory (its LoRA stage), or `dir` itself when it is
 /// a checkpoint.
 pub fn kalm_checkpoint(dir: &Path) -> PathBuf {
     let stage = dir.join(KALM_FINAL_STAGE);
-    if stage.join(vlgor_vlm::world_model::checkpoint::CONFIG_FILE).is_file() {
+    if stage
+        .join(vlgor_vlm::world_model::checkpoint::CONFIG_FILE)
+        .is_file()
+    {
         stage
     } else {
         dir.to_path_buf()
@@ -78,7 +84,10 @@ pub fn imagine_kalm(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSummary,
         .image_size;
     let mut r = renderer(ctx, size)?;
     let mut replayer = Replayer::new();
-    let bar = ctx.progress(plan.count as u64, &format!("KALM imagining {}", plan.set.name()));
+    let bar = ctx.progress(
+        plan.count as u64,
+        &format!("KALM imagining {}", plan.set.name()),
+    );
     let mut drafts = Vec::with_capacity(plan.count);
     let mut made = 0usize;
     for (b, chunk) in picks.chunks(plan.batch).enumerate() {
@@ -150,14 +159,7 @@ pub fn imagine_kalm(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSummary,
     let stage = format!("kalm-{KALM_FINAL_STAGE}");
     let summary =
         records::validate_and_write_from(ctx, plan, &mut drafts, &mut r, size, &stage, "kalm")?;
-    let summary = ImagineSummary {
-        instructions: plan.set.name(),
-        seconds: start.elapsed().as_secs_f64(),
-        imagined_frames_per_sec: made as f64 / generate_seconds.max(1e-9),
-        ..summary
-    };
-    write_json(&plan.out.join(SUMMARY_FILE), &summary)?;
-    Ok(summary)
+    sources::finish(plan, summary, start, made, generate_seconds)
 }
 
 /// One generated rollout and where it started.
@@ -277,11 +279,27 @@ mod tests {
             filter: Filter::Truncate,
             batch: 1,
         };
-        let s =
-            records::validate_and_write_from(&ctx, &plan, &mut drafts, &mut r, size, "kalm-lora", "kalm")
-                .unwrap();
-        assert_eq!(s.by_reason.get("interpenetration"), Some(&1), "{:?}", s.by_reason);
-        assert!(!s.by_reason.contains_key("frame_consistency"), "{:?}", s.by_reason);
+        let s = records::validate_and_write_from(
+            &ctx,
+            &plan,
+            &mut drafts,
+            &mut r,
+            size,
+            "kalm-lora",
+            "kalm",
+        )
+        .unwrap();
+        assert_eq!(
+            s.by_reason.get("interpenetration"),
+            Some(&1),
+            "{:?}",
+            s.by_reason
+        );
+        assert!(
+            !s.by_reason.contains_key("frame_consistency"),
+            "{:?}",
+            s.by_reason
+        );
         assert_eq!(s.rejected, 1, "the first transition is condemned");
         let p = &s.plausibility;
         assert_eq!(p.transitions_by_reason.get("interpenetration"), Some(&1));

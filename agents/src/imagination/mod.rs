@@ -29,7 +29,7 @@ use vlgor_vlm::world_model::{CachedText, GoalCheck, StateCanvas, imagine, object
 use crate::context::Context;
 use crate::error::CliError;
 use crate::frames::env_for;
-use crate::vlm_run::{VlmRun, load_readout, renderer, vlm_error, write_json};
+use crate::vlm_run::{VlmRun, load_readout, renderer, vlm_error};
 pub use goals::PerceivedGoal;
 pub use instructions::InstructionSet;
 use records::RolloutDraft;
@@ -208,14 +208,7 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
     bar.finish_and_clear();
     let imagine_seconds = start.elapsed().as_secs_f64();
     let summary = records::validate_and_write(ctx, plan, &mut drafts, &mut r, size, stage)?;
-    let summary = ImagineSummary {
-        instructions: plan.set.name(),
-        seconds: start.elapsed().as_secs_f64(),
-        imagined_frames_per_sec: frames_made as f64 / imagine_seconds.max(1e-9),
-        ..summary
-    };
-    write_json(&plan.out.join(SUMMARY_FILE), &summary)?;
-    Ok(summary)
+    sources::finish(plan, summary, start, frames_made, imagine_seconds)
 }
 
 /// Reads `OUT/imagine.json` of a finished imagination run.

@@ -265,7 +265,11 @@ fn write(
             definition: format!(
                 "imagined from the initial {} of {} for '{}' instructions, {} model steps \
                  at most, filter '{}'",
-                if generator == "vlm" { "frames" } else { "states" },
+                if generator == "vlm" {
+                    "frames"
+                } else {
+                    "states"
+                },
                 plan.from.display(),
                 plan.set.name(),
                 plan.horizon,

@@ -101,7 +101,9 @@ impl KalmConfig {
             ("max_steps", self.max_steps, 4096),
             ("lora_rank", self.lora_rank, self.width),
         ];
-        if let Some((name, v, max)) = ranges.into_iter().find(|&(_, v, max)| !(1..=max).contains(&v))
+        if let Some((name, v, max)) = ranges
+            .into_iter()
+            .find(|&(_, v, max)| !(1..=max).contains(&v))
         {
             return bad(format!("{name} {v} outside 1..={max}"));
         }

@@ -245,8 +245,8 @@ pub fn batch_losses(
     let per_obs = (&out.observations - target)
         .square()
         .mean_dim(-1, false, Kind::Float);
-    let obs_loss =
-        (per_obs * &batch.obs_mask).sum(Kind::Float) / batch.obs_mask.sum(Kind::Float).clamp_min(1.0);
+    let obs_loss = (per_obs * &batch.obs_mask).sum(Kind::Float)
+        / batch.obs_mask.sum(Kind::Float).clamp_min(1.0);
     let s = batch.action_mask.size()[1];
     let pred = out.actions.narrow(1, 0, s);
     let per_action = match &batch.actions {

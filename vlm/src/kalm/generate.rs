@@ -84,14 +84,21 @@ pub fn generate(
         success_step: vec![None; n],
     };
     let flat: Vec<f32> = initial.concat();
-    let mut obs = Tensor::from_slice(&flat).view([n as i64, 1, d as i64]).to_device(dev);
+    let mut obs = Tensor::from_slice(&flat)
+        .view([n as i64, 1, d as i64])
+        .to_device(dev);
     let mut actions = empty_actions(c.action_space, n as i64, dev);
     let mut done = vec![false; n];
     tch::no_grad(|| -> Result<(), WorldModelError> {
         for step in 0..horizon {
             let k = step as i64;
             let pred = model.forward(&tokens, &mask, &obs, &actions)?;
-            let chosen = choose(c.action_space, &pred.actions.select(1, k), sampling, &mut rng)?;
+            let chosen = choose(
+                c.action_space,
+                &pred.actions.select(1, k),
+                sampling,
+                &mut rng,
+            )?;
             actions = append_actions(actions, &chosen, c.action_space, dev);
             // o_{k+1} is read at a_k's position; the placeholder after it is never attended.
             let placeholder = obs.narrow(1, k, 1).zeros_like();
@@ -99,7 +106,11 @@ pub fn generate(
             let pred = model.forward(&tokens, &mask, &with_slot, &actions)?;
             let next = model.denormalise(&pred.observations.select(1, k + 1));
             obs = Tensor::cat(&[obs, next.unsqueeze(1)], 1);
-            let rows = Vec::<f32>::try_from(next.to_kind(Kind::Float).to_device(Device::Cpu).flatten(0, -1))?;
+            let rows = Vec::<f32>::try_from(
+                next.to_kind(Kind::Float)
+                    .to_device(Device::Cpu)
+                    .flatten(0, -1),
+            )?;
             for i in 0..n {
                 if done[i] {
                     continue;
@@ -156,7 +167,9 @@ fn append_actions(seq: ActionSeq, chosen: &[Action], space: ActionSpace, dev: De
                     Action::Discrete(_) => vec![0.0; dim],
                 })
                 .collect();
-            let col = Tensor::from_slice(&vals).view([n, 1, dim as i64]).to_device(dev);
+            let col = Tensor::from_slice(&vals)
+                .view([n, 1, dim as i64])
+                .to_device(dev);
             ActionSeq::Continuous(Tensor::cat(&[t, col], 1))
         }
         (seq, _) => seq,
@@ -176,7 +189,10 @@ fn choose(
         ActionSpace::Discrete { n } => {
             if t == 0.0 {
                 let ids = Vec::<i64>::try_from(pred.argmax(-1, false).to_device(Device::Cpu))?;
-                return Ok(ids.into_iter().map(|k| Action::Discrete(k as u32)).collect());
+                return Ok(ids
+                    .into_iter()
+                    .map(|k| Action::Discrete(k as u32))
+                    .collect());
             }
             let probs = Vec::<f64>::try_from(
                 (pred.to_kind(Kind::Double) / t)
@@ -201,7 +217,11 @@ fn choose(
                 .collect())
         }
         ActionSpace::Continuous { dim } => {
-            let v = Vec::<f32>::try_from(pred.to_kind(Kind::Float).to_device(Device::Cpu).flatten(0, -1))?;
+            let v = Vec::<f32>::try_from(
+                pred.to_kind(Kind::Float)
+                    .to_device(Device::Cpu)
+                    .flatten(0, -1),
+            )?;
             Ok((0..rows)
                 .map(|i| {
                     let mut a = [0f32; 4];
