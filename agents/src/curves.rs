@@ -79,3 +79,74 @@ impl StageLog {
         Ok(())
     }
 }
+
+/// What a generator's training stage reports per update: a progress bar, the training curve
+/// ([`StageLog`]), a log line and `progress.json` (epochs done) at every epoch's end. Errors
+/// of these writes are kept and returned by [`StageReporter::finish`].
+pub struct StageReporter {
+    bar: indicatif::ProgressBar,
+    curves: StageLog,
+    dir: PathBuf,
+    label: String,
+    epochs: usize,
+    failed: Option<CliError>,
+}
+
+impl StageReporter {
+    /// For a stage of `epochs` epochs resumed after `first_epoch`, `samples` per epoch.
+    pub fn new(
+        ctx: &crate::context::Context,
+        dir: &Path,
+        label: &str,
+        samples: usize,
+        epochs: usize,
+        first_epoch: usize,
+    ) -> Result<StageReporter, CliError> {
+        Ok(StageReporter {
+            bar: ctx.progress(((epochs - first_epoch) * samples) as u64, label),
+            curves: StageLog::open(dir, first_epoch)?,
+            dir: dir.to_path_buf(),
+            label: label.to_string(),
+            epochs,
+            failed: None,
+        })
+    }
+
+    /// Reports one update.
+    pub fn update(&mut self, e: &TrainEvent) {
+        let label = &self.label;
+        self.bar.inc(e.samples as u64);
+        if let Err(err) = self.curves.update(e) {
+            self.failed.get_or_insert(err);
+        }
+        let epochs = self.epochs;
+        self.bar.set_message(format!(
+            "{label} epoch {}/{epochs} loss {:.4}",
+            e.epoch + 1,
+            e.loss[0]
+        ));
+        if e.epoch_done {
+            tracing::info!(
+                epoch = e.epoch + 1,
+                loss = e.loss[0],
+                frame = e.loss[1],
+                action = e.loss[2],
+                "{label}"
+            );
+            let p = crate::vlm_run::StageProgress {
+                epochs_done: e.epoch + 1,
+                epochs,
+            };
+            let path = self.dir.join(crate::vlm_run::PROGRESS_FILE);
+            if let Err(err) = crate::vlm_run::write_json(&path, &p) {
+                self.failed.get_or_insert(err);
+            }
+        }
+    }
+
+    /// Clears the bar; the first error of a write, if any.
+    pub fn finish(self) -> Result<(), CliError> {
+        self.bar.finish_and_clear();
+        self.failed.map_or(Ok(()), Err)
+    }
+}

@@ -33,7 +33,7 @@ const TOY: &str = r#"
 max_steps = 4
 base_samples = 48
 base_epochs = 1
-lora_samples = 32
+lora_samples = 24
 lora_epochs = 1
 batch_size = 8
 [vlm]
@@ -98,7 +98,7 @@ fn kalm_trains_imagines_and_is_validated() {
         run.to_str().unwrap(),
     ];
     let first = last_json(&ok(&train));
-    assert_eq!(first["lora"]["transitions"], 32, "{first}");
+    assert_eq!(first["lora"]["transitions"], 24, "{first}");
     assert!(run.join("lora/weights.safetensors").is_file());
     // A rerun keeps both finished stages.
     assert_eq!(last_json(&ok(&train)), first);

@@ -23,10 +23,8 @@ use crate::cli::TrainKalmArgs;
 use crate::commands::train_vlm::GENERIC_INSTRUCTION;
 use crate::context::Context;
 use crate::error::CliError;
+use crate::imagination::kalm::KALM_FINAL_STAGE;
 use crate::vlm_run::{PROGRESS_FILE, REPORT_FILE, StageProgress, read_json, vlm_error, write_json};
-
-/// The LoRA stage's directory: the checkpoint imagination loads.
-pub const KALM_FINAL_STAGE: &str = "lora";
 
 /// What `vlgor train-kalm` trains.
 #[derive(Clone, Debug)]
@@ -46,13 +44,7 @@ pub fn run(ctx: &Context, a: &TrainKalmArgs) -> Result<(), CliError> {
         samples: a.samples,
     };
     let summary = train_kalm_run(ctx, &plan)?;
-    if !ctx.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).unwrap_or_default()
-        );
-    }
-    ctx.emit_json(&summary);
+    crate::commands::train_vlm::print_summary(ctx, &summary);
     Ok(())
 }
 
@@ -66,14 +58,14 @@ pub fn train_kalm_run(ctx: &Context, plan: &TrainKalmPlan) -> Result<serde_json:
     let encoder =
         SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Input(e.to_string()))?;
     let mut text = CachedText::new(encoder);
-    let base = Stage1 {
+    let base = StageSpec {
         name: "base",
         stage: Stage::Base,
         samples: k.base_samples,
         epochs: k.base_epochs,
         lr: k.base_lr,
     };
-    let lora = Stage1 {
+    let lora = StageSpec {
         name: KALM_FINAL_STAGE,
         stage: Stage::Lora,
         samples: plan.samples.unwrap_or(k.lora_samples),
@@ -89,7 +81,7 @@ pub fn train_kalm_run(ctx: &Context, plan: &TrainKalmPlan) -> Result<serde_json:
 }
 
 /// One stage's settings.
-struct Stage1 {
+struct StageSpec {
     name: &'static str,
     stage: Stage,
     samples: usize,
@@ -102,7 +94,7 @@ fn train_stage(
     plan: &TrainKalmPlan,
     data: &Dataset,
     config: &KalmConfig,
-    s: &Stage1,
+    s: &StageSpec,
     text: &mut CachedText<SentenceEncoder>,
 ) -> Result<serde_json::Value, CliError> {
     let dir = plan.out.join(s.name);
@@ -185,44 +177,21 @@ fn fit(
     set: &[Trajectory],
     opts: &KalmTrainOptions,
     dir: &Path,
-    s: &Stage1,
+    s: &StageSpec,
 ) -> Result<vlgor_vlm::world_model::TrainReport, CliError> {
     let label = format!("KALM {} stage", s.name);
-    let bar = ctx.progress(
-        ((opts.epochs - opts.first_epoch) * set.len()) as u64,
+    let mut reporter = crate::curves::StageReporter::new(
+        ctx,
+        dir,
         &label,
-    );
-    let mut curves = crate::curves::StageLog::open(dir, opts.first_epoch)?;
-    let mut failed = None;
+        set.len(),
+        opts.epochs,
+        opts.first_epoch,
+    )?;
     let report = train_kalm(model, text, set, opts, &mut |e: &TrainEvent| {
-        bar.inc(e.samples as u64);
-        bar.set_message(format!(
-            "{label} epoch {}/{} loss {:.4}",
-            e.epoch + 1,
-            opts.epochs,
-            e.loss[0]
-        ));
-        if let Err(err) = curves.update(e) {
-            failed.get_or_insert(err);
-        }
-        if e.epoch_done {
-            tracing::info!(
-                epoch = e.epoch + 1,
-                loss = e.loss[0],
-                obs = e.loss[1],
-                action = e.loss[2],
-                "{label}"
-            );
-            let p = StageProgress {
-                epochs_done: e.epoch + 1,
-                epochs: opts.epochs,
-            };
-            if let Err(err) = write_json(&dir.join(PROGRESS_FILE), &p) {
-                failed.get_or_insert(err);
-            }
-        }
+        reporter.update(e)
     })
     .map_err(vlm_error)?;
-    bar.finish_and_clear();
-    failed.map_or(Ok(report), Err)
+    reporter.finish()?;
+    Ok(report)
 }

@@ -58,14 +58,19 @@ pub fn run(ctx: &Context, a: &TrainVlmArgs) -> Result<(), CliError> {
         resume: a.resume,
     };
     let summary = train_stage(ctx, &plan)?;
+    print_summary(ctx, &summary);
+    Ok(())
+}
+
+/// Prints a training summary as pretty JSON (or, with `--json`, as the last line).
+pub fn print_summary(ctx: &Context, summary: &serde_json::Value) {
     if !ctx.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&summary).unwrap_or_default()
+            serde_json::to_string_pretty(summary).unwrap_or_default()
         );
     }
-    ctx.emit_json(&summary);
-    Ok(())
+    ctx.emit_json(summary);
 }
 
 /// Trains one stage and returns its summary (also written to `OUT/<stage>/train.json`).
@@ -130,43 +135,19 @@ fn run_training(
     let encoder =
         SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Input(e.to_string()))?;
     let mut text = CachedText::new(encoder);
-    let remaining = (opts.epochs - opts.first_epoch) * samples.len();
-    let bar = ctx.progress(remaining as u64, label);
-    let epochs = opts.epochs;
-    let mut progress_error = None;
-    let mut curves = crate::curves::StageLog::open(dir, opts.first_epoch)?;
+    let mut reporter = crate::curves::StageReporter::new(
+        ctx,
+        dir,
+        label,
+        samples.len(),
+        opts.epochs,
+        opts.first_epoch,
+    )?;
     let report = train_with(model, &mut text, samples, opts, &mut |e: &TrainEvent| {
-        bar.inc(e.samples as u64);
-        if let Err(err) = curves.update(e) {
-            progress_error.get_or_insert(err);
-        }
-        bar.set_message(format!(
-            "{label} epoch {}/{epochs} loss {:.4}",
-            e.epoch + 1,
-            e.loss[0]
-        ));
-        if e.epoch_done {
-            tracing::info!(
-                epoch = e.epoch + 1,
-                loss = e.loss[0],
-                frame = e.loss[1],
-                action = e.loss[2],
-                "{label}"
-            );
-            let p = StageProgress {
-                epochs_done: e.epoch + 1,
-                epochs,
-            };
-            if let Err(err) = write_json(&dir.join(PROGRESS_FILE), &p) {
-                progress_error.get_or_insert(err);
-            }
-        }
+        reporter.update(e)
     })
     .map_err(vlm_error)?;
-    bar.finish_and_clear();
-    if let Some(e) = progress_error {
-        return Err(e);
-    }
+    reporter.finish()?;
     Ok(report)
 }
 

@@ -18,12 +18,15 @@ use vlgor_vlm::kalm::{KalmModel, Sampling, generate};
 use vlgor_vlm::world_model::{ActionSpace, CachedText, WorldModelConfig};
 
 use super::records::{self, RolloutDraft};
-use super::{ImaginePlan, ImagineSummary, PerceivedGoal, SUMMARY_FILE, sources};
-use crate::commands::train_kalm::KALM_FINAL_STAGE;
+use super::{Dynamics, ImaginePlan, ImagineSummary, PerceivedGoal, sources};
 use crate::context::Context;
 use crate::error::CliError;
 use crate::frames::env_for;
-use crate::vlm_run::{renderer, vlm_error, write_json};
+use crate::vlm_run::{renderer, vlm_error};
+use vlgor_vlm::world_model::lora::LoraAdapters;
+
+/// The stage directory of a `train-kalm` run that imagination loads (the LoRA stage).
+pub const KALM_FINAL_STAGE: &str = "lora";
 
 /// The checkpoint of a `train-kalm` run directory (its LoRA stage), or `dir` itself when it is
 /// a checkpoint.
@@ -65,6 +68,13 @@ fn load(ctx: &Context, plan: &ImaginePlan) -> Result<KalmModel, CliError> {
 /// Runs an imagination plan with KALM (`plan.vlm`: a `train-kalm` run) and writes `plan.out`.
 pub fn imagine_kalm(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSummary, CliError> {
     sources::check_plan(plan)?;
+    if plan.candidates != 1 || plan.verified_only || plan.dynamics != Dynamics::WorldModel {
+        return Err(CliError::Input(
+            "the KALM generator imagines one rollout per start with its own dynamics; \
+             --candidates, --verify and --dynamics apply to --generator world-model"
+                .into(),
+        ));
+    }
     let start = Instant::now();
     let model = load(ctx, plan)?;
     let h = model.config().horizon_steps;
@@ -157,13 +167,12 @@ pub fn imagine_kalm(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSummary,
     let summary =
         records::validate_and_write_from(ctx, plan, &mut drafts, &mut r, size, &stage, "kalm")?;
     let summary = ImagineSummary {
-        instructions: plan.set.name(),
-        seconds: start.elapsed().as_secs_f64(),
-        imagined_frames_per_sec: made as f64 / generate_seconds.max(1e-9),
+        starts: picks.len(),
+        candidates_per_start: 1,
+        temperature: ctx.config.kalm.temperature,
         ..summary
     };
-    write_json(&plan.out.join(SUMMARY_FILE), &summary)?;
-    Ok(summary)
+    sources::finish(plan, summary, start, made, generate_seconds)
 }
 
 /// One generated rollout and where it started.

@@ -32,7 +32,7 @@ use vlgor_vlm::world_model::{
 use crate::context::Context;
 use crate::error::CliError;
 use crate::frames::env_for;
-use crate::vlm_run::{VlmRun, load_readout, renderer, vlm_error, write_json};
+use crate::vlm_run::{VlmRun, load_readout, renderer, vlm_error};
 pub use goals::PerceivedGoal;
 pub use instructions::InstructionSet;
 use records::RolloutDraft;
@@ -315,16 +315,12 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
     let imagine_seconds = start.elapsed().as_secs_f64();
     let summary = records::validate_and_write(ctx, plan, &mut drafts, &mut r, size, stage)?;
     let summary = ImagineSummary {
-        instructions: plan.set.name(),
         starts: starts.len(),
         candidates_per_start: plan.candidates,
         temperature: plan.temperature,
-        seconds: start.elapsed().as_secs_f64(),
-        imagined_frames_per_sec: frames_made as f64 / imagine_seconds.max(1e-9),
         ..summary
     };
-    write_json(&plan.out.join(SUMMARY_FILE), &summary)?;
-    Ok(summary)
+    sources::finish(plan, summary, start, frames_made, imagine_seconds)
 }
 
 /// Reads `OUT/imagine.json` of a finished imagination run.

@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use vlgor_sim::dataset::Dataset;
 use vlgor_sim::{EnvKind, Instruction};
 
-use super::{ImaginePlan, PerceivedGoal};
+use super::{ImaginePlan, ImagineSummary, PerceivedGoal};
 use crate::error::CliError;
 use crate::frames::env_for;
 
@@ -126,4 +126,24 @@ pub fn fair_start(
         }
     }
     Ok((ins, goal))
+}
+
+/// Completes a summary of `validate_and_write` with the run's instruction set, its total time
+/// since `start` and the generation speed (`made` transitions in `generate_seconds`), and
+/// writes it to `OUT/imagine.json`.
+pub fn finish(
+    plan: &ImaginePlan,
+    summary: ImagineSummary,
+    start: std::time::Instant,
+    made: usize,
+    generate_seconds: f64,
+) -> Result<ImagineSummary, CliError> {
+    let summary = ImagineSummary {
+        instructions: plan.set.name(),
+        seconds: start.elapsed().as_secs_f64(),
+        imagined_frames_per_sec: made as f64 / generate_seconds.max(1e-9),
+        ..summary
+    };
+    crate::vlm_run::write_json(&plan.out.join(super::SUMMARY_FILE), &summary)?;
+    Ok(summary)
 }

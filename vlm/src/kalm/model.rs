@@ -12,6 +12,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::config::KalmConfig;
 use crate::world_model::blocks::{Block, linear};
+use crate::world_model::lora::{LoraAdapters, set_trainable};
 use crate::world_model::{ActionSpace, LoraLinear, Stage, WorldModelError};
 
 /// Variable-name prefixes: the transformer (frozen in the LoRA stage), the numeric input and
@@ -279,35 +280,6 @@ impl KalmModel {
         Ok((ts[0], ts[1].min(c.max_text_tokens)))
     }
 
-    /// All LoRA-wrapped projections (q, k, v, o of every layer).
-    pub fn lora_layers_mut(&mut self) -> Vec<&mut LoraLinear> {
-        self.blocks
-            .iter_mut()
-            .flat_map(|b| b.lora_layers_mut())
-            .collect()
-    }
-
-    /// Folds every adapter into its base weight (inference).
-    pub fn merge_lora(&mut self) {
-        self.lora_layers_mut()
-            .into_iter()
-            .for_each(LoraLinear::merge);
-    }
-
-    /// Undoes [`KalmModel::merge_lora`].
-    pub fn unmerge_lora(&mut self) {
-        self.lora_layers_mut()
-            .into_iter()
-            .for_each(LoraLinear::unmerge);
-    }
-
-    /// Whether the adapters are currently merged.
-    pub fn is_merged(&mut self) -> bool {
-        self.lora_layers_mut()
-            .first()
-            .is_some_and(|l| l.is_merged())
-    }
-
     /// Names trained in `stage`: base — everything but the adapters and statistics; LoRA —
     /// the adapters and the numeric input/output layers (the transformer frozen).
     pub fn is_trainable(stage: Stage, name: &str) -> bool {
@@ -319,16 +291,16 @@ impl KalmModel {
 
     /// Sets requires_grad per `stage` and returns the trainable tensors, sorted by name.
     pub fn set_stage(&mut self, stage: Stage) -> Vec<(String, Tensor)> {
-        let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out = Vec::new();
-        for (name, t) in vars {
-            let train = Self::is_trainable(stage, &name);
-            let _ = t.set_requires_grad(train);
-            if train {
-                out.push((name, t));
-            }
-        }
-        out
+        set_trainable(&self.vs, |name| Self::is_trainable(stage, name))
+    }
+}
+
+impl LoraAdapters for KalmModel {
+    /// q, k, v, o of every layer.
+    fn lora_layers_mut(&mut self) -> Vec<&mut LoraLinear> {
+        self.blocks
+            .iter_mut()
+            .flat_map(|b| b.lora_layers_mut())
+            .collect()
     }
 }

@@ -3,15 +3,13 @@
 //! transformer, KALM's fine-tuning of a language model), Adam over the trainable tensors only.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
-use tch::COptimizer;
+use tch::Tensor;
 
 use super::data::{Trajectory, TrajectoryBatch, batch_losses};
 use super::model::KalmModel;
+use crate::world_model::lora::LoraAdapters;
+use crate::world_model::train::{EpochPlan, fit};
 use crate::world_model::{Stage, TextSource, TrainEvent, TrainReport, WorldModelError};
 
 /// Training settings.
@@ -55,68 +53,36 @@ pub fn train_kalm(
         ));
     }
     let trainable = model.set_stage(opts.stage);
-    let mut opt = COptimizer::adam(opts.learning_rate, 0.9, 0.999, 0.0, 1e-8, false)?;
-    for (_, t) in &trainable {
-        opt.add_parameters(t, 0)?;
-    }
-    let start = Instant::now();
-    let (mut steps, mut seen) = (0, 0);
-    let mut epoch_losses = Vec::new();
-    for epoch in opts.first_epoch..opts.epochs {
-        let mut order: Vec<usize> = (0..set.len()).collect();
-        let seed = opts
-            .seed
-            .wrapping_mul(0x2545_F491)
-            .wrapping_add(epoch as u64);
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-        let (mut sums, mut count) = ([0f64; 3], 0usize);
-        let chunks: Vec<&[usize]> = order.chunks(opts.batch_size).collect();
-        for (k, chunk) in chunks.iter().enumerate() {
+    let total = model.parameter_count("");
+    let plan = EpochPlan {
+        len: set.len(),
+        batch_size: opts.batch_size,
+        epochs: opts.epochs,
+        first_epoch: opts.first_epoch,
+        seed: opts.seed,
+        learning_rate: opts.learning_rate,
+    };
+    let mut compute =
+        |m: &mut KalmModel, chunk: &[usize]| -> Result<(Tensor, [f64; 3]), WorldModelError> {
             let items: Vec<&Trajectory> = chunk.iter().map(|&i| &set[i]).collect();
-            let batch = TrajectoryBatch::new(&items, model.config(), model.device())?;
-            let l = batch_losses(model, text, &batch)?;
-            let loss = [0, 1, 2].map(|i| l[i].double_value(&[]));
-            if loss.iter().any(|v| !v.is_finite()) {
-                return Err(WorldModelError::BadInput(format!(
-                    "non-finite loss {loss:?} in epoch {} update {}; lower the learning rate",
-                    epoch + 1,
-                    k + 1
-                )));
-            }
-            opt.zero_grad()?;
-            l[0].backward();
-            opt.step()?;
-            sums.iter_mut()
-                .zip(loss)
-                .for_each(|(s, v)| *s += v * chunk.len() as f64);
-            count += chunk.len();
-            steps += 1;
-            let last = k + 1 == chunks.len();
-            if last && let Some(dir) = &opts.checkpoint_dir {
-                model.save(dir)?;
-            }
-            on_update(&TrainEvent {
-                epoch,
-                step: steps,
-                samples: chunk.len(),
-                loss,
-                epoch_done: last,
-            });
+            let batch = TrajectoryBatch::new(&items, m.config(), m.device())?;
+            let [total, obs, action] = batch_losses(m, text, &batch)?;
+            let values = [&total, &obs, &action].map(|t| t.double_value(&[]));
+            Ok((total, values))
+        };
+    let mut save = |m: &mut KalmModel| -> Result<(), WorldModelError> {
+        match &opts.checkpoint_dir {
+            Some(dir) => m.save(dir),
+            None => Ok(()),
         }
-        seen += count;
-        epoch_losses.push(sums.map(|s| s / count as f64));
-    }
-    for (_, t) in &trainable {
-        let _ = t.set_requires_grad(false);
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    Ok(TrainReport {
-        steps,
-        samples_seen: seen,
-        seconds,
-        samples_per_second: seen as f64 / seconds.max(1e-9),
-        epoch_losses,
-        trainable_parameters: trainable.iter().map(|(_, t)| t.numel() as i64).sum(),
-        total_parameters: model.parameter_count(""),
-    })
+    };
+    fit(
+        model,
+        &trainable,
+        total,
+        &plan,
+        &mut compute,
+        &mut save,
+        on_update,
+    )
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
 use super::config::WorldModelConfig;
@@ -40,29 +41,65 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WorldModelError + '_ {
     }
 }
 
+/// The variables of `vs` under `prefixes`, sorted by name.
+pub(crate) fn named_with(vs: &VarStore, prefixes: &[&str]) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(k, _)| prefixes.iter().any(|p| k.starts_with(p)))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// Writes the variables of `vs` under `prefixes` to `path` atomically; returns its sha256.
+pub(crate) fn write_named(
+    vs: &VarStore,
+    prefixes: &[&str],
+    path: &Path,
+) -> Result<String, WorldModelError> {
+    crate::tensor_io::write_tensors_atomic(path, &named_with(vs, prefixes))
+        .map_err(|e| WorldModelError::Write(e.to_string()))
+}
+
+/// Copies every tensor of `path` into the variable of the same name; the file must hold
+/// exactly the variables under `prefixes`, with their shapes.
+pub(crate) fn read_named(
+    vs: &VarStore,
+    prefixes: &[&str],
+    path: &Path,
+) -> Result<(), WorldModelError> {
+    let mut vars = vs.variables();
+    vars.retain(|k, _| prefixes.iter().any(|p| k.starts_with(p)));
+    crate::tensor_io::read_into(path, &vars).map_err(WorldModelError::BadInput)
+}
+
+/// Writes `record` as pretty JSON to `path` atomically (a checkpoint's `config.json`).
+pub(crate) fn write_record(path: &Path, record: &impl Serialize) -> Result<(), WorldModelError> {
+    let json = serde_json::to_string_pretty(record).map_err(|source| WorldModelError::Json {
+        path: path.display().to_string(),
+        source,
+    })?;
+    vlgor_sim::dataset::write_atomic(path, json.as_bytes())
+        .map_err(|e| WorldModelError::Write(e.to_string()))
+}
+
+/// Reads the JSON file `path` (a checkpoint's `config.json`).
+pub(crate) fn read_record<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, WorldModelError> {
+    let text = fs::read_to_string(path).map_err(io(path))?;
+    serde_json::from_str(&text).map_err(|source| WorldModelError::Json {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 impl WorldModel {
-    fn named_with(&self, prefixes: &[&str]) -> Vec<(String, Tensor)> {
-        let mut v: Vec<(String, Tensor)> = self
-            .vs
-            .variables()
-            .into_iter()
-            .filter(|(k, _)| prefixes.iter().any(|p| k.starts_with(p)))
-            .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
-    }
-
     fn write_named(&self, prefixes: &[&str], path: &Path) -> Result<String, WorldModelError> {
-        crate::tensor_io::write_tensors_atomic(path, &self.named_with(prefixes))
-            .map_err(|e| WorldModelError::Write(e.to_string()))
+        write_named(&self.vs, prefixes, path)
     }
 
-    /// Copies every tensor of `path` into the variable of the same name; the file must hold
-    /// exactly the variables under `prefixes`, with their shapes.
     fn read_named(&mut self, prefixes: &[&str], path: &Path) -> Result<(), WorldModelError> {
-        let mut vars = self.vs.variables();
-        vars.retain(|k, _| prefixes.iter().any(|p| k.starts_with(p)));
-        crate::tensor_io::read_into(path, &vars).map_err(WorldModelError::BadInput)
+        read_named(&self.vs, prefixes, path)
     }
 
     /// Writes `dir/weights.safetensors` (backbone + heads), `dir/adapters.safetensors`, then
@@ -77,7 +114,6 @@ impl WorldModel {
         fs::create_dir_all(dir).map_err(io(dir))?;
         let weights = self.write_named(&[BACKBONE, HEADS], &dir.join(WEIGHTS_FILE))?;
         let adapters = self.write_named(&[LORA, HEADS], &dir.join(ADAPTER_FILE))?;
-        let cfg = dir.join(CONFIG_FILE);
         let record = CheckpointJson {
             config: self.config().clone(),
             format_version: Some(CHECKPOINT_FORMAT_VERSION),
@@ -86,25 +122,14 @@ impl WorldModel {
                 (ADAPTER_FILE.to_string(), adapters),
             ]),
         };
-        let json =
-            serde_json::to_string_pretty(&record).map_err(|source| WorldModelError::Json {
-                path: cfg.display().to_string(),
-                source,
-            })?;
-        vlgor_sim::dataset::write_atomic(&cfg, json.as_bytes())
-            .map_err(|e| WorldModelError::Write(e.to_string()))
+        write_record(&dir.join(CONFIG_FILE), &record)
     }
 
     /// Loads a checkpoint directory written by [`WorldModel::save`] (adapters too, if present),
     /// checking the format version, each tensor file's sha256 and every tensor's shape.
     pub fn load(dir: &Path, device: Device) -> Result<Self, WorldModelError> {
         let cfg = dir.join(CONFIG_FILE);
-        let text = fs::read_to_string(&cfg).map_err(io(&cfg))?;
-        let record: CheckpointJson =
-            serde_json::from_str(&text).map_err(|source| WorldModelError::Json {
-                path: cfg.display().to_string(),
-                source,
-            })?;
+        let record: CheckpointJson = read_record(&cfg)?;
         check_format_version(&cfg, record.format_version, CHECKPOINT_FORMAT_VERSION)
             .map_err(WorldModelError::BadInput)?;
         record

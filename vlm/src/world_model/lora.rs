@@ -3,7 +3,7 @@
 //! the output unchanged. [`LoraLinear::merge`] folds the adapter into W0 for inference.
 
 use tch::Tensor;
-use tch::nn::{Init, Path};
+use tch::nn::{Init, Path, VarStore};
 
 /// Uniform bound PyTorch's `nn.Linear` uses (Kaiming uniform with a = sqrt(5)): 1 / sqrt(fan_in).
 pub(crate) fn torch_linear_init(fan_in: i64) -> Init {
@@ -81,4 +81,44 @@ impl LoraLinear {
         });
         self.merged = false;
     }
+}
+
+/// A model whose attention projections carry LoRA adapters: merge them for inference, undo it.
+pub trait LoraAdapters {
+    /// Every LoRA-wrapped projection.
+    fn lora_layers_mut(&mut self) -> Vec<&mut LoraLinear>;
+
+    /// Folds every adapter into its base weight.
+    fn merge_lora(&mut self) {
+        for layer in self.lora_layers_mut() {
+            layer.merge();
+        }
+    }
+
+    /// Undoes [`LoraAdapters::merge_lora`].
+    fn unmerge_lora(&mut self) {
+        for layer in self.lora_layers_mut() {
+            layer.unmerge();
+        }
+    }
+
+    /// Whether the adapters are currently merged.
+    fn is_merged(&mut self) -> bool {
+        let layers = self.lora_layers_mut();
+        layers.first().is_some_and(|l| l.is_merged())
+    }
+}
+
+/// Sets `requires_grad` on every variable of `vs` by `trainable(name)` and returns the
+/// trainable ones sorted by name (so an optimizer built from them is deterministic).
+pub fn set_trainable(vs: &VarStore, trainable: impl Fn(&str) -> bool) -> Vec<(String, Tensor)> {
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars.into_iter()
+        .filter(|(name, t)| {
+            let train = trainable(name);
+            let _ = t.set_requires_grad(train);
+            train
+        })
+        .collect()
 }

@@ -239,32 +239,89 @@ pub fn train_with(
         ));
     }
     let trainable = model.set_stage(opts.stage);
-    let mut opt = COptimizer::adam(opts.learning_rate, 0.9, 0.999, 0.0, 1e-8, false)?;
-    for (_, t) in &trainable {
+    let total = model.parameter_count("");
+    let plan = EpochPlan {
+        len: provider.len(),
+        batch_size: opts.batch_size,
+        epochs: opts.epochs,
+        first_epoch: opts.first_epoch,
+        seed: opts.seed,
+        learning_rate: opts.learning_rate,
+    };
+    let mut compute =
+        |m: &mut WorldModel, chunk: &[usize]| -> Result<(Tensor, [f64; 3]), WorldModelError> {
+            let batch = provider.batch(chunk)?;
+            let l = batch_losses(m, text, &batch, opts.frame_change_weight)?;
+            let values = [
+                l.total.double_value(&[]),
+                l.frame.double_value(&[]),
+                l.action.double_value(&[]),
+            ];
+            Ok((l.total, values))
+        };
+    let mut save = |m: &mut WorldModel| -> Result<(), WorldModelError> {
+        match &opts.checkpoint_dir {
+            Some(dir) => m.save(dir),
+            None => Ok(()),
+        }
+    };
+    fit(
+        model,
+        &trainable,
+        total,
+        &plan,
+        &mut compute,
+        &mut save,
+        on_update,
+    )
+}
+
+/// The epochs of a training run, for [`fit`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EpochPlan {
+    /// Samples; indices run over 0..len.
+    pub len: usize,
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// Epochs already done: epochs `first_epoch..epochs` run.
+    pub first_epoch: usize,
+    pub seed: u64,
+    pub learning_rate: f64,
+}
+
+/// The loop both generators train with: Adam over `trainable`; each epoch's order of
+/// `0..len` shuffled by (seed, epoch); per batch `compute` gives the loss to minimise and the
+/// (total, first, second) values reported; a non-finite value stops with an error naming the
+/// epoch and update (the last finished epoch's checkpoint is kept); `save` runs after each
+/// epoch's last update, before `on_update` sees it.
+pub(crate) fn fit<M>(
+    model: &mut M,
+    trainable: &[(String, Tensor)],
+    total_parameters: i64,
+    plan: &EpochPlan,
+    compute: &mut dyn FnMut(&mut M, &[usize]) -> Result<(Tensor, [f64; 3]), WorldModelError>,
+    save: &mut dyn FnMut(&mut M) -> Result<(), WorldModelError>,
+    on_update: &mut dyn FnMut(&TrainEvent),
+) -> Result<TrainReport, WorldModelError> {
+    let mut opt = COptimizer::adam(plan.learning_rate, 0.9, 0.999, 0.0, 1e-8, false)?;
+    for (_, t) in trainable {
         opt.add_parameters(t, 0)?;
     }
-    let trainable_parameters = trainable.iter().map(|(_, t)| t.numel() as i64).sum();
     let start = Instant::now();
     let (mut steps, mut seen) = (0, 0);
-    let mut epoch_losses = Vec::with_capacity(opts.epochs);
-    for epoch in opts.first_epoch..opts.epochs {
-        let mut order: Vec<usize> = (0..provider.len()).collect();
-        let epoch_seed = opts
+    let mut epoch_losses = Vec::with_capacity(plan.epochs);
+    for epoch in plan.first_epoch..plan.epochs {
+        let mut order: Vec<usize> = (0..plan.len).collect();
+        let epoch_seed = plan
             .seed
             .wrapping_mul(0x9E37_79B9)
             .wrapping_add(epoch as u64);
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(epoch_seed));
         let mut sums = [0f64; 3];
         let mut count = 0usize;
-        let chunks: Vec<&[usize]> = order.chunks(opts.batch_size).collect();
+        let chunks: Vec<&[usize]> = order.chunks(plan.batch_size).collect();
         for (k, chunk) in chunks.iter().enumerate() {
-            let batch = provider.batch(chunk)?;
-            let l = batch_losses(model, text, &batch, opts.frame_change_weight)?;
-            let loss = [
-                l.total.double_value(&[]),
-                l.frame.double_value(&[]),
-                l.action.double_value(&[]),
-            ];
+            let (total, loss) = compute(model, chunk)?;
             if loss.iter().any(|v| !v.is_finite()) {
                 return Err(WorldModelError::BadInput(format!(
                     "non-finite loss {loss:?} in epoch {} update {}; lower the learning rate \
@@ -274,7 +331,7 @@ pub fn train_with(
                 )));
             }
             opt.zero_grad()?;
-            l.total.backward();
+            total.backward();
             opt.step()?;
             let n = chunk.len();
             for (s, v) in sums.iter_mut().zip(loss) {
@@ -283,8 +340,8 @@ pub fn train_with(
             count += n;
             steps += 1;
             let last = k + 1 == chunks.len();
-            if last && let Some(dir) = &opts.checkpoint_dir {
-                model.save(dir)?;
+            if last {
+                save(model)?;
             }
             on_update(&TrainEvent {
                 epoch,
@@ -297,7 +354,7 @@ pub fn train_with(
         seen += count;
         epoch_losses.push(sums.map(|s| s / count as f64));
     }
-    for (_, t) in &trainable {
+    for (_, t) in trainable {
         let _ = t.set_requires_grad(false);
     }
     let seconds = start.elapsed().as_secs_f64();
@@ -307,7 +364,7 @@ pub fn train_with(
         seconds,
         samples_per_second: seen as f64 / seconds.max(1e-9),
         epoch_losses,
-        trainable_parameters,
-        total_parameters: model.parameter_count(""),
+        trainable_parameters: trainable.iter().map(|(_, t)| t.numel() as i64).sum(),
+        total_parameters,
     })
 }
