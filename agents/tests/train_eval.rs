@@ -27,7 +27,7 @@ fn trained_policy_evaluates_reproducibly_from_its_run_directory() {
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
     std::fs::write(
         p("small.toml"),
-        "[rl]\nepochs = 3\neval_every = 2\neval_episodes = 6\n[render]\nwidth = 48\nheight = 48\n",
+        "[rl]\nepochs = 3\neval_every = 2\neval_episodes = 6\n[eval]\ncheckpoints = 2\n[render]\nwidth = 48\nheight = 48\n",
     )
     .unwrap();
     vlgor(&[
@@ -89,8 +89,8 @@ fn trained_policy_evaluates_reproducibly_from_its_run_directory() {
         let a = last_json(&first);
         let b = last_json(&vlgor(&args));
         assert_eq!(a, b, "{obs}: same seeds, same table");
-        // Each of the run's checkpoints is loaded once for the whole evaluation (2 levels × 2
-        // seeds), not once per cell.
+        // The run's last `eval.checkpoints` (2 of 3) checkpoints are each loaded once for the
+        // whole evaluation (2 levels × 2 seeds), not once per cell.
         let log = String::from_utf8_lossy(&first.stderr);
         let loads: Vec<&str> = log
             .lines()
@@ -105,9 +105,12 @@ fn trained_policy_evaluates_reproducibly_from_its_run_directory() {
                     .extension()
                     .is_some_and(|x| x == "safetensors")
             })
-            .count()
-            .min(5);
-        assert_eq!(loads.len(), checkpoints, "{obs}: {loads:#?}");
+            .count();
+        assert_eq!(checkpoints, 3, "{obs}: one checkpoint per evaluated epoch");
+        assert_eq!(loads.len(), 2, "{obs}: {loads:#?}");
+        for (load, epoch) in loads.iter().zip(["epoch-0002", "epoch-0003"]) {
+            assert!(load.contains(epoch), "{obs}: the last two, in order: {loads:#?}");
+        }
         // Random and expert reference rows on the same episodes, with paired differences.
         for r in ["random", "expert"] {
             assert!(
