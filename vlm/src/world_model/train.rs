@@ -289,6 +289,10 @@ pub(crate) struct EpochPlan {
     pub learning_rate: f64,
 }
 
+/// One batch's loss to minimise and its (total, first, second) values, from the sample indices.
+pub(crate) type BatchLoss<'a, M> =
+    dyn FnMut(&mut M, &[usize]) -> Result<(Tensor, [f64; 3]), WorldModelError> + 'a;
+
 /// The loop both generators train with: Adam over `trainable`; each epoch's order of
 /// `0..len` shuffled by (seed, epoch); per batch `compute` gives the loss to minimise and the
 /// (total, first, second) values reported; a non-finite value stops with an error naming the
@@ -299,7 +303,7 @@ pub(crate) fn fit<M>(
     trainable: &[(String, Tensor)],
     total_parameters: i64,
     plan: &EpochPlan,
-    compute: &mut dyn FnMut(&mut M, &[usize]) -> Result<(Tensor, [f64; 3]), WorldModelError>,
+    compute: &mut BatchLoss<'_, M>,
     save: &mut dyn FnMut(&mut M) -> Result<(), WorldModelError>,
     on_update: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainReport, WorldModelError> {
