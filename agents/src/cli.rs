@@ -311,16 +311,6 @@ pub struct TrainKalmArgs {
     pub samples: Option<usize>,
 }
 
-/// Which model generates imagined rollouts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum GeneratorArg {
-    /// VLGOR's vision-language world model (`vlgor train-vlm`): frames, read out to states.
-    WorldModel,
-    /// The KALM baseline (`vlgor train-kalm`): state vectors from the instruction, no images;
-    /// frames are rendered from the generated states.
-    Kalm,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FaultKind {
     /// Two balls overlapping.

@@ -4,8 +4,9 @@ use clap::Args;
 use std::path::PathBuf;
 use vlgor_sim::validate::Filter;
 
-use crate::cli::{EnvArg, GeneratorArg};
+use crate::cli::EnvArg;
 use crate::cli_values::{dynamics_parser, filter_parser, instruction_sets};
+use crate::imagination::Generator;
 
 #[derive(Debug, Args)]
 pub struct ImagineArgs {
@@ -14,8 +15,8 @@ pub struct ImagineArgs {
     #[arg(long, visible_alias = "run")]
     pub vlm: PathBuf,
     /// Which generator imagines (`world-model` or `kalm`).
-    #[arg(long, value_enum, default_value_t = GeneratorArg::WorldModel)]
-    pub generator: GeneratorArg,
+    #[arg(long, value_enum, default_value_t = Generator::WorldModel)]
+    pub generator: Generator,
     #[command(flatten)]
     pub env: EnvArg,
     /// Instruction set: a level's fresh instructions, the source episode's instruction with

@@ -98,6 +98,11 @@ pub struct PipelineSection {
     /// model choosing every action, rapier and the renderer producing what follows.
     #[serde(default = "yes")]
     pub simulated_arm: bool,
+    /// The KALM arms (BC+KALM, CQL+KALM): the KALM generator (`[kalm]`) trained on the real
+    /// data imagines the same prompts from the same start states as VLGOR, mixed alike. Off
+    /// in runs of earlier releases.
+    #[serde(default)]
+    pub kalm_arm: bool,
 }
 
 fn verify_candidates() -> usize {

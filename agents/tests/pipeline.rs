@@ -51,6 +51,11 @@ counterfactual_behavior = 8
 hard = 4
 sweep = [24, 48]
 filter = "keep"
+[kalm]
+base_samples = 64
+base_epochs = 1
+lora_samples = 48
+lora_epochs = 1
 "#;
 
 #[test]
@@ -90,6 +95,7 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
             "baseline",
             "oracle",
             "wm_actions_in_sim",
+            "kalm",
             "vlgor",
             "wo_target",
             "wo_behavior",
@@ -154,6 +160,16 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
     // physics, so the validator passes it whole.
     let sim = &results["imagined"]["counterfactual-target-simulated"];
     assert_eq!(sim["rollouts"], sim["valid"], "{sim}");
+    // KALM imagines the world model's greedy sets again: same prompts, same start states.
+    let wm = &results["imagined"]["counterfactual-target"];
+    let kalm = &results["imagined"]["counterfactual-target-kalm"];
+    assert_eq!(kalm["rollouts"], wm["rollouts"], "{kalm}");
+    assert_eq!(kalm["starts"], wm["starts"], "{kalm}");
+    assert!(
+        kalm["plausibility"]["replayed_transitions"].is_number(),
+        "{kalm}"
+    );
+    assert!(results["mixes"]["kalm"]["episodes_out"].is_number());
     let mix = &results["mixes"]["vlgor_verified"];
     assert_eq!(mix["verified"], true, "{mix}");
     if mix["episodes_out"].as_u64().unwrap() > 0 {
@@ -185,6 +201,7 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
         "Paired differences",
         "Table 1",
         "Physics validation",
+        "Physical plausibility, KALM against the world model",
         "Timings",
     ] {
         assert!(report.contains(section), "report lacks {section}");

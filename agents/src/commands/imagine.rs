@@ -1,9 +1,10 @@
 //! `vlgor imagine`: imagined rollouts from real initial frames (world model) or states (KALM),
 //! rewarded, physics-checked and written as an imagined dataset.
 
-use crate::cli::{GeneratorArg, ImagineArgs};
+use crate::cli::ImagineArgs;
 use crate::context::Context;
 use crate::error::CliError;
+use crate::imagination::Generator;
 use crate::imagination::kalm::imagine_kalm;
 use crate::imagination::{ImaginePlan, InstructionSet, imagine_dataset};
 
@@ -25,25 +26,8 @@ pub fn run(ctx: &Context, a: &ImagineArgs) -> Result<(), CliError> {
         dynamics: a.dynamics,
     };
     let s = match a.generator {
-        GeneratorArg::WorldModel => imagine_dataset(ctx, &plan)?,
-        GeneratorArg::Kalm if a.readout.is_some() => {
-            return Err(CliError::Input(
-                "--readout belongs to the world model; KALM generates states, no frames to read"
-                    .into(),
-            ));
-        }
-        GeneratorArg::Kalm
-            if a.candidates > 1
-                || a.temperature > 0.0
-                || a.verify
-                || a.dynamics != crate::imagination::Dynamics::WorldModel =>
-        {
-            return Err(CliError::Input(
-                "--candidates, --temperature, --verify and --dynamics belong to the world model;                  KALM samples at [kalm] temperature"
-                    .into(),
-            ));
-        }
-        GeneratorArg::Kalm => imagine_kalm(ctx, &plan)?,
+        Generator::WorldModel => imagine_dataset(ctx, &plan)?,
+        Generator::Kalm => imagine_kalm(ctx, &plan)?,
     };
     if !ctx.json {
         println!(

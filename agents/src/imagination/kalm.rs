@@ -68,10 +68,19 @@ fn load(ctx: &Context, plan: &ImaginePlan) -> Result<KalmModel, CliError> {
 /// Runs an imagination plan with KALM (`plan.vlm`: a `train-kalm` run) and writes `plan.out`.
 pub fn imagine_kalm(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSummary, CliError> {
     sources::check_plan(plan)?;
-    if plan.candidates != 1 || plan.verified_only || plan.dynamics != Dynamics::WorldModel {
+    if plan.readout.is_some() {
         return Err(CliError::Input(
-            "the KALM generator imagines one rollout per start with its own dynamics; \
-             --candidates, --verify and --dynamics apply to --generator world-model"
+            "--readout belongs to the world model; KALM generates states, no frames to read".into(),
+        ));
+    }
+    if plan.candidates != 1
+        || plan.temperature > 0.0
+        || plan.verified_only
+        || plan.dynamics != Dynamics::WorldModel
+    {
+        return Err(CliError::Input(
+            "--candidates, --temperature, --verify and --dynamics belong to the world model; \
+             KALM imagines one rollout per start, sampled at the preset's kalm.temperature"
                 .into(),
         ));
     }

@@ -38,6 +38,17 @@ pub use instructions::InstructionSet;
 use records::RolloutDraft;
 use vlgor_sim::validate::Filter;
 
+/// Which model generates imagined rollouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Generator {
+    /// VLGOR's vision-language world model (`vlgor train-vlm`): frames, read out to states.
+    WorldModel,
+    /// The KALM baseline (`vlgor train-kalm`): state vectors from the instruction, no images;
+    /// frames are rendered from the generated states.
+    Kalm,
+}
+
 /// What produces the frames and states after each chosen action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]

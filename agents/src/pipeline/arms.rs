@@ -6,7 +6,7 @@ use vlgor_sim::language::CounterfactualKind;
 
 use crate::config_vlm::PipelineSection;
 use crate::context::Context;
-use crate::imagination::{Dynamics, InstructionSet};
+use crate::imagination::{Dynamics, Generator, InstructionSet};
 
 /// A policy variant: which imagined mix (if any) joins the real data.
 pub struct Variant {
@@ -16,8 +16,9 @@ pub struct Variant {
 
 /// Baseline, the oracle (real + scripted-expert rollouts for the unseen levels' instructions,
 /// the upper bound of any imagination), VLGOR and the two ablations (every algorithm), VLGOR
-/// with generate and verify (every algorithm, when `verify_candidates` > 0), and the
-/// unvalidated ablation (BC).
+/// with generate and verify (every algorithm, when `verify_candidates` > 0), the KALM
+/// baseline's imagined data (every algorithm, when `kalm_arm`), and the unvalidated ablation
+/// (BC).
 pub fn variants(algo: AlgoKind, p: &PipelineSection) -> Vec<Variant> {
     let arm = |name, mix| Variant {
         name,
@@ -47,6 +48,9 @@ pub fn variants(algo: AlgoKind, p: &PipelineSection) -> Vec<Variant> {
     if p.simulated_arm {
         v.push(arm("wm_actions_in_sim", "wm_actions_in_sim"));
     }
+    if p.kalm_arm {
+        v.push(arm("kalm", "kalm"));
+    }
     if p.unvalidated_ablation && algo == AlgoKind::Bc {
         v.push(arm("unvalidated", "unvalidated"));
     }
@@ -54,10 +58,11 @@ pub fn variants(algo: AlgoKind, p: &PipelineSection) -> Vec<Variant> {
 }
 
 /// Every variant name, in report order.
-pub const VARIANT_NAMES: [&str; 8] = [
+pub const VARIANT_NAMES: [&str; 9] = [
     "baseline",
     "oracle",
     "wm_actions_in_sim",
+    "kalm",
     "vlgor",
     "vlgor_verified",
     "wo_target",
@@ -78,6 +83,16 @@ pub struct ImaginedSet {
     pub candidates: usize,
     pub temperature: f64,
     pub dynamics: Dynamics,
+    pub generator: Generator,
+}
+
+impl ImaginedSet {
+    /// The world model's paper-style imagination: one greedy rollout per start, imagined frames.
+    pub fn greedy_world_model(&self) -> bool {
+        self.generator == Generator::WorldModel
+            && self.candidates == 1
+            && self.dynamics == Dynamics::WorldModel
+    }
 }
 
 /// The imagination runs: for rephrase and counterfactual, the level's count of target-swap
@@ -85,7 +100,8 @@ pub struct ImaginedSet {
 /// kind); for hard, the level's compositions (no single swap of an offline instruction is a
 /// composition). With generate and verify, each of those kinds again with half the level's
 /// count (hard: the whole) split into start states of `verify_candidates` sampled candidates,
-/// so the arm imagines as many rollouts as VLGOR mixes.
+/// so the arm imagines as many rollouts as VLGOR mixes. With the KALM arm, KALM imagines each
+/// greedy set again (`-kalm`: same prompts, count and start states).
 pub fn imagined_sets(ctx: &Context) -> Vec<ImaginedSet> {
     let p = &ctx.config.pipeline;
     let mut out = Vec::new();
@@ -122,6 +138,7 @@ pub fn imagined_sets(ctx: &Context) -> Vec<ImaginedSet> {
                 candidates: 1,
                 temperature: 0.0,
                 dynamics: Dynamics::WorldModel,
+                generator: Generator::WorldModel,
             });
             // The same prompts and start states as the part VLGOR mixes (picks are drawn
             // in the same order from the same seed), played in rapier.
@@ -134,6 +151,7 @@ pub fn imagined_sets(ctx: &Context) -> Vec<ImaginedSet> {
                     candidates: 1,
                     temperature: 0.0,
                     dynamics: Dynamics::Simulator,
+                    generator: Generator::WorldModel,
                 });
             }
             let k = p.verify_candidates;
@@ -146,6 +164,20 @@ pub fn imagined_sets(ctx: &Context) -> Vec<ImaginedSet> {
                     candidates: k,
                     temperature: p.verify_temperature,
                     dynamics: Dynamics::WorldModel,
+                    generator: Generator::WorldModel,
+                });
+            }
+            // KALM: the same prompts and start states as the world model's set, mixed alike.
+            if p.kalm_arm {
+                out.push(ImaginedSet {
+                    name: format!("{name}-kalm"),
+                    instructions: instructions.clone(),
+                    kind: *kind,
+                    count,
+                    candidates: 1,
+                    temperature: 0.0,
+                    dynamics: Dynamics::WorldModel,
+                    generator: Generator::Kalm,
                 });
             }
         }

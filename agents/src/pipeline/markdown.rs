@@ -264,6 +264,7 @@ pub fn report_md(r: &Results) -> String {
         )
     );
     let _ = write!(md, "{}", verify_md(r));
+    let _ = write!(md, "{}", plausibility_md(r));
     let rows: Vec<Vec<String>> = r
         .mixes
         .iter()
@@ -364,6 +365,76 @@ fn verify_md(r: &Results) -> String {
                 "verified",
                 "starts verified",
                 "yield"
+            ],
+            &rows
+        )
+    )
+}
+
+/// KALM against the world model on the same prompts and start states (sets `X` and `X-kalm`):
+/// per reason the shares of rollouts / of transitions the validator flags, the share of
+/// transitions flagged by any reason, the goal rate on the generated states and the position
+/// error against rapier replaying the generated actions (empty without the KALM arm).
+fn plausibility_md(r: &Results) -> String {
+    use vlgor_sim::validate::Reason;
+    const REASONS: [Reason; 4] = [
+        Reason::Interpenetration,
+        Reason::Teleport,
+        Reason::DynamicsReplay,
+        Reason::OutOfWorkspace,
+    ];
+    let share = |n: usize, of: usize| format!("{:.1}%", 100.0 * n as f64 / of.max(1) as f64);
+    let mut rows = Vec::new();
+    for (set, kalm) in &r.imagined {
+        let Some(base) = set.strip_suffix("-kalm") else {
+            continue;
+        };
+        let Some(wm) = r.imagined.get(base) else {
+            continue;
+        };
+        for (generator, x) in [("world model", wm), ("KALM", kalm)] {
+            let p = &x.plausibility;
+            let mut row = vec![
+                generator.to_string(),
+                base.to_string(),
+                format!("{} / {}", x.rollouts, x.imagined_transitions),
+            ];
+            for reason in REASONS {
+                let reason = reason.to_string();
+                let n = x.by_reason.get(&reason).copied().unwrap_or(0);
+                let t = p.transitions_by_reason.get(&reason).copied().unwrap_or(0);
+                row.push(format!(
+                    "{} / {}",
+                    share(n, x.rollouts),
+                    share(t, x.imagined_transitions)
+                ));
+            }
+            row.push(share(p.flagged_transitions, x.imagined_transitions));
+            row.push(share(x.goal_reached, x.rollouts));
+            row.push(format!(
+                "{:.3} / {:.3}",
+                p.mean_position_error_m, p.mean_max_position_error_m
+            ));
+            rows.push(row);
+        }
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "Physical plausibility, KALM against the world model: the same prompts from the same start states; shares of rollouts / of transitions flagged per reason (a bad state condemns the transition into it), transitions flagged by any reason, the goal rate on the generated states, and the object position error against rapier replaying each generated action from the generated state (mean over objects / worst object, m). The frame-consistency check does not apply to KALM (its frames are renders of its states).\n\n```\n{}\n```\n\n",
+        table(
+            &[
+                "generator",
+                "set",
+                "rollouts / transitions",
+                "interpenetration",
+                "teleport",
+                "dynamics replay",
+                "out of workspace",
+                "any reason",
+                "goal reached",
+                "position error (m)"
             ],
             &rows
         )

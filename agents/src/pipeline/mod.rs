@@ -52,6 +52,10 @@ impl Layout {
     pub fn vlm(&self) -> PathBuf {
         self.out.join("vlm")
     }
+    /// The KALM generator's run (`vlgor train-kalm`).
+    pub fn kalm(&self) -> PathBuf {
+        self.out.join("kalm")
+    }
     pub fn imagined(&self, set: &str) -> PathBuf {
         self.out.join(format!("data/imagined-{set}"))
     }

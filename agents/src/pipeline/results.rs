@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use vlgor_sim::EnvKind;
 
-use super::arms::variants;
+use super::arms::{imagined_sets, variants};
 use super::records::{
     DatasetCounts, FaultRecord, PolicyRecord, PolicySummary, Records, SweepRow, ValidatorRecord,
     VlmEvalRecord, to_summary,
@@ -17,8 +17,8 @@ use super::{Layout, StageRecord};
 use crate::context::Context;
 use crate::error::CliError;
 use crate::evaluation::stats::PairedDiff;
-use crate::imagination::ImagineSummary;
 use crate::imagination::mix::MixSummary;
+use crate::imagination::{Generator, ImagineSummary};
 use crate::report::mean_std;
 use crate::vlm_eval::Quality;
 use crate::vlm_run::write_json;
@@ -269,7 +269,13 @@ fn paired_rows(
 pub fn build(ctx: &Context, l: &Layout, rec: &Records) -> Results {
     let lora = &rec.vlm_eval.lora;
     let (mut rollouts, mut valid, mut truncated, mut rejected) = (0.0, 0.0, 0.0, 0.0);
-    for set in rec.imagine.values() {
+    // The validator's shares are the world model's; KALM's rollouts have their own table.
+    let kalm: Vec<String> = imagined_sets(ctx)
+        .into_iter()
+        .filter(|s| s.generator == Generator::Kalm)
+        .map(|s| s.name)
+        .collect();
+    for (_, set) in rec.imagine.iter().filter(|(name, _)| !kalm.contains(name)) {
         rollouts += set.rollouts as f64;
         valid += set.valid as f64;
         truncated += set.truncated as f64;

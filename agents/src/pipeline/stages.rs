@@ -20,8 +20,9 @@ use crate::commands::train_policy::TrainPolicyPlan;
 use crate::commands::train_vlm::TrainVlmPlan;
 use crate::context::Context;
 use crate::error::CliError;
+use crate::imagination::kalm::imagine_kalm;
 use crate::imagination::mix::{MixRule, MixSummary, mix_parts};
-use crate::imagination::{Dynamics, ImaginePlan, finished_summary, imagine_dataset};
+use crate::imagination::{Dynamics, Generator, ImaginePlan, finished_summary, imagine_dataset};
 use crate::vlm_eval::{VlmEvalReport, evaluate};
 use crate::vlm_run::{VlmRun, load_readout, read_json, write_json};
 use vlgor_sim::language::CounterfactualKind;
@@ -181,6 +182,20 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
         to_summary(&SweepRecord { rows })
     })?;
     out.insert(r.stage.clone(), r);
+    if p.kalm_arm {
+        let r = stage(l, "kalm", || {
+            crate::commands::train_kalm::train_kalm_run(
+                ctx,
+                &crate::commands::train_kalm::TrainKalmPlan {
+                    env: l.env,
+                    data: l.real(),
+                    out: l.kalm(),
+                    samples: None,
+                },
+            )
+        })?;
+        out.insert(r.stage.clone(), r);
+    }
     let r = stage(l, "imagine", || {
         let mut sets = BTreeMap::new();
         for set in imagined_sets(ctx) {
@@ -189,25 +204,29 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
                 Some(s) => s,
                 None => {
                     clear(&dir)?;
-                    imagine_dataset(
-                        ctx,
-                        &ImaginePlan {
-                            env: l.env,
-                            vlm: l.vlm(),
-                            readout: None,
-                            from: l.real(),
-                            set: set.instructions.clone(),
-                            count: set.count,
-                            out: dir.clone(),
-                            horizon: v.imagine_horizon,
-                            filter: Filter::Keep,
-                            batch: v.imagine_batch,
-                            candidates: set.candidates,
-                            temperature: set.temperature,
-                            verified_only: false,
-                            dynamics: set.dynamics,
+                    let plan = ImaginePlan {
+                        env: l.env,
+                        vlm: match set.generator {
+                            Generator::WorldModel => l.vlm(),
+                            Generator::Kalm => l.kalm(),
                         },
-                    )?
+                        readout: None,
+                        from: l.real(),
+                        set: set.instructions.clone(),
+                        count: set.count,
+                        out: dir.clone(),
+                        horizon: v.imagine_horizon,
+                        filter: Filter::Keep,
+                        batch: v.imagine_batch,
+                        candidates: set.candidates,
+                        temperature: set.temperature,
+                        verified_only: false,
+                        dynamics: set.dynamics,
+                    };
+                    match set.generator {
+                        Generator::WorldModel => imagine_dataset(ctx, &plan)?,
+                        Generator::Kalm => imagine_kalm(ctx, &plan)?,
+                    }
                 }
             };
             sets.insert(set.name.clone(), summary);
@@ -263,7 +282,7 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
             }
         };
         let mut mixes = BTreeMap::new();
-        let greedy = |s: &ImaginedSet| s.candidates == 1 && s.dynamics == Dynamics::WorldModel;
+        let greedy = |s: &ImaginedSet| s.greedy_world_model();
         let mut plans = vec![
             (
                 "vlgor",
@@ -292,6 +311,10 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
             let simulated =
                 |s: &ImaginedSet| (s.dynamics == Dynamics::Simulator).then_some(usize::MAX);
             plans.push(("wm_actions_in_sim", part(&simulated), MixRule::Validated));
+        }
+        if p.kalm_arm {
+            let kalm = |s: &ImaginedSet| half(s).filter(|_| s.generator == Generator::Kalm);
+            plans.push(("kalm", part(&kalm), MixRule::Validated));
         }
         if p.verify_candidates > 0 {
             let sampled = |s: &ImaginedSet| (s.candidates > 1).then_some(usize::MAX);
