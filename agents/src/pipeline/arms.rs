@@ -130,55 +130,36 @@ pub fn imagined_sets(ctx: &Context) -> Vec<ImaginedSet> {
                 .collect()
             };
         for (kind, name, instructions, share) in &kinds {
-            out.push(ImaginedSet {
-                name: name.clone(),
-                instructions: instructions.clone(),
-                kind: *kind,
-                count,
-                candidates: 1,
-                temperature: 0.0,
-                dynamics: Dynamics::WorldModel,
-                generator: Generator::WorldModel,
-            });
-            // The same prompts and start states as the part VLGOR mixes (picks are drawn
-            // in the same order from the same seed), played in rapier.
-            if p.simulated_arm {
-                out.push(ImaginedSet {
-                    name: format!("{name}-simulated"),
-                    instructions: instructions.clone(),
-                    kind: *kind,
-                    count: *share,
-                    candidates: 1,
-                    temperature: 0.0,
-                    dynamics: Dynamics::Simulator,
-                    generator: Generator::WorldModel,
-                });
-            }
-            let k = p.verify_candidates;
-            if k > 0 && share / k > 0 {
-                out.push(ImaginedSet {
-                    name: format!("{name}-verify"),
-                    instructions: instructions.clone(),
-                    kind: *kind,
-                    count: share / k,
-                    candidates: k,
-                    temperature: p.verify_temperature,
-                    dynamics: Dynamics::WorldModel,
-                    generator: Generator::WorldModel,
-                });
-            }
-            // KALM: the same prompts and start states as the world model's set, mixed alike.
-            if p.kalm_arm {
-                out.push(ImaginedSet {
-                    name: format!("{name}-kalm"),
+            let set =
+                |suffix: &str, count, candidates, temperature, dynamics, generator| ImaginedSet {
+                    name: format!("{name}{suffix}"),
                     instructions: instructions.clone(),
                     kind: *kind,
                     count,
-                    candidates: 1,
-                    temperature: 0.0,
-                    dynamics: Dynamics::WorldModel,
-                    generator: Generator::Kalm,
-                });
+                    candidates,
+                    temperature,
+                    dynamics,
+                    generator,
+                };
+            use {
+                Dynamics::Simulator,
+                Dynamics::WorldModel as Imagined,
+                Generator::{Kalm, WorldModel},
+            };
+            out.push(set("", count, 1, 0.0, Imagined, WorldModel));
+            // The same prompts and start states as the part VLGOR mixes (picks are drawn
+            // in the same order from the same seed), played in rapier.
+            if p.simulated_arm {
+                out.push(set("-simulated", *share, 1, 0.0, Simulator, WorldModel));
+            }
+            let k = p.verify_candidates;
+            if k > 0 && share / k > 0 {
+                let t = p.verify_temperature;
+                out.push(set("-verify", share / k, k, t, Imagined, WorldModel));
+            }
+            // KALM: the same prompts and start states as the world model's set, mixed alike.
+            if p.kalm_arm {
+                out.push(set("-kalm", count, 1, 0.0, Imagined, Kalm));
             }
         }
     }

@@ -104,3 +104,9 @@ impl KalmModel {
         Ok(model)
     }
 }
+
+impl crate::world_model::train::Checkpointed for KalmModel {
+    fn save(&mut self, dir: &Path) -> Result<(), WorldModelError> {
+        KalmModel::save(self, dir)
+    }
+}

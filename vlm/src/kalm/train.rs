@@ -70,19 +70,14 @@ pub fn train_kalm(
             let values = [&total, &obs, &action].map(|t| t.double_value(&[]));
             Ok((total, values))
         };
-    let mut save = |m: &mut KalmModel| -> Result<(), WorldModelError> {
-        match &opts.checkpoint_dir {
-            Some(dir) => m.save(dir),
-            None => Ok(()),
-        }
-    };
+    let dir = opts.checkpoint_dir.as_deref();
     fit(
         model,
         &trainable,
         total,
         &plan,
         &mut compute,
-        &mut save,
+        dir,
         on_update,
     )
 }

@@ -1,7 +1,7 @@
 //! Training: the sample provider interface, batching of u8 frames, the two stages (base: all
 //! weights; LoRA: adapters + heads) with Adam built from the trainable tensors only.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -259,19 +259,14 @@ pub fn train_with(
             ];
             Ok((l.total, values))
         };
-    let mut save = |m: &mut WorldModel| -> Result<(), WorldModelError> {
-        match &opts.checkpoint_dir {
-            Some(dir) => m.save(dir),
-            None => Ok(()),
-        }
-    };
+    let dir = opts.checkpoint_dir.as_deref();
     fit(
         model,
         &trainable,
         total,
         &plan,
         &mut compute,
-        &mut save,
+        dir,
         on_update,
     )
 }
@@ -293,18 +288,29 @@ pub(crate) struct EpochPlan {
 pub(crate) type BatchLoss<'a, M> =
     dyn FnMut(&mut M, &[usize]) -> Result<(Tensor, [f64; 3]), WorldModelError> + 'a;
 
+/// A model the training loop checkpoints into a directory after every epoch.
+pub(crate) trait Checkpointed {
+    fn save(&mut self, dir: &Path) -> Result<(), WorldModelError>;
+}
+
+impl Checkpointed for WorldModel {
+    fn save(&mut self, dir: &Path) -> Result<(), WorldModelError> {
+        WorldModel::save(self, dir)
+    }
+}
+
 /// The loop both generators train with: Adam over `trainable`; each epoch's order of
 /// `0..len` shuffled by (seed, epoch); per batch `compute` gives the loss to minimise and the
 /// (total, first, second) values reported; a non-finite value stops with an error naming the
-/// epoch and update (the last finished epoch's checkpoint is kept); `save` runs after each
-/// epoch's last update, before `on_update` sees it.
-pub(crate) fn fit<M>(
+/// epoch and update (the last finished epoch's checkpoint is kept); the model is saved into
+/// `checkpoint_dir` (if any) after each epoch's last update, before `on_update` sees it.
+pub(crate) fn fit<M: Checkpointed>(
     model: &mut M,
     trainable: &[(String, Tensor)],
     total_parameters: i64,
     plan: &EpochPlan,
     compute: &mut BatchLoss<'_, M>,
-    save: &mut dyn FnMut(&mut M) -> Result<(), WorldModelError>,
+    checkpoint_dir: Option<&Path>,
     on_update: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainReport, WorldModelError> {
     let mut opt = COptimizer::adam(plan.learning_rate, 0.9, 0.999, 0.0, 1e-8, false)?;
@@ -344,8 +350,8 @@ pub(crate) fn fit<M>(
             count += n;
             steps += 1;
             let last = k + 1 == chunks.len();
-            if last {
-                save(model)?;
+            if last && let Some(dir) = checkpoint_dir {
+                model.save(dir)?;
             }
             on_update(&TrainEvent {
                 epoch,
