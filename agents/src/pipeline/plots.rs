@@ -9,17 +9,38 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use super::Layout;
+use super::arms::VARIANT_NAMES;
 use super::stages::EVAL_LEVELS;
 
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-const COLORS: [RGBColor; 6] = [
+/// One colour per data variant, in report order ([`VARIANT_NAMES`]; tab10).
+const COLORS: [RGBColor; 10] = [
     RGBColor(90, 90, 90),
-    RGBColor(214, 39, 40),
     RGBColor(31, 119, 180),
-    RGBColor(44, 160, 44),
+    RGBColor(140, 86, 75),
+    RGBColor(214, 39, 40),
     RGBColor(255, 127, 14),
     RGBColor(148, 103, 189),
+    RGBColor(44, 160, 44),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(227, 119, 194),
 ];
+
+/// A variant's colour: the same in every group, whichever variants a group has.
+fn color_of(variant: &str) -> RGBColor {
+    let k = VARIANT_NAMES
+        .iter()
+        .position(|v| *v == variant)
+        .unwrap_or(VARIANT_NAMES.len());
+    COLORS[k % COLORS.len()]
+}
+
+/// Report order of a variant (unknown names last, by name).
+fn rank(variant: &str) -> (usize, String) {
+    let k = VARIANT_NAMES.iter().position(|v| *v == variant);
+    (k.unwrap_or(usize::MAX), variant.to_string())
+}
 
 type PlotResult<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -61,7 +82,7 @@ fn success_per_level(path: &Path, r: &Value) -> PlotResult<()> {
             {
                 continue; // a level this environment does not define
             }
-            let bars = per
+            let mut bars: Vec<(String, f64, f64)> = per
                 .as_object()
                 .into_iter()
                 .flatten()
@@ -74,10 +95,11 @@ fn success_per_level(path: &Path, r: &Value) -> PlotResult<()> {
                     )
                 })
                 .collect();
+            bars.sort_by_key(|(variant, _, _)| rank(variant));
             groups.push((format!("{} {level}", algo.to_uppercase()), bars));
         }
     }
-    let root = BitMapBackend::new(path, (1100, 520)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1300, 520)).into_drawing_area();
     root.fill(&WHITE)?;
     let n = groups.len().max(1) as f64;
     let mut chart = ChartBuilder::on(&root)
@@ -85,7 +107,7 @@ fn success_per_level(path: &Path, r: &Value) -> PlotResult<()> {
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(0f64..n, 0f64..112f64)?;
+        .build_cartesian_2d(0f64..n + 1.6, 0f64..112f64)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -101,12 +123,12 @@ fn success_per_level(path: &Path, r: &Value) -> PlotResult<()> {
             ("sans-serif", 13),
         )))?;
     }
-    let mut legend: BTreeMap<String, RGBColor> = BTreeMap::new();
+    let mut legend: BTreeMap<(usize, String), RGBColor> = BTreeMap::new();
     for (g, (_, bars)) in groups.iter().enumerate() {
         let w = 0.8 / bars.len().max(1) as f64;
         for (k, (variant, mean, std)) in bars.iter().enumerate() {
-            let color = COLORS[k % COLORS.len()];
-            legend.entry(variant.clone()).or_insert(color);
+            let color = color_of(variant);
+            legend.entry(rank(variant)).or_insert(color);
             let x0 = g as f64 + 0.1 + k as f64 * w;
             chart.draw_series(std::iter::once(Rectangle::new(
                 [(x0, 0.0), (x0 + w * 0.9, *mean)],
@@ -119,7 +141,7 @@ fn success_per_level(path: &Path, r: &Value) -> PlotResult<()> {
             )))?;
         }
     }
-    for (variant, color) in legend {
+    for ((_, variant), color) in legend {
         chart
             .draw_series(std::iter::once(Rectangle::new(
                 [(0.0, 0.0), (0.0, 0.0)],
@@ -130,7 +152,7 @@ fn success_per_level(path: &Path, r: &Value) -> PlotResult<()> {
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::MiddleRight)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()?;
