@@ -205,6 +205,17 @@ pub fn run(ctx: &Context, args: &TrainPolicyArgs) -> Result<(), CliError> {
 /// (real data from its states, imagined data from its stored frames); each dataset is opened
 /// once.
 pub fn train(ctx: &Context, plan: &TrainPolicyPlan) -> Result<TrainPolicyOutcome, CliError> {
+    train_with_cache(ctx, plan, &mut EmbeddingCache::new())
+}
+
+/// [`train`] taking the instructions' goal embeddings from `cache` (texts missing there are
+/// embedded and added): the pipeline embeds every instruction of its datasets once for all
+/// its policy runs.
+pub fn train_with_cache(
+    ctx: &Context,
+    plan: &TrainPolicyPlan,
+    cache: &mut EmbeddingCache,
+) -> Result<TrainPolicyOutcome, CliError> {
     check_out_dir(&plan.out, "--out", DirKind::PolicyRun)?;
     let env = plan.env;
     let mut rl = rl_config(ctx, plan.ratio)?;
@@ -242,10 +253,9 @@ pub fn train(ctx: &Context, plan: &TrainPolicyPlan) -> Result<TrainPolicyOutcome
     }
 
     let encoder = SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Other(e.into()))?;
-    let mut cache = EmbeddingCache::new();
     let mut sets = vec![&real];
     sets.extend(imagined.as_ref());
-    let goals = GoalTable::for_datasets(&encoder, &mut cache, &sets).map_err(rl_error)?;
+    let goals = GoalTable::for_datasets(&encoder, cache, &sets).map_err(rl_error)?;
     let eval_every = rl.evaluation.every as u64;
     let eval_episodes = rl.evaluation.episodes;
     let mut evaluator = (eval_every > 0).then(|| Learned::with_encoder(encoder));

@@ -8,6 +8,7 @@
 //! stages (and finished policy runs), so an interrupted pipeline resumes where it stopped.
 
 mod arms;
+mod goals;
 mod markdown;
 mod plots;
 mod records;

@@ -9,6 +9,7 @@ use vlgor_sim::validate::Filter;
 use vlgor_sim::{EnvKind, EnvSpec};
 
 use super::arms::{ImaginedSet, Variant, imagined_sets, oracle_counts, variants};
+use super::goals::GoalEmbeddings;
 use super::records::{
     CollectRecord, DatasetCounts, PolicyRecord, PolicySummary, SkippedPolicy, SweepRecord,
     SweepRow, VlmEvalRecord, summary_of, to_summary,
@@ -26,6 +27,7 @@ use crate::imagination::{Dynamics, Generator, ImaginePlan, finished_summary, ima
 use crate::vlm_eval::{VlmEvalReport, evaluate};
 use crate::vlm_run::{VlmRun, load_readout, read_json, write_json};
 use vlgor_sim::language::CounterfactualKind;
+use vlgor_vlm::EmbeddingCache;
 
 /// Levels every policy is evaluated on (the unseen tasks; Meta-World has no unseen-relation).
 pub const EVAL_LEVELS: [&str; 4] = ["rephrase", "counterfactual", "unseen-relation", "hard"];
@@ -375,6 +377,7 @@ fn policies(
 ) -> Result<BTreeMap<String, PolicyRecord>, CliError> {
     let p = &ctx.config.pipeline;
     let mut all = BTreeMap::new();
+    let mut goals = GoalEmbeddings::new(ctx, l);
     for &algo in &p.algos {
         for variant in variants(algo, p) {
             if let Some(m) = variant.mix {
@@ -407,7 +410,8 @@ fn policies(
                 let result = match read_json::<PolicySummary>(&marker)? {
                     Some(r) => r,
                     None => {
-                        let r = train_and_evaluate(ctx, l, algo, &variant, seed, &dir)?;
+                        let cache = goals.cache(mixes)?;
+                        let r = train_and_evaluate(ctx, l, algo, &variant, seed, &dir, cache)?;
                         write_json(&marker, &to_summary(&r)?)?;
                         r
                     }
@@ -429,10 +433,11 @@ fn train_and_evaluate(
     variant: &Variant,
     seed: u64,
     dir: &Path,
+    goals: &mut EmbeddingCache,
 ) -> Result<PolicySummary, CliError> {
     eprintln!("pipeline: policy {algo} {} seed {seed}", variant.name);
     let sctx = ctx.with_seed(seed);
-    crate::commands::train_policy::train(
+    crate::commands::train_policy::train_with_cache(
         &sctx,
         &TrainPolicyPlan {
             env: l.env,
@@ -444,6 +449,7 @@ fn train_and_evaluate(
             out: dir.to_path_buf(),
             resume: true,
         },
+        goals,
     )?;
     let outcome = crate::evaluation::evaluate(
         &sctx,
