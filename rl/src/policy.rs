@@ -135,28 +135,34 @@ impl Policy {
         let goals = goals.to_device(self.device).to_kind(Kind::Float);
         let out = tch::no_grad(|| self.algo.act(&x.to_device(self.device), &goals))
             .to_device(Device::Cpu);
-        Ok(match self.run.action_space {
-            ActionSpace::Discrete { .. } => Vec::<i64>::try_from(&out)?
-                .into_iter()
-                .map(|a| Action::Discrete(a as u32))
-                .collect(),
-            ActionSpace::Continuous { dim } => {
-                let flat = Vec::<f32>::try_from(&out.contiguous().view([-1]))?;
-                flat.chunks_exact(dim)
-                    .map(|row| {
-                        let mut a = [0.0f32; 4];
-                        for (d, v) in a.iter_mut().zip(row) {
-                            *d = v.clamp(-1.0, 1.0);
-                        }
-                        Action::Continuous(a)
-                    })
-                    .collect()
-            }
-        })
+        decode_actions(&out, self.run.action_space)
     }
 }
 
-fn check_len(len: usize, b: i64, per: usize, what: &str) -> Result<(), RlError> {
+/// Actions from a network's greedy output on the CPU: action indices `[B]` (discrete) or values
+/// `[B, dim]` (continuous, clamped to [-1, 1]).
+pub(crate) fn decode_actions(out: &Tensor, space: ActionSpace) -> Result<Vec<Action>, RlError> {
+    Ok(match space {
+        ActionSpace::Discrete { .. } => Vec::<i64>::try_from(out)?
+            .into_iter()
+            .map(|a| Action::Discrete(a as u32))
+            .collect(),
+        ActionSpace::Continuous { dim } => {
+            let flat = Vec::<f32>::try_from(&out.contiguous().view([-1]))?;
+            flat.chunks_exact(dim)
+                .map(|row| {
+                    let mut a = [0.0f32; 4];
+                    for (d, v) in a.iter_mut().zip(row) {
+                        *d = v.clamp(-1.0, 1.0);
+                    }
+                    Action::Continuous(a)
+                })
+                .collect()
+        }
+    })
+}
+
+pub(crate) fn check_len(len: usize, b: i64, per: usize, what: &str) -> Result<(), RlError> {
     if len != b as usize * per {
         return Err(RlError::Input(format!(
             "{len} {what} given for {b} episodes; expected {} ({per} each)",
