@@ -9,7 +9,9 @@ use vlgor_sim::validate::Filter;
 use vlgor_sim::{EnvKind, Level, TaskChoice};
 
 pub use crate::cli_imagine::ImagineArgs;
-pub use crate::cli_interop::{ExportArgs, ExportFormat, ExportPolicyArgs, ImportArgs, ImportFormat};
+pub use crate::cli_interop::{
+    ExportArgs, ExportFormat, ExportPolicyArgs, ImportArgs, ImportFormat,
+};
 pub use crate::cli_values::{PolicyArg, VlmStage};
 use crate::cli_values::{
     algo_parser, env_parser, filter_parser, level_parser, mix_rule_parser, obs_parser,

@@ -140,6 +140,9 @@ fn bad_enum_values_are_refused_with_status_2() {
 fn export_policy_help_states_the_torchscript_contract() {
     let text = help("export-policy");
     for needle in ["RUN_OR_CHECKPOINT", "--out <MODULE.pt>", "TorchScript"] {
-        assert!(text.contains(needle), "export-policy --help lacks {needle:?}:\n{text}");
+        assert!(
+            text.contains(needle),
+            "export-policy --help lacks {needle:?}:\n{text}"
+        );
     }
 }

@@ -75,29 +75,19 @@ class ImageEncoder(nn.Module):
         return self.norm(self.fc(x))
 
 
-class StateGoalEncoder(nn.Module):
-    def __init__(self, text: TextMlp, state: StateEncoder, feature: int, joint: int):
+class GoalConditionedEncoder(nn.Module):
+    """Text and observation branches fused: ReLU(Linear(cat(text, obs)) → joint). The
+    observation branch is `obs` here; the checkpoint names it `state` or `image`."""
+
+    def __init__(self, text: TextMlp, obs: nn.Module, feature: int, joint: int):
         super().__init__()
         self.text = text
-        self.state = state
+        self.obs = obs
         self.fusion = nn.Linear(2 * feature, joint)
 
     def forward(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         t = self.text(goal)
-        s = self.state(obs)
-        return torch.relu(self.fusion(torch.cat([t, s], 1)))
-
-
-class ImageGoalEncoder(nn.Module):
-    def __init__(self, text: TextMlp, image: ImageEncoder, feature: int, joint: int):
-        super().__init__()
-        self.text = text
-        self.image = image
-        self.fusion = nn.Linear(2 * feature, joint)
-
-    def forward(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        t = self.text(goal)
-        s = self.image(obs)
+        s = self.obs(obs)
         return torch.relu(self.fusion(torch.cat([t, s], 1)))
 
 
@@ -127,8 +117,8 @@ class PolicyNetwork(nn.Module):
 
 def build(run: dict) -> tuple[PolicyNetwork, str]:
     """The acting network of a checkpoint's run record and the prefix of its weights in the
-    checkpoint (`model.encoder.` → `model.` for BC, `model.q.` for discrete CQL, `model.actor.`
-    for continuous CQL and TD3+BC)."""
+    checkpoint (`model.` for BC, `model.q.` for discrete CQL, `model.actor.` for continuous CQL
+    and TD3+BC)."""
     rl = run["rl"]
     goal_dim, hidden = int(run["goal_dim"]), int(rl["text_hidden"])
     feature, joint = int(rl["feature_dim"]), int(rl["joint_dim"])
@@ -141,13 +131,12 @@ def build(run: dict) -> tuple[PolicyNetwork, str]:
         if mean.shape != (dim,) or std.shape != (dim,):
             raise ValueError(f"obs_mean/obs_std hold {tuple(mean.shape)}/{tuple(std.shape)} "
                              f"values for a {dim}-d state")
-        encoder: nn.Module = StateGoalEncoder(text, StateEncoder(dim, feature, mean, std),
-                                              feature, joint)
+        branch: nn.Module = StateEncoder(dim, feature, mean, std)
     elif obs["kind"] == "image":
-        image = ImageEncoder(int(obs["height"]), int(obs["width"]), feature)
-        encoder = ImageGoalEncoder(text, image, feature, joint)
+        branch = ImageEncoder(int(obs["height"]), int(obs["width"]), feature)
     else:
         raise ValueError(f"unknown observation kind {obs['kind']!r}")
+    encoder = GoalConditionedEncoder(text, branch, feature, joint)
     space, algo = run["action_space"], run["algo"]
     if space["kind"] == "discrete":
         n = int(space["n"])
@@ -178,9 +167,10 @@ def build(run: dict) -> tuple[PolicyNetwork, str]:
 def load_weights(net: PolicyNetwork, prefix: str, tensors: dict[str, torch.Tensor]) -> None:
     """Copies `prefix + name` of `tensors` into every parameter of `net`; errors name a missing
     or mis-shaped one."""
+    branch = "state" if isinstance(net.encoder.obs, StateEncoder) else "image"
     state = {}
     for name, p in net.named_parameters():
-        key = prefix + name
+        key = prefix + name.replace("encoder.obs.", f"encoder.{branch}.", 1)
         if key not in tensors:
             raise ValueError(f"checkpoint has no tensor {key!r}")
         t = tensors[key]

@@ -16,7 +16,7 @@ use vlgor_sim::dataset::ActionSpace;
 
 use crate::RlError;
 use crate::observation::{ObsKind, ObsSpec};
-use crate::policy::{PolicyObservations, check_len, decode_actions};
+use crate::policy::{PolicyObservations, batch_rows, check_len, decode_actions, wrong_form};
 
 /// Rows of the probe batches (more than one, so a module that drops the batch axis is caught).
 const PROBE_ROWS: i64 = 2;
@@ -69,16 +69,24 @@ impl std::fmt::Debug for ScriptPolicy {
     }
 }
 
-/// The first line of a libtorch error (its C++ backtrace dropped).
+/// The gist of a libtorch error: its C++ backtrace dropped; for an error raised inside a
+/// TorchScript module, the raising line (`RuntimeError: …`) of the interpreter's traceback.
 fn first_line(e: &tch::TchError) -> String {
     let text = e.to_string();
     let text = text.split("Exception raised from").next().unwrap_or("");
-    let line = text
+    let lines: Vec<&str> = text
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("unknown libtorch error");
-    line.to_string()
+        .filter(|l| !l.is_empty())
+        .collect();
+    let raised = lines
+        .iter()
+        .rev()
+        .find(|l| l.split(':').next().is_some_and(|k| k.ends_with("Error")));
+    let line = raised.or(lines.first()).copied();
+    let line = line.unwrap_or("unknown libtorch error");
+    line.trim_start_matches("Internal torch error: ")
+        .to_string()
 }
 
 impl ScriptPolicy {
@@ -122,14 +130,21 @@ impl ScriptPolicy {
                 width: w,
             },
         ];
-        let mut refusals = Vec::new();
+        let mut refusals: Vec<(ObsSpec, String)> = Vec::new();
         for obs in candidates {
             policy.obs = obs;
             match policy.probe() {
                 Ok(()) => return Ok(policy),
-                Err(why) => refusals.push(format!("{}: {why}", describe_input(obs))),
+                Err(why) => refusals.push((obs, why)),
             }
         }
+        let refusals: Vec<String> = match refusals.as_slice() {
+            [(_, a), (_, b)] if a == b => vec![format!("with either input form: {a}")],
+            all => all
+                .iter()
+                .map(|(obs, why)| format!("{}: {why}", describe_input(*obs)))
+                .collect(),
+        };
         Err(RlError::checkpoint(
             path,
             format!(
@@ -148,18 +163,16 @@ impl ScriptPolicy {
             ObsSpec::State { dim } => {
                 Tensor::from_slice(&vec![0.1f32; n * dim]).view([PROBE_ROWS, dim as i64])
             }
-            ObsSpec::Image { height, width } => {
-                Tensor::from_slice(&vec![128u8; n * height * width * 3]).view([
-                    PROBE_ROWS,
-                    3,
-                    height as i64,
-                    width as i64,
-                ])
-            }
+            ObsSpec::Image { height, width } => Tensor::from_slice(&vec![
+                128u8;
+                n * height * width * 3
+            ])
+            .view([PROBE_ROWS, 3, height as i64, width as i64]),
         };
         // A unit vector, as the sentence encoder's embeddings are.
         let g = self.contract.goal_dim;
-        let goal = Tensor::from_slice(&vec![1.0 / (g as f32).sqrt(); n * g]).view([PROBE_ROWS, g as i64]);
+        let goal =
+            Tensor::from_slice(&vec![1.0 / (g as f32).sqrt(); n * g]).view([PROBE_ROWS, g as i64]);
         self.forward(&obs, &goal).map(|_| ())
     }
 
@@ -235,14 +248,7 @@ impl ScriptPolicy {
         obs: PolicyObservations,
         goals: &Tensor,
     ) -> Result<Vec<Action>, RlError> {
-        let size = goals.size();
-        if size.len() != 2 || size[1] != self.contract.goal_dim as i64 {
-            return Err(RlError::Input(format!(
-                "goal embeddings have shape {size:?}, expected [B, {}]",
-                self.contract.goal_dim
-            )));
-        }
-        let b = size[0];
+        let b = batch_rows(goals, self.contract.goal_dim)?;
         let x = match (obs, self.obs) {
             (PolicyObservations::States(v), ObsSpec::State { dim }) => {
                 check_len(v.len(), b, dim, "state values")?;
@@ -255,12 +261,7 @@ impl ScriptPolicy {
                     .f_permute([0, 3, 1, 2])?
                     .f_contiguous()?
             }
-            (_, spec) => {
-                return Err(RlError::Input(format!(
-                    "{} observes {spec:?}; pass the matching PolicyObservations variant",
-                    self.path.display()
-                )));
-            }
+            (_, spec) => return Err(wrong_form(&self.path.display().to_string(), spec)),
         };
         let out = self
             .forward(&x, goals)

@@ -44,7 +44,12 @@ pub fn run(ctx: &Context, a: &ExportPolicyArgs) -> Result<(), CliError> {
     let written = super::interop::run_python_module(
         "export-policy",
         "vlgor.torchscript",
-        &["export".as_ref(), tensors.as_os_str(), "--out".as_ref(), tmp.as_os_str()],
+        &[
+            "export".as_ref(),
+            tensors.as_os_str(),
+            "--out".as_ref(),
+            tmp.as_os_str(),
+        ],
     );
     let checked = written.and_then(|v| verify(ctx, &policy, &tmp).map(|agree| (v, agree)));
     let (written, agree) = match checked {

@@ -12,8 +12,8 @@ use vlgor_sim::{Env, Level, Scene};
 use crate::cli::{PolicyArg, ViewArgs};
 use crate::context::Context;
 use crate::ecs::Scripted;
-use crate::policies::LoadedPolicy;
 use crate::error::CliError;
+use crate::policies::LoadedPolicy;
 use vlgor_sim::EnvSpec;
 
 pub fn run(ctx: &Context, args: &ViewArgs) -> Result<(), CliError> {
@@ -129,8 +129,7 @@ impl LearnedActor {
     ) -> Result<LearnedActor, CliError> {
         let encoder = vlgor_vlm::SentenceEncoder::from_env(ctx.device)
             .map_err(|e| CliError::Input(e.to_string()))?;
-        let policy =
-            crate::policies::load_torchscript(ctx, path, spec, encoder.dim() as usize)?;
+        let policy = crate::policies::load_torchscript(ctx, path, spec, encoder.dim() as usize)?;
         LearnedActor::new(ctx, LoadedPolicy::TorchScript(policy), encoder)
     }
 

@@ -346,8 +346,7 @@ impl Learned {
     ) -> Result<Learned, CliError> {
         let encoder = vlgor_vlm::SentenceEncoder::from_env(ctx.device)
             .map_err(|e| CliError::Input(e.to_string()))?;
-        let policy =
-            crate::policies::load_torchscript(ctx, path, spec, encoder.dim() as usize)?;
+        let policy = crate::policies::load_torchscript(ctx, path, spec, encoder.dim() as usize)?;
         let mut learned = Learned::with_encoder(encoder);
         learned.install(
             ctx,
