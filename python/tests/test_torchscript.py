@@ -4,11 +4,14 @@ reproduces its evaluation exactly, and a module that breaks the contract exits 2
 
 import json
 import pathlib
+import shutil
 import subprocess
 
 import pytest
 
 torch = pytest.importorskip("torch")
+# PyTorch 2.11 marks torch.jit.script deprecated; libtorch still loads what it writes.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
 SMALL = "[render]\nwidth = 48\nheight = 48\n[rl]\nepochs = 2\neval_every = 0\n"
 
@@ -166,3 +169,18 @@ def test_export_refuses_a_checkpoint_name_as_output(vlgor_bin, tmp_path):
     res = run(vlgor_bin, "export-policy", str(tmp_path), "--out", str(tmp_path / "m.json"),
               code=2)
     assert "name a TorchScript file" in res.stderr
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run not installed")
+def test_view_runs_a_pytorch_policy_under_xvfb(vlgor_bin, tmp_path):
+    pt = save(StateLogits(), tmp_path / "p.pt")
+    res = subprocess.run(["xvfb-run", "-a", vlgor_bin, "--threads", "1", "view", "--env", "clevr",
+                          "--policy", pt, "--max-frames", "3", "--size", "64"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+
+
+def test_view_refuses_a_module_that_breaks_the_contract(vlgor_bin, tmp_path):
+    pt = save(WrongWidth(), tmp_path / "bad.pt")
+    res = run(vlgor_bin, "view", "--env", "clevr", "--policy", pt, code=2)
+    assert pt in res.stderr and "expected [2, 40] logits" in res.stderr, res.stderr
