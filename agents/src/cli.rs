@@ -431,7 +431,7 @@ pub struct TrainOnlineArgs {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// A policy run directory (alternative to --policy CKPT); its env and config are used. A
-    /// checkpoint file or a TorchScript module is accepted here too.
+    /// checkpoint file, or a TorchScript module (with --env), is accepted here too.
     pub run: Option<PathBuf>,
     /// Simulator (required unless RUN is given).
     #[arg(long, value_name = "ENV", value_parser = env_parser())]
