@@ -9,6 +9,9 @@ use vlgor_sim::validate::Filter;
 use vlgor_sim::{EnvKind, Level, TaskChoice};
 
 pub use crate::cli_imagine::ImagineArgs;
+pub use crate::cli_interop::{
+    ExportArgs, ExportFormat, ExportPolicyArgs, ImportArgs, ImportFormat,
+};
 pub use crate::cli_values::{PolicyArg, VlmStage};
 use crate::cli_values::{
     algo_parser, env_parser, filter_parser, level_parser, mix_rule_parser, obs_parser,
@@ -87,6 +90,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Import a LeRobot v3 or Minari dataset written by `vlgor export` as a vlgor dataset.
     Import(ImportArgs),
+    /// Write a vlgor policy checkpoint as a TorchScript module that `eval`/`view --policy`
+    /// (and PyTorch) run, with the same actions (needs the vlgor Python package and torch).
+    ExportPolicy(ExportPolicyArgs),
     /// Train the vision-language world model (base stage, or LoRA grounding stage).
     TrainVlm(TrainVlmArgs),
     /// Evaluate a trained vision-language world model.
@@ -198,49 +204,6 @@ pub enum DatasetCommand {
         #[arg(long, value_name = "FILTER", default_value = "truncate", value_parser = filter_parser(&Filter::ALL))]
         filter: Filter,
     },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ExportFormat {
-    /// LeRobot v3.0 layout (parquet + meta/info.json).
-    Lerobot,
-    /// Minari layout (data/main_data.hdf5 + data/metadata.json); the output directory's name
-    /// is the dataset id and must end in -v<N>.
-    Minari,
-    /// d3rlpy MDPDataset HDF5 dump (not implemented: exits 2).
-    D3rlpy,
-}
-
-#[derive(Debug, Args)]
-pub struct ExportArgs {
-    /// Dataset directory to export.
-    pub dir: PathBuf,
-    /// Target format.
-    #[arg(long, value_enum)]
-    pub format: ExportFormat,
-    /// Output path.
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ImportFormat {
-    /// LeRobot v3.0 layout (parquet + meta/info.json).
-    Lerobot,
-    /// Minari layout (data/main_data.hdf5 + data/metadata.json).
-    Minari,
-}
-
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// Directory of the dataset to import.
-    pub src: PathBuf,
-    /// Its format.
-    #[arg(long, value_enum)]
-    pub format: ImportFormat,
-    /// New vlgor dataset directory.
-    #[arg(long)]
-    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -457,12 +420,16 @@ pub struct TrainOnlineArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// A policy run directory (alternative to --policy CKPT); its env and config are used.
+    /// A policy run directory (alternative to --policy CKPT); its env and config are used. A
+    /// checkpoint file, or a TorchScript module (with --env), is accepted here too.
     pub run: Option<PathBuf>,
     /// Simulator (required unless RUN is given).
     #[arg(long, value_name = "ENV", value_parser = env_parser())]
     pub env: Option<EnvKind>,
-    /// The policy evaluated.
+    /// The policy evaluated. A TorchScript module (a policy trained in PyTorch, or one written
+    /// by `vlgor export-policy`) is loaded once and probed for its observation form (states,
+    /// else frames at the configured render size); it needs --env. One that breaks the contract
+    /// exits 2 naming the file, the expected and the actual shapes.
     #[arg(long, value_name = "POLICY", default_value = "expert", value_parser = policy_parser())]
     pub policy: PolicyArg,
     /// Meta-World task, or `all` for one row per task (default: reach).
@@ -514,7 +481,8 @@ pub struct ViewArgs {
     /// Meta-World task (default: reach).
     #[arg(long, value_name = "TASK", value_parser = task_parser())]
     pub task: Option<Task>,
-    /// The policy acting.
+    /// The policy acting: scripted, a checkpoint or run directory, or a TorchScript module
+    /// (probed for states, else frames at the configured render size, as in `eval`).
     #[arg(long, value_name = "POLICY", default_value = "expert", value_parser = policy_parser())]
     pub policy: PolicyArg,
     /// Replay the rollouts of this dataset directory instead of running the simulator live.

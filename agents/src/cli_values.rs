@@ -152,16 +152,33 @@ impl VlmStage {
     }
 }
 
-/// `--policy`: a scripted policy or trained checkpoints.
+/// `--policy`: a scripted policy, trained checkpoints or a TorchScript module.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PolicyArg {
     Expert,
     Random,
     /// A checkpoint file or a run directory (its last `eval.checkpoints` checkpoints).
     Trained(PathBuf),
+    /// A policy trained in PyTorch, saved with `torch.jit.save` (any existing file that is not
+    /// a checkpoint's `.safetensors` or `.json`).
+    TorchScript(PathBuf),
 }
 
-/// `--policy`: `expert`, `random` or a path (listed as such in `--help`).
+impl PolicyArg {
+    /// A path as a policy: an existing file other than a checkpoint's `.safetensors` / `.json`
+    /// is a TorchScript module; anything else is a checkpoint or run directory.
+    pub fn of_path(path: PathBuf) -> PolicyArg {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if path.is_file() && !matches!(ext, "safetensors" | "json") {
+            PolicyArg::TorchScript(path)
+        } else {
+            PolicyArg::Trained(path)
+        }
+    }
+}
+
+/// `--policy`: `expert`, `random` or a path (listed as such in `--help`): a checkpoint, a run
+/// directory or a TorchScript file.
 pub fn policy_parser() -> PolicyParser {
     PolicyParser
 }
@@ -181,7 +198,7 @@ impl TypedValueParser for PolicyParser {
         Ok(match value.to_str() {
             Some("expert") => PolicyArg::Expert,
             Some("random") => PolicyArg::Random,
-            _ => PolicyArg::Trained(PathBuf::from(value)),
+            _ => PolicyArg::of_path(PathBuf::from(value)),
         })
     }
 
@@ -196,6 +213,10 @@ impl TypedValueParser for PolicyParser {
                 value(
                     "PATH",
                     "a checkpoint file, or a run directory (its last eval.checkpoints checkpoints, averaged; 5 by default)",
+                ),
+                value(
+                    "MODULE.pt",
+                    "a policy trained in PyTorch, saved with torch.jit.script(policy).save(PATH): forward(obs, goal) with obs states [N, D] f32 or frames [N, 3, H, W] u8 (the render size), goal the MiniLM embedding [N, 384] f32; returns logits [N, 40] (CLEVR) or actions [N, 4] (Meta-World); see README, Policies trained in PyTorch",
                 ),
             ]
             .into_iter(),

@@ -2,6 +2,7 @@
 
 mod cli;
 mod cli_imagine;
+mod cli_interop;
 mod cli_values;
 mod collect;
 mod commands;

@@ -31,7 +31,8 @@ fn values_of(text: &str, flag: &str) -> String {
 fn every_enum_flag_lists_its_values() {
     let cases: &[(&str, &str, &[&str])] = &[
         ("eval", "env", &["clevr", "metaworld"]),
-        ("eval", "policy", &["expert", "random", "PATH"]),
+        ("eval", "policy", &["expert", "random", "PATH", "MODULE.pt"]),
+        ("view", "policy", &["expert", "random", "PATH", "MODULE.pt"]),
         ("eval", "task", &["reach", "coffee-button-press", "all"]),
         (
             "eval",
@@ -133,4 +134,15 @@ fn bad_enum_values_are_refused_with_status_2() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("CLEVR has no tasks"));
+}
+
+#[test]
+fn export_policy_help_states_the_torchscript_contract() {
+    let text = help("export-policy");
+    for needle in ["RUN_OR_CHECKPOINT", "--out <MODULE.pt>", "TorchScript"] {
+        assert!(
+            text.contains(needle),
+            "export-policy --help lacks {needle:?}:\n{text}"
+        );
+    }
 }

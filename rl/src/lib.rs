@@ -8,7 +8,8 @@
 //!   config struct and an update step ([`critic`]: the continuous twin critics' network); [`config`] — the `[rl]` section composed of them and the run record, which
 //!   picks a run's algorithm.
 //! * [`trainer`] — the training loop over real (+ imagined) data with checkpoints, resume,
-//!   a JSON-lines log and NaN detection; [`policy::Policy`] — closed-loop action selection.
+//!   a JSON-lines log and NaN detection; [`policy::Policy`] — closed-loop action selection;
+//!   [`script_policy::ScriptPolicy`] — a policy trained in PyTorch, loaded as TorchScript.
 //! * [`online`] — online RL (double DQN, SAC) with VARL's action advisor: replay, guidance
 //!   schedule and the BC term toward advised actions.
 //! * [`bench`] — throughput of the full training loop and of the bare network.
@@ -29,6 +30,7 @@ pub mod observation;
 pub mod online;
 pub mod optim;
 pub mod policy;
+pub mod script_policy;
 pub mod td3_plus_bc;
 pub mod trainer;
 pub mod validate;
@@ -43,5 +45,6 @@ pub use goals::GoalTable;
 pub use network::NetworkConfig;
 pub use observation::{ObsKind, ObsSpec};
 pub use policy::{Policy, PolicyObservations};
+pub use script_policy::{ScriptContract, ScriptPolicy};
 pub use td3_plus_bc::Td3PlusBcConfig;
 pub use trainer::{Progress, TrainOutcome, Trainer, TrainingData};

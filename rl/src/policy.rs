@@ -98,14 +98,7 @@ impl Policy {
         obs: PolicyObservations,
         goals: &Tensor,
     ) -> Result<Vec<Action>, RlError> {
-        let size = goals.size();
-        if size.len() != 2 || size[1] != self.run.goal_dim as i64 {
-            return Err(RlError::Input(format!(
-                "goal embeddings have shape {size:?}, expected [B, {}]",
-                self.run.goal_dim
-            )));
-        }
-        let b = size[0];
+        let b = batch_rows(goals, self.run.goal_dim)?;
         let per = self.run.obs.len();
         let x = match (obs, self.run.obs) {
             (PolicyObservations::States(v), ObsSpec::State { dim }) => {
@@ -125,38 +118,57 @@ impl Policy {
                 check_len(v.len(), b, per, "frame bytes")?;
                 Tensor::from_slice(v).view([b, height as i64, width as i64, 3])
             }
-            (_, spec) => {
-                return Err(RlError::Input(format!(
-                    "this policy observes {:?}; pass the matching PolicyObservations variant",
-                    spec
-                )));
-            }
+            (_, spec) => return Err(wrong_form("this policy", spec)),
         };
         let goals = goals.to_device(self.device).to_kind(Kind::Float);
         let out = tch::no_grad(|| self.algo.act(&x.to_device(self.device), &goals))
             .to_device(Device::Cpu);
-        Ok(match self.run.action_space {
-            ActionSpace::Discrete { .. } => Vec::<i64>::try_from(&out)?
-                .into_iter()
-                .map(|a| Action::Discrete(a as u32))
-                .collect(),
-            ActionSpace::Continuous { dim } => {
-                let flat = Vec::<f32>::try_from(&out.contiguous().view([-1]))?;
-                flat.chunks_exact(dim)
-                    .map(|row| {
-                        let mut a = [0.0f32; 4];
-                        for (d, v) in a.iter_mut().zip(row) {
-                            *d = v.clamp(-1.0, 1.0);
-                        }
-                        Action::Continuous(a)
-                    })
-                    .collect()
-            }
-        })
+        decode_actions(&out, self.run.action_space)
     }
 }
 
-fn check_len(len: usize, b: i64, per: usize, what: &str) -> Result<(), RlError> {
+/// Actions from a network's greedy output on the CPU: action indices `[B]` (discrete) or values
+/// `[B, dim]` (continuous, clamped to [-1, 1]).
+pub(crate) fn decode_actions(out: &Tensor, space: ActionSpace) -> Result<Vec<Action>, RlError> {
+    Ok(match space {
+        ActionSpace::Discrete { .. } => Vec::<i64>::try_from(out)?
+            .into_iter()
+            .map(|a| Action::Discrete(a as u32))
+            .collect(),
+        ActionSpace::Continuous { dim } => {
+            let flat = Vec::<f32>::try_from(&out.contiguous().view([-1]))?;
+            flat.chunks_exact(dim)
+                .map(|row| {
+                    let mut a = [0.0f32; 4];
+                    for (d, v) in a.iter_mut().zip(row) {
+                        *d = v.clamp(-1.0, 1.0);
+                    }
+                    Action::Continuous(a)
+                })
+                .collect()
+        }
+    })
+}
+
+/// Rows `B` of goal embeddings `[B, goal_dim]`; an error names another shape.
+pub(crate) fn batch_rows(goals: &Tensor, goal_dim: usize) -> Result<i64, RlError> {
+    let size = goals.size();
+    if size.len() != 2 || size[1] != goal_dim as i64 {
+        return Err(RlError::Input(format!(
+            "goal embeddings have shape {size:?}, expected [B, {goal_dim}]"
+        )));
+    }
+    Ok(size[0])
+}
+
+/// `who` was given the other observation form than its `spec`.
+pub(crate) fn wrong_form(who: &str, spec: ObsSpec) -> RlError {
+    RlError::Input(format!(
+        "{who} observes {spec:?}; pass the matching PolicyObservations variant"
+    ))
+}
+
+pub(crate) fn check_len(len: usize, b: i64, per: usize, what: &str) -> Result<(), RlError> {
     if len != b as usize * per {
         return Err(RlError::Input(format!(
             "{len} {what} given for {b} episodes; expected {} ({per} each)",

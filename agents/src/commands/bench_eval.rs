@@ -96,12 +96,12 @@ fn measure(
     let texts: Vec<&str> = jobs.iter().map(|j| j.instruction.text.as_str()).collect();
     let goals = GoalTable::for_texts(&encoder, &mut cache, &texts)
         .map_err(|e| CliError::Other(e.into()))?;
-    let renderer = crate::policies::renderer_for(ctx, &policy)?;
+    let renderer = crate::policies::renderer_for(ctx, policy.frame_shape())?;
     let adapter = renderer
         .as_ref()
         .map_or_else(String::new, |r| r.adapter_info().to_string());
     let learned = LearnedPolicy {
-        policy,
+        policy: crate::policies::LoadedPolicy::Checkpoint(Box::new(policy)),
         goals,
         renderer,
         camera: None,

@@ -14,22 +14,31 @@ use crate::report::table;
 use vlgor_sim::EnvSpec;
 
 pub fn run(ctx: &Context, args: &EvalArgs) -> Result<(), CliError> {
-    let trained = args.run.clone().or_else(|| match &args.policy {
-        PolicyArg::Expert | PolicyArg::Random => None,
-        PolicyArg::Trained(path) => Some(path.clone()),
-    });
+    let policy = match &args.run {
+        Some(path) => PolicyArg::of_path(path.clone()),
+        None => args.policy.clone(),
+    };
     let expert = Scripted::Expert {
         noise: ctx.config.eval.noise,
     };
-    let subject = match &trained {
-        None if args.policy == PolicyArg::Random => Subject::Scripted(Scripted::Random),
-        None => Subject::Scripted(expert),
-        Some(path) => Subject::Checkpoints(policy_checkpoints(path, ctx.config.eval.checkpoints)?),
+    let subject = match &policy {
+        PolicyArg::Expert => Subject::Scripted(expert),
+        PolicyArg::Random => Subject::Scripted(Scripted::Random),
+        PolicyArg::Trained(path) => {
+            Subject::Checkpoints(policy_checkpoints(path, ctx.config.eval.checkpoints)?)
+        }
+        PolicyArg::TorchScript(path) => Subject::TorchScript(path.clone()),
     };
     let env: EnvKind = match (args.env, &subject) {
         (Some(e), _) => e,
         (None, Subject::Checkpoints(c)) => {
             crate::policies::load(ctx, &c[0], None)?.env().parse()?
+        }
+        (None, Subject::TorchScript(path)) => {
+            return Err(CliError::Input(format!(
+                "--env is required with a TorchScript policy ({} does not name its environment)",
+                path.display()
+            )));
         }
         (None, Subject::Scripted(_)) => {
             return Err(CliError::Input(
@@ -66,7 +75,9 @@ pub fn run(ctx: &Context, args: &EvalArgs) -> Result<(), CliError> {
     };
     let outcome = evaluate(ctx, &plan)?;
     let (printed, gate) = report(ctx, args, &outcome)?;
-    if let Some(run_dir) = trained.as_deref().filter(|p| p.is_dir()) {
+    if let PolicyArg::Trained(run_dir) = &policy
+        && run_dir.is_dir()
+    {
         save_result(run_dir, &plan, printed, &outcome)?;
     }
     gate
@@ -107,7 +118,7 @@ fn save_result(
 pub fn policy_checkpoints(path: &Path, last: usize) -> Result<Vec<PathBuf>, CliError> {
     if !path.exists() {
         return Err(CliError::Input(format!(
-            "--policy {}: not `expert`, `random`, or an existing checkpoint or run directory",
+            "--policy {}: not `expert`, `random`, or an existing checkpoint, run directory or TorchScript file",
             path.display()
         )));
     }

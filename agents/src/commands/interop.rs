@@ -1,4 +1,5 @@
-//! `vlgor export` and `vlgor import`: datasets to and from LeRobot v3 and Minari.
+//! `vlgor export` and `vlgor import`: datasets to and from LeRobot v3 and Minari; and the
+//! helper every command that runs the vlgor Python package uses ([`run_python_module`]).
 //!
 //! The converters are the `vlgor` Python package's (`python -m vlgor.interop`, installed by
 //! `scripts/setup.sh`): they write and read through the real `minari` and `pyarrow` libraries,
@@ -26,23 +27,26 @@ fn python() -> PathBuf {
     "python3".into()
 }
 
-fn convert(
-    ctx: &Context,
-    direction: &str,
-    src: &Path,
-    format: &str,
-    out: &Path,
-) -> Result<(), CliError> {
+/// Runs `python -m MODULE ARGS…` (a module of the vlgor Python package) and returns the JSON
+/// object it prints as its last stdout line. Exit status 2 of the module (bad input; its stderr
+/// says why) becomes [`CliError::Input`]; a missing interpreter or package says how to get one.
+/// `what` names the command in messages. Python runs with `PYTHONHASHSEED=0`.
+pub(crate) fn run_python_module(
+    what: &str,
+    module: &str,
+    args: &[&std::ffi::OsStr],
+) -> Result<Value, CliError> {
     let py = python();
     let output = Command::new(&py)
-        .args(["-m", "vlgor.interop", direction])
-        .arg(src)
-        .args(["--format", format, "--out"])
-        .arg(out)
+        // A fixed hash seed: set iteration order (e.g. in TorchScript's saved code) and so the
+        // written bytes do not change from run to run.
+        .env("PYTHONHASHSEED", "0")
+        .args(["-m", module])
+        .args(args)
         .output()
         .map_err(|e| {
             CliError::Input(format!(
-                "{direction} needs Python with the vlgor package; {} could not start: {e} \
+                "{what} needs Python with the vlgor package; {} could not start: {e} \
                  (run scripts/setup.sh, or set VLGOR_PYTHON)",
                 py.display()
             ))
@@ -50,7 +54,7 @@ fn convert(
     let stderr = String::from_utf8_lossy(&output.stderr);
     if stderr.contains("No module named vlgor") || stderr.contains("No module named 'vlgor") {
         return Err(CliError::Input(format!(
-            "{direction}: {} has no vlgor package (run scripts/setup.sh, or set VLGOR_PYTHON)",
+            "{what}: {} has no vlgor package (run scripts/setup.sh, or set VLGOR_PYTHON)",
             py.display()
         )));
     }
@@ -62,13 +66,35 @@ fn convert(
         }
         _ => {
             return Err(CliError::Other(anyhow::anyhow!(
-                "{direction} --format {format} failed:\n{}",
+                "{what} failed:\n{}",
                 stderr.trim()
             )));
         }
     }
-    let line = String::from_utf8_lossy(&output.stdout);
-    let v: Value = serde_json::from_str(line.trim()).unwrap_or(Value::Null);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.trim().lines().last().unwrap_or("");
+    Ok(serde_json::from_str(line).unwrap_or(Value::Null))
+}
+
+fn convert(
+    ctx: &Context,
+    direction: &str,
+    src: &Path,
+    format: &str,
+    out: &Path,
+) -> Result<(), CliError> {
+    let v = run_python_module(
+        &format!("{direction} --format {format}"),
+        "vlgor.interop",
+        &[
+            direction.as_ref(),
+            src.as_os_str(),
+            "--format".as_ref(),
+            format.as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+    )?;
     if !ctx.json {
         println!(
             "{direction}ed {} episodes ({format}) to {}",

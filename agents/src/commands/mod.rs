@@ -7,6 +7,7 @@ pub(crate) mod check;
 mod collect;
 mod dataset;
 pub(crate) mod eval;
+mod export_policy;
 mod imagine;
 mod interop;
 mod tasks;
@@ -44,6 +45,7 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         }) => dataset::merge(ctx, sources, out, *keep, *filter),
         Command::Export(a) => interop::export(ctx, a),
         Command::Import(a) => interop::import(ctx, a),
+        Command::ExportPolicy(a) => export_policy::run(ctx, a),
         Command::TrainVlm(a) => train_vlm::run(ctx, a),
         Command::TrainKalm(a) => train_kalm::run(ctx, a),
         Command::Vlm(VlmCommand::Eval(a)) => vlm_eval::run(ctx, a),

@@ -13,6 +13,7 @@ use crate::cli::{PolicyArg, ViewArgs};
 use crate::context::Context;
 use crate::ecs::Scripted;
 use crate::error::CliError;
+use crate::policies::LoadedPolicy;
 use vlgor_sim::EnvSpec;
 
 pub fn run(ctx: &Context, args: &ViewArgs) -> Result<(), CliError> {
@@ -42,6 +43,9 @@ pub fn run(ctx: &Context, args: &ViewArgs) -> Result<(), CliError> {
                 PolicyArg::Random => Actor::Scripted(Scripted::Random),
                 PolicyArg::Trained(path) => {
                     Actor::Learned(Box::new(LearnedActor::load(ctx, spec, path)?))
+                }
+                PolicyArg::TorchScript(path) => {
+                    Actor::Learned(Box::new(LearnedActor::load_torchscript(ctx, spec, path)?))
                 }
             };
             Box::new(LiveSource::new(spec, actor, ctx.seed)?)
@@ -89,10 +93,11 @@ enum Actor {
     Learned(Box<LearnedActor>),
 }
 
-/// A trained policy acting on one env: its goal embedding from the frozen encoder, its
-/// observation (state vector, or a frame rendered at the policy's size).
+/// A trained policy (a checkpoint or a TorchScript module) acting on one env: its goal embedding
+/// from the frozen encoder, its observation (state vector, or a frame rendered at the policy's
+/// size).
 struct LearnedActor {
-    policy: vlgor_rl::Policy,
+    policy: LoadedPolicy,
     encoder: vlgor_vlm::SentenceEncoder,
     cache: vlgor_vlm::EmbeddingCache,
     renderer: Option<vlgor_render::Renderer>,
@@ -106,14 +111,34 @@ impl LearnedActor {
     ) -> Result<LearnedActor, CliError> {
         if !path.exists() {
             return Err(CliError::Input(format!(
-                "--policy {}: not `expert`, `random`, or an existing checkpoint or run directory",
+                "--policy {}: not `expert`, `random`, or an existing checkpoint, run directory or TorchScript file",
                 path.display()
             )));
         }
         let policy = crate::policies::load(ctx, path, Some(spec.kind().name()))?;
-        let renderer = crate::policies::renderer_for(ctx, &policy)?;
         let encoder = vlgor_vlm::SentenceEncoder::from_env(ctx.device)
             .map_err(|e| CliError::Input(e.to_string()))?;
+        LearnedActor::new(ctx, LoadedPolicy::Checkpoint(Box::new(policy)), encoder)
+    }
+
+    /// A TorchScript module probed against `spec`'s contract.
+    fn load_torchscript(
+        ctx: &Context,
+        spec: EnvSpec,
+        path: &std::path::Path,
+    ) -> Result<LearnedActor, CliError> {
+        let encoder = vlgor_vlm::SentenceEncoder::from_env(ctx.device)
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        let policy = crate::policies::load_torchscript(ctx, path, spec, encoder.dim() as usize)?;
+        LearnedActor::new(ctx, LoadedPolicy::TorchScript(policy), encoder)
+    }
+
+    fn new(
+        ctx: &Context,
+        policy: LoadedPolicy,
+        encoder: vlgor_vlm::SentenceEncoder,
+    ) -> Result<LearnedActor, CliError> {
+        let renderer = crate::policies::renderer_for(ctx, policy.frame_shape())?;
         Ok(LearnedActor {
             policy,
             encoder,

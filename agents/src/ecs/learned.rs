@@ -3,15 +3,17 @@
 
 use bevy_ecs::prelude::*;
 use vlgor_rl::goals::GoalTable;
-use vlgor_rl::{ObsKind, Policy, PolicyObservations};
+use vlgor_rl::{ObsKind, PolicyObservations};
+
+use crate::policies::LoadedPolicy;
 
 use super::{ChosenAction, EnvSlot, Episode, LoopError};
 
-/// A trained policy with what it needs to act: goal embeddings of every instruction the run
+/// A trained policy (a checkpoint or a TorchScript module) with what it needs to act: goal embeddings of every instruction the run
 /// will see, and a renderer for image observations. libtorch and wgpu objects stay on the main
 /// thread, so this is a non-`Send` resource.
 pub struct LearnedPolicy {
-    pub policy: Policy,
+    pub policy: LoadedPolicy,
     pub goals: GoalTable,
     /// Present for image policies, sized to the policy's frames.
     pub renderer: Option<vlgor_render::Renderer>,

@@ -12,12 +12,12 @@ pub mod stats;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use vlgor_rl::Policy;
 use vlgor_sim::{EnvKind, Level};
 
 use crate::context::Context;
 use crate::ecs::{Driver, EpisodeJob, EpisodeOutcome, LearnedPolicy, Scripted, episode_jobs};
 use crate::error::CliError;
+use crate::policies::LoadedPolicy;
 use stats::{PairedDiff, mean_std, paired};
 use vlgor_sim::EnvSpec;
 
@@ -30,6 +30,8 @@ pub enum Subject {
     Scripted(Scripted),
     /// Trained checkpoints (a file, or a run directory's last `eval.checkpoints`), averaged.
     Checkpoints(Vec<PathBuf>),
+    /// A TorchScript module trained in PyTorch (`crate::policies::load_torchscript`'s contract).
+    TorchScript(PathBuf),
 }
 
 /// One evaluation: the subject and the reference rows on the same episodes.
@@ -160,6 +162,7 @@ pub fn evaluate(ctx: &Context, plan: &EvalPlan) -> Result<EvalOutcome, CliError>
     let runs = match &plan.subject {
         Subject::Scripted(_) => 1,
         Subject::Checkpoints(c) => c.len(),
+        Subject::TorchScript(_) => 1,
     };
     let bar = ctx.progress(
         (cells * (runs + plan.references.len())) as u64,
@@ -169,6 +172,10 @@ pub fn evaluate(ctx: &Context, plan: &EvalPlan) -> Result<EvalOutcome, CliError>
         Subject::Scripted(s) => run_scripted(plan, *s, &bar)?,
         Subject::Checkpoints(paths) => {
             let mut learned = Learned::load(ctx, paths, kind)?;
+            learned.run(plan, &bar)?
+        }
+        Subject::TorchScript(path) => {
+            let mut learned = Learned::load_torchscript(ctx, path, plan.specs[0])?;
             learned.run(plan, &bar)?
         }
     };
@@ -308,11 +315,11 @@ fn median(sorted: &[usize]) -> Option<f64> {
     })
 }
 
-/// Trained checkpoints under evaluation, each loaded once, with one renderer for all of them
-/// and the frozen encoder that embeds their goals.
+/// Trained checkpoints (or one TorchScript module) under evaluation, each loaded once, with one
+/// renderer for all of them and the frozen encoder that embeds their goals.
 pub struct Learned {
     paths: Vec<PathBuf>,
-    policies: Vec<Option<Policy>>,
+    policies: Vec<Option<LoadedPolicy>>,
     renderer: Option<vlgor_render::Renderer>,
     /// Frame size the renderer was made for.
     frame_shape: Option<(usize, usize)>,
@@ -327,6 +334,25 @@ impl Learned {
             .map_err(|e| CliError::Input(e.to_string()))?;
         let mut learned = Learned::with_encoder(encoder);
         learned.set_checkpoints(ctx, paths, Some(env))?;
+        Ok(learned)
+    }
+
+    /// Loads the TorchScript module at `path`, probed against `spec`'s contract, and its
+    /// renderer.
+    pub fn load_torchscript(
+        ctx: &Context,
+        path: &std::path::Path,
+        spec: EnvSpec,
+    ) -> Result<Learned, CliError> {
+        let encoder = vlgor_vlm::SentenceEncoder::from_env(ctx.device)
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        let policy = crate::policies::load_torchscript(ctx, path, spec, encoder.dim() as usize)?;
+        let mut learned = Learned::with_encoder(encoder);
+        learned.install(
+            ctx,
+            &[path.to_path_buf()],
+            vec![Some(LoadedPolicy::TorchScript(policy))],
+        )?;
         Ok(learned)
     }
 
@@ -351,15 +377,23 @@ impl Learned {
         let mut policies = Vec::with_capacity(paths.len());
         for p in paths {
             tracing::debug!(checkpoint = %p.display(), "loading policy checkpoint");
-            policies.push(Some(crate::policies::load(ctx, p, env.map(|e| e.name()))?));
+            let policy = crate::policies::load(ctx, p, env.map(|e| e.name()))?;
+            policies.push(Some(LoadedPolicy::Checkpoint(Box::new(policy))));
         }
+        self.install(ctx, paths, policies)
+    }
+
+    /// Holds `policies` (loaded from `paths`) and a renderer at their frame size.
+    fn install(
+        &mut self,
+        ctx: &Context,
+        paths: &[PathBuf],
+        policies: Vec<Option<LoadedPolicy>>,
+    ) -> Result<(), CliError> {
         // One renderer serves every checkpoint of the same frame size (state policies: none).
         let shape = policies.first().and_then(|p| p.as_ref()?.frame_shape());
         if shape != self.frame_shape {
-            self.renderer = match policies.first().and_then(|p| p.as_ref()) {
-                Some(first) => crate::policies::renderer_for(ctx, first)?,
-                None => None,
-            };
+            self.renderer = crate::policies::renderer_for(ctx, shape)?;
             self.frame_shape = shape;
         }
         self.paths = paths.to_vec();
