@@ -477,3 +477,38 @@ fn train_readout(
         parameters: meta.parameters,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stage records of the committed pipeline fixture read as outcomes of their stage and
+    /// write back the same JSON (the base stage's model config gains its `env`).
+    #[test]
+    fn outcomes_keep_the_stored_form_of_the_stage_records() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pipeline/stages");
+        for (stage, want) in [
+            ("readout", VlmStage::Readout),
+            ("vlm_base", VlmStage::Base),
+            ("vlm_lora", VlmStage::Lora),
+            ("vlm_full", VlmStage::Full),
+        ] {
+            let text = std::fs::read_to_string(dir.join(format!("{stage}.json"))).unwrap();
+            let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let mut stored = record["summary"].clone();
+            if let Some(model) = stored.get_mut("model") {
+                model["env"] = "clevr".into();
+                model["visual_head"] = "direct".into();
+                model["objects"] = 6.into();
+            }
+            let outcome: TrainVlmOutcome = serde_json::from_value(stored.clone()).unwrap();
+            let got = match &outcome {
+                TrainVlmOutcome::Base(o) => o.stage,
+                TrainVlmOutcome::FineTune(o) => o.stage,
+                TrainVlmOutcome::Readout(o) => o.stage,
+            };
+            assert_eq!(got, want, "{stage}");
+            assert_eq!(outcome.to_json().unwrap(), stored, "{stage}");
+        }
+    }
+}
