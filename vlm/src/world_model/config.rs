@@ -25,13 +25,11 @@ pub enum ActionSpace {
 }
 
 impl ActionSpace {
-    /// The action space of a simulator.
+    /// The action space of a simulator (the one its datasets record).
     pub fn for_env(env: EnvKind) -> ActionSpace {
-        match env {
-            EnvKind::Clevr => ActionSpace::Discrete {
-                n: vlgor_sim::clevr::NUM_ACTIONS,
-            },
-            EnvKind::MetaWorld => ActionSpace::Continuous { dim: 4 },
+        match vlgor_sim::spec::action_space(env) {
+            vlgor_sim::dataset::ActionSpace::Discrete { n } => ActionSpace::Discrete { n },
+            vlgor_sim::dataset::ActionSpace::Continuous { dim } => ActionSpace::Continuous { dim },
         }
     }
 
