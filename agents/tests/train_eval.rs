@@ -109,7 +109,10 @@ fn trained_policy_evaluates_reproducibly_from_its_run_directory() {
         assert_eq!(checkpoints, 3, "{obs}: one checkpoint per evaluated epoch");
         assert_eq!(loads.len(), 2, "{obs}: {loads:#?}");
         for (load, epoch) in loads.iter().zip(["epoch-0002", "epoch-0003"]) {
-            assert!(load.contains(epoch), "{obs}: the last two, in order: {loads:#?}");
+            assert!(
+                load.contains(epoch),
+                "{obs}: the last two, in order: {loads:#?}"
+            );
         }
         // Random and expert reference rows on the same episodes, with paired differences.
         for r in ["random", "expert"] {

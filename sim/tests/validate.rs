@@ -4,8 +4,8 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use vlgor_sim::clevr::physics::{TABLE_Z, WorldState};
 use vlgor_sim::clevr::ClevrEnv;
+use vlgor_sim::clevr::physics::{TABLE_Z, WorldState};
 use vlgor_sim::metaworld::{MetaWorldEnv, Task};
 use vlgor_sim::validate::checks::check_rollout;
 use vlgor_sim::validate::inject::{Fault, FaultTarget, InjectError, inject};

@@ -4,8 +4,8 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use vlgor_sim::clevr::physics::BALL_Z;
 use vlgor_sim::clevr::ClevrEnv;
+use vlgor_sim::clevr::physics::BALL_Z;
 use vlgor_sim::metaworld::{MetaWorldEnv, Task};
 use vlgor_sim::validate::checks::check_rollout;
 use vlgor_sim::validate::height::free_object_support;

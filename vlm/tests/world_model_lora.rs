@@ -401,7 +401,13 @@ fn checkpoints_record_their_env_and_old_ones_load_with_the_env_of_their_actions(
         let config = dir.path().join("config.json");
         let text = std::fs::read_to_string(&config).unwrap();
         assert!(text.contains(&format!("\"env\": \"{env}\"")), "{text}");
-        assert_eq!(WorldModel::load(dir.path(), Device::Cpu).unwrap().config().env, env);
+        assert_eq!(
+            WorldModel::load(dir.path(), Device::Cpu)
+                .unwrap()
+                .config()
+                .env,
+            env
+        );
         strip_env(&config, "");
         let old = WorldModel::load(dir.path(), Device::Cpu).unwrap();
         assert_eq!(old.config().env, env, "an old {env} checkpoint");
@@ -412,7 +418,14 @@ fn checkpoints_record_their_env_and_old_ones_load_with_the_env_of_their_actions(
     m.save(dir.path()).unwrap();
     let config = dir.path().join("config.json");
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text.replace("\"env\": \"clevr\"", "\"env\": \"metaworld\"")).unwrap();
-    let e = WorldModel::load(dir.path(), Device::Cpu).err().unwrap().to_string();
+    std::fs::write(
+        &config,
+        text.replace("\"env\": \"clevr\"", "\"env\": \"metaworld\""),
+    )
+    .unwrap();
+    let e = WorldModel::load(dir.path(), Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("config.json") && e.contains("metaworld"), "{e}");
 }

@@ -8,8 +8,8 @@ use vlgor_render::Renderer;
 use vlgor_sim::{EnvKind, Level};
 use vlgor_vlm::SentenceEncoder;
 use vlgor_vlm::world_model::{
-    CachedText, RolloutPlan, SampleBatch, SampleProvider, Stage, StateCanvas,
-    TextSource, TrainOptions, VisualHead, WorldModel, WorldModelConfig, imagine, objects,
+    CachedText, RolloutPlan, SampleBatch, SampleProvider, Stage, StateCanvas, TextSource,
+    TrainOptions, VisualHead, WorldModel, WorldModelConfig, imagine, objects,
     render_rollout_samples, train,
 };
 

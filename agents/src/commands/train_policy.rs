@@ -15,8 +15,8 @@ use vlgor_vlm::{EmbeddingCache, SentenceEncoder};
 use std::collections::BTreeSet;
 
 use crate::cli::TrainPolicyArgs;
-use crate::curves::{POLICY_EVALS_FILE, PolicyEval};
 use crate::context::Context;
+use crate::curves::{POLICY_EVALS_FILE, PolicyEval};
 use crate::error::CliError;
 use crate::evaluation::Learned;
 use crate::out_paths::{DirKind, check_out_dir};

@@ -3,8 +3,8 @@
 //! hand xyz, gripper opening, object xyz).
 
 use vlgor_sim::clevr::NUM_BALLS;
-use vlgor_sim::metaworld::reward::{self as mw, EpisodeContext, Perceived};
 use vlgor_sim::metaworld::Task;
+use vlgor_sim::metaworld::reward::{self as mw, EpisodeContext, Perceived};
 use vlgor_sim::spec::Simulators;
 use vlgor_sim::{Env, GoalSpec, Instruction};
 

@@ -8,10 +8,10 @@ use glam::{Quat, Vec3};
 
 use super::objects::{MUG, PUCK};
 use crate::clevr::ClevrEnv;
-use crate::spec::Simulators;
 use crate::clevr::physics::{BallState, NUM_BALLS, WorldState};
 use crate::metaworld::physics::{FINGER_RANGE, HAND_SAG, PAD_HALF, PAD_Z, PhysState};
 use crate::metaworld::{MetaWorldEnv, STATE_LEN as MW_STATE_LEN, Task};
+use crate::spec::Simulators;
 use crate::{Env, EnvKind, GoalSpec, Instruction, InstructionParts, Level, SimError};
 
 /// Values in a perceived state of `env`.

@@ -15,8 +15,8 @@ use super::model::{BACKBONE, IO, KalmModel, LORA, STATS};
 use crate::tensor_io::{CHECKPOINT_FORMAT_VERSION, check_format_version, verify_sha256};
 use crate::world_model::WorldModelError;
 use crate::world_model::checkpoint::{
-    ADAPTER_FILE, CONFIG_FILE, WEIGHTS_FILE, fill_legacy_env, read_named, read_record,
-    write_named, write_record,
+    ADAPTER_FILE, CONFIG_FILE, WEIGHTS_FILE, fill_legacy_env, read_named, read_record, write_named,
+    write_record,
 };
 use crate::world_model::lora::LoraAdapters;
 
