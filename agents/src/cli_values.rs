@@ -123,8 +123,10 @@ pub fn mix_rule_parser() -> impl TypedValueParser<Value = crate::imagination::mi
     )
 }
 
-/// The world model's training stages, as `train-vlm --stage` names them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// The world model's training stages, as `train-vlm --stage` names them (serde: the same
+/// names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VlmStage {
     /// All weights, on random + expert rollouts rendered from the simulators with a generic
     /// instruction (general visual dynamics). Writes OUT/base/.

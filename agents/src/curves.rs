@@ -2,13 +2,55 @@
 //! ([`vlgor_vlm::tensorboard`]): policy runs log through the RL trainer and `evals.jsonl`;
 //! world-model stages write `train_log.jsonl` here, one line per update.
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use vlgor_sim::Level;
 use vlgor_vlm::tensorboard::{EVENT_FILE, write_run_events};
 use vlgor_vlm::world_model::TrainEvent;
 
 use crate::error::CliError;
+
+/// A policy run's evaluations during training: `RUN/evals.jsonl`.
+pub const POLICY_EVALS_FILE: &str = "evals.jsonl";
+
+/// One periodic closed-loop evaluation of a policy run (a line of [`POLICY_EVALS_FILE`]):
+/// the epoch's checkpoint on training-level instructions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyEval {
+    pub epoch: u64,
+    /// The instructions' level (training: `seen`).
+    pub level: Level,
+    /// Episodes run, over every simulator.
+    pub episodes: usize,
+    /// Mean success over the simulators (fraction).
+    pub success_rate: f64,
+    /// By simulator label (`clevr` or the Meta-World task).
+    pub per_task: BTreeMap<String, f64>,
+}
+
+impl PolicyEval {
+    /// The line as written: one JSON object, keys sorted.
+    pub fn to_line(&self) -> Result<String, CliError> {
+        serde_json::to_value(self)
+            .map(|v| v.to_string())
+            .map_err(|e| CliError::Other(e.into()))
+    }
+
+    /// A line of the file; `None` for a line that does not read as one (a torn last line).
+    pub fn parse(line: &str) -> Option<PolicyEval> {
+        serde_json::from_str(line).ok()
+    }
+
+    /// Every evaluation `run_dir`'s file holds, in file order (none when it is absent).
+    pub fn read_all(run_dir: &Path) -> Vec<PolicyEval> {
+        std::fs::read_to_string(run_dir.join(POLICY_EVALS_FILE))
+            .map(|text| text.lines().filter_map(PolicyEval::parse).collect())
+            .unwrap_or_default()
+    }
+}
 
 /// Rewrites `run_dir`'s event file from its logs.
 pub fn write_events(run_dir: &Path) -> Result<(), CliError> {

@@ -179,11 +179,3 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>,
         Err(e) => Err(CliError::Input(format!("{}: {e}", path.display()))),
     }
 }
-
-/// The simulator a world model was built for (from its action space).
-pub fn model_env(model: &vlgor_vlm::world_model::WorldModel) -> EnvKind {
-    match model.config().action_space {
-        vlgor_vlm::world_model::ActionSpace::Discrete { .. } => EnvKind::Clevr,
-        vlgor_vlm::world_model::ActionSpace::Continuous { .. } => EnvKind::MetaWorld,
-    }
-}

@@ -12,6 +12,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use tch::{Device, Tensor};
 use vlgor_rl::{Policy, PolicyObservations};
+use vlgor_sim::EnvKind;
 use vlgor_sim::dataset::{Dataset, sha256_hex};
 use vlgor_vlm::world_model::{ActionSpace, VisualHead, WorldModel, WorldModelConfig};
 
@@ -51,6 +52,7 @@ fn fixture() -> &'static Fixture {
             &p("data"), "--out", &p("run"),
         ]));
         let config = WorldModelConfig {
+            env: EnvKind::Clevr,
             image_size: 16,
             patch_size: 8,
             width: 16,

@@ -4,6 +4,7 @@
 //! and one arm in each `match` of this file (the compiler lists them).
 
 use rand::RngCore;
+use std::collections::HashMap;
 
 use crate::clevr::{self, ClevrEnv};
 use crate::dataset::ActionSpace;
@@ -67,6 +68,13 @@ impl EnvSpec {
         }
     }
 
+    /// The simulator of episode `i` when episodes cycle through `kind`'s simulators
+    /// (Meta-World: task `i % 10` in [`Task::ALL`] order; CLEVR: always CLEVR).
+    pub fn cycle(kind: EnvKind, i: usize) -> EnvSpec {
+        let all = EnvSpec::all_of(kind);
+        all[i % all.len()]
+    }
+
     /// The first simulator of `kind`: the probe for its observation size and cameras.
     pub fn first_of(kind: EnvKind) -> EnvSpec {
         EnvSpec::all_of(kind)[0]
@@ -117,6 +125,46 @@ impl EnvSpec {
     }
 }
 
+/// Simulators made on first use, one per [`EnvSpec`] and each built as [`EnvSpec::make`]
+/// builds it, for code that visits many states of several simulators (frames re-rendered from
+/// stored states, validation replays). A visitor sets the state (or resets) before reading.
+#[derive(Default)]
+pub struct Simulators {
+    clevr: Option<ClevrEnv>,
+    metaworld: HashMap<Task, MetaWorldEnv>,
+}
+
+impl Simulators {
+    pub fn new() -> Simulators {
+        Simulators::default()
+    }
+
+    /// The simulator of `spec`.
+    pub fn get(&mut self, spec: EnvSpec) -> &mut dyn Env {
+        match spec {
+            EnvSpec::Clevr => self.clevr(),
+            EnvSpec::MetaWorld(t) => self.metaworld(t),
+        }
+    }
+
+    /// The simulator `goal` belongs to.
+    pub fn for_goal(&mut self, goal: &GoalSpec) -> &mut dyn Env {
+        self.get(EnvSpec::of_goal(goal))
+    }
+
+    /// CLEVR's simulator, for code reading CLEVR's own geometry.
+    pub fn clevr(&mut self) -> &mut ClevrEnv {
+        self.clevr.get_or_insert_with(ClevrEnv::new)
+    }
+
+    /// Meta-World's simulator of `task`, for code reading Meta-World's own geometry.
+    pub fn metaworld(&mut self, task: Task) -> &mut MetaWorldEnv {
+        self.metaworld
+            .entry(task)
+            .or_insert_with(|| MetaWorldEnv::new(task))
+    }
+}
+
 /// The action space datasets of `kind` record.
 pub fn action_space(kind: EnvKind) -> ActionSpace {
     match kind {
@@ -157,9 +205,13 @@ mod tests {
             let specs = EnvSpec::all_of(kind);
             assert!(!specs.is_empty(), "{kind}: no simulators");
             assert_eq!(EnvSpec::first_of(kind), specs[0]);
+            for (i, &spec) in specs.iter().enumerate() {
+                assert_eq!(EnvSpec::cycle(kind, i + specs.len()), spec);
+            }
             assert!(!task_table(kind).is_empty(), "{kind}: no task table");
             for spec in specs {
                 assert_eq!(spec.kind(), kind);
+                assert_eq!(Simulators::new().get(spec).kind(), kind);
                 let mut env = spec.make();
                 assert!(!env.cameras().is_empty(), "{}: no camera", spec.label());
                 for &level in Level::of_env(kind) {

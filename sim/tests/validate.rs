@@ -4,16 +4,16 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use vlgor_sim::clevr::ClevrEnv;
 use vlgor_sim::clevr::physics::{TABLE_Z, WorldState};
-use vlgor_sim::clevr::{self, ClevrEnv};
-use vlgor_sim::metaworld::{self, MetaWorldEnv, Task};
+use vlgor_sim::metaworld::{MetaWorldEnv, Task};
 use vlgor_sim::validate::checks::check_rollout;
 use vlgor_sim::validate::inject::{Fault, FaultTarget, InjectError, inject};
 use vlgor_sim::validate::{
     Filter, Reason, Replayer, ValidatorConfig, VerdictKind, Violation, perceive,
     perceived_to_state, verdict,
 };
-use vlgor_sim::{Action, Env, EnvKind, GoalSpec, Level};
+use vlgor_sim::{Action, Env, EnvKind, EnvSpec, GoalSpec, Level};
 
 /// One expert rollout: (goal, states, actions).
 struct Rollout {
@@ -35,15 +35,8 @@ fn held_rollout(
     hold: usize,
 ) -> Rollout {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let instruction = match env.kind() {
-        EnvKind::Clevr => clevr::sample_instruction(Level::Seen, &mut rng),
-        EnvKind::MetaWorld => {
-            let GoalSpec::MetaWorld(g) = &env.instruction().goal else {
-                unreachable!()
-            };
-            metaworld::sample_instruction(g.task, Level::Seen, &mut rng)
-        }
-    };
+    let instruction =
+        EnvSpec::of_goal(&env.instruction().goal).sample_instruction(Level::Seen, &mut rng);
     env.reset(seed, &instruction).unwrap();
     let mut states = vec![env.state()];
     let mut actions = vec![];
@@ -516,10 +509,7 @@ fn calibration_report() {
                             } else {
                                 x.detail.split(':').next().unwrap_or("")
                             },
-                            match &r.goal {
-                                GoalSpec::MetaWorld(g) => g.task.name(),
-                                GoalSpec::Clevr(_) => "clevr",
-                            }
+                            EnvSpec::of_goal(&r.goal).label()
                         ))
                         .or_default() += 1;
                 }

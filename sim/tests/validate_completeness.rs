@@ -4,15 +4,15 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use vlgor_sim::clevr::ClevrEnv;
 use vlgor_sim::clevr::physics::BALL_Z;
-use vlgor_sim::clevr::{self, ClevrEnv};
-use vlgor_sim::metaworld::{self, MetaWorldEnv, Task};
+use vlgor_sim::metaworld::{MetaWorldEnv, Task};
 use vlgor_sim::validate::checks::check_rollout;
 use vlgor_sim::validate::height::free_object_support;
 use vlgor_sim::validate::inject::{Fault, FaultTarget, InjectError, inject};
 use vlgor_sim::validate::labels::{Labels, check_labels};
 use vlgor_sim::validate::{Reason, Replayer, ValidatorConfig, Violation};
-use vlgor_sim::{Action, Env, EnvKind, GoalSpec, Level};
+use vlgor_sim::{Action, Env, EnvKind, EnvSpec, GoalSpec, Level};
 
 struct Rollout {
     goal: GoalSpec,
@@ -24,15 +24,8 @@ struct Rollout {
 /// An expert rollout (noise 0.1) with the environment's labels.
 fn rollout(env: &mut dyn Env, seed: u64, max_steps: usize) -> Rollout {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let instruction = match env.kind() {
-        EnvKind::Clevr => clevr::sample_instruction(Level::Seen, &mut rng),
-        EnvKind::MetaWorld => {
-            let GoalSpec::MetaWorld(g) = &env.instruction().goal else {
-                unreachable!()
-            };
-            metaworld::sample_instruction(g.task, Level::Seen, &mut rng)
-        }
-    };
+    let instruction =
+        EnvSpec::of_goal(&env.instruction().goal).sample_instruction(Level::Seen, &mut rng);
     env.reset(seed, &instruction).unwrap();
     let mut r = Rollout {
         goal: instruction.goal,

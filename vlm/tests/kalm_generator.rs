@@ -277,3 +277,35 @@ fn metaworld_actions_are_continuous_and_clamped() {
     }
     assert_eq!(r.observations[0][1].len(), 39);
 }
+
+/// A generator's checkpoint records its simulator; one of an earlier release (no `env` in its
+/// config) loads with the simulator of its action space, and a wrong env is refused.
+#[test]
+fn checkpoints_record_their_env_and_old_ones_load_with_the_env_of_their_actions() {
+    for env in [EnvKind::Clevr, EnvKind::MetaWorld] {
+        tch::manual_seed(0);
+        let mut m = KalmModel::new(tiny(env), Device::Cpu).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        m.save(dir.path()).unwrap();
+        let path = dir.path().join("config.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["config"]["env"], env.name());
+        let fields = v["config"].as_object_mut().unwrap();
+        fields.remove("env");
+        std::fs::write(&path, v.to_string()).unwrap();
+        let old = KalmModel::load(dir.path(), Device::Cpu).unwrap();
+        assert_eq!(old.config().env, env, "an old {env} checkpoint");
+    }
+    let e = KalmModel::new(
+        KalmConfig {
+            env: EnvKind::MetaWorld,
+            ..tiny(EnvKind::Clevr)
+        },
+        Device::Cpu,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("metaworld"), "{e}");
+}

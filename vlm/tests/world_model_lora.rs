@@ -379,3 +379,53 @@ fn bad_inputs_are_errors_naming_the_problem() {
 fn one_thread() {
     tch::set_num_threads(1);
 }
+
+/// Removes the `env` key of a checkpoint's `config.json` (at `pointer`), as every release before
+/// configs recorded their simulator wrote it.
+fn strip_env(config_json: &std::path::Path, pointer: &str) {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(config_json).unwrap()).unwrap();
+    let fields = v.pointer_mut(pointer).unwrap().as_object_mut().unwrap();
+    assert!(fields.remove("env").is_some(), "the config records its env");
+    std::fs::write(config_json, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn checkpoints_record_their_env_and_old_ones_load_with_the_env_of_their_actions() {
+    one_thread();
+    for env in [EnvKind::Clevr, EnvKind::MetaWorld] {
+        tch::manual_seed(5);
+        let mut m = WorldModel::new(tiny(env, false), Device::Cpu).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        m.save(dir.path()).unwrap();
+        let config = dir.path().join("config.json");
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(text.contains(&format!("\"env\": \"{env}\"")), "{text}");
+        assert_eq!(
+            WorldModel::load(dir.path(), Device::Cpu)
+                .unwrap()
+                .config()
+                .env,
+            env
+        );
+        strip_env(&config, "");
+        let old = WorldModel::load(dir.path(), Device::Cpu).unwrap();
+        assert_eq!(old.config().env, env, "an old {env} checkpoint");
+    }
+    // A config whose env contradicts its action space is refused with both named.
+    let mut m = WorldModel::new(tiny(EnvKind::Clevr, false), Device::Cpu).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    m.save(dir.path()).unwrap();
+    let config = dir.path().join("config.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("\"env\": \"clevr\"", "\"env\": \"metaworld\""),
+    )
+    .unwrap();
+    let e = WorldModel::load(dir.path(), Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("config.json") && e.contains("metaworld"), "{e}");
+}

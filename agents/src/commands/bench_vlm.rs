@@ -8,8 +8,8 @@ use vlgor_render::Renderer;
 use vlgor_sim::{EnvKind, Level};
 use vlgor_vlm::SentenceEncoder;
 use vlgor_vlm::world_model::{
-    ActionSpace, CachedText, RolloutPlan, SampleBatch, SampleProvider, Stage, StateCanvas,
-    TextSource, TrainOptions, VisualHead, WorldModel, WorldModelConfig, imagine, objects,
+    CachedText, RolloutPlan, SampleBatch, SampleProvider, Stage, StateCanvas, TextSource,
+    TrainOptions, VisualHead, WorldModel, WorldModelConfig, imagine, objects,
     render_rollout_samples, train,
 };
 
@@ -141,10 +141,7 @@ fn bench_head(
     model.merge_lora();
     // Imagination from fresh seeded start states of the simulator.
     let n = v.imagine_batch;
-    let spec = match cfg.action_space {
-        ActionSpace::Discrete { .. } => EnvSpec::Clevr,
-        ActionSpace::Continuous { .. } => EnvSpec::MetaWorld(vlgor_sim::metaworld::Task::Reach),
-    };
+    let spec = EnvSpec::first_of(cfg.env);
     let mut env = spec.make();
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(ctx.seed);
     let mut states = Vec::with_capacity(n);

@@ -127,12 +127,11 @@ fn train_stage(
         }
         KalmModel::load(&base, ctx.device).map_err(vlm_error)?
     };
-    if model.config().obs_dim != config.obs_dim
-        || model.config().action_space != config.action_space
-    {
+    if model.config().env != config.env {
         return Err(CliError::Input(format!(
-            "{} was trained on another simulator than '{}'",
+            "{} was trained on {}, not '{}'",
             dir.display(),
+            model.config().env,
             plan.env
         )));
     }

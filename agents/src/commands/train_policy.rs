@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 
 use crate::cli::TrainPolicyArgs;
 use crate::context::Context;
+use crate::curves::{POLICY_EVALS_FILE, PolicyEval};
 use crate::error::CliError;
 use crate::evaluation::Learned;
 use crate::out_paths::{DirKind, check_out_dir};
@@ -74,16 +75,14 @@ fn dataset_specs(data: &Dataset) -> Vec<EnvSpec> {
 /// Keeps the lines of `RUN/evals.jsonl` of epochs up to `epoch` (those of checkpoints a resumed
 /// run keeps; none for a fresh run), rewritten atomically; returns the epochs kept.
 fn keep_evals_up_to(run_dir: &Path, epoch: u64) -> Result<BTreeSet<u64>, CliError> {
-    let path = run_dir.join("evals.jsonl");
+    let path = run_dir.join(POLICY_EVALS_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(BTreeSet::new());
     };
     let mut kept = String::new();
     let mut epochs = BTreeSet::new();
     for line in text.lines() {
-        let e = serde_json::from_str::<serde_json::Value>(line)
-            .ok()
-            .and_then(|v| v["epoch"].as_u64());
+        let e = PolicyEval::parse(line).map(|e| e.epoch);
         if let Some(e) = e.filter(|&e| e <= epoch && !epochs.contains(&e)) {
             epochs.insert(e);
             kept.push_str(line);
@@ -108,18 +107,24 @@ fn evaluate_epoch(
 ) -> Result<(), CliError> {
     let checkpoint = vlgor_rl::checkpoint::checkpoint_paths(run_dir, epoch).0;
     let per_spec = (episodes / specs.len().max(1)).max(1);
-    let mut per_task = serde_json::Map::new();
+    let mut per_task = BTreeMap::new();
     let mut total = 0.0;
     for spec in specs {
         let rate = evaluator.success_rate(ctx, &checkpoint, *spec, Level::Seen, per_spec)?;
-        per_task.insert(spec.label().into(), json!(rate));
+        per_task.insert(spec.label().to_string(), rate);
         total += rate / specs.len() as f64;
     }
-    let line = json!({"epoch": epoch, "level": "seen", "episodes": per_spec * specs.len(),
-        "success_rate": total, "per_task": per_task});
+    let line = PolicyEval {
+        epoch,
+        level: Level::Seen,
+        episodes: per_spec * specs.len(),
+        success_rate: total,
+        per_task,
+    }
+    .to_line()?;
     tracing::info!(epoch, success_rate = total, "periodic evaluation");
     use std::io::Write;
-    let path = run_dir.join("evals.jsonl");
+    let path = run_dir.join(POLICY_EVALS_FILE);
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)

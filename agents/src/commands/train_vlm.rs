@@ -2,7 +2,7 @@
 //! generic instruction), its LoRA stage or full fine-tuning on a dataset, and the state readout.
 //! Every stage writes `OUT/<stage>/` with a checkpoint per epoch and is resumable.
 
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use vlgor_sim::EnvKind;
@@ -46,6 +46,87 @@ pub struct TrainVlmPlan {
     pub resume: bool,
 }
 
+/// What one `train-vlm` stage did: the stage's `train.json` (base, lora, full; the readout
+/// has `readout.json`) and the pipeline's stage record. Stored as JSON with sorted keys
+/// ([`TrainVlmOutcome::to_json`]), as every release wrote it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TrainVlmOutcome {
+    Base(BaseOutcome),
+    FineTune(FineTuneOutcome),
+    Readout(ReadoutOutcome),
+}
+
+/// The base stage on rendered simulator rollouts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BaseOutcome {
+    /// Always `base`.
+    pub stage: VlmStage,
+    pub env: EnvKind,
+    /// The stage's directory (`RUN/base`).
+    pub dir: String,
+    /// Rollouts rendered.
+    pub episodes: usize,
+    pub samples: usize,
+    pub epochs: usize,
+    /// Epochs an earlier invocation had finished (0: a fresh start).
+    pub resumed_after_epoch: usize,
+    /// Seconds spent rendering the rollouts.
+    pub render_seconds: f64,
+    pub train: TrainReport,
+    pub parameters: i64,
+    /// The model's sizes.
+    pub model: WorldModelConfig,
+}
+
+/// The LoRA stage or full fine-tuning on a dataset.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FineTuneOutcome {
+    /// `lora` or `full`.
+    pub stage: VlmStage,
+    pub env: EnvKind,
+    /// The stage's directory (`RUN/lora`, `RUN/full`).
+    pub dir: String,
+    /// The base checkpoint fine-tuned.
+    pub base: String,
+    /// The dataset fine-tuned on.
+    pub data: String,
+    pub samples: usize,
+    pub epochs: usize,
+    /// Epochs an earlier invocation had finished (0: a fresh start).
+    pub resumed_after_epoch: usize,
+    pub train: TrainReport,
+    pub parameters: i64,
+    pub lora_rank: i64,
+    pub lora_alpha: f64,
+}
+
+/// The state readout on freshly rendered frames.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReadoutOutcome {
+    /// Always `readout`.
+    pub stage: VlmStage,
+    pub env: EnvKind,
+    /// The readout's directory (`RUN/readout`).
+    pub dir: String,
+    /// Mean position error on held-out frames (m).
+    pub heldout_error_m: f64,
+    /// Mean position error on the last training set (m).
+    pub train_error_m: f64,
+    /// Training time (s), rendering excluded.
+    pub train_seconds: f64,
+    /// Frames seen (with repetition).
+    pub frames_seen: usize,
+    pub parameters: i64,
+}
+
+impl TrainVlmOutcome {
+    /// The stored form: a JSON object with sorted keys.
+    pub fn to_json(&self) -> Result<serde_json::Value, CliError> {
+        serde_json::to_value(self).map_err(|e| CliError::Other(e.into()))
+    }
+}
+
 pub fn run(ctx: &Context, a: &TrainVlmArgs) -> Result<(), CliError> {
     let plan = TrainVlmPlan {
         env: a.env.env,
@@ -57,8 +138,8 @@ pub fn run(ctx: &Context, a: &TrainVlmArgs) -> Result<(), CliError> {
         out: a.out.clone(),
         resume: a.resume,
     };
-    let summary = train_stage(ctx, &plan)?;
-    print_summary(ctx, &summary);
+    let outcome = train_stage(ctx, &plan)?;
+    print_summary(ctx, &outcome.to_json()?);
     Ok(())
 }
 
@@ -73,13 +154,15 @@ pub fn print_summary(ctx: &Context, summary: &serde_json::Value) {
     ctx.emit_json(summary);
 }
 
-/// Trains one stage and returns its summary (also written to `OUT/<stage>/train.json`).
-pub fn train_stage(ctx: &Context, a: &TrainVlmPlan) -> Result<serde_json::Value, CliError> {
+/// Trains one stage and returns what it did (also written to `OUT/<stage>/train.json`).
+pub fn train_stage(ctx: &Context, a: &TrainVlmPlan) -> Result<TrainVlmOutcome, CliError> {
     let env = a.env;
     let run = VlmRun::new(&a.out);
     Ok(match a.stage {
-        VlmStage::Readout => train_readout(ctx, env, &run, a.epochs, a.resume)?,
-        VlmStage::Base => train_base(ctx, env, &run, a.epochs, a.resume)?,
+        VlmStage::Readout => {
+            TrainVlmOutcome::Readout(train_readout(ctx, env, &run, a.epochs, a.resume)?)
+        }
+        VlmStage::Base => TrainVlmOutcome::Base(train_base(ctx, env, &run, a.epochs, a.resume)?),
         VlmStage::Lora | VlmStage::Full => {
             let data = a.data.as_deref().ok_or_else(|| {
                 CliError::Input(format!(
@@ -95,7 +178,7 @@ pub fn train_stage(ctx: &Context, a: &TrainVlmPlan) -> Result<serde_json::Value,
                 epochs: a.epochs.unwrap_or(ctx.config.vlm.lora_epochs),
                 base: &base,
             };
-            fine_tune(ctx, env, &run, &finetune, a.resume)?
+            TrainVlmOutcome::FineTune(fine_tune(ctx, env, &run, &finetune, a.resume)?)
         }
     })
 }
@@ -157,7 +240,7 @@ fn train_base(
     run: &VlmRun,
     epochs: Option<usize>,
     resume: bool,
-) -> Result<serde_json::Value, CliError> {
+) -> Result<BaseOutcome, CliError> {
     let v = &ctx.config.vlm;
     let epochs = epochs.unwrap_or(v.base_epochs);
     let dir = run.stage_dir("base");
@@ -201,21 +284,24 @@ fn train_base(
         frame_change_weight: v.frame_change_weight,
     };
     let report = run_training(ctx, &mut model, &mut samples, &opts, &dir, "base stage")?;
-    let summary = json!({
-        "stage": "base",
-        "env": env.to_string(),
-        "dir": dir.display().to_string(),
-        "episodes": v.base_episodes,
-        "samples": samples.len(),
-        "epochs": epochs,
-        "resumed_after_epoch": first_epoch,
-        "render_seconds": render_seconds,
-        "train": report,
-        "parameters": model.parameter_count(""),
-        "model": cfg,
-    });
-    write_json(&dir.join(REPORT_FILE), &summary)?;
-    Ok(summary)
+    let outcome = BaseOutcome {
+        stage: VlmStage::Base,
+        env,
+        dir: dir.display().to_string(),
+        episodes: v.base_episodes,
+        samples: samples.len(),
+        epochs,
+        resumed_after_epoch: first_epoch,
+        render_seconds,
+        train: report,
+        parameters: model.parameter_count(""),
+        model: cfg,
+    };
+    write_json(
+        &dir.join(REPORT_FILE),
+        &TrainVlmOutcome::Base(outcome.clone()).to_json()?,
+    )?;
+    Ok(outcome)
 }
 
 struct Finetune<'a> {
@@ -232,7 +318,7 @@ fn fine_tune(
     run: &VlmRun,
     f: &Finetune,
     resume: bool,
-) -> Result<serde_json::Value, CliError> {
+) -> Result<FineTuneOutcome, CliError> {
     let v = &ctx.config.vlm;
     let name = f.stage.name();
     let dir = run.stage_dir(name);
@@ -250,10 +336,11 @@ fn fine_tune(
         f.base.to_path_buf()
     };
     let mut model = WorldModel::load(&from, ctx.device).map_err(vlm_error)?;
-    if model.config().action_space != vlgor_vlm::world_model::ActionSpace::for_env(env) {
+    if model.config().env != env {
         return Err(CliError::Input(format!(
-            "{} was trained on another simulator than '{env}'",
-            f.base.display()
+            "{} was trained on {}, not '{env}'",
+            f.base.display(),
+            model.config().env
         )));
     }
     let data = Dataset::open(f.data, Some(&env.to_string()))
@@ -289,22 +376,25 @@ fn fine_tune(
     };
     let label = format!("{name} stage");
     let report = run_training(ctx, &mut model, &mut samples, &opts, &dir, &label)?;
-    let summary = json!({
-        "stage": name,
-        "env": env.to_string(),
-        "dir": dir.display().to_string(),
-        "base": f.base.display().to_string(),
-        "data": f.data.display().to_string(),
-        "samples": samples.len(),
-        "epochs": f.epochs,
-        "resumed_after_epoch": first_epoch,
-        "train": report,
-        "parameters": model.parameter_count(""),
-        "lora_rank": cfg.lora_rank,
-        "lora_alpha": cfg.lora_alpha,
-    });
-    write_json(&dir.join(REPORT_FILE), &summary)?;
-    Ok(summary)
+    let outcome = FineTuneOutcome {
+        stage: f.stage,
+        env,
+        dir: dir.display().to_string(),
+        base: f.base.display().to_string(),
+        data: f.data.display().to_string(),
+        samples: samples.len(),
+        epochs: f.epochs,
+        resumed_after_epoch: first_epoch,
+        train: report,
+        parameters: model.parameter_count(""),
+        lora_rank: cfg.lora_rank,
+        lora_alpha: cfg.lora_alpha,
+    };
+    write_json(
+        &dir.join(REPORT_FILE),
+        &TrainVlmOutcome::FineTune(outcome.clone()).to_json()?,
+    )?;
+    Ok(outcome)
 }
 
 fn train_readout(
@@ -313,7 +403,7 @@ fn train_readout(
     run: &VlmRun,
     epochs: Option<usize>,
     _resume: bool,
-) -> Result<serde_json::Value, CliError> {
+) -> Result<ReadoutOutcome, CliError> {
     let v = &ctx.config.vlm;
     let dir = run.readout_dir();
     if dir.join(READOUT_META).is_file() {
@@ -376,14 +466,49 @@ fn train_readout(
         parameters: readout.parameter_count(),
     };
     write_json(&dir.join(READOUT_META), &meta)?;
-    Ok(json!({
-        "stage": "readout",
-        "env": env.to_string(),
-        "dir": dir.display().to_string(),
-        "heldout_error_m": err,
-        "train_error_m": report.train_error_m,
-        "train_seconds": report.seconds,
-        "frames_seen": report.frames_seen,
-        "parameters": meta.parameters,
-    }))
+    Ok(ReadoutOutcome {
+        stage: VlmStage::Readout,
+        env,
+        dir: dir.display().to_string(),
+        heldout_error_m: err,
+        train_error_m: report.train_error_m,
+        train_seconds: report.seconds,
+        frames_seen: report.frames_seen,
+        parameters: meta.parameters,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stage records of the committed pipeline fixture read as outcomes of their stage and
+    /// write back the same JSON (the base stage's model config gains its `env`).
+    #[test]
+    fn outcomes_keep_the_stored_form_of_the_stage_records() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pipeline/stages");
+        for (stage, want) in [
+            ("readout", VlmStage::Readout),
+            ("vlm_base", VlmStage::Base),
+            ("vlm_lora", VlmStage::Lora),
+            ("vlm_full", VlmStage::Full),
+        ] {
+            let text = std::fs::read_to_string(dir.join(format!("{stage}.json"))).unwrap();
+            let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let mut stored = record["summary"].clone();
+            if let Some(model) = stored.get_mut("model") {
+                model["env"] = "clevr".into();
+                model["visual_head"] = "direct".into();
+                model["objects"] = 6.into();
+            }
+            let outcome: TrainVlmOutcome = serde_json::from_value(stored.clone()).unwrap();
+            let got = match &outcome {
+                TrainVlmOutcome::Base(o) => o.stage,
+                TrainVlmOutcome::FineTune(o) => o.stage,
+                TrainVlmOutcome::Readout(o) => o.stage,
+            };
+            assert_eq!(got, want, "{stage}");
+            assert_eq!(outcome.to_json().unwrap(), stored, "{stage}");
+        }
+    }
 }

@@ -23,7 +23,7 @@ pub fn run(ctx: &Context, a: &VlmEvalArgs) -> Result<(), CliError> {
             )));
         }
     };
-    let env = crate::vlm_run::model_env(&model);
+    let env = model.config().env;
     let readout_dir = a.readout.clone().unwrap_or_else(|| run.readout_dir());
     let readout = load_readout(ctx, &readout_dir, env)?;
     let data = Dataset::open(&a.data, Some(&env.to_string()))

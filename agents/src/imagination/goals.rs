@@ -3,8 +3,9 @@
 //! hand xyz, gripper opening, object xyz).
 
 use vlgor_sim::clevr::NUM_BALLS;
+use vlgor_sim::metaworld::Task;
 use vlgor_sim::metaworld::reward::{self as mw, EpisodeContext, Perceived};
-use vlgor_sim::metaworld::{MetaWorldEnv, Task};
+use vlgor_sim::spec::Simulators;
 use vlgor_sim::{Env, GoalSpec, Instruction};
 
 use crate::error::CliError;
@@ -41,7 +42,8 @@ impl PerceivedGoal {
         let metaworld = match &instruction.goal {
             GoalSpec::Clevr(_) => None,
             GoalSpec::MetaWorld(g) => {
-                let mut env = MetaWorldEnv::new(g.task);
+                let mut sims = Simulators::new();
+                let env = sims.metaworld(g.task);
                 env.reset(seed, instruction)?;
                 Some((g.task, env.context()))
             }

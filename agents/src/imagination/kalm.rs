@@ -15,7 +15,7 @@ use vlgor_sim::Instruction;
 use vlgor_sim::validate::Replayer;
 use vlgor_vlm::SentenceEncoder;
 use vlgor_vlm::kalm::{KalmModel, Sampling, generate};
-use vlgor_vlm::world_model::{ActionSpace, CachedText, WorldModelConfig};
+use vlgor_vlm::world_model::{CachedText, WorldModelConfig};
 
 use super::records::{self, RolloutDraft};
 use super::{Dynamics, ImaginePlan, ImagineSummary, PerceivedGoal, sources};
@@ -52,12 +52,11 @@ fn load(ctx: &Context, plan: &ImaginePlan) -> Result<KalmModel, CliError> {
         ))
     })?;
     let c = model.config();
-    if c.action_space != ActionSpace::for_env(plan.env)
-        || c.obs_dim != vlgor_vlm::kalm::config::obs_dim(plan.env)
-    {
+    if c.env != plan.env {
         return Err(CliError::Input(format!(
-            "{} was trained on another simulator than '{}'",
+            "{} was trained on {}, not '{}'",
             dir.display(),
+            c.env,
             plan.env
         )));
     }

@@ -13,7 +13,7 @@ use vlgor_vlm::world_model::{CachedText, StateCanvas, WorldModel, imagine};
 use super::slots::Slot;
 use crate::context::Context;
 use crate::error::CliError;
-use crate::vlm_run::{VlmRun, model_env, renderer, vlm_error};
+use crate::vlm_run::{VlmRun, renderer, vlm_error};
 
 /// The world model loaded for advice, with its text source, renderer and the spare simulator
 /// its object-state head draws from.
@@ -43,11 +43,11 @@ impl WorldModelAdvisor {
     /// Loads the world model of run directory `dir` for `spec`'s simulator.
     pub fn load(ctx: &Context, dir: &Path, spec: EnvSpec) -> Result<Self, CliError> {
         let (model, stage) = VlmRun::new(dir).load_for_inference(ctx)?;
-        if model_env(&model) != spec.kind() {
+        if model.config().env != spec.kind() {
             return Err(CliError::Input(format!(
                 "--vlm {}: the world model was trained for {}, not {}",
                 dir.display(),
-                model_env(&model).name(),
+                model.config().env.name(),
                 spec.kind().name()
             )));
         }

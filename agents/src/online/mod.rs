@@ -455,10 +455,7 @@ pub fn train(ctx: &Context, plan: &OnlinePlan) -> Result<OnlineSummary, CliError
         ));
     }
     let probe = plan.spec.make();
-    let space = match probe.kind() {
-        vlgor_sim::EnvKind::Clevr => ActionSpace::Discrete { n: 40 },
-        vlgor_sim::EnvKind::MetaWorld => ActionSpace::Continuous { dim: 4 },
-    };
+    let space = vlgor_sim::spec::action_space(probe.kind());
     plan.algo.check_action_space(space).map_err(rl_error)?;
     crate::evaluation::check_levels(plan.spec.kind(), &[plan.level])?;
     // The advisor is loaded before anything is written, so a bad --vlm leaves no directory.

@@ -114,8 +114,7 @@ pub fn run(ctx: &Context, a: &PipelineArgs) -> Result<(), CliError> {
     check_same_preset(ctx, &layout)?;
     let records = stages::run_all(ctx, &layout)?;
     let typed = results::write(ctx, &layout, &records)?;
-    let results = records::to_summary(&typed)?;
-    if let Err(e) = plots::write_all(&layout, &results) {
+    if let Err(e) = plots::write_all(&layout, &typed) {
         tracing::warn!("plots not written: {e}");
         eprintln!("pipeline: plots not written: {e}");
     }
@@ -127,9 +126,9 @@ pub fn run(ctx: &Context, a: &PipelineArgs) -> Result<(), CliError> {
     ctx.emit_json(&serde_json::json!({
         "report": report.display().to_string(),
         "results": layout.out.join("results.json").display().to_string(),
-        "success": results["success"],
-        "vlm": results["vlm"],
-        "validator": results["validator"],
+        "success": records::to_summary(&typed.success)?,
+        "vlm": records::to_summary(&typed.vlm)?,
+        "validator": records::to_summary(&typed.validator)?,
     }));
     Ok(())
 }

@@ -3,14 +3,15 @@
 //! Text uses DejaVu Sans from the Debian package fonts-dejavu-core (installed by setup).
 
 use plotters::prelude::*;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
 use super::Layout;
 use super::arms::VARIANT_NAMES;
+use super::results::Results;
 use super::stages::EVAL_LEVELS;
+use crate::curves::PolicyEval;
 
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 /// One colour per data variant, in report order ([`VARIANT_NAMES`]; tab10).
@@ -61,7 +62,7 @@ fn register_font() -> PlotResult<()> {
 }
 
 /// Writes every plot into `OUT/plots/`.
-pub fn write_all(l: &Layout, results: &Value) -> PlotResult<()> {
+pub fn write_all(l: &Layout, results: &Results) -> PlotResult<()> {
     register_font()?;
     let dir = l.out.join("plots");
     std::fs::create_dir_all(&dir)?;
@@ -71,27 +72,23 @@ pub fn write_all(l: &Layout, results: &Value) -> PlotResult<()> {
 }
 
 /// Grouped bars: one group per (algorithm, level), one bar per data variant, with ±std whiskers.
-fn success_per_level(path: &Path, r: &Value) -> PlotResult<()> {
+fn success_per_level(path: &Path, r: &Results) -> PlotResult<()> {
+    // A level a variant lacks, or a statistic that is not a number, draws as 0.
+    let percent = |x: Option<f64>| 100.0 * x.filter(|x| x.is_finite()).unwrap_or(0.0);
     let mut groups: Vec<BarGroup> = Vec::new();
-    for (algo, per) in r["success"].as_object().into_iter().flatten() {
+    for (algo, per) in &r.success {
         for level in EVAL_LEVELS {
-            let measured = per.as_object().into_iter().flatten();
-            if !measured
-                .clone()
-                .any(|(_, levels)| levels[level].is_object())
-            {
+            if !per.values().any(|levels| levels.contains_key(level)) {
                 continue; // a level this environment does not define
             }
             let mut bars: Vec<(String, f64, f64)> = per
-                .as_object()
-                .into_iter()
-                .flatten()
+                .iter()
                 .map(|(variant, levels)| {
-                    let c = &levels[level];
+                    let c = levels.get(level);
                     (
                         variant.clone(),
-                        100.0 * c["mean"].as_f64().unwrap_or(0.0),
-                        100.0 * c["std"].as_f64().unwrap_or(0.0),
+                        percent(c.map(|c| c.mean)),
+                        percent(c.map(|c| c.std)),
                     )
                 })
                 .collect();
@@ -162,30 +159,18 @@ fn success_per_level(path: &Path, r: &Value) -> PlotResult<()> {
 
 /// Periodic training-time success (training-level goals) per epoch, mean over seeds, one line
 /// per (algorithm, variant).
-fn success_vs_epoch(path: &Path, l: &Layout, r: &Value) -> PlotResult<()> {
-    let seeds: Vec<u64> = r["seeds"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_u64)
-        .collect();
+fn success_vs_epoch(path: &Path, l: &Layout, r: &Results) -> PlotResult<()> {
     let mut lines: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     let mut max_epoch = 1.0f64;
-    for (algo, per) in r["success"].as_object().into_iter().flatten() {
-        for variant in per.as_object().into_iter().flatten().map(|(k, _)| k) {
+    for (algo, per) in &r.success {
+        for variant in per.keys() {
             let mut by_epoch: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
-            for &s in &seeds {
-                let file = l.policy(algo, variant, s).join("evals.jsonl");
-                let Ok(text) = std::fs::read_to_string(&file) else {
-                    continue;
-                };
-                for line in text.lines() {
-                    if let Ok(v) = serde_json::from_str::<Value>(line)
-                        && let (Some(e), Some(rate)) =
-                            (v["epoch"].as_u64(), v["success_rate"].as_f64())
-                    {
-                        by_epoch.entry(e).or_default().push(100.0 * rate);
-                    }
+            for &s in &r.seeds {
+                for e in PolicyEval::read_all(&l.policy(algo, variant, s)) {
+                    by_epoch
+                        .entry(e.epoch)
+                        .or_default()
+                        .push(100.0 * e.success_rate);
                 }
             }
             let pts: Vec<(f64, f64)> = by_epoch

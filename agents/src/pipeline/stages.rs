@@ -140,19 +140,19 @@ pub fn run_all(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, StageRecord
     };
     let r = stage(l, "readout", || {
         clear(&vlm.readout_dir())?;
-        train(VlmStage::Readout, &l.vlm(), None, None)
+        train(VlmStage::Readout, &l.vlm(), None, None)?.to_json()
     })?;
     out.insert(r.stage.clone(), r);
     let r = stage(l, "vlm_base", || {
-        train(VlmStage::Base, &l.vlm(), None, None)
+        train(VlmStage::Base, &l.vlm(), None, None)?.to_json()
     })?;
     out.insert(r.stage.clone(), r);
     let r = stage(l, "vlm_lora", || {
-        train(VlmStage::Lora, &l.vlm(), None, Some(v.lora_samples))
+        train(VlmStage::Lora, &l.vlm(), None, Some(v.lora_samples))?.to_json()
     })?;
     out.insert(r.stage.clone(), r);
     let r = stage(l, "vlm_full", || {
-        train(VlmStage::Full, &l.vlm(), None, Some(v.lora_samples))
+        train(VlmStage::Full, &l.vlm(), None, Some(v.lora_samples))?.to_json()
     })?;
     out.insert(r.stage.clone(), r);
     let r = stage(l, "vlm_eval", || {

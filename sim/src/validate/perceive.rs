@@ -11,6 +11,7 @@ use crate::clevr::ClevrEnv;
 use crate::clevr::physics::{BallState, NUM_BALLS, WorldState};
 use crate::metaworld::physics::{FINGER_RANGE, HAND_SAG, PAD_HALF, PAD_Z, PhysState};
 use crate::metaworld::{MetaWorldEnv, STATE_LEN as MW_STATE_LEN, Task};
+use crate::spec::Simulators;
 use crate::{Env, EnvKind, GoalSpec, Instruction, InstructionParts, Level, SimError};
 
 /// Values in a perceived state of `env`.
@@ -84,10 +85,11 @@ pub fn perceived_to_state(
         GoalSpec::MetaWorld(g) => {
             check_state(goal, base_state)?;
             check_perceived(EnvKind::MetaWorld, perceived)?;
-            let mut env = MetaWorldEnv::new(g.task);
+            let mut sims = Simulators::new();
+            let env = sims.metaworld(g.task);
             env.reset(0, &instruction_of(goal))?;
             env.set_state(base_state)?;
-            Ok(metaworld_from_perceived(&env, base_state, perceived))
+            Ok(metaworld_from_perceived(env, base_state, perceived))
         }
     }
 }

@@ -3,7 +3,6 @@
 //! without contact, and a frozen state where the action should move something.
 
 use glam::Vec3;
-use std::collections::HashMap;
 
 use super::config::ValidatorConfig;
 use super::perceive::{
@@ -11,10 +10,10 @@ use super::perceive::{
     metaworld_from_perceived,
 };
 use super::reason::{Reason, Violation};
-use crate::clevr::ClevrEnv;
 use crate::clevr::physics::{NUM_BALLS, WorldState};
 use crate::metaworld::physics::PhysState;
 use crate::metaworld::{MetaWorldEnv, MetaWorldGoal, Task};
+use crate::spec::Simulators;
 use crate::{Action, Env, GoalSpec, SimError};
 
 /// The geometry of one full state that the checks look at (m; quaternions `[x, y, z, w]`).
@@ -41,11 +40,10 @@ pub enum Snapshot {
     },
 }
 
-/// Owns the simulators the validation runs: a CLEVR env and one Meta-World env per task, each
-/// made on first use. Deterministic: the same inputs give the same results.
+/// Owns the simulators the validation runs ([`Simulators`]: each made on first use).
+/// Deterministic: the same inputs give the same results.
 pub struct Replayer {
-    clevr: Option<ClevrEnv>,
-    metaworld: HashMap<Task, MetaWorldEnv>,
+    sims: Simulators,
 }
 
 impl Default for Replayer {
@@ -57,8 +55,7 @@ impl Default for Replayer {
 impl Replayer {
     pub fn new() -> Replayer {
         Replayer {
-            clevr: None,
-            metaworld: HashMap::new(),
+            sims: Simulators::new(),
         }
     }
 
@@ -66,10 +63,7 @@ impl Replayer {
         &mut self,
         goal: &MetaWorldGoal,
     ) -> Result<&mut MetaWorldEnv, SimError> {
-        let env = self
-            .metaworld
-            .entry(goal.task)
-            .or_insert_with(|| MetaWorldEnv::new(goal.task));
+        let env = self.sims.metaworld(goal.task);
         if env.goal() != goal {
             env.reset(0, &instruction_of(&GoalSpec::MetaWorld(goal.clone())))?;
         }
@@ -80,7 +74,7 @@ impl Replayer {
     pub fn env(&mut self, goal: &GoalSpec) -> Result<&mut dyn Env, SimError> {
         Ok(match goal {
             GoalSpec::Clevr(g) => {
-                let env = self.clevr.get_or_insert_with(ClevrEnv::new);
+                let env = self.sims.clevr();
                 if env.goal() != g {
                     env.set_instruction(&instruction_of(goal))?;
                 }

@@ -15,7 +15,8 @@ use super::model::{BACKBONE, IO, KalmModel, LORA, STATS};
 use crate::tensor_io::{CHECKPOINT_FORMAT_VERSION, check_format_version, verify_sha256};
 use crate::world_model::WorldModelError;
 use crate::world_model::checkpoint::{
-    ADAPTER_FILE, CONFIG_FILE, WEIGHTS_FILE, read_named, read_record, write_named, write_record,
+    ADAPTER_FILE, CONFIG_FILE, WEIGHTS_FILE, fill_legacy_env, read_named, read_record, write_named,
+    write_record,
 };
 use crate::world_model::lora::LoraAdapters;
 
@@ -69,7 +70,7 @@ impl KalmModel {
     /// tensor file's sha256 and every tensor's shape.
     pub fn load(dir: &Path, device: Device) -> Result<Self, WorldModelError> {
         let path = dir.join(CONFIG_FILE);
-        let value: serde_json::Value = read_record(&path)?;
+        let mut value: serde_json::Value = read_record(&path)?;
         let generator = value.get("generator").and_then(|g| g.as_str());
         if generator != Some(GENERATOR) {
             return Err(WorldModelError::BadInput(format!(
@@ -77,6 +78,9 @@ impl KalmModel {
                  none)",
                 path.display()
             )));
+        }
+        if let Some(config) = value.get_mut("config") {
+            fill_legacy_env(config);
         }
         let record: KalmRecord =
             serde_json::from_value(value).map_err(|source| WorldModelError::Json {

@@ -12,6 +12,10 @@ use crate::world_model::{ActionSpace, WorldModelConfig, WorldModelError};
 /// vectors (CLEVR: the five balls' (x, y), 10 values; Meta-World: the 39-d observation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KalmConfig {
+    /// The simulator whose observations and actions the generator models. Checkpoints of
+    /// earlier releases lack the key; [`super::KalmModel::load`] then takes the simulator of
+    /// their action space.
+    pub env: EnvKind,
     /// Transformer width.
     pub width: i64,
     pub layers: i64,
@@ -43,6 +47,7 @@ impl KalmConfig {
     pub fn preset(name: &str, env: EnvKind) -> Result<Self, WorldModelError> {
         let wm = WorldModelConfig::preset(name, env)?;
         Ok(KalmConfig {
+            env,
             width: wm.width,
             layers: wm.layers,
             heads: wm.heads,
@@ -119,15 +124,18 @@ impl KalmConfig {
                 self.lora_alpha, self.action_loss_ratio
             ));
         }
-        match self.action_space {
-            ActionSpace::Discrete { n } if !(2..=1 << 16).contains(&n) => {
-                bad(format!("discrete actions n {n} outside 2..=65536"))
-            }
-            ActionSpace::Continuous { dim } if !(1..=4).contains(&dim) => {
-                bad(format!("continuous action dim {dim} outside 1..=4"))
-            }
-            _ => Ok(()),
+        if self.action_space != ActionSpace::for_env(self.env) || self.obs_dim != obs_dim(self.env)
+        {
+            return bad(format!(
+                "action space {:?} and obs_dim {} are not {}'s ({:?}, {})",
+                self.action_space,
+                self.obs_dim,
+                self.env,
+                ActionSpace::for_env(self.env),
+                obs_dim(self.env)
+            ));
         }
+        Ok(())
     }
 }
 

@@ -4,9 +4,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use vlgor_render::Renderer;
-use vlgor_sim::clevr::ClevrEnv;
-use vlgor_sim::metaworld::{MetaWorldEnv, Task};
-use vlgor_sim::{Env, Level};
+use vlgor_sim::spec::Simulators;
+use vlgor_sim::{Env, EnvSpec, Level};
 
 use super::readout::ReadoutKind;
 use crate::world_model::WorldModelError;
@@ -64,24 +63,13 @@ pub fn render_labelled(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut scenes = Vec::with_capacity(n);
     let mut states = Vec::with_capacity(n);
-    let mut clevr = ClevrEnv::new();
-    let mut mw: Vec<MetaWorldEnv> = Task::ALL.iter().map(|&t| MetaWorldEnv::new(t)).collect();
+    let mut sims = Simulators::new();
     for i in 0..n {
         let ep_seed = seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
-        let env: &mut dyn Env = match kind {
-            ReadoutKind::Clevr => {
-                let ins = vlgor_sim::clevr::sample_instruction(Level::Seen, &mut rng);
-                clevr.reset(ep_seed, &ins)?;
-                &mut clevr
-            }
-            ReadoutKind::MetaWorld => {
-                let task = Task::ALL[i % Task::ALL.len()];
-                let ins = vlgor_sim::metaworld::sample_instruction(task, Level::Seen, &mut rng);
-                let e = &mut mw[i % Task::ALL.len()];
-                e.reset(ep_seed, &ins)?;
-                e
-            }
-        };
+        let spec = EnvSpec::cycle(kind.env(), i);
+        let ins = spec.sample_instruction(Level::Seen, &mut rng);
+        let env = sims.get(spec);
+        env.reset(ep_seed, &ins)?;
         let steps = rng.random_range(0..=max_random_steps);
         for _ in 0..steps {
             let a = env.random_action(&mut rng);

@@ -34,6 +34,14 @@ impl ReadoutKind {
         }
     }
 
+    /// The simulator whose frames this readout reads.
+    pub fn env(self) -> EnvKind {
+        match self {
+            ReadoutKind::Clevr => EnvKind::Clevr,
+            ReadoutKind::MetaWorld => EnvKind::MetaWorld,
+        }
+    }
+
     /// Values per state.
     pub fn dim(self) -> usize {
         match self {

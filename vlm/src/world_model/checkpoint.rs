@@ -12,7 +12,7 @@ use std::path::Path;
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
-use super::config::WorldModelConfig;
+use super::config::{ActionSpace, WorldModelConfig};
 use super::error::WorldModelError;
 use super::model::{BACKBONE, HEADS, LORA, WorldModel};
 use crate::tensor_io::{CHECKPOINT_FORMAT_VERSION, check_format_version, verify_sha256};
@@ -84,6 +84,25 @@ pub(crate) fn write_record(path: &Path, record: &impl Serialize) -> Result<(), W
         .map_err(|e| WorldModelError::Write(e.to_string()))
 }
 
+/// Fills in `config.env` of a `config.json` written before configs recorded their simulator:
+/// the simulator of its action space (a record whose action space is unreadable is left as is,
+/// and fails to parse with the field named).
+pub(crate) fn fill_legacy_env(config: &mut serde_json::Value) {
+    let Some(fields) = config.as_object_mut() else {
+        return;
+    };
+    if fields.contains_key("env") {
+        return;
+    }
+    let space = fields
+        .get("action_space")
+        .and_then(|a| serde_json::from_value::<ActionSpace>(a.clone()).ok());
+    if let Some(space) = space {
+        let env = serde_json::to_value(space.legacy_env()).expect("an env name serializes");
+        fields.insert("env".into(), env);
+    }
+}
+
 /// Reads the JSON file `path` (a checkpoint's `config.json`).
 pub(crate) fn read_record<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, WorldModelError> {
     let text = fs::read_to_string(path).map_err(io(path))?;
@@ -129,7 +148,13 @@ impl WorldModel {
     /// checking the format version, each tensor file's sha256 and every tensor's shape.
     pub fn load(dir: &Path, device: Device) -> Result<Self, WorldModelError> {
         let cfg = dir.join(CONFIG_FILE);
-        let record: CheckpointJson = read_record(&cfg)?;
+        let mut value: serde_json::Value = read_record(&cfg)?;
+        fill_legacy_env(&mut value);
+        let record: CheckpointJson =
+            serde_json::from_value(value).map_err(|source| WorldModelError::Json {
+                path: cfg.display().to_string(),
+                source,
+            })?;
         check_format_version(&cfg, record.format_version, CHECKPOINT_FORMAT_VERSION)
             .map_err(WorldModelError::BadInput)?;
         record

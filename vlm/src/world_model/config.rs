@@ -25,13 +25,20 @@ pub enum ActionSpace {
 }
 
 impl ActionSpace {
-    /// The action space of a simulator.
+    /// The action space of a simulator (the one its datasets record).
     pub fn for_env(env: EnvKind) -> ActionSpace {
-        match env {
-            EnvKind::Clevr => ActionSpace::Discrete {
-                n: vlgor_sim::clevr::NUM_ACTIONS,
-            },
-            EnvKind::MetaWorld => ActionSpace::Continuous { dim: 4 },
+        match vlgor_sim::spec::action_space(env) {
+            vlgor_sim::dataset::ActionSpace::Discrete { n } => ActionSpace::Discrete { n },
+            vlgor_sim::dataset::ActionSpace::Continuous { dim } => ActionSpace::Continuous { dim },
+        }
+    }
+
+    /// The simulator of a checkpoint written before configs recorded it: the action space
+    /// told the two simulators of those releases apart (only the loading path uses this).
+    pub(crate) fn legacy_env(self) -> EnvKind {
+        match self {
+            ActionSpace::Discrete { .. } => EnvKind::Clevr,
+            ActionSpace::Continuous { .. } => EnvKind::MetaWorld,
         }
     }
 
@@ -112,6 +119,10 @@ impl std::str::FromStr for VisualHead {
 /// `patch_size`-px patches (one token each).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorldModelConfig {
+    /// The simulator the model is built for (its frames, actions and keyframe stride).
+    /// Checkpoints of earlier releases lack the key; [`super::WorldModel::load`] then takes
+    /// the simulator of their action space.
+    pub env: EnvKind,
     pub image_size: i64,
     pub patch_size: i64,
     /// Transformer width.
@@ -150,6 +161,7 @@ impl WorldModelConfig {
     /// CPU preset: 64x64 frames, patch 8 (64 image tokens), width 160, 4 layers, 4 heads.
     pub fn cpu_quick(env: EnvKind) -> Self {
         WorldModelConfig {
+            env,
             image_size: 64,
             patch_size: 8,
             width: 160,
@@ -260,15 +272,15 @@ impl WorldModelConfig {
         if self.horizon_steps > 4096 {
             return bad(format!("horizon_steps {} exceeds 4096", self.horizon_steps));
         }
-        match self.action_space {
-            ActionSpace::Discrete { n } if !(2..=1 << 16).contains(&n) => {
-                bad(format!("discrete actions n {n} outside 2..=65536"))
-            }
-            ActionSpace::Continuous { dim } if !(1..=64).contains(&dim) => {
-                bad(format!("continuous action dim {dim} outside 1..=64"))
-            }
-            _ => Ok(()),
+        if self.action_space != ActionSpace::for_env(self.env) {
+            return bad(format!(
+                "action space {:?} is not {}'s ({:?})",
+                self.action_space,
+                self.env,
+                ActionSpace::for_env(self.env)
+            ));
         }
+        Ok(())
     }
 
     /// LoRA scale alpha / r.

@@ -6,16 +6,13 @@
 //! t with t + h <= T; the final transition (t + 2h > T) has no next action, so its action loss is
 //! masked. CLEVR samples also carry the tracked objects' positions ([`super::objects`]).
 
-use std::collections::HashMap;
-
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use vlgor_render::Renderer;
-use vlgor_sim::clevr::ClevrEnv;
 use vlgor_sim::dataset::Dataset;
-use vlgor_sim::metaworld::{MetaWorldEnv, Task};
-use vlgor_sim::{Action, Env, GoalSpec, Scene};
+use vlgor_sim::spec::Simulators;
+use vlgor_sim::{Action, GoalSpec, Scene};
 
 use super::error::WorldModelError;
 use super::objects::read_objects;
@@ -30,8 +27,8 @@ pub struct DatasetSamples<'a> {
     h: usize,
     /// (episode, None = first step | Some(t)).
     items: Vec<(usize, Option<usize>)>,
-    clevr: ClevrEnv,
-    metaworld: HashMap<Task, MetaWorldEnv>,
+    /// The simulators frames are re-rendered with.
+    sims: Simulators,
 }
 
 impl<'a> DatasetSamples<'a> {
@@ -73,8 +70,7 @@ impl<'a> DatasetSamples<'a> {
             camera: camera.to_string(),
             h,
             items,
-            clevr: ClevrEnv::new(),
-            metaworld: HashMap::new(),
+            sims: Simulators::new(),
         })
     }
 
@@ -108,13 +104,7 @@ impl<'a> DatasetSamples<'a> {
     fn scene(&mut self, episode: usize, t: usize) -> Result<Scene, WorldModelError> {
         let ep = &self.data.episodes[episode];
         let state = self.data.state(ep.first_row + t);
-        let env: &mut dyn Env = match &ep.instruction.goal {
-            GoalSpec::Clevr(_) => &mut self.clevr,
-            GoalSpec::MetaWorld(g) => self
-                .metaworld
-                .entry(g.task)
-                .or_insert_with(|| MetaWorldEnv::new(g.task)),
-        };
+        let env = self.sims.for_goal(&ep.instruction.goal);
         env.set_state(state)?;
         let camera = if self.camera.is_empty() {
             env.cameras()[0]

@@ -13,9 +13,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use vlgor_render::Renderer;
-use vlgor_sim::clevr::ClevrEnv;
-use vlgor_sim::metaworld::{MetaWorldEnv, Task};
-use vlgor_sim::{Action, Env, EnvKind, Level};
+use vlgor_sim::{Action, Env, EnvKind, EnvSpec, Level};
 
 use super::error::WorldModelError;
 use super::objects::{object_count, read_objects};
@@ -71,21 +69,10 @@ pub fn render_rollout_samples(
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
     let mut out = SampleBatch::default();
     for ep in 0..plan.episodes {
-        let mut env: Box<dyn Env> = match plan.env {
-            EnvKind::Clevr => {
-                let ins = vlgor_sim::clevr::sample_instruction(Level::Seen, &mut rng);
-                let mut e = ClevrEnv::new();
-                e.reset(plan.seed.wrapping_mul(7919).wrapping_add(ep as u64), &ins)?;
-                Box::new(e)
-            }
-            EnvKind::MetaWorld => {
-                let task = Task::ALL[ep % Task::ALL.len()];
-                let ins = vlgor_sim::metaworld::sample_instruction(task, Level::Seen, &mut rng);
-                let mut e = MetaWorldEnv::new(task);
-                e.reset(plan.seed.wrapping_mul(7919).wrapping_add(ep as u64), &ins)?;
-                Box::new(e)
-            }
-        };
+        let spec = EnvSpec::cycle(plan.env, ep);
+        let ins = spec.sample_instruction(Level::Seen, &mut rng);
+        let mut env = spec.make();
+        env.reset(plan.seed.wrapping_mul(7919).wrapping_add(ep as u64), &ins)?;
         let text = env.instruction().text.clone();
         let mut scenes = vec![env.scene(env.cameras()[0])?];
         let mut objects = Vec::new();

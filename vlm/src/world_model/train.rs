@@ -175,7 +175,7 @@ impl Default for TrainOptions {
 }
 
 /// What a training run did.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TrainReport {
     pub steps: usize,
     pub samples_seen: usize,
