@@ -9,7 +9,7 @@ use tch::Tensor;
 use super::data::{Trajectory, TrajectoryBatch, batch_losses};
 use super::model::KalmModel;
 use crate::world_model::lora::LoraAdapters;
-use crate::world_model::train::{EpochPlan, fit};
+use crate::world_model::train::{EpochSettings, fit};
 use crate::world_model::{Stage, TextSource, TrainEvent, TrainReport, WorldModelError};
 
 /// Training settings.
@@ -54,15 +54,8 @@ pub fn train_kalm(
     }
     let trainable = model.set_stage(opts.stage);
     let total = model.parameter_count("");
-    let plan = EpochPlan {
-        len: set.len(),
-        batch_size: opts.batch_size,
-        epochs: opts.epochs,
-        first_epoch: opts.first_epoch,
-        seed: opts.seed,
-        learning_rate: opts.learning_rate,
-    };
-    let mut compute =
+    let plan = opts.epoch_plan(set.len());
+    let mut loss =
         |m: &mut KalmModel, chunk: &[usize]| -> Result<(Tensor, [f64; 3]), WorldModelError> {
             let items: Vec<&Trajectory> = chunk.iter().map(|&i| &set[i]).collect();
             let batch = TrajectoryBatch::new(&items, m.config(), m.device())?;
@@ -71,13 +64,5 @@ pub fn train_kalm(
             Ok((total, values))
         };
     let dir = opts.checkpoint_dir.as_deref();
-    fit(
-        model,
-        &trainable,
-        total,
-        &plan,
-        &mut compute,
-        dir,
-        on_update,
-    )
+    fit(model, &trainable, total, &plan, &mut loss, dir, on_update)
 }

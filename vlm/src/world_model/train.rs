@@ -240,15 +240,8 @@ pub fn train_with(
     }
     let trainable = model.set_stage(opts.stage);
     let total = model.parameter_count("");
-    let plan = EpochPlan {
-        len: provider.len(),
-        batch_size: opts.batch_size,
-        epochs: opts.epochs,
-        first_epoch: opts.first_epoch,
-        seed: opts.seed,
-        learning_rate: opts.learning_rate,
-    };
-    let mut compute =
+    let plan = opts.epoch_plan(provider.len());
+    let mut loss =
         |m: &mut WorldModel, chunk: &[usize]| -> Result<(Tensor, [f64; 3]), WorldModelError> {
             let batch = provider.batch(chunk)?;
             let l = batch_losses(m, text, &batch, opts.frame_change_weight)?;
@@ -260,15 +253,7 @@ pub fn train_with(
             Ok((l.total, values))
         };
     let dir = opts.checkpoint_dir.as_deref();
-    fit(
-        model,
-        &trainable,
-        total,
-        &plan,
-        &mut compute,
-        dir,
-        on_update,
-    )
+    fit(model, &trainable, total, &plan, &mut loss, dir, on_update)
 }
 
 /// The epochs of a training run, for [`fit`].
@@ -287,6 +272,38 @@ pub(crate) struct EpochPlan {
 /// One batch's loss to minimise and its (total, first, second) values, from the sample indices.
 pub(crate) type BatchLoss<'a, M> =
     dyn FnMut(&mut M, &[usize]) -> Result<(Tensor, [f64; 3]), WorldModelError> + 'a;
+
+/// Training options that say how [`fit`] runs its epochs.
+pub(crate) trait EpochSettings {
+    /// (batch size, epochs, first epoch, seed, learning rate).
+    fn settings(&self) -> (usize, usize, usize, u64, f64);
+
+    /// The epochs over `len` samples.
+    fn epoch_plan(&self, len: usize) -> EpochPlan {
+        let (batch_size, epochs, first_epoch, seed, learning_rate) = self.settings();
+        EpochPlan {
+            len,
+            batch_size,
+            epochs,
+            first_epoch,
+            seed,
+            learning_rate,
+        }
+    }
+}
+
+/// Both generators' options carry the same five epoch settings.
+macro_rules! epoch_settings {
+    ($($options:ty),*) => {$(
+        impl EpochSettings for $options {
+            fn settings(&self) -> (usize, usize, usize, u64, f64) {
+                let o = self;
+                (o.batch_size, o.epochs, o.first_epoch, o.seed, o.learning_rate)
+            }
+        }
+    )*};
+}
+epoch_settings!(TrainOptions, crate::kalm::KalmTrainOptions);
 
 /// A model the training loop checkpoints into a directory after every epoch.
 pub(crate) trait Checkpointed {
