@@ -157,13 +157,17 @@ fn success_per_level(path: &Path, r: &Results) -> PlotResult<()> {
     Ok(())
 }
 
-/// Periodic training-time success (training-level goals) per epoch, mean over seeds, one line
-/// per (algorithm, variant).
+/// Periodic training-time success (training-level goals) per epoch, mean over seeds: one panel
+/// per algorithm, one line per data variant (coloured as in the bars), a dot per evaluation.
 fn success_vs_epoch(path: &Path, l: &Layout, r: &Results) -> PlotResult<()> {
-    let mut lines: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    type Lines = Vec<(String, Vec<(f64, f64)>)>;
+    let mut panels: Vec<(String, Lines)> = Vec::new();
     let mut max_epoch = 1.0f64;
     for (algo, per) in &r.success {
-        for variant in per.keys() {
+        let mut variants: Vec<&String> = per.keys().collect();
+        variants.sort_by_key(|v| rank(v));
+        let mut lines = Vec::new();
+        for variant in variants {
             let mut by_epoch: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
             for &s in &r.seeds {
                 for e in PolicyEval::read_all(&l.policy(algo, variant, s)) {
@@ -179,44 +183,44 @@ fn success_vs_epoch(path: &Path, l: &Layout, r: &Results) -> PlotResult<()> {
                 .collect();
             if let Some(last) = pts.last() {
                 max_epoch = max_epoch.max(last.0);
-                lines.push((format!("{} {variant}", algo.to_uppercase()), pts));
+                lines.push((variant.clone(), pts));
             }
         }
+        panels.push((algo.to_uppercase(), lines));
     }
-    let root = BitMapBackend::new(path, (900, 520)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1300, 520)).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Success during training (training-level goals)",
-            ("sans-serif", 22),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0f64..max_epoch, 0f64..100f64)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .y_desc("success (%)")
-        .draw()?;
-    for (k, (name, pts)) in lines.into_iter().enumerate() {
-        let color = COLORS[k % COLORS.len()];
-        let style = if name.starts_with("CQL") {
-            color.stroke_width(1)
-        } else {
-            color.stroke_width(2)
-        };
+    let areas = root.split_evenly((1, panels.len().max(1)));
+    for ((algo, lines), area) in panels.into_iter().zip(&areas) {
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                format!("{algo}: success during training (training-level goals)"),
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..max_epoch, 0f64..100f64)?;
         chart
-            .draw_series(LineSeries::new(pts, style))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc("success (%)")
+            .draw()?;
+        for (variant, pts) in lines {
+            let color = color_of(&variant);
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
+                .label(variant)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
     root.present()?;
     Ok(())
 }
