@@ -3,29 +3,17 @@
 //! plausibility figures, the same seed gives the same rollouts, and bad input exits 2.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::last_json;
 
 fn vlgor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vlgor"))
-        .args(["--threads", "1"])
-        .args(args)
-        .output()
-        .expect("run vlgor")
+    common::run(&["--threads", "1"], args)
 }
 
 fn ok(args: &[&str]) -> Output {
-    let o = vlgor(args);
-    assert!(
-        o.status.success(),
-        "vlgor {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
-fn last_json(o: &Output) -> serde_json::Value {
-    let out = String::from_utf8_lossy(&o.stdout);
-    serde_json::from_str(out.lines().last().unwrap_or("")).expect("a JSON last line")
+    common::ok_with(&["--threads", "1"], args)
 }
 
 const TOY: &str = r#"

@@ -3,23 +3,22 @@
 //! mixes, BC and CQL policies, closed-loop evaluation, report), a rerun resumes without
 //! redoing anything, and the world-model commands reject bad input with exit status 2.
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::last_json;
 
 fn vlgor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vlgor"))
-        .args(args)
-        .output()
-        .expect("run vlgor")
+    common::run(&[], args)
 }
 
 fn ok(args: &[&str]) -> Output {
-    let o = vlgor(args);
-    assert!(
-        o.status.success(),
-        "vlgor {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+    common::ok_with(&[], args)
+}
+
+/// `vlgor dataset info DIR --json`.
+fn dataset_info(dir: &std::path::Path) -> serde_json::Value {
+    last_json(&ok(&["dataset", "info", dir.to_str().unwrap(), "--json"]))
 }
 
 const TOY: &str = r#"
@@ -129,19 +128,7 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
     }
     // The oracle arm's data holds only its level's goals.
     for level in ["rephrase", "counterfactual", "hard"] {
-        let info = ok(&[
-            "dataset",
-            "info",
-            out.join(format!("data/oracle-{level}")).to_str().unwrap(),
-            "--json",
-        ]);
-        let info: serde_json::Value = serde_json::from_str(
-            String::from_utf8_lossy(&info.stdout)
-                .lines()
-                .last()
-                .unwrap(),
-        )
-        .unwrap();
+        let info = dataset_info(&out.join(format!("data/oracle-{level}")));
         let groups = info["groups"].as_array().unwrap();
         assert!(!groups.is_empty());
         assert!(groups.iter().all(|g| g["level"] == level), "{info}");
@@ -173,19 +160,7 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
     let mix = &results["mixes"]["vlgor_verified"];
     assert_eq!(mix["verified"], true, "{mix}");
     if mix["episodes_out"].as_u64().unwrap() > 0 {
-        let info = ok(&[
-            "dataset",
-            "info",
-            out.join("data/mix-vlgor_verified").to_str().unwrap(),
-            "--json",
-        ]);
-        let info: serde_json::Value = serde_json::from_str(
-            String::from_utf8_lossy(&info.stdout)
-                .lines()
-                .last()
-                .unwrap(),
-        )
-        .unwrap();
+        let info = dataset_info(&out.join("data/mix-vlgor_verified"));
         for g in info["groups"].as_array().unwrap() {
             assert_eq!(g["episodes"], g["successes"], "{info}");
         }

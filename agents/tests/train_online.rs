@@ -3,24 +3,16 @@
 //! zero after the cutoff, and bad input exits 2 with a message naming the problem.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn vlgor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vlgor"))
-        .args(["--threads", "1", "--quiet"])
-        .args(args)
-        .output()
-        .expect("run vlgor")
+    common::run(&["--threads", "1", "--quiet"], args)
 }
 
 fn ok(args: &[&str]) -> Output {
-    let o = vlgor(args);
-    assert!(
-        o.status.success(),
-        "vlgor {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
+    common::ok_with(&["--threads", "1", "--quiet"], args)
 }
 
 /// Toy sizes: 4 simulators, small networks, an evaluation and a checkpoint every 32 steps.

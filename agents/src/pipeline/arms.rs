@@ -70,6 +70,9 @@ pub const VARIANT_NAMES: [&str; 9] = [
     "unvalidated",
 ];
 
+/// Name suffix of KALM's re-imagining of a world-model set (`SET` → `SET-kalm`).
+pub const KALM_SUFFIX: &str = "-kalm";
+
 /// One imagination run of the pipeline.
 pub struct ImaginedSet {
     /// Directory suffix under `data/imagined-`.
@@ -159,7 +162,7 @@ pub fn imagined_sets(ctx: &Context) -> Vec<ImaginedSet> {
             }
             // KALM: the same prompts and start states as the world model's set, mixed alike.
             if p.kalm_arm {
-                out.push(set("-kalm", count, 1, 0.0, Imagined, Kalm));
+                out.push(set(KALM_SUFFIX, count, 1, 0.0, Imagined, Kalm));
             }
         }
     }

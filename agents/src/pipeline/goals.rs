@@ -31,30 +31,34 @@ impl<'a> GoalEmbeddings<'a> {
         &mut self,
         mixes: &BTreeMap<String, MixSummary>,
     ) -> Result<&mut EmbeddingCache, CliError> {
-        if self.cache.is_none() {
-            let l = self.layout;
-            let env = l.env.name();
-            let mut dirs = vec![l.real()];
-            dirs.extend(mixes.keys().map(|m| l.mix(m)).filter(|d| d.exists()));
-            let mut texts = std::collections::BTreeSet::new();
-            for dir in &dirs {
-                let d =
-                    Dataset::open(dir, Some(env)).map_err(|e| CliError::Input(e.to_string()))?;
-                texts.extend(d.episodes.into_iter().map(|e| e.instruction.text));
-            }
-            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let encoder = vlgor_vlm::SentenceEncoder::from_env(self.ctx.device)
-                .map_err(|e| CliError::Input(e.to_string()))?;
-            let mut cache = EmbeddingCache::new();
-            let _rows = cache
-                .get_or_embed(&encoder, &texts)
-                .map_err(|e| CliError::Other(e.into()))?;
-            tracing::info!(
-                instructions = texts.len(),
-                "goal embeddings for every policy run"
-            );
-            self.cache = Some(cache);
+        let cache = match self.cache.take() {
+            Some(cache) => cache,
+            None => self.fill(mixes)?,
+        };
+        Ok(self.cache.insert(cache))
+    }
+
+    fn fill(&self, mixes: &BTreeMap<String, MixSummary>) -> Result<EmbeddingCache, CliError> {
+        let l = self.layout;
+        let env = l.env.name();
+        let mut dirs = vec![l.real()];
+        dirs.extend(mixes.keys().map(|m| l.mix(m)).filter(|d| d.exists()));
+        let mut texts = std::collections::BTreeSet::new();
+        for dir in &dirs {
+            let d = Dataset::open(dir, Some(env)).map_err(|e| CliError::Input(e.to_string()))?;
+            texts.extend(d.episodes.into_iter().map(|e| e.instruction.text));
         }
-        Ok(self.cache.get_or_insert_with(EmbeddingCache::new))
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let encoder = vlgor_vlm::SentenceEncoder::from_env(self.ctx.device)
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        let mut cache = EmbeddingCache::new();
+        let _rows = cache
+            .get_or_embed(&encoder, &texts)
+            .map_err(|e| CliError::Other(e.into()))?;
+        tracing::info!(
+            instructions = texts.len(),
+            "goal embeddings for every policy run"
+        );
+        Ok(cache)
     }
 }

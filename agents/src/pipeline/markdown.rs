@@ -3,7 +3,7 @@
 use serde::Serialize;
 use std::fmt::Write as _;
 
-use super::arms::VARIANT_NAMES;
+use super::arms::{KALM_SUFFIX, VARIANT_NAMES};
 use super::records::PolicyRecord;
 use super::results::{QualityRow, Results, SeedStats};
 use super::stages::EVAL_LEVELS;
@@ -386,7 +386,7 @@ fn plausibility_md(r: &Results) -> String {
     let share = |n: usize, of: usize| format!("{:.1}%", 100.0 * n as f64 / of.max(1) as f64);
     let mut rows = Vec::new();
     for (set, kalm) in &r.imagined {
-        let Some(base) = set.strip_suffix("-kalm") else {
+        let Some(base) = set.strip_suffix(KALM_SUFFIX) else {
             continue;
         };
         let Some(wm) = r.imagined.get(base) else {
