@@ -14,6 +14,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # --- Debian packages -------------------------------------------------------------------------
 apt_pkgs=(mesa-vulkan-drivers libvulkan1 xvfb x11-apps libxkbcommon-x11-0 libxcursor1 libxrandr2
           libxi6 libx11-xcb1 pkg-config python3-venv g++ make fonts-dejavu-core)
+# The cluster test (scripts/test.sh) runs the toy pipeline on a single-node Slurm.
+[ "${VLGOR_WITH_SLURM:-0}" = 1 ] && apt_pkgs+=(slurm-wlm munge)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

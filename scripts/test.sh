@@ -4,7 +4,7 @@
 # `scripts/demo.sh`).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$here/scripts/setup.sh"
+VLGOR_WITH_SLURM=1 bash "$here/scripts/setup.sh"
 source <(bash "$here/scripts/setup.sh" --print-env)
 cd "$here"
 # wgpu's GL backend probes for a Wayland display while it looks for an adapter, and libwayland
@@ -22,3 +22,6 @@ fi
 # ways would rebuild pyo3 each time. Its tests are the pytest suite below.
 cargo test --release --workspace --exclude vlgor-python "$@"
 VLGOR_BIN="$CARGO_TARGET_DIR/release/vlgor" python -m pytest -q "$here/python/tests"
+# The toy pipeline as Slurm job arrays on a single-node Slurm on localhost (slurm-wlm and munge
+# from setup), one task killed and resubmitted; its report must equal the in-process run's.
+bash "$here/.ci/slurm-toy.sh" "$CARGO_TARGET_DIR/release/vlgor"

@@ -12,6 +12,7 @@ pub use crate::cli_imagine::ImagineArgs;
 pub use crate::cli_interop::{
     ExportArgs, ExportFormat, ExportPolicyArgs, ImportArgs, ImportFormat,
 };
+pub use crate::cli_pipeline::{PipelineArgs, PipelineCommand};
 pub use crate::cli_values::{PolicyArg, VlmStage};
 use crate::cli_values::{
     algo_parser, env_parser, filter_parser, level_parser, mix_rule_parser, obs_parser,
@@ -463,15 +464,6 @@ pub struct EvalArgs {
     /// batch).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub parallel: u64,
-}
-
-#[derive(Debug, Args)]
-pub struct PipelineArgs {
-    #[command(flatten)]
-    pub env: EnvArg,
-    /// Output directory; a finished stage found there is not redone.
-    #[arg(long)]
-    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::config_kalm::KalmSection;
 use crate::config_vlm::{PipelineSection, VlmSection};
 use crate::error::CliError;
+use vlgor_sim::EnvKind;
 
 /// Presets compiled into the binary: (name, TOML text).
 pub const PRESETS: &[(&str, &str)] = &[
@@ -35,6 +36,12 @@ pub struct Config {
     /// configs of earlier releases, which take its defaults (the quick preset's values).
     #[serde(default)]
     pub online: vlgor_rl::online::OnlineConfig,
+    /// Values that replace the ones above when a command runs on one simulator: tables
+    /// `[<env>.<section>]` (`[metaworld.eval]`, ...) with the keys of `[<section>]`, applied by
+    /// [`Config::for_env`], so a preset sizes its Meta-World experiment apart from CLEVR's.
+    /// Never stored: a run directory keeps the configuration they were applied to.
+    #[serde(skip)]
+    pub per_env: Vec<(EnvKind, toml::Table)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -107,15 +114,67 @@ impl Config {
                 ))
             })?;
             rename_old_keys(&mut user_table);
-            // Check the user's keys on their own first so errors point at the user's file.
-            check_keys(&user_table, &merged, "", path)?;
+            // Check the user's keys on their own first so errors point at the user's file;
+            // a per-env table's keys are those of the sections it overrides.
+            let mut valid = merged.clone();
+            let mut sections = merged.clone();
+            for env in EnvKind::ALL {
+                sections.remove(env.name());
+            }
+            for env in EnvKind::ALL {
+                valid.insert(env.name().into(), toml::Value::Table(sections.clone()));
+            }
+            check_keys(&user_table, &valid, "", path)?;
+            // A key the user sets in a section wins over the preset's per-env value for it
+            // (the user's own `[<env>.*]` tables still apply on top).
+            for env in EnvKind::ALL {
+                if let Some(toml::Value::Table(overlay)) = merged.get_mut(env.name()) {
+                    unset_keys_of(overlay, &user_table);
+                }
+            }
             merge(&mut merged, user_table);
             origin = format!("{} (over preset '{name}')", path.display());
         }
-        let config: Config = toml::Value::Table(merged)
+        let per_env: Vec<(EnvKind, toml::Table)> = EnvKind::ALL
+            .into_iter()
+            .filter_map(|env| match merged.remove(env.name()) {
+                Some(toml::Value::Table(t)) => Some(Ok((env, t))),
+                Some(other) => Some(Err(CliError::Input(format!(
+                    "config {origin}: key '{env}' must be a table of sections, found {}",
+                    other.type_str()
+                )))),
+                None => None,
+            })
+            .collect::<Result<_, _>>()?;
+        let mut config: Config = toml::Value::Table(merged)
             .try_into()
             .map_err(|e| CliError::Input(format!("config {origin}: {e}")))?;
         config.validate(&origin)?;
+        config.per_env = per_env;
+        // Each simulator's tables must make a valid configuration too.
+        for env in EnvKind::ALL {
+            config
+                .for_env(env)
+                .map_err(|e| CliError::Input(format!("config {origin}, [{env}.*]: {e}")))?;
+        }
+        Ok(config)
+    }
+
+    /// The configuration a command on `env` runs with: the `[<env>.*]` tables merged over the
+    /// sections they name. The result carries no per-env tables.
+    pub fn for_env(&self, env: EnvKind) -> Result<Config, CliError> {
+        let mut base = self.clone();
+        let per_env = std::mem::take(&mut base.per_env);
+        let Some((_, overlay)) = per_env.into_iter().find(|(e, _)| *e == env) else {
+            return Ok(base);
+        };
+        let mut table = toml::Table::try_from(&base)
+            .map_err(|e| CliError::Other(anyhow::anyhow!("config as TOML: {e}")))?;
+        merge(&mut table, overlay);
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        config.validate(&format!("for {env}"))?;
         Ok(config)
     }
 
@@ -235,6 +294,17 @@ fn check_keys(
     Ok(())
 }
 
+/// Removes from a preset's per-env `overlay` every `[section] key` that `user` sets.
+fn unset_keys_of(overlay: &mut toml::Table, user: &toml::Table) {
+    for (section, keys) in user {
+        if let (Some(toml::Value::Table(o)), toml::Value::Table(u)) =
+            (overlay.get_mut(section), keys)
+        {
+            o.retain(|k, _| !u.contains_key(k));
+        }
+    }
+}
+
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
@@ -276,6 +346,39 @@ mod tests {
         let c = Config::load("quick", Some(f.path())).unwrap();
         assert_eq!(c.eval.episodes, 7);
         assert_eq!(c.render.width, 128);
+    }
+
+    #[test]
+    fn metaworld_overlay_applies_only_to_metaworld() {
+        let f = write("[eval]\nepisodes = 7\n[metaworld.eval]\nepisodes = 3\n");
+        let c = Config::load("quick", Some(f.path())).unwrap();
+        let clevr = c.for_env(EnvKind::Clevr).unwrap();
+        let mw = c.for_env(EnvKind::MetaWorld).unwrap();
+        assert_eq!((clevr.eval.episodes, mw.eval.episodes), (7, 3));
+        assert!(clevr.per_env.is_empty() && mw.per_env.is_empty());
+        assert_eq!(mw.render.width, clevr.render.width);
+        // An overlay's key must be one of its section's keys, and its values valid.
+        let f = write("[metaworld.eval]\nepisodez = 3\n");
+        let e = Config::load("quick", Some(f.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("metaworld.eval.episodez"), "{e}");
+        let f = write("[metaworld.eval]\nnoise = 3.0\n");
+        let e = Config::load("quick", Some(f.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[metaworld.*]") && e.contains("eval.noise"),
+            "{e}"
+        );
+        // The user's own value beats the preset's Meta-World value for the same key.
+        let f = write("[collect]\nepisodes = 40\n");
+        let c = Config::load("quick", Some(f.path())).unwrap();
+        let preset = Config::load("quick", None).unwrap();
+        let mw = |c: &Config| c.for_env(EnvKind::MetaWorld).unwrap();
+        assert_eq!(mw(&c).collect.episodes, 40);
+        assert_ne!(mw(&preset).collect.episodes, preset.collect.episodes);
+        assert_eq!(mw(&c).eval.episodes, mw(&preset).eval.episodes);
     }
 
     #[test]

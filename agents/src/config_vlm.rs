@@ -82,6 +82,10 @@ pub struct PipelineSection {
     pub sweep: Vec<usize>,
     /// Also train BC on unvalidated imagined rollouts (validation ablation).
     pub unvalidated_ablation: bool,
+    /// The prompt ablations w/o target and w/o behavior (every algorithm; each arm mixes one
+    /// counterfactual kind's full set). On in runs of earlier releases.
+    #[serde(default = "yes")]
+    pub prompt_ablations: bool,
     /// Generate and verify: candidates imagined per start state, with the actions drawn at
     /// `verify_temperature`; the arm keeps the validated rollouts that reach their goal. The
     /// arm imagines as many rollouts as VLGOR (count / candidates starts per set). 0 = no arm.
@@ -184,7 +188,10 @@ impl PipelineSection {
         }
         // Unknown algorithm, observation and filter names fail when the file is read.
         if self.algos.is_empty() {
-            return bad("algos", "a non-empty list of \"bc\" and \"cql\"");
+            return bad(
+                "algos",
+                "a non-empty list of \"bc\", \"cql\" and \"td3_plus_bc\"",
+            );
         }
         if self.rephrase + self.counterfactual + self.hard == 0 {
             return bad("rephrase", "at least 1 imagined rollout in all");

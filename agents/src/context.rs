@@ -19,8 +19,13 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(global: &GlobalArgs) -> Result<Context, CliError> {
-        let config = Config::load(&global.preset, global.config.as_deref())?;
+    /// `env`: the simulator the command runs on, when it names one (its `[metaworld.*]`
+    /// overrides apply).
+    pub fn new(global: &GlobalArgs, env: Option<vlgor_sim::EnvKind>) -> Result<Context, CliError> {
+        let mut config = Config::load(&global.preset, global.config.as_deref())?;
+        if let Some(env) = env {
+            config = config.for_env(env)?;
+        }
         if let Some(n) = global.threads {
             if n == 0 {
                 return Err(CliError::Input("--threads must be at least 1".into()));
@@ -55,12 +60,44 @@ impl Context {
         })
     }
 
+    /// The quick preset on the CPU, one thread, quiet (unit tests).
+    #[cfg(test)]
+    pub fn quick_for_tests(env: Option<vlgor_sim::EnvKind>) -> Context {
+        Context::new(
+            &GlobalArgs {
+                seed: 0,
+                device: DeviceArg::Cpu,
+                threads: Some(1),
+                preset: "quick".into(),
+                config: None,
+                json: true,
+                verbose: 0,
+                quiet: true,
+            },
+            env,
+        )
+        .expect("the quick preset loads")
+    }
+
     /// The same context with another seed (the pipeline's per-seed runs).
     pub fn with_seed(&self, seed: u64) -> Context {
         Context {
             seed,
             preset: self.preset.clone(),
             config: self.config.clone(),
+            device: self.device,
+            json: self.json,
+            show_progress: self.show_progress,
+        }
+    }
+
+    /// The same device and output flags with another configuration, seed and preset name
+    /// (a planned pipeline directory's stored settings).
+    pub fn with_settings(&self, config: Config, seed: u64, preset: &str) -> Context {
+        Context {
+            seed,
+            preset: preset.to_string(),
+            config,
             device: self.device,
             json: self.json,
             show_progress: self.show_progress,

@@ -3,6 +3,7 @@
 mod cli;
 mod cli_imagine;
 mod cli_interop;
+mod cli_pipeline;
 mod cli_values;
 mod collect;
 mod commands;
@@ -32,8 +33,8 @@ fn main() -> ExitCode {
     ensure_runtime_dir();
     let cli = cli::Cli::parse();
     init_logging(&cli.global);
-    let result =
-        context::Context::new(&cli.global).and_then(|ctx| commands::run(&ctx, &cli.command));
+    let result = context::Context::new(&cli.global, cli.command.env())
+        .and_then(|ctx| commands::run(&ctx, &cli.command));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -16,6 +16,25 @@ fn ok(args: &[&str]) -> Output {
     common::ok_with(&[], args)
 }
 
+/// `vlgor --threads 1 --config CFG pipeline --env ENV --out OUT --json`.
+fn pipeline_args(cfg: &std::path::Path, env: &str, out: &std::path::Path) -> Vec<String> {
+    let (cfg, out) = (cfg.to_str().unwrap(), out.to_str().unwrap());
+    [
+        "--threads",
+        "1",
+        "--config",
+        cfg,
+        "pipeline",
+        "--env",
+        env,
+        "--out",
+        out,
+        "--json",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// `vlgor dataset info DIR --json`.
 fn dataset_info(dir: &std::path::Path) -> serde_json::Value {
     last_json(&ok(&["dataset", "info", dir.to_str().unwrap(), "--json"]))
@@ -63,18 +82,8 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
     let cfg = dir.path().join("toy.toml");
     std::fs::write(&cfg, TOY).unwrap();
     let out = dir.path().join("run");
-    let args = [
-        "--threads",
-        "1",
-        "--config",
-        cfg.to_str().unwrap(),
-        "pipeline",
-        "--env",
-        "clevr",
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-    ];
+    let args = pipeline_args(&cfg, "clevr", &out);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = ok(&args);
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
     let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
@@ -275,6 +284,25 @@ fn world_model_commands_reject_bad_input() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("vlm.model"));
+    // TD3+BC has no discrete form: a CLEVR pipeline listing it stops before its first stage.
+    std::fs::write(&bad, "[pipeline]\nalgos = [\"bc\", \"td3_plus_bc\"]\n").unwrap();
+    let out = dir.path().join("td3-clevr");
+    let o = vlgor(&[
+        "--config",
+        bad.to_str().unwrap(),
+        "pipeline",
+        "--env",
+        "clevr",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("td3_plus_bc") && err.contains("clevr"),
+        "{err}"
+    );
+    assert!(!out.join("stages").exists());
 }
 
 #[test]
@@ -366,4 +394,62 @@ fn stage_curves(stage: &std::path::Path) -> Vec<(i64, i64)> {
     assert_eq!(loss, lines.iter().map(|l| l.0).collect::<Vec<_>>());
     assert_eq!(scalars.len(), 3 * lines.len());
     lines
+}
+
+/// Meta-World through the same pipeline (keyframe imagination, continuous actions): TD3+BC
+/// trains beside BC, the report has a table per task, a level's figure is the mean of its
+/// tasks', and `[metaworld.*]` values apply over the user's own.
+#[test]
+fn toy_metaworld_pipeline_runs_td3_plus_bc_and_reports_per_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("toy-mw.toml");
+    let toy = format!(
+        "{TOY}[metaworld.pipeline]\nalgos = [\"bc\", \"td3_plus_bc\"]\nverify_candidates = 0\n\
+         kalm_arm = false\n[metaworld.eval]\nepisodes = 2\n"
+    );
+    std::fs::write(&cfg, toy).unwrap();
+    let out = dir.path().join("run");
+    let args = pipeline_args(&cfg, "metaworld", &out);
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(
+        results["eval_episodes"], 2,
+        "the [metaworld.eval] value applies"
+    );
+    let levels = ["rephrase", "counterfactual", "hard"];
+    for algo in ["bc", "td3_plus_bc"] {
+        for variant in ["baseline", "oracle", "vlgor"] {
+            for level in levels {
+                let m = results["success"][algo][variant][level]["mean"].as_f64();
+                let m = m.unwrap_or_else(|| panic!("success.{algo}.{variant}.{level} missing"));
+                let tasks = results["per_task"][format!("{algo} {variant}")][level]
+                    .as_object()
+                    .unwrap_or_else(|| panic!("per_task.{algo} {variant}.{level} missing"));
+                assert_eq!(tasks.len(), 10, "{tasks:?}");
+                let mean = tasks
+                    .values()
+                    .map(|t| t["mean"].as_f64().unwrap())
+                    .sum::<f64>()
+                    / 10.0;
+                assert!(
+                    (mean - m).abs() < 1e-9,
+                    "{algo} {variant} {level}: {mean} vs {m}"
+                );
+            }
+            assert!(results["success"][algo][variant]["unseen-relation"].is_null());
+        }
+        let d = &results["paired"][algo]["vlgor"]["counterfactual"];
+        assert_eq!(d["n"], 20, "2 episodes × 10 tasks × 1 seed: {d}");
+    }
+    assert!(
+        results["success"]["cql"].is_null(),
+        "algos from [metaworld.pipeline]"
+    );
+    for r in ["random", "expert"] {
+        assert!(results["per_task"][r]["hard"]["reach"]["mean"].is_number());
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## Success per task"), "{report}");
+    assert!(report.contains("td3_plus_bc baseline"), "{report}");
 }

@@ -69,3 +69,32 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Bench(BenchCommand::Vlm { env }) => bench_vlm::run(ctx, env.env),
     }
 }
+
+impl Command {
+    /// The simulator the command names with `--env`, if any: its preset overrides apply
+    /// (`crate::config::Config::for_env`).
+    pub fn env(&self) -> Option<vlgor_sim::EnvKind> {
+        match self {
+            Command::Collect(a) => Some(a.env.env),
+            Command::TrainVlm(a) => Some(a.env.env),
+            Command::TrainKalm(a) => Some(a.env.env),
+            Command::Imagine(a) => Some(a.env.env),
+            Command::TrainPolicy(a) => Some(a.env.env),
+            Command::TrainOnline(a) => Some(a.env.env),
+            Command::Pipeline(a) => match &a.cluster {
+                Some(crate::cli::PipelineCommand::Plan { env, .. }) => Some(*env),
+                _ => a.env,
+            },
+            Command::View(a) => Some(a.env.env),
+            Command::Eval(a) => a.env,
+            Command::Tasks(_)
+            | Command::Dataset(_)
+            | Command::Export(_)
+            | Command::Import(_)
+            | Command::ExportPolicy(_)
+            | Command::Vlm(_)
+            | Command::Check(_)
+            | Command::Bench(_) => None,
+        }
+    }
+}

@@ -241,23 +241,12 @@ pub fn generated_draft(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{DeviceArg, GlobalArgs};
     use crate::imagination::InstructionSet;
     use vlgor_sim::validate::Filter;
     use vlgor_sim::{Action, Level};
 
     fn context() -> Context {
-        Context::new(&GlobalArgs {
-            seed: 0,
-            device: DeviceArg::Cpu,
-            threads: Some(1),
-            preset: "quick".into(),
-            config: None,
-            json: true,
-            verbose: 0,
-            quiet: true,
-        })
-        .unwrap()
+        Context::quick_for_tests(None)
     }
 
     /// A generated CLEVR rollout whose second state puts ball 1 inside ball 0 is flagged for

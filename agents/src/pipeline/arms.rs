@@ -9,13 +9,15 @@ use crate::context::Context;
 use crate::imagination::{Dynamics, Generator, InstructionSet};
 
 /// A policy variant: which imagined mix (if any) joins the real data.
+#[derive(Clone, Debug)]
 pub struct Variant {
     pub name: &'static str,
     pub mix: Option<&'static str>,
 }
 
 /// Baseline, the oracle (real + scripted-expert rollouts for the unseen levels' instructions,
-/// the upper bound of any imagination), VLGOR and the two ablations (every algorithm), VLGOR
+/// the upper bound of any imagination), VLGOR, the two prompt ablations (every algorithm, when
+/// `prompt_ablations`), VLGOR
 /// with generate and verify (every algorithm, when `verify_candidates` > 0), the KALM
 /// baseline's imagined data (every algorithm, when `kalm_arm`), and the unvalidated ablation
 /// (BC).
@@ -31,9 +33,11 @@ pub fn variants(algo: AlgoKind, p: &PipelineSection) -> Vec<Variant> {
         },
         arm("oracle", "oracle"),
         arm("vlgor", "vlgor"),
-        arm("wo_target", "wo_target"),
-        arm("wo_behavior", "wo_behavior"),
     ];
+    if p.prompt_ablations {
+        v.push(arm("wo_target", "wo_target"));
+        v.push(arm("wo_behavior", "wo_behavior"));
+    }
     if p.verify_candidates > 0 {
         let failed_too = algo != AlgoKind::Bc && p.verify_failed_for_cql;
         v.push(arm(

@@ -117,10 +117,21 @@ pub fn report_md(r: &Results) -> String {
     );
     let _ = writeln!(
         md,
-        "Policy seeds {}; every success figure is the closed-loop success rate averaged over (up to) the last {} checkpoints, mean ± std over seeds, {} episodes per level and seed. Levels follow KALM's protocol: rephrase, unseen-relation and hard run up to 50 pushes and stop at success; counterfactual (\"move ball X toward D\", held-out combinations) is judged on the first push. The oracle arm trains on real data plus scripted-expert rollouts for the unseen levels' instructions (other start states than the evaluation's): the upper bound of any imagination.\n",
+        "Policy seeds {}; every success figure is the closed-loop success rate averaged over (up to) the last {} checkpoints, mean ± std over seeds, {} episodes per level and seed{}. {} The oracle arm trains on real data plus scripted-expert rollouts for the unseen levels' instructions (other start states than the evaluation's): the upper bound of any imagination.\n",
         js(&r.seeds),
         r.eval_checkpoints,
-        r.eval_episodes
+        r.eval_episodes,
+        match r.env {
+            vlgor_sim::EnvKind::Clevr => "",
+            vlgor_sim::EnvKind::MetaWorld =>
+                " and task (a level's figure is the mean over the tasks)",
+        },
+        match r.env {
+            vlgor_sim::EnvKind::Clevr =>
+                "Levels follow KALM's protocol: rephrase, unseen-relation and hard run up to 50 pushes and stop at success; counterfactual (\"move ball X toward D\", held-out combinations) is judged on the first push.",
+            vlgor_sim::EnvKind::MetaWorld =>
+                "Every episode runs to the task's own success test or its horizon: rephrase is a training goal in held-out paraphrase templates; counterfactual moves the goal of the behavior (\"to the left of the target position\", \"halfway\") or constrains its path (\"along a straight-line trajectory\", \"with the gripper closed\"), the paper's Table 6 prompts; hard composes a target change with a behavior change, or two goals in sequence.",
+        }
     );
     let _ = writeln!(
         md,
@@ -132,6 +143,11 @@ pub fn report_md(r: &Results) -> String {
         "## Paired differences\n\nPercentage points with 95% intervals from paired comparisons over identical episodes ({} per level and seed; same start state and instruction per episode index): every arm against its algorithm's baseline, each baseline against the random policy.\n\n{}",
         r.eval_episodes,
         paired_md(r)
+    );
+    let _ = write!(
+        md,
+        "{}",
+        super::per_task::per_task_md(&r.per_task, &EVAL_LEVELS)
     );
     for (algo, per) in &r.success {
         if let Some(unvalidated) = per.get("unvalidated") {

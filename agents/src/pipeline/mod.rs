@@ -8,11 +8,17 @@
 //! stages (and finished policy runs), so an interrupted pipeline resumes where it stopped.
 
 mod arms;
+mod cluster;
 mod goals;
 mod markdown;
+mod per_task;
+mod plan;
 mod plots;
+mod policy_runs;
 mod records;
 mod results;
+mod slurm;
+mod stage;
 mod stages;
 
 pub use records::{FaultRecord, ValidatorRecord};
@@ -75,6 +81,25 @@ impl Layout {
     }
 }
 
+/// The typed summary of `stage`'s record, which must have finished (a job whose inputs are
+/// missing says which job to run first).
+pub fn stage_summary<T: serde::de::DeserializeOwned>(
+    layout: &Layout,
+    stage: stage::Stage,
+) -> Result<T, CliError> {
+    let path = layout.stage_file(stage.name());
+    let rec = read_json::<StageRecord>(&path)?.ok_or_else(|| {
+        CliError::Input(format!(
+            "{}: stage {stage} has not finished; run it first (vlgor pipeline run-job {} --job {stage})",
+            path.display(),
+            layout.out.display()
+        ))
+    })?;
+    let mut by_name = std::collections::BTreeMap::new();
+    by_name.insert(stage.name().to_string(), rec);
+    records::summary_of(&by_name, stage.name())
+}
+
 /// Runs `stage` unless it already finished; returns its record either way.
 pub fn stage(
     layout: &Layout,
@@ -104,20 +129,23 @@ pub fn stage(
 }
 
 pub fn run(ctx: &Context, a: &PipelineArgs) -> Result<(), CliError> {
-    let env: EnvKind = a.env.env;
-    let layout = Layout {
-        out: a.out.clone(),
-        env,
+    let (env, out) = match (&a.cluster, a.env, &a.out) {
+        (Some(c), _, _) => return cluster::run(ctx, c),
+        (None, Some(env), Some(out)) => (env, out.clone()),
+        _ => {
+            return Err(CliError::Input(
+                "vlgor pipeline needs --env and --out (or a subcommand: plan, run-job, slurm)"
+                    .into(),
+            ));
+        }
     };
+    let layout = Layout { out, env };
     std::fs::create_dir_all(&layout.out)
         .map_err(|e| CliError::Input(format!("{}: {e}", layout.out.display())))?;
+    check_algorithms(ctx, env)?;
     check_same_preset(ctx, &layout)?;
     let records = stages::run_all(ctx, &layout)?;
-    let typed = results::write(ctx, &layout, &records)?;
-    if let Err(e) = plots::write_all(&layout, &typed) {
-        tracing::warn!("plots not written: {e}");
-        eprintln!("pipeline: plots not written: {e}");
-    }
+    let typed = write_report(ctx, &layout, &records)?;
     let report = layout.out.join("report.md");
     if !ctx.json {
         println!("{}", markdown::summary_table(&typed));
@@ -130,6 +158,33 @@ pub fn run(ctx: &Context, a: &PipelineArgs) -> Result<(), CliError> {
         "vlm": records::to_summary(&typed.vlm)?,
         "validator": records::to_summary(&typed.validator)?,
     }));
+    Ok(())
+}
+
+/// `results.json`, `report.md` and the plots from the stage records.
+pub(super) fn write_report(
+    ctx: &Context,
+    layout: &Layout,
+    records: &std::collections::BTreeMap<String, StageRecord>,
+) -> Result<results::Results, CliError> {
+    let typed = results::write(ctx, layout, records)?;
+    if let Err(e) = plots::write_all(layout, &typed) {
+        tracing::warn!("plots not written: {e}");
+        eprintln!("pipeline: plots not written: {e}");
+    }
+    Ok(typed)
+}
+
+/// An algorithm the simulator's actions rule out fails here, not after an hour of stages.
+pub(super) fn check_algorithms(ctx: &Context, env: EnvKind) -> Result<(), CliError> {
+    let space = vlgor_sim::spec::action_space(env);
+    for a in &ctx.config.pipeline.algos {
+        a.check_action_space(space).map_err(|e| {
+            CliError::Input(format!(
+                "[pipeline] algos on {env}: {e}; the presets keep it in [metaworld.pipeline] only"
+            ))
+        })?;
+    }
     Ok(())
 }
 
@@ -151,7 +206,7 @@ fn with_todays_defaults(mut stored: serde_json::Value) -> serde_json::Value {
 
 /// A pipeline directory keeps the preset and config it started with; resuming with others
 /// would mix results.
-fn check_same_preset(ctx: &Context, layout: &Layout) -> Result<(), CliError> {
+pub(super) fn check_same_preset(ctx: &Context, layout: &Layout) -> Result<(), CliError> {
     let path = layout.out.join("pipeline.json");
     let mine = serde_json::json!({
         "env": layout.env.name(),

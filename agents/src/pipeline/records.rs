@@ -107,6 +107,9 @@ pub struct PolicySummary {
     pub within_10: BTreeMap<String, f64>,
     /// Every episode's score, seed by seed.
     pub episodes: BTreeMap<String, Vec<f64>>,
+    /// Success per level and task, where the simulator has several tasks (Meta-World).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_task: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 /// A policy arm that was not trained.

@@ -130,11 +130,14 @@ pub struct Results {
     pub imagined: BTreeMap<String, ImagineSummary>,
     pub mixes: BTreeMap<String, MixSummary>,
     pub policies: BTreeMap<String, PolicyRecord>,
+    /// Success per task (simulators with several tasks; empty for CLEVR).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_task: super::per_task::PerTask,
     pub timings: Timings,
 }
 
 /// The record of `{key}-s{seed}` (a policy arm or a reference row) for every policy seed.
-fn per_seed<'a>(
+pub(super) fn per_seed<'a>(
     ctx: &Context,
     records: &'a BTreeMap<String, PolicySummary>,
     key: &str,
@@ -341,6 +344,7 @@ pub fn build(ctx: &Context, l: &Layout, rec: &Records) -> Results {
         imagined: rec.imagine.clone(),
         mixes: rec.mix.clone(),
         policies: rec.policies.clone(),
+        per_task: super::per_task::per_task(ctx, &policies, &rec.references),
         timings: Timings {
             stages: rec.seconds.clone(),
             total: rec.seconds.values().sum(),
