@@ -8,7 +8,12 @@ set -euo pipefail
 vlgor=${1:?usage: slurm-toy.sh VLGOR_BINARY}
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/vlgor-slurm.XXXXXX")
-cleanup() { bash "$here/slurm.sh" stop "$work/cluster"; rm -rf "$work"; }
+# The cluster is always stopped; the directories are kept when the test fails.
+cleanup() {
+  local rc=$?
+  bash "$here/slurm.sh" stop "$work/cluster"
+  if [ "$rc" = 0 ]; then rm -rf "$work"; else echo "[slurm-toy] failed; kept $work" >&2; fi
+}
 trap cleanup EXIT
 log() { echo "[slurm-toy] $*" >&2; }
 
@@ -97,9 +102,13 @@ python3 - "$work/inproc" "$work/slurm" <<'PY'
 import json, re, sys
 a, b = sys.argv[1], sys.argv[2]
 def untimed(x):
-    # Wall-clock figures (stage times, samples per second) differ from run to run.
+    # Wall-clock figures (stage times, samples and frames per second) differ from run to run.
     if isinstance(x, dict):
-        return {k: untimed(v) for k, v in x.items() if "second" not in k and k != "timings"}
+        return {
+            k: untimed(v)
+            for k, v in x.items()
+            if "second" not in k and "per_sec" not in k and k != "timings"
+        }
     if isinstance(x, list):
         return [untimed(v) for v in x]
     return x
