@@ -172,7 +172,7 @@ fn run_job(ctx: &Context, dir: &Path, id: &str) -> Result<(), CliError> {
         Work::Report => {
             let mut records = BTreeMap::new();
             for s in Stage::of(&ctx) {
-                let path = layout.out.join(format!("stages/{s}.json"));
+                let path = layout.stage_file(s.name());
                 let r: StageRecord = read_json(&path)?.ok_or_else(|| {
                     CliError::Input(format!("{}: stage {s} has not finished", path.display()))
                 })?;

@@ -76,7 +76,7 @@ impl Layout {
     pub fn policy(&self, algo: &str, variant: &str, seed: u64) -> PathBuf {
         self.out.join(format!("policies/{algo}-{variant}-s{seed}"))
     }
-    fn stage_file(&self, stage: &str) -> PathBuf {
+    pub(super) fn stage_file(&self, stage: &str) -> PathBuf {
         self.out.join("stages").join(format!("{stage}.json"))
     }
 }

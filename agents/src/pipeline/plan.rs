@@ -13,6 +13,7 @@ use super::Layout;
 use super::arms::{imagined_sets, oracle_counts};
 use super::policy_runs::policy_runs;
 use super::stage::Stage;
+use crate::config::Config;
 use crate::context::Context;
 
 /// What one job does.
@@ -121,15 +122,11 @@ fn quick_seconds(s: Stage) -> f64 {
 }
 
 /// This configuration's work in a stage relative to the quick CLEVR preset's.
-fn work_ratio(ctx: &Context, s: Stage) -> f64 {
-    let c = &ctx.config;
-    let quick = crate::config::Config::load("quick", None).ok();
-    let Some(q) = quick.as_ref() else { return 1.0 };
+fn work_ratio(c: &Config, q: &Config, s: Stage) -> f64 {
     let r = |a: f64, b: f64| if b > 0.0 { a / b } else { 1.0 };
-    let imagined = |c: &crate::config::Config| {
-        (c.pipeline.rephrase + c.pipeline.counterfactual + c.pipeline.hard) as f64
-    };
-    let image = |c: &crate::config::Config| match c.pipeline.obs {
+    let imagined =
+        |c: &Config| (c.pipeline.rephrase + c.pipeline.counterfactual + c.pipeline.hard) as f64;
+    let image = |c: &Config| match c.pipeline.obs {
         ObsKind::Image => 10.0,
         ObsKind::State => 1.0,
     };
@@ -175,8 +172,10 @@ fn work_ratio(ctx: &Context, s: Stage) -> f64 {
     }
 }
 
-fn resources(ctx: &Context, s: Stage, gpu: bool) -> Resources {
-    let seconds = quick_seconds(s) * work_ratio(ctx, s);
+/// `quick`: the quick preset, whose measured times the limits scale (`None`: unscaled).
+fn resources(ctx: &Context, quick: Option<&Config>, s: Stage, gpu: bool) -> Resources {
+    let ratio = quick.map_or(1.0, |q| work_ratio(&ctx.config, q, s));
+    let seconds = quick_seconds(s) * ratio;
     Resources {
         cpus: 2,
         gpu,
@@ -188,6 +187,8 @@ fn resources(ctx: &Context, s: Stage, gpu: bool) -> Resources {
 /// The plan of this configuration's experiment in directory `l.out`.
 pub fn plan(ctx: &Context, l: &Layout) -> JobPlan {
     let stages = Stage::of(ctx);
+    let quick = Config::load("quick", None).ok();
+    let quick = quick.as_ref();
     let mut jobs = Vec::new();
     let outputs_of = |s: Stage| stage_outputs(ctx, s);
     let inputs_of =
@@ -204,7 +205,7 @@ pub fn plan(ctx: &Context, l: &Layout) -> JobPlan {
                     after: ids(s.inputs(ctx)),
                     inputs: inputs_of(s),
                     outputs: vec![format!("policies/{}/pipeline_eval.json", run.key())],
-                    resources: resources(ctx, s, image_policies),
+                    resources: resources(ctx, quick, s, image_policies),
                 });
             }
             jobs.push(Job {
@@ -218,7 +219,7 @@ pub fn plan(ctx: &Context, l: &Layout) -> JobPlan {
                 outputs: outputs_of(s),
                 resources: Resources {
                     minutes: 10,
-                    ..resources(ctx, Stage::Mix, false)
+                    ..resources(ctx, quick, Stage::Mix, false)
                 },
             });
             continue;
@@ -229,7 +230,7 @@ pub fn plan(ctx: &Context, l: &Layout) -> JobPlan {
             after: ids(s.inputs(ctx)),
             inputs: inputs_of(s),
             outputs: outputs_of(s),
-            resources: resources(ctx, s, s.wants_gpu()),
+            resources: resources(ctx, quick, s, s.wants_gpu()),
         });
     }
     jobs.push(Job {
