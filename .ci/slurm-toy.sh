@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The toy pipeline on a real single-node Slurm (.ci/slurm.sh): planned, written as sbatch
-# scripts and submitted as job arrays; one policy array task is killed mid-run and only the
-# unfinished jobs are submitted again; the report and results must equal an in-process run's
-# of the same configuration (timings and directory names aside). Called by scripts/test.sh
+# The toy pipeline on a real single-node Slurm (.ci/slurm.sh): planned with the splitting
+# stages in 2 parts each, written as sbatch scripts and submitted as job arrays; one policy
+# array task is killed mid-run and only the unfinished jobs are submitted again; the report
+# and results must equal an in-process run's of the same configuration (timings and directory
+# names aside), and every dataset the parts wrote must equal the in-process one byte for byte. Called by scripts/test.sh
 # when Slurm is installed. Usage: .ci/slurm-toy.sh VLGOR_BINARY
 set -euo pipefail
 vlgor=${1:?usage: slurm-toy.sh VLGOR_BINARY}
@@ -20,6 +21,7 @@ log() { echo "[slurm-toy] $*" >&2; }
 cat >"$work/toy.toml" <<'TOML'
 [collect]
 episodes = 60
+episodes_per_shard = 16
 [eval]
 episodes = 4
 [rl]
@@ -61,20 +63,40 @@ log "in-process run"
 
 log "starting Slurm"
 eval "$(bash "$here/slurm.sh" start "$work/cluster")"
-"$vlgor" -q --config "$work/toy.toml" pipeline plan --env clevr --out "$work/slurm" >/dev/null
+"$vlgor" -q --config "$work/toy.toml" pipeline plan --env clevr --out "$work/slurm" --shards 2 >/dev/null
 VLGOR_THREADS=$threads "$vlgor" -q pipeline slurm "$work/slurm" --submit
 
-# Kill one policy array task while it runs; what waits on it can then never start.
-victim=""
-for _ in $(seq 600); do
+# Kill one policy array task while it runs (toy runs take seconds: a task that finished
+# before the signal reached it does not count; the next running one is tried).
+task_job() { # the plan's job id of policy array task ID_K
+  python3 -c 'import re, sys
+jobs = re.search(r"JOBS=\((.*)\)", open(sys.argv[1]).read()).group(1).split()
+print(jobs[int(sys.argv[2])].strip(chr(39)))' "$work/slurm/slurm/policy_runs.sbatch" "${1#*_}"
+}
+killed="" seen=0
+for _ in $(seq 3000); do
   victim=$(squeue -h -t R -n vlgor-policy_runs -o %i | head -1)
-  [ -n "$victim" ] && break
-  sleep 0.5
+  if [ -n "$victim" ]; then
+    seen=1
+    if scancel --signal=KILL "$victim" 2>/dev/null; then
+      for _ in $(seq 120); do
+        [ -z "$(squeue -h -j "$victim" -t R,CG -o %i 2>/dev/null)" ] && break
+        sleep 0.5
+      done
+      job=$(task_job "$victim")
+      if [ ! -f "$work/slurm/policies/${job#policy-}/pipeline_eval.json" ]; then
+        killed=$victim
+        log "killed array task $victim ($job) mid-run"
+        break
+      fi
+      log "array task $victim ($job) finished before the signal; trying the next"
+    fi
+  elif [ "$seen" = 1 ] && [ -z "$(squeue -h -n vlgor-policy_runs -o %i)" ]; then
+    break
+  fi
+  sleep 0.2
 done
-[ -n "$victim" ] || { log "no policy task ever ran"; squeue; exit 1; }
-sleep 2
-log "killing array task $victim mid-run"
-scancel --signal=KILL "$victim"
+[ -n "$killed" ] || { log "no policy task could be killed while it ran"; squeue; exit 1; }
 # Wait until nothing runs or can run: what is left waits, directly or not, on the killed task.
 for _ in $(seq 1200); do
   running=$(squeue -h -t R,CG -o %i | wc -l)
@@ -135,5 +157,24 @@ if ra != rb:
     sys.exit(f"results.json differs from the in-process run's in {len(diff)} values")
 if report(a) != report(b):
     sys.exit("report.md differs from the in-process run's")
-print("[slurm-toy] results.json and report.md equal the in-process run's")
+import os
+def files(d):
+    out = {}
+    for sub in ("data", "references"):
+        for root, _, names in os.walk(os.path.join(d, sub)):
+            for n in names:
+                p = os.path.join(root, n)
+                out[os.path.relpath(p, d)] = p
+    return out
+fa, fb = files(a), files(b)
+if sorted(fa) != sorted(fb):
+    sys.exit(f"the datasets differ in their files: {sorted(set(fa) ^ set(fb))[:10]}")
+for rel in sorted(fa):
+    x, y = open(fa[rel], "rb").read(), open(fb[rel], "rb").read()
+    if rel.endswith(".json"):
+        # Manifests name their sources by path; imagine.json also holds wall-clock figures.
+        x, y = (untimed(json.loads(t.decode().replace(d, "DIR"))) for t, d in ((x, a), (y, b)))
+    if x != y:
+        sys.exit(f"{rel} differs from the in-process run's")
+print(f"[slurm-toy] results.json, report.md and {len(fa)} dataset files equal the in-process run's")
 PY

@@ -26,7 +26,9 @@ pub enum PipelineCommand {
     /// Write the experiment as a job plan (`OUT/plan.json`): every stage, the policy grid as
     /// one job per (algorithm, arm, seed), and the report, each with the jobs it waits for,
     /// its inputs and outputs, and its resources (CPUs, GPU, memory, time limit). With
-    /// `--json` the plan is printed too.
+    /// `--json` the plan is printed too. With `--shards N`, collection, imagination (with
+    /// its validation), the oracle data and the reference evaluation run as N parts each
+    /// that merge into exactly what one job would have written.
     Plan {
         /// Simulator: `clevr` or `metaworld`.
         #[arg(long, value_name = "ENV", value_parser = env_parser())]
@@ -35,6 +37,10 @@ pub enum PipelineCommand {
         /// with).
         #[arg(long)]
         out: PathBuf,
+        /// Split each of the stages collect, imagine, oracle and references into this many
+        /// parts (one job each, a Slurm job array), merged bit for bit by the stage's job.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=512))]
+        shards: u16,
     },
     /// Run exactly one job of a planned directory with the configuration stored there. A job
     /// whose outputs exist is verified, not redone; a job whose inputs have not finished

@@ -6,6 +6,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::path::Path;
+use vlgor_sim::dataset::parts::{self, Part, PartWriter};
 use vlgor_sim::dataset::{
     ActionSpace, Collection, DatasetHeader, DatasetWriter, EpisodeRecord, FrameSpec, Manifest,
     Origin, SplitInfo,
@@ -62,18 +63,14 @@ pub fn run_episode(
     )?)
 }
 
-/// Collects into `dir`, resuming an interrupted collection with the same plan.
-pub fn collect(
-    plan: &CollectPlan,
-    dir: &Path,
-    progress: &indicatif::ProgressBar,
-) -> Result<Manifest, CliError> {
+/// The header of the dataset `plan` collects.
+fn header(plan: &CollectPlan) -> DatasetHeader {
     let probe = plan.specs[0].make();
     let action_space = match probe.random_action(&mut ChaCha8Rng::seed_from_u64(0)) {
         Action::Discrete(_) => ActionSpace::Discrete { n: 40 },
         Action::Continuous(v) => ActionSpace::Continuous { dim: v.len() },
     };
-    let header = DatasetHeader {
+    DatasetHeader {
         env: plan.specs[0].kind().name().into(),
         origin: Origin::Real,
         collection: Collection {
@@ -103,45 +100,113 @@ pub fn collect(
             width: r.width as usize,
             camera: probe.cameras()[0].to_string(),
         }),
-    };
-    let mut renderer = plan
-        .frames
+    }
+}
+
+/// The episodes of shard file `f`: `f·S .. (f+1)·S`, the last one shorter.
+fn shard_range(plan: &CollectPlan, f: usize) -> std::ops::Range<usize> {
+    let per = plan.episodes_per_shard.max(1);
+    f * per..((f + 1) * per).min(plan.episodes)
+}
+
+/// Shard files of the whole collection.
+fn shard_count(plan: &CollectPlan) -> usize {
+    plan.episodes.div_ceil(plan.episodes_per_shard.max(1))
+}
+
+/// Runs the episodes of shard file `f` (episodes in parallel across cores), with their
+/// frames where the plan stores them.
+fn shard_episodes(
+    plan: &CollectPlan,
+    f: usize,
+    renderer: Option<&mut vlgor_render::Renderer>,
+    progress: &indicatif::ProgressBar,
+) -> Result<Vec<EpisodeRecord>, CliError> {
+    let range = shard_range(plan, f);
+    let first = range.start;
+    let mut shard: Vec<EpisodeRecord> = range
+        .into_par_iter()
+        .map(|i| {
+            let r = run_episode(plan.specs[i % plan.specs.len()], i as u64, plan);
+            progress.inc(1);
+            r
+        })
+        .collect::<Result<_, _>>()?;
+    if let Some(renderer) = renderer {
+        for (k, rec) in shard.iter_mut().enumerate() {
+            rec.frames = Some(episode_frames(
+                plan.specs[(first + k) % plan.specs.len()],
+                rec,
+                renderer,
+            )?);
+        }
+    }
+    Ok(shard)
+}
+
+fn renderer(plan: &CollectPlan) -> Result<Option<vlgor_render::Renderer>, CliError> {
+    plan.frames
         .map(vlgor_render::Renderer::new)
         .transpose()
-        .map_err(|e| CliError::Other(e.into()))?;
-    let mut writer =
-        DatasetWriter::create_or_resume(dir, header).map_err(|e| CliError::Input(e.to_string()))?;
+        .map_err(|e| CliError::Other(e.into()))
+}
+
+/// Collects into `dir`, resuming an interrupted collection with the same plan. A collection
+/// written in parts ([`collect_part`]) is completed (the shards no part wrote) and merged.
+pub fn collect(
+    plan: &CollectPlan,
+    dir: &Path,
+    progress: &indicatif::ProgressBar,
+) -> Result<Manifest, CliError> {
+    if parts::in_parts(dir) {
+        collect_part(plan, dir, Part::WHOLE, progress)?;
+        return parts::merge(dir, shard_count(plan)).map_err(|e| CliError::Other(e.into()));
+    }
+    let mut renderer = renderer(plan)?;
+    let mut writer = DatasetWriter::create_or_resume(dir, header(plan))
+        .map_err(|e| CliError::Input(e.to_string()))?;
     let done = writer.episodes_done();
     if done > 0 {
         tracing::info!(done, "resuming collection");
     }
     progress.set_position(done as u64);
-    let mut next = done;
-    while next < plan.episodes {
-        let end = (next + plan.episodes_per_shard).min(plan.episodes);
-        let mut shard: Vec<EpisodeRecord> = (next..end)
-            .into_par_iter()
-            .map(|i| {
-                let r = run_episode(plan.specs[i % plan.specs.len()], i as u64, plan);
-                progress.inc(1);
-                r
-            })
-            .collect::<Result<_, _>>()?;
-        if let Some(renderer) = renderer.as_mut() {
-            for (k, rec) in shard.iter_mut().enumerate() {
-                rec.frames = Some(episode_frames(
-                    plan.specs[(next + k) % plan.specs.len()],
-                    rec,
-                    renderer,
-                )?);
-            }
-        }
+    for f in writer.shards_done()..shard_count(plan) {
+        let shard = shard_episodes(plan, f, renderer.as_mut(), progress)?;
         writer
             .append_shard(&shard)
             .map_err(|e| CliError::Other(e.into()))?;
-        next = end;
     }
     Ok(writer.manifest().clone())
+}
+
+/// Collects `part`'s shard files of `dir` (shard `f` when `part` owns `f`), skipping those
+/// already written; [`collect`] on the same plan then merges the parts into the dataset the
+/// sequential collection writes, byte for byte. A finished dataset is left as it is.
+pub fn collect_part(
+    plan: &CollectPlan,
+    dir: &Path,
+    part: Part,
+    progress: &indicatif::ProgressBar,
+) -> Result<(), CliError> {
+    if !parts::in_parts(dir)
+        && let Ok(m) = Manifest::read(dir)
+        && m.counts.episodes == plan.episodes
+    {
+        return Ok(());
+    }
+    let mut renderer = renderer(plan)?;
+    let writer = PartWriter::open(dir, header(plan)).map_err(|e| CliError::Input(e.to_string()))?;
+    for f in (0..shard_count(plan)).filter(|&f| part.owns(f)) {
+        if writer.written(f) {
+            progress.inc(shard_range(plan, f).len() as u64);
+            continue;
+        }
+        let shard = shard_episodes(plan, f, renderer.as_mut(), progress)?;
+        writer
+            .write(f, &shard)
+            .map_err(|e| CliError::Other(e.into()))?;
+    }
+    Ok(())
 }
 
 /// Renders the frames of a recorded episode from its states with the env's default camera.
@@ -156,4 +221,52 @@ pub fn episode_frames(
     let camera = env.cameras()[0];
     vlgor_render::render_states(&mut *env, &rec.states, state_dim, camera, renderer)
         .map_err(|e| CliError::Other(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_collection_in_parts_merges_into_the_sequential_dataset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = CollectPlan {
+            specs: EnvSpec::all_of(vlgor_sim::EnvKind::Clevr),
+            task_arg: None,
+            episodes: 25,
+            seed: 5,
+            noise: 0.3,
+            episodes_per_shard: 4,
+            preset: "test".into(),
+            frames: None,
+            level: Level::Seen,
+            max_steps: Some(6),
+        };
+        let hidden = indicatif::ProgressBar::hidden();
+        let seq = tmp.path().join("seq");
+        collect(&plan, &seq, &hidden).unwrap();
+        // Parts 2 and 1 of 3 as jobs would run them; part 0 never ran, so the merging
+        // collection writes its shards itself.
+        let par = tmp.path().join("par");
+        for k in [2, 1] {
+            collect_part(&plan, &par, Part::new(k, 3).unwrap(), &hidden).unwrap();
+        }
+        assert!(parts::in_parts(&par));
+        let merged = collect(&plan, &par, &hidden).unwrap();
+        assert!(!parts::in_parts(&par));
+        assert_eq!(merged, Manifest::read(&seq).unwrap());
+        assert_eq!(merged.shards.len(), 7);
+        for f in std::iter::once("manifest.json".to_string())
+            .chain(merged.shards.iter().map(|s| s.file.clone()))
+        {
+            assert_eq!(
+                std::fs::read(seq.join(&f)).unwrap(),
+                std::fs::read(par.join(&f)).unwrap(),
+                "{f}: same bytes"
+            );
+        }
+        // A part run on the finished dataset changes nothing.
+        collect_part(&plan, &par, Part::new(0, 3).unwrap(), &hidden).unwrap();
+        assert!(!parts::in_parts(&par));
+    }
 }

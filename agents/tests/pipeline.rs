@@ -69,6 +69,10 @@ counterfactual_behavior = 8
 hard = 4
 sweep = [24, 48]
 filter = "keep"
+prompt_ablations = true
+unvalidated_ablation = true
+simulated_arm = true
+verify_candidates = 4
 [kalm]
 base_samples = 64
 base_epochs = 1
@@ -405,7 +409,8 @@ fn toy_metaworld_pipeline_runs_td3_plus_bc_and_reports_per_task() {
     let cfg = dir.path().join("toy-mw.toml");
     let toy = format!(
         "{TOY}[metaworld.pipeline]\nalgos = [\"bc\", \"td3_plus_bc\"]\nverify_candidates = 0\n\
-         kalm_arm = false\n[metaworld.eval]\nepisodes = 2\n"
+         kalm_arm = false\nprompt_ablations = false\nunvalidated_ablation = false\n\
+         simulated_arm = false\n[metaworld.eval]\nepisodes = 2\n"
     );
     std::fs::write(&cfg, toy).unwrap();
     let out = dir.path().join("run");

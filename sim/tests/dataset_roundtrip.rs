@@ -263,3 +263,72 @@ fn windows_stay_inside_their_episode() {
     }
     assert!(sample_windows(&data, 1, 1000, &mut rng).is_none());
 }
+
+/// Every file of a dataset directory (manifest and shards) with its bytes, by path.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![];
+    for sub in ["", "shards"] {
+        let mut paths: Vec<_> = std::fs::read_dir(dir.join(sub))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        paths.sort();
+        for p in paths {
+            let name = p.strip_prefix(dir).unwrap().display().to_string();
+            out.push((name, std::fs::read(&p).unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn parts_written_out_of_order_merge_into_the_sequential_dataset() {
+    use vlgor_sim::dataset::parts::{Part, PartWriter, in_parts, merge};
+    let tmp = tempfile::tempdir().unwrap();
+    let seq = tmp.path().join("seq");
+    let records = write_dataset(&seq);
+    let par = tmp.path().join("par");
+    let env = ClevrEnv::new();
+    // Part 2 of 3 first, then 0, then 1; shard f (episodes 4f..4f+4) belongs to part f mod 3.
+    for k in [2, 0, 1] {
+        let part = Part::new(k, 3).unwrap();
+        let w = PartWriter::open(&par, header(&env, 10)).unwrap();
+        for (f, chunk) in records.chunks(4).enumerate() {
+            if part.owns(f) {
+                assert!(!w.written(f));
+                w.write(f, chunk).unwrap();
+            }
+        }
+    }
+    assert!(in_parts(&par));
+    // Merging before every shard is written names the missing one.
+    let e = merge(&par, 4).unwrap_err().to_string();
+    assert!(e.contains("shard 3 of 4"), "{e}");
+    let m = merge(&par, 3).unwrap();
+    assert!(!in_parts(&par), "the entries are removed once merged");
+    assert_eq!(m.counts.episodes, 10);
+    assert_eq!(files(&seq), files(&par), "same files, same bytes");
+    let d = Dataset::open(&par, Some("clevr")).unwrap();
+    assert_eq!(d.episodes.len(), 10);
+}
+
+#[test]
+fn a_part_with_other_arguments_is_refused() {
+    use vlgor_sim::dataset::parts::{Part, PartWriter};
+    let tmp = tempfile::tempdir().unwrap();
+    let env = ClevrEnv::new();
+    let dir = tmp.path().join("d");
+    PartWriter::open(&dir, header(&env, 10)).unwrap();
+    let e = PartWriter::open(&dir, header(&env, 12))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("collection"), "{e}");
+    assert_eq!(Part::new(3, 3), None);
+    let owned: Vec<usize> = (0..7)
+        .filter(|&i| Part::new(1, 3).unwrap().owns(i))
+        .collect();
+    assert_eq!(owned, [1, 4]);
+}

@@ -20,7 +20,9 @@ use vlgor_sim::EnvKind;
 
 pub fn run(ctx: &Context, c: &PipelineCommand) -> Result<(), CliError> {
     match c {
-        PipelineCommand::Plan { env, out } => plan_command(ctx, *env, out),
+        PipelineCommand::Plan { env, out, shards } => {
+            plan_command(ctx, *env, out, *shards as usize)
+        }
         PipelineCommand::RunJob { dir, job } => run_job(ctx, dir, job),
         PipelineCommand::Slurm {
             dir,
@@ -43,7 +45,7 @@ pub fn run(ctx: &Context, c: &PipelineCommand) -> Result<(), CliError> {
     }
 }
 
-fn plan_command(ctx: &Context, env: EnvKind, out: &Path) -> Result<(), CliError> {
+fn plan_command(ctx: &Context, env: EnvKind, out: &Path, shards: usize) -> Result<(), CliError> {
     let layout = Layout {
         out: out.to_path_buf(),
         env,
@@ -51,7 +53,7 @@ fn plan_command(ctx: &Context, env: EnvKind, out: &Path) -> Result<(), CliError>
     std::fs::create_dir_all(out).map_err(|e| CliError::Input(format!("{}: {e}", out.display())))?;
     check_algorithms(ctx, env)?;
     check_same_preset(ctx, &layout)?;
-    let p = plan(ctx, &layout);
+    let p = plan(ctx, &layout, shards);
     write_json(&out.join("plan.json"), &p)?;
     if ctx.json {
         ctx.emit_json(&serde_json::to_value(&p).map_err(|e| CliError::Other(e.into()))?);
@@ -116,7 +118,7 @@ pub fn open_planned(ctx: &Context, dir: &Path) -> Result<(Layout, JobPlan, Conte
         env: stored.env,
     };
     // The plan must be this configuration's (a hand-edited or stale plan is refused).
-    if plan(&jctx, &layout) != p {
+    if plan(&jctx, &layout, p.shards) != p {
         return Err(CliError::Input(format!(
             "{}: the plan does not match the directory's pipeline.json (written by another \
              release or edited); run vlgor pipeline plan again",
@@ -156,6 +158,18 @@ fn run_job(ctx: &Context, dir: &Path, id: &str) -> Result<(), CliError> {
     match job.work {
         Work::Stage { stage } => {
             super::stages::run_stage(&ctx, &layout, stage)?;
+        }
+        Work::StagePart { stage, part, parts } => {
+            let part = vlgor_sim::dataset::parts::Part::new(part, parts).ok_or_else(|| {
+                CliError::Input(format!("job {id}: part {part} of {parts} does not exist"))
+            })?;
+            let start = std::time::Instant::now();
+            super::stage_parts::run_stage_part(&ctx, &layout, stage, part)?;
+            write_json(
+                &dir.join(&job.outputs[0]),
+                &serde_json::json!({"stage": stage, "part": part.index, "parts": part.count,
+                    "seconds": start.elapsed().as_secs_f64()}),
+            )?;
         }
         Work::PolicyRun { shard } => {
             let runs = policy_runs(&ctx);

@@ -19,6 +19,7 @@ mod records;
 mod results;
 mod slurm;
 mod stage;
+mod stage_parts;
 mod stages;
 
 pub use records::{FaultRecord, ValidatorRecord};
@@ -72,6 +73,10 @@ impl Layout {
     /// Scripted-expert rollouts for the instructions of an unseen `level` (the oracle arm).
     pub fn oracle(&self, level: vlgor_sim::Level) -> PathBuf {
         self.out.join(format!("data/oracle-{level}"))
+    }
+    /// One cell (policy seed, level) of the random and expert reference rows.
+    pub fn reference_cell(&self, seed: u64, level: vlgor_sim::Level) -> PathBuf {
+        self.out.join(format!("references/s{seed}-{level}.json"))
     }
     pub fn policy(&self, algo: &str, variant: &str, seed: u64) -> PathBuf {
         self.out.join(format!("policies/{algo}-{variant}-s{seed}"))

@@ -13,6 +13,7 @@ use super::Layout;
 use super::arms::{imagined_sets, oracle_counts};
 use super::policy_runs::policy_runs;
 use super::stage::Stage;
+use super::stage_parts::splits;
 use crate::config::Config;
 use crate::context::Context;
 
@@ -22,6 +23,13 @@ use crate::context::Context;
 pub enum Work {
     /// A whole stage (for `policies`: the record of its runs, once the runs have finished).
     Stage { stage: Stage },
+    /// Part `part` of `parts` of a stage that splits (see `super::stage_parts`); the stage's
+    /// own job then merges the parts.
+    StagePart {
+        stage: Stage,
+        part: usize,
+        parts: usize,
+    },
     /// Run `shard` of the policy grid (in the in-process order): train, then evaluate.
     PolicyRun { shard: usize },
     /// `results.json`, `report.md` and `plots/` from the stage records.
@@ -63,7 +71,14 @@ pub struct JobPlan {
     pub env: EnvKind,
     pub preset: String,
     pub seed: u64,
+    /// Parts each splitting stage runs as (1: every stage is one job).
+    #[serde(default = "one")]
+    pub shards: usize,
     pub jobs: Vec<Job>,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl JobPlan {
@@ -184,8 +199,9 @@ fn resources(ctx: &Context, quick: Option<&Config>, s: Stage, gpu: bool) -> Reso
     }
 }
 
-/// The plan of this configuration's experiment in directory `l.out`.
-pub fn plan(ctx: &Context, l: &Layout) -> JobPlan {
+/// The plan of this configuration's experiment in directory `l.out`, the splitting stages in
+/// `shards` parts each.
+pub fn plan(ctx: &Context, l: &Layout, shards: usize) -> JobPlan {
     let stages = Stage::of(ctx);
     let quick = Config::load("quick", None).ok();
     let quick = quick.as_ref();
@@ -224,6 +240,42 @@ pub fn plan(ctx: &Context, l: &Layout) -> JobPlan {
             });
             continue;
         }
+        if shards > 1 && splits(s) {
+            let full = resources(ctx, quick, s, s.wants_gpu());
+            let part_ids: Vec<String> = (0..shards).map(|k| part_id(s, k)).collect();
+            for (k, id) in part_ids.iter().enumerate() {
+                jobs.push(Job {
+                    id: id.clone(),
+                    work: Work::StagePart {
+                        stage: s,
+                        part: k,
+                        parts: shards,
+                    },
+                    after: ids(s.inputs(ctx)),
+                    inputs: inputs_of(s),
+                    outputs: vec![part_file(s, k)],
+                    resources: Resources {
+                        minutes: (full.minutes - 10).div_ceil(shards as u64) + 10,
+                        ..full.clone()
+                    },
+                });
+            }
+            jobs.push(Job {
+                id: s.name().into(),
+                work: Work::Stage { stage: s },
+                after: part_ids,
+                inputs: inputs_of(s)
+                    .into_iter()
+                    .chain((0..shards).map(|k| part_file(s, k)))
+                    .collect(),
+                outputs: outputs_of(s),
+                resources: Resources {
+                    minutes: 10,
+                    ..resources(ctx, quick, Stage::Mix, false)
+                },
+            });
+            continue;
+        }
         jobs.push(Job {
             id: s.name().into(),
             work: Work::Stage { stage: s },
@@ -250,8 +302,19 @@ pub fn plan(ctx: &Context, l: &Layout) -> JobPlan {
         env: l.env,
         preset: ctx.preset.clone(),
         seed: ctx.seed,
+        shards,
         jobs,
     }
+}
+
+/// The id of part `k` of stage `s`, `{stage}-part{k}`.
+fn part_id(s: Stage, k: usize) -> String {
+    format!("{s}-part{k}")
+}
+
+/// The record a finished part leaves, `parts/{stage}-{k}.json`.
+fn part_file(s: Stage, k: usize) -> String {
+    format!("parts/{s}-{k}.json")
 }
 
 /// Whether every output of `job` exists under `dir` (a finished job is verified, not redone).
@@ -278,7 +341,7 @@ mod tests {
                 out: "/pipeline".into(),
                 env,
             };
-            let p = plan(&ctx, &l);
+            let p = plan(&ctx, &l, 1);
             let job = |id: &str| p.job(id).unwrap_or_else(|| panic!("{env}: no job {id}"));
             let pos = |id: &str| p.jobs.iter().position(|j| j.id == id).unwrap();
             // Every stage has its job, and every job comes after the jobs it waits for.
@@ -308,8 +371,8 @@ mod tests {
                 .collect();
             assert_eq!(runs.len(), policy_runs(&ctx).len());
             let expected = match env {
-                // BC: 9 arms, CQL: 8 (no unvalidated ablation), 3 seeds.
-                EnvKind::Clevr => 51,
+                // BC, CQL: baseline, oracle, VLGOR, KALM; 3 seeds (every-arm.toml: 51).
+                EnvKind::Clevr => 24,
                 // BC, TD3+BC, CQL: baseline, oracle, VLGOR, KALM; 3 seeds.
                 EnvKind::MetaWorld => 36,
             };
@@ -327,6 +390,65 @@ mod tests {
                 assert!(job(s.name()).resources.gpu, "{env}: {s} asks for a GPU");
             }
             assert!(!job("collect").resources.gpu);
+        }
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    #[test]
+    fn a_split_plan_runs_each_split_stage_as_parts_merged_by_the_stage_job() {
+        for env in EnvKind::ALL {
+            let ctx = Context::quick_for_tests(Some(env));
+            let l = Layout {
+                out: "/pipeline".into(),
+                env,
+            };
+            let whole = plan(&ctx, &l, 1);
+            let split = plan(&ctx, &l, 3);
+            assert_eq!(split.shards, 3);
+            for s in Stage::of(&ctx) {
+                let stage_job = split.job(s.name()).unwrap();
+                let parts: Vec<&Job> = split
+                    .jobs
+                    .iter()
+                    .filter(|j| matches!(j.work, Work::StagePart { stage, .. } if stage == s))
+                    .collect();
+                if !splits(s) {
+                    assert!(parts.is_empty(), "{env}: {s} does not split");
+                    assert_eq!(stage_job, whole.job(s.name()).unwrap());
+                    continue;
+                }
+                assert_eq!(parts.len(), 3, "{env}: {s}");
+                for (k, p) in parts.iter().enumerate() {
+                    assert_eq!(p.id, format!("{s}-part{k}"));
+                    assert_eq!(
+                        p.work,
+                        Work::StagePart {
+                            stage: s,
+                            part: k,
+                            parts: 3
+                        }
+                    );
+                    // A part waits for what the whole stage waits for, and leaves a record.
+                    assert_eq!(p.after, whole.job(s.name()).unwrap().after);
+                    assert_eq!(p.outputs, [format!("parts/{s}-{k}.json")]);
+                    assert!(p.resources.minutes <= whole.job(s.name()).unwrap().resources.minutes);
+                }
+                // The stage's job merges: after its parts, writing the stage's outputs.
+                let ids: Vec<String> = parts.iter().map(|p| p.id.clone()).collect();
+                assert_eq!(stage_job.after, ids);
+                assert_eq!(stage_job.outputs, whole.job(s.name()).unwrap().outputs);
+            }
+            // Jobs downstream still wait for the stage, not its parts.
+            assert_eq!(split.job("mix").unwrap().after, ["imagine", "oracle"]);
+            assert_eq!(
+                split.jobs.len(),
+                whole.jobs.len() + 4 * 3,
+                "{env}: collect, oracle, imagine, references in 3 parts each"
+            );
         }
     }
 }

@@ -201,27 +201,72 @@ fn policy_summary(
     }
 }
 
+/// The cells of the reference rows, (policy seed, level), in the order they are merged.
+pub fn reference_cells(ctx: &Context, l: &Layout) -> Vec<(u64, vlgor_sim::Level)> {
+    let levels = eval_levels(l.env);
+    ctx.config
+        .pipeline
+        .seeds
+        .iter()
+        .flat_map(|&s| levels.iter().map(move |&level| (s, level)))
+        .collect()
+}
+
+/// The random and expert rows of one cell on the policies' evaluation episodes (every task
+/// of the env), kept in `references/s{seed}-{level}.json`; a finished cell is read back.
+/// Scripted episodes depend only on their own seeds, so a cell is the same whichever job
+/// runs it.
+pub fn reference_cell(
+    ctx: &Context,
+    l: &Layout,
+    seed: u64,
+    level: vlgor_sim::Level,
+) -> Result<Vec<crate::evaluation::PolicyResult>, CliError> {
+    let path = l.reference_cell(seed, level);
+    if let Some(r) = read_json(&path)? {
+        return Ok(r);
+    }
+    let outcome = crate::evaluation::evaluate(
+        &ctx.with_seed(seed),
+        &crate::evaluation::EvalPlan {
+            specs: specs(l.env).0,
+            levels: vec![level],
+            episodes: ctx.config.eval.episodes,
+            seeds: vec![seed],
+            subject: crate::evaluation::Subject::Scripted(crate::ecs::Scripted::Random),
+            references: vec![crate::ecs::Scripted::Expert {
+                noise: ctx.config.eval.noise,
+            }],
+            parallel: 64,
+        },
+    )?;
+    let rows: Vec<_> = std::iter::once(outcome.subject)
+        .chain(outcome.references)
+        .collect();
+    write_json(&path, &rows)?;
+    Ok(rows)
+}
+
 /// The reference rows (random, expert) on the policies' evaluation episodes, one record per
-/// policy seed, in the same shape as a policy's.
+/// policy seed, in the same shape as a policy's: its cells merged level after level.
 pub fn references(ctx: &Context, l: &Layout) -> Result<BTreeMap<String, PolicySummary>, CliError> {
-    let p = &ctx.config.pipeline;
+    let mut rows: BTreeMap<u64, Vec<crate::evaluation::PolicyResult>> = BTreeMap::new();
+    for (seed, level) in reference_cells(ctx, l) {
+        let cell = reference_cell(ctx, l, seed, level)?;
+        match rows.get_mut(&seed) {
+            None => {
+                rows.insert(seed, cell);
+            }
+            Some(merged) => {
+                for (m, c) in merged.iter_mut().zip(cell) {
+                    m.cells.extend(c.cells);
+                }
+            }
+        }
+    }
     let mut out = BTreeMap::new();
-    for &seed in &p.seeds {
-        let outcome = crate::evaluation::evaluate(
-            &ctx.with_seed(seed),
-            &crate::evaluation::EvalPlan {
-                specs: specs(l.env).0,
-                levels: eval_levels(l.env),
-                episodes: ctx.config.eval.episodes,
-                seeds: vec![seed],
-                subject: crate::evaluation::Subject::Scripted(crate::ecs::Scripted::Random),
-                references: vec![crate::ecs::Scripted::Expert {
-                    noise: ctx.config.eval.noise,
-                }],
-                parallel: 64,
-            },
-        )?;
-        for r in std::iter::once(&outcome.subject).chain(&outcome.references) {
+    for (seed, results) in rows {
+        for r in &results {
             out.insert(
                 format!("{}-s{seed}", r.policy),
                 policy_summary("scripted", &r.policy, seed, r),

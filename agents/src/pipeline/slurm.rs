@@ -1,6 +1,7 @@
 //! `vlgor pipeline slurm DIR`: a planned directory as Slurm batch scripts. Slurm schedules;
 //! vlgor only writes what `sbatch` reads: one script per stage, the policy grid as one job
-//! array, `--dependency=afterok:` between them, and `submit.sh`, which submits them in order.
+//! array (and each split stage's parts as another), `--dependency=afterok:` between them, and
+//! `submit.sh`, which submits them in order.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,9 +23,10 @@ pub struct SlurmOptions {
     pub submit: bool,
 }
 
-/// One `sbatch` script: a single job, or the array of the policy runs.
+/// One `sbatch` script: a single job, or an array (the policy runs, a stage's parts).
 struct Script {
     name: String,
+    array: bool,
     /// Job ids of the plan it runs (one per array task).
     jobs: Vec<String>,
     /// Scripts it waits for.
@@ -33,25 +35,27 @@ struct Script {
 }
 
 /// Groups the plan's unfinished jobs into scripts: every policy run into one array, each
-/// other job alone; a finished job is neither run again nor waited for.
+/// split stage's parts into one array (`{stage}_parts`), each other job alone; a finished job
+/// is neither run again nor waited for.
 fn scripts(jobs: &[Job], finished: &dyn Fn(&Job) -> bool) -> Vec<Script> {
     let jobs: Vec<&Job> = jobs.iter().filter(|j| !finished(j)).collect();
     let pending = |id: &str| jobs.iter().any(|j| j.id == id);
     let array = POLICY_ARRAY;
-    let script_of = |id: &str| -> String {
+    let script_of = |id: &str| -> (String, bool) {
         match jobs.iter().find(|j| j.id == id).map(|j| j.work) {
-            Some(Work::PolicyRun { .. }) => array.to_string(),
-            _ => id.to_string(),
+            Some(Work::PolicyRun { .. }) => (array.to_string(), true),
+            Some(Work::StagePart { stage, .. }) => (format!("{stage}_parts"), true),
+            _ => (id.to_string(), false),
         }
     };
     let mut out: Vec<Script> = Vec::new();
     for j in &jobs {
-        let name = script_of(&j.id);
+        let (name, is_array) = script_of(&j.id);
         let mut after: Vec<String> = j
             .after
             .iter()
             .filter(|a| pending(a))
-            .map(|a| script_of(a))
+            .map(|a| script_of(a).0)
             .collect();
         after.sort();
         after.dedup();
@@ -63,6 +67,7 @@ fn scripts(jobs: &[Job], finished: &dyn Fn(&Job) -> bool) -> Vec<Script> {
             }
             None => out.push(Script {
                 name,
+                array: is_array,
                 jobs: vec![j.id.clone()],
                 after,
                 resources: j.resources.clone(),
@@ -99,7 +104,7 @@ fn batch_script(s: &Script, dir: &Path, exe: &Path, o: &SlurmOptions) -> String 
     if let Some(a) = &o.account {
         let _ = writeln!(t, "#SBATCH --account={a}");
     }
-    let array = s.name == POLICY_ARRAY;
+    let array = s.array;
     let log = if array {
         format!("{}-%A_%a.log", s.name)
     } else {
@@ -208,14 +213,20 @@ pub fn write(ctx: &Context, dir: &Path, o: &SlurmOptions) -> Result<(), CliError
     }
     let submit = slurm.join("submit.sh");
     write_file(&submit, &submit_script(&scripts, &dir), true)?;
+    let arrays: Vec<String> = scripts
+        .iter()
+        .filter(|s| s.array)
+        .map(|s| format!("{}: an array of {}", s.name, s.jobs.len()))
+        .collect();
     println!(
-        "slurm: {} scripts in {} (policy runs as one array of {}); submit with {}",
+        "slurm: {} scripts in {}{}; submit with {}",
         scripts.len(),
         slurm.display(),
-        scripts
-            .iter()
-            .find(|s| s.name == POLICY_ARRAY)
-            .map_or(0, |s| s.jobs.len()),
+        if arrays.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", arrays.join(", "))
+        },
         submit.display()
     );
     if o.submit {

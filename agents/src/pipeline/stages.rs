@@ -22,7 +22,9 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::imagination::kalm::imagine_kalm;
 use crate::imagination::mix::{MixRule, MixSummary, mix_parts};
-use crate::imagination::{Dynamics, Generator, ImaginePlan, finished_summary, imagine_dataset};
+use crate::imagination::{
+    Dynamics, Generator, ImaginePlan, ImagineSummary, finished_summary, imagine_dataset,
+};
 use crate::vlm_eval::{VlmEvalReport, evaluate};
 use crate::vlm_run::{VlmRun, load_readout, read_json, write_json};
 use vlgor_sim::language::CounterfactualKind;
@@ -56,28 +58,66 @@ pub(super) fn specs(env: EnvKind) -> (Vec<EnvSpec>, Option<String>) {
     (specs, task)
 }
 
-fn collect_into(
+/// The plan of one expert collection of the pipeline (`episodes` at `level` with `seed`).
+fn collect_plan(
     ctx: &Context,
     l: &Layout,
-    dir: &Path,
     episodes: usize,
     seed: u64,
-) -> Result<DatasetCounts, CliError> {
+    noise: f32,
+    level: vlgor_sim::Level,
+) -> CollectPlan {
     let (specs, task_arg) = specs(l.env);
-    let plan = CollectPlan {
+    CollectPlan {
         specs,
         task_arg,
         episodes,
         seed,
-        noise: ctx.config.collect.noise,
+        noise,
         episodes_per_shard: ctx.config.collect.episodes_per_shard,
         preset: ctx.preset.clone(),
         frames: None,
-        level: vlgor_sim::Level::Seen,
+        level,
         max_steps: None,
+    }
+}
+
+/// The datasets the collect stage writes: the real data and the held-out rollouts.
+pub(super) fn collections(ctx: &Context, l: &Layout) -> [(PathBuf, CollectPlan); 2] {
+    let heldout = match l.env {
+        EnvKind::Clevr => 256,
+        EnvKind::MetaWorld => 100,
     };
-    let bar = ctx.progress(episodes as u64, &format!("collect {}", dir.display()));
-    let m = collect(&plan, dir, &bar)?;
+    let noise = ctx.config.collect.noise;
+    let seen = vlgor_sim::Level::Seen;
+    [
+        (
+            l.real(),
+            collect_plan(ctx, l, ctx.config.collect.episodes, ctx.seed, noise, seen),
+        ),
+        (
+            l.heldout(),
+            collect_plan(ctx, l, heldout, ctx.seed.wrapping_add(7777), noise, seen),
+        ),
+    ]
+}
+
+/// The oracle datasets: scripted-expert rollouts for each unseen level's instructions.
+pub(super) fn oracle_collections(ctx: &Context, l: &Layout) -> Vec<(PathBuf, CollectPlan)> {
+    oracle_counts(ctx)
+        .into_iter()
+        .map(|(level, count)| {
+            (
+                l.oracle(level),
+                collect_plan(ctx, l, count, ctx.seed, 0.0, level),
+            )
+        })
+        .collect()
+}
+
+fn collect_into(ctx: &Context, dir: &Path, plan: &CollectPlan) -> Result<DatasetCounts, CliError> {
+    let bar = ctx.progress(plan.episodes as u64, &format!("collect {}", dir.display()));
+    let m = collect(plan, dir, &bar)?;
     bar.finish_and_clear();
     Ok(counts(dir, &m))
 }
@@ -107,11 +147,6 @@ pub fn run_stage(ctx: &Context, l: &Layout, s: Stage) -> Result<StageRecord, Cli
     let v = &ctx.config.vlm;
     let p = &ctx.config.pipeline;
     let vlm = VlmRun::new(&l.vlm());
-    let real_episodes = ctx.config.collect.episodes;
-    let heldout_episodes = match l.env {
-        EnvKind::Clevr => 256,
-        EnvKind::MetaWorld => 100,
-    };
     let filter: Filter = p.filter;
     let train = |stage: VlmStage, out_dir: &Path, base: Option<PathBuf>, samples: Option<usize>| {
         crate::commands::train_vlm::train_stage(
@@ -130,18 +165,11 @@ pub fn run_stage(ctx: &Context, l: &Layout, s: Stage) -> Result<StageRecord, Cli
     };
     match s {
         Stage::Collect => stage(l, Stage::Collect.name(), || {
-            // Collection resumes shard by shard on its own.
-            let real = collect_into(ctx, l, &l.real(), real_episodes, ctx.seed)?;
-            let held = collect_into(
-                ctx,
-                l,
-                &l.heldout(),
-                heldout_episodes,
-                ctx.seed.wrapping_add(7777),
-            )?;
+            // Collection resumes shard by shard on its own (and merges its parts).
+            let [(real, real_plan), (held, held_plan)] = collections(ctx, l);
             to_summary(&CollectRecord {
-                real,
-                heldout: held,
+                real: collect_into(ctx, &real, &real_plan)?,
+                heldout: collect_into(ctx, &held, &held_plan)?,
             })
         }),
         Stage::Readout => stage(l, Stage::Readout.name(), || {
@@ -198,61 +226,17 @@ pub fn run_stage(ctx: &Context, l: &Layout, s: Stage) -> Result<StageRecord, Cli
         Stage::Imagine => stage(l, Stage::Imagine.name(), || {
             let mut sets = BTreeMap::new();
             for set in imagined_sets(ctx) {
-                let dir = l.imagined(&set.name);
-                let summary = match finished_summary(&dir)? {
-                    Some(s) => s,
-                    None => {
-                        clear(&dir)?;
-                        let plan = ImaginePlan {
-                            env: l.env,
-                            vlm: match set.generator {
-                                Generator::WorldModel => l.vlm(),
-                                Generator::Kalm => l.kalm(),
-                            },
-                            readout: None,
-                            from: l.real(),
-                            set: set.instructions.clone(),
-                            count: set.count,
-                            out: dir.clone(),
-                            horizon: v.imagine_horizon,
-                            filter: Filter::Keep,
-                            batch: v.imagine_batch,
-                            candidates: set.candidates,
-                            temperature: set.temperature,
-                            verified_only: false,
-                            dynamics: set.dynamics,
-                        };
-                        match set.generator {
-                            Generator::WorldModel => imagine_dataset(ctx, &plan)?,
-                            Generator::Kalm => imagine_kalm(ctx, &plan)?,
-                        }
-                    }
-                };
-                sets.insert(set.name.clone(), summary);
+                sets.insert(set.name.clone(), imagine_set(ctx, l, &set)?);
             }
             to_summary(&sets)
         }),
         Stage::Oracle => stage(l, Stage::Oracle.name(), || {
             let mut sets = BTreeMap::new();
-            for (level, count) in oracle_counts(ctx) {
-                let dir = l.oracle(level);
-                let (specs, task_arg) = specs(l.env);
-                let plan = CollectPlan {
-                    specs,
-                    task_arg,
-                    episodes: count,
-                    seed: ctx.seed,
-                    noise: 0.0,
-                    episodes_per_shard: ctx.config.collect.episodes_per_shard,
-                    preset: ctx.preset.clone(),
-                    frames: None,
-                    level,
-                    max_steps: None,
-                };
-                let bar = ctx.progress(count as u64, &format!("oracle {level}"));
-                let m = collect(&plan, &dir, &bar)?;
-                bar.finish_and_clear();
-                sets.insert(level.name().to_string(), counts(&dir, &m));
+            for ((level, _), (dir, plan)) in oracle_counts(ctx)
+                .into_iter()
+                .zip(oracle_collections(ctx, l))
+            {
+                sets.insert(level.name().to_string(), collect_into(ctx, &dir, &plan)?);
             }
             to_summary(&sets)
         }),
@@ -349,6 +333,43 @@ pub fn run_stage(ctx: &Context, l: &Layout, s: Stage) -> Result<StageRecord, Cli
         Stage::References => stage(l, Stage::References.name(), || {
             to_summary(&references(ctx, l)?)
         }),
+    }
+}
+
+/// Imagines one set into its directory, or reads back its summary where it has finished.
+pub(super) fn imagine_set(
+    ctx: &Context,
+    l: &Layout,
+    set: &ImaginedSet,
+) -> Result<ImagineSummary, CliError> {
+    let dir = l.imagined(&set.name);
+    if let Some(s) = finished_summary(&dir)? {
+        return Ok(s);
+    }
+    clear(&dir)?;
+    let v = &ctx.config.vlm;
+    let plan = ImaginePlan {
+        env: l.env,
+        vlm: match set.generator {
+            Generator::WorldModel => l.vlm(),
+            Generator::Kalm => l.kalm(),
+        },
+        readout: None,
+        from: l.real(),
+        set: set.instructions.clone(),
+        count: set.count,
+        out: dir,
+        horizon: v.imagine_horizon,
+        filter: Filter::Keep,
+        batch: v.imagine_batch,
+        candidates: set.candidates,
+        temperature: set.temperature,
+        verified_only: false,
+        dynamics: set.dynamics,
+    };
+    match set.generator {
+        Generator::WorldModel => imagine_dataset(ctx, &plan),
+        Generator::Kalm => imagine_kalm(ctx, &plan),
     }
 }
 

@@ -152,6 +152,39 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// Lists shard `file` (`bytes` long, hash `sha256`) holding `episodes` and counts them.
+    pub fn record_shard(
+        &mut self,
+        file: String,
+        episodes: &[super::EpisodeRecord],
+        bytes: u64,
+        sha256: String,
+    ) {
+        let transitions: usize = episodes.iter().map(|e| e.len()).sum();
+        let successes = episodes
+            .iter()
+            .filter(|e| e.success.iter().any(|&s| s))
+            .count();
+        self.push_shard(
+            ShardEntry {
+                file,
+                episodes: episodes.len(),
+                transitions,
+                bytes,
+                sha256,
+            },
+            successes,
+        );
+    }
+
+    /// Lists a written shard whose episodes include `successes` successful ones.
+    pub fn push_shard(&mut self, entry: ShardEntry, successes: usize) {
+        self.counts.episodes += entry.episodes;
+        self.counts.transitions += entry.transitions;
+        self.counts.successes += successes;
+        self.shards.push(entry);
+    }
+
     /// Writes `dir/manifest.json` atomically.
     pub fn write(&self, dir: &Path) -> Result<(), DatasetError> {
         let text = serde_json::to_string_pretty(self).expect("manifest serialises");

@@ -15,6 +15,7 @@
 mod atomic;
 mod error;
 pub mod manifest;
+pub mod parts;
 mod reader;
 pub mod sampler;
 pub mod shard;

@@ -113,6 +113,18 @@ pub struct ShardLayout {
     pub frames: Option<FrameSpec>,
 }
 
+impl ShardLayout {
+    /// The layout a manifest describes.
+    pub fn of(m: &super::Manifest) -> ShardLayout {
+        ShardLayout {
+            state_dim: m.state_dim,
+            obs_dim: m.obs_dim,
+            action_space: m.action_space,
+            frames: m.frames.clone(),
+        }
+    }
+}
+
 fn f32_bytes(xs: &[f32]) -> Vec<u8> {
     xs.iter().flat_map(|x| x.to_le_bytes()).collect()
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::manifest::{
     ActionSpace, Collection, Counts, FORMAT_NAME, FORMAT_VERSION, FrameSpec, MANIFEST_FILE,
-    Manifest, Origin, ShardEntry, SplitInfo,
+    Manifest, Origin, SplitInfo,
 };
 use super::shard::{EpisodeRecord, ShardLayout, write_shard};
 use super::{DatasetError, atomic};
@@ -36,6 +36,69 @@ impl DatasetHeader {
             frames: m.frames.clone(),
         }
     }
+
+    /// The manifest of this dataset before its first shard.
+    pub fn fresh_manifest(self) -> Manifest {
+        Manifest {
+            format: FORMAT_NAME.into(),
+            format_version: FORMAT_VERSION,
+            env: self.env,
+            origin: self.origin,
+            collection: self.collection,
+            split: self.split,
+            state_dim: self.state_dim,
+            obs_dim: self.obs_dim,
+            action_space: self.action_space,
+            frames: self.frames,
+            counts: Counts::default(),
+            shards: vec![],
+            created_by: format!("vlgor {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// The path of shard `index` inside a dataset directory.
+pub fn shard_file(index: usize) -> String {
+    format!("shards/episodes-{index:05}.safetensors")
+}
+
+/// Refuses to continue the dataset of manifest `m` (at `path`) with another `header`.
+pub(super) fn check_header(
+    m: &Manifest,
+    header: &DatasetHeader,
+    path: &Path,
+) -> Result<(), DatasetError> {
+    let mut diffs = vec![];
+    if m.env != header.env {
+        diffs.push(format!("env {} vs {}", m.env, header.env));
+    }
+    if m.origin != header.origin {
+        diffs.push(format!("origin {:?} vs {:?}", m.origin, header.origin));
+    }
+    if m.collection != header.collection {
+        diffs.push(format!(
+            "collection {} vs {}",
+            serde_json::to_string(&m.collection).unwrap_or_default(),
+            serde_json::to_string(&header.collection).unwrap_or_default()
+        ));
+    }
+    if m.frames != header.frames {
+        diffs.push("frames stored differently".into());
+    }
+    if m.state_dim != header.state_dim
+        || m.obs_dim != header.obs_dim
+        || m.action_space != header.action_space
+    {
+        diffs.push("state/observation/action layout".into());
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(DatasetError::ArgumentsDiffer {
+            path: path.to_path_buf(),
+            difference: diffs.join("; "),
+        })
+    }
 }
 
 /// Appends shards to a dataset directory; the manifest is rewritten (atomically) after each.
@@ -57,61 +120,14 @@ impl DatasetWriter {
         atomic::remove_stale_temporaries(&dir.join("shards"));
         let manifest = if dir.join(MANIFEST_FILE).exists() {
             let m = Manifest::read(dir)?;
-            let mut diffs = vec![];
-            if m.env != header.env {
-                diffs.push(format!("env {} vs {}", m.env, header.env));
-            }
-            if m.origin != header.origin {
-                diffs.push(format!("origin {:?} vs {:?}", m.origin, header.origin));
-            }
-            if m.collection != header.collection {
-                diffs.push(format!(
-                    "collection {} vs {}",
-                    serde_json::to_string(&m.collection).unwrap_or_default(),
-                    serde_json::to_string(&header.collection).unwrap_or_default()
-                ));
-            }
-            if m.frames != header.frames {
-                diffs.push("frames stored differently".into());
-            }
-            if m.state_dim != header.state_dim
-                || m.obs_dim != header.obs_dim
-                || m.action_space != header.action_space
-            {
-                diffs.push("state/observation/action layout".into());
-            }
-            if !diffs.is_empty() {
-                return Err(DatasetError::ArgumentsDiffer {
-                    path: dir.join(MANIFEST_FILE),
-                    difference: diffs.join("; "),
-                });
-            }
+            check_header(&m, &header, &dir.join(MANIFEST_FILE))?;
             m
         } else {
-            let m = Manifest {
-                format: FORMAT_NAME.into(),
-                format_version: FORMAT_VERSION,
-                env: header.env,
-                origin: header.origin,
-                collection: header.collection,
-                split: header.split,
-                state_dim: header.state_dim,
-                obs_dim: header.obs_dim,
-                action_space: header.action_space,
-                frames: header.frames,
-                counts: Counts::default(),
-                shards: vec![],
-                created_by: format!("vlgor {}", env!("CARGO_PKG_VERSION")),
-            };
+            let m = header.fresh_manifest();
             m.write(dir)?;
             m
         };
-        let layout = ShardLayout {
-            state_dim: manifest.state_dim,
-            obs_dim: manifest.obs_dim,
-            action_space: manifest.action_space,
-            frames: manifest.frames.clone(),
-        };
+        let layout = ShardLayout::of(&manifest);
         Ok(DatasetWriter {
             dir: dir.to_path_buf(),
             manifest,
@@ -136,26 +152,9 @@ impl DatasetWriter {
     /// Writes one shard of episodes and records it in the manifest. A crash before the
     /// manifest write leaves an unlisted shard that the next run overwrites.
     pub fn append_shard(&mut self, episodes: &[EpisodeRecord]) -> Result<(), DatasetError> {
-        let file = format!(
-            "shards/episodes-{:05}.safetensors",
-            self.manifest.shards.len()
-        );
+        let file = shard_file(self.manifest.shards.len());
         let (bytes, sha256) = write_shard(&self.dir.join(&file), episodes, &self.layout)?;
-        let transitions: usize = episodes.iter().map(|e| e.len()).sum();
-        let successes = episodes
-            .iter()
-            .filter(|e| e.success.iter().any(|&s| s))
-            .count();
-        self.manifest.shards.push(ShardEntry {
-            file,
-            episodes: episodes.len(),
-            transitions,
-            bytes,
-            sha256,
-        });
-        self.manifest.counts.episodes += episodes.len();
-        self.manifest.counts.transitions += transitions;
-        self.manifest.counts.successes += successes;
+        self.manifest.record_shard(file, episodes, bytes, sha256);
         self.manifest.write(&self.dir)
     }
 }
