@@ -402,7 +402,8 @@ fn stage_curves(stage: &std::path::Path) -> Vec<(i64, i64)> {
 
 /// Meta-World through the same pipeline (keyframe imagination, continuous actions): TD3+BC
 /// trains beside BC, the report has a table per task, a level's figure is the mean of its
-/// tasks', and `[metaworld.*]` values apply over the user's own.
+/// tasks', `[metaworld.*]` values apply over the user's own, and an interrupted policies
+/// stage resumes to the same results.
 #[test]
 fn toy_metaworld_pipeline_runs_td3_plus_bc_and_reports_per_task() {
     let dir = tempfile::tempdir().unwrap();
@@ -457,4 +458,21 @@ fn toy_metaworld_pipeline_runs_td3_plus_bc_and_reports_per_task() {
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("## Success per task"), "{report}");
     assert!(report.contains("td3_plus_bc baseline"), "{report}");
+
+    // An interrupted policies stage resumes: the one run without its evaluation is evaluated
+    // again, to the same scores; no other run and no earlier stage is redone.
+    std::fs::remove_file(out.join("stages/policies.json")).unwrap();
+    std::fs::remove_file(out.join("policies/td3_plus_bc-vlgor-s0/pipeline_eval.json")).unwrap();
+    let o = ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        stderr.contains("pipeline: policy td3_plus_bc vlgor seed 0"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("pipeline: policy bc baseline"), "{stderr}");
+    assert!(!stderr.contains("stage vlm_base ..."), "{stderr}");
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(again["success"], results["success"]);
+    assert_eq!(again["per_task"], results["per_task"]);
 }

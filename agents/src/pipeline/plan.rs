@@ -209,6 +209,19 @@ pub fn plan(ctx: &Context, l: &Layout, shards: usize) -> JobPlan {
     let outputs_of = |s: Stage| stage_outputs(ctx, s);
     let inputs_of =
         |s: Stage| -> Vec<String> { s.inputs(ctx).into_iter().flat_map(outputs_of).collect() };
+    // The job of a stage whose work ran in other jobs (policy runs, parts): it merges their
+    // records into the stage's outputs, in minutes.
+    let merge_job = |s: Stage, after: Vec<String>, inputs: Vec<String>| Job {
+        id: s.name().into(),
+        work: Work::Stage { stage: s },
+        after,
+        inputs,
+        outputs: outputs_of(s),
+        resources: Resources {
+            minutes: 10,
+            ..resources(ctx, quick, Stage::Mix, false)
+        },
+    };
     let runs = policy_runs(ctx);
     let image_policies = ctx.config.pipeline.obs == ObsKind::Image;
     for &s in &stages {
@@ -224,20 +237,13 @@ pub fn plan(ctx: &Context, l: &Layout, shards: usize) -> JobPlan {
                     resources: resources(ctx, quick, s, image_policies),
                 });
             }
-            jobs.push(Job {
-                id: s.name().into(),
-                work: Work::Stage { stage: s },
-                after: runs.iter().map(|r| format!("policy-{}", r.key())).collect(),
-                inputs: runs
-                    .iter()
+            jobs.push(merge_job(
+                s,
+                runs.iter().map(|r| format!("policy-{}", r.key())).collect(),
+                runs.iter()
                     .map(|r| format!("policies/{}/pipeline_eval.json", r.key()))
                     .collect(),
-                outputs: outputs_of(s),
-                resources: Resources {
-                    minutes: 10,
-                    ..resources(ctx, quick, Stage::Mix, false)
-                },
-            });
+            ));
             continue;
         }
         if shards > 1 && splits(s) {
@@ -260,20 +266,11 @@ pub fn plan(ctx: &Context, l: &Layout, shards: usize) -> JobPlan {
                     },
                 });
             }
-            jobs.push(Job {
-                id: s.name().into(),
-                work: Work::Stage { stage: s },
-                after: part_ids,
-                inputs: inputs_of(s)
-                    .into_iter()
-                    .chain((0..shards).map(|k| part_file(s, k)))
-                    .collect(),
-                outputs: outputs_of(s),
-                resources: Resources {
-                    minutes: 10,
-                    ..resources(ctx, quick, Stage::Mix, false)
-                },
-            });
+            let inputs = inputs_of(s)
+                .into_iter()
+                .chain((0..shards).map(|k| part_file(s, k)))
+                .collect();
+            jobs.push(merge_job(s, part_ids, inputs));
             continue;
         }
         jobs.push(Job {
