@@ -35,6 +35,47 @@ fn pipeline_args(cfg: &std::path::Path, env: &str, out: &std::path::Path) -> Vec
     .to_vec()
 }
 
+/// Every file of the imagined datasets under `run/data/`, by path: JSON with the run
+/// directory's path replaced and wall-clock figures removed, other files as they are.
+fn imagined_files(run: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn untimed(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.retain(|k, _| !k.contains("second") && !k.contains("per_sec"));
+                m.values_mut().for_each(untimed);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(untimed),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    let mut dirs: Vec<std::path::PathBuf> = std::fs::read_dir(run.join("data"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("imagined-"))
+        .map(|e| e.path())
+        .collect();
+    dirs.extend(dirs.clone().iter().map(|d| d.join("shards")));
+    for d in dirs {
+        for f in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = f.path();
+            if !p.is_file() {
+                continue;
+            }
+            let mut bytes = std::fs::read(&p).unwrap();
+            if p.extension().is_some_and(|x| x == "json") {
+                let text = String::from_utf8(bytes).unwrap();
+                let text = text.replace(run.to_str().unwrap(), "DIR");
+                let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                untimed(&mut v);
+                bytes = v.to_string().into_bytes();
+            }
+            out.insert(p.strip_prefix(run).unwrap().display().to_string(), bytes);
+        }
+    }
+    out
+}
+
 /// `vlgor dataset info DIR --json`.
 fn dataset_info(dir: &std::path::Path) -> serde_json::Value {
     last_json(&ok(&["dataset", "info", dir.to_str().unwrap(), "--json"]))
@@ -214,6 +255,42 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(again["success"], results["success"]);
     assert_eq!(again["vlm"], results["vlm"]);
+    // Imagination in parts, as a cluster runs it: the directory copied without its imagined
+    // sets, planned with 2 shards, the two parts and the merging job run one by one; every
+    // imagined dataset equals the in-process one byte for byte.
+    let split = dir.path().join("split");
+    let cp = std::process::Command::new("cp")
+        .args(["-r", out.to_str().unwrap(), split.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    for e in std::fs::read_dir(split.join("data")).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with("imagined-") {
+            std::fs::remove_dir_all(e.path()).unwrap();
+        }
+    }
+    std::fs::remove_file(split.join("stages/imagine.json")).unwrap();
+    let (cfg_s, split_s) = (cfg.to_str().unwrap(), split.to_str().unwrap());
+    ok(&[
+        "--config", cfg_s, "pipeline", "plan", "--env", "clevr", "--out", split_s, "--shards", "2",
+    ]);
+    for job in ["imagine-part0", "imagine-part1", "imagine"] {
+        ok(&[
+            "--threads",
+            "1",
+            "pipeline",
+            "run-job",
+            split_s,
+            "--job",
+            job,
+        ]);
+    }
+    let (a, b) = (imagined_files(&out), imagined_files(&split));
+    assert!(a.len() > 10, "{:?}", a.keys());
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (name, bytes) in &a {
+        assert!(bytes == &b[name], "{name} differs when imagined in parts");
+    }
     // Another config on the same directory is refused instead of mixing results.
     let o = vlgor(&["pipeline", "--env", "clevr", "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
