@@ -32,7 +32,12 @@ fn main() -> ExitCode {
     default_sigpipe();
     ensure_runtime_dir();
     let cli = cli::Cli::parse();
+    passive_openmp(&cli.command);
     init_logging(&cli.global);
+    tracing::debug!(
+        omp_wait_policy = std::env::var("OMP_WAIT_POLICY").unwrap_or_default(),
+        "torch's OpenMP threads"
+    );
     let result = context::Context::new(&cli.global, cli.command.env())
         .and_then(|ctx| commands::run(&ctx, &cli.command));
     match result {
@@ -79,6 +84,29 @@ fn ensure_runtime_dir() {
         // SAFETY: called first thing in main, before any other thread exists.
         unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
     }
+}
+
+/// Torch's OpenMP runtime (libgomp) reads `OMP_WAIT_POLICY` once, when it is loaded, before
+/// `main` runs. Unset, its worker threads keep spinning after every torch op and take the
+/// cores that the simulators' and the renderer's threads need between two policy forwards
+/// (closed-loop evaluation of a state policy ran 3.4× slower on 2 cores). A command that
+/// interleaves torch with simulation therefore starts again in the same process (`exec`, same
+/// arguments) with the policy `PASSIVE`, unless the user chose a policy; if `exec` fails it
+/// runs on as it is.
+fn passive_openmp(command: &cli::Command) {
+    if !command.interleaves_torch() || std::env::var_os("OMP_WAIT_POLICY").is_some() {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let mut again = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        again.arg0(arg0);
+    }
+    let _failed = again.args(args).env("OMP_WAIT_POLICY", "PASSIVE").exec();
 }
 
 /// Logs go to stderr through `tracing`; RUST_LOG overrides -v/-q.

@@ -376,3 +376,47 @@ fn merge_keeping_verified_episodes_keeps_exactly_the_goal_reaching_ones() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("verified"), "{}", stderr(&o));
 }
+
+/// Commands that run torch between simulator steps keep torch's OpenMP threads from spinning
+/// (they restart with `OMP_WAIT_POLICY=PASSIVE`) unless the user chose a policy; others do not
+/// restart.
+#[test]
+fn torch_commands_run_with_a_passive_openmp_wait_policy() {
+    let policy = |env: Option<&str>, args: &[&str]| -> String {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vlgor"));
+        c.arg("-vv").args(args).env_remove("RUST_LOG");
+        match env {
+            Some(v) => c.env("OMP_WAIT_POLICY", v),
+            None => c.env_remove("OMP_WAIT_POLICY"),
+        };
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let err = stderr(&o);
+        let line = err
+            .lines()
+            .find(|l| l.contains("torch's OpenMP threads"))
+            .unwrap_or_else(|| panic!("no OpenMP line in: {err}"))
+            .to_string();
+        // The value is the line's last quoted string (whatever colours the log carries).
+        let quoted: Vec<&str> = line.split('"').collect();
+        format!("\"{}\"", quoted[quoted.len() - 2])
+    };
+    let eval = [
+        "eval",
+        "--env",
+        "clevr",
+        "--policy",
+        "random",
+        "--level",
+        "seen",
+        "--episodes",
+        "1",
+    ];
+    assert_eq!(policy(None, &eval), "\"PASSIVE\"");
+    assert_eq!(
+        policy(Some("ACTIVE"), &eval),
+        "\"ACTIVE\"",
+        "the user's choice stays"
+    );
+    assert_eq!(policy(None, &["tasks", "--env", "clevr"]), "\"\"");
+}

@@ -97,4 +97,29 @@ impl Command {
             | Command::Bench(_) => None,
         }
     }
+
+    /// Whether the command runs torch between steps of simulators or the renderer (policy
+    /// forwards in closed-loop evaluation, the world model in imagination, online RL), so
+    /// torch's OpenMP threads must not spin between its ops (`main`'s `passive_openmp`).
+    pub fn interleaves_torch(&self) -> bool {
+        match self {
+            Command::TrainVlm(_)
+            | Command::Vlm(_)
+            | Command::TrainKalm(_)
+            | Command::Imagine(_)
+            | Command::TrainPolicy(_)
+            | Command::TrainOnline(_)
+            | Command::Eval(_)
+            | Command::Pipeline(_)
+            | Command::View(_)
+            | Command::Bench(_) => true,
+            Command::Tasks(_)
+            | Command::Collect(_)
+            | Command::Dataset(_)
+            | Command::Export(_)
+            | Command::Import(_)
+            | Command::ExportPolicy(_)
+            | Command::Check(_) => false,
+        }
+    }
 }
