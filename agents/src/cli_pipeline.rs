@@ -53,10 +53,10 @@ pub enum PipelineCommand {
         job: String,
     },
     /// Write Slurm batch scripts for a planned directory under `DIR/slurm/`: one job per
-    /// stage, the policy grid as one array job, `--dependency=afterok` between them, GPU
-    /// requests for the world-model stages (and image policies), logs in `DIR/slurm/`, and
-    /// `submit.sh`, which submits them in order. Review the scripts, then run `submit.sh` (or
-    /// pass `--submit`).
+    /// stage, the policy grid as one array job (and each split stage's parts as another),
+    /// `--dependency=afterok` between them, GPU requests for the world-model stages (and
+    /// image policies), logs in `DIR/slurm/`, and `submit.sh`, which submits them in order.
+    /// Review the scripts, then run `submit.sh` (or pass `--submit`).
     Slurm {
         /// Pipeline directory written by `vlgor pipeline plan`.
         dir: PathBuf,
