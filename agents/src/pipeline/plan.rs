@@ -395,6 +395,46 @@ mod tests {
 mod split_tests {
     use super::*;
 
+    /// `assets/presets/every-arm.toml` over the quick preset: the four arms the quick preset
+    /// leaves out come back (the committed CLEVR report's 51 runs).
+    #[test]
+    fn every_arm_toml_turns_the_left_out_arms_on() {
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/presets/every-arm.toml");
+        let ctx = Context::new(
+            &crate::cli::GlobalArgs {
+                seed: 0,
+                device: crate::cli::DeviceArg::Cpu,
+                threads: Some(1),
+                preset: "quick".into(),
+                config: Some(file.into()),
+                json: true,
+                verbose: 0,
+                quiet: true,
+            },
+            Some(EnvKind::Clevr),
+        )
+        .unwrap();
+        let quick = Context::quick_for_tests(Some(EnvKind::Clevr));
+        assert_eq!(policy_runs(&quick).len(), 24);
+        assert_eq!(policy_runs(&ctx).len(), 51);
+        let names = |c: &Context| -> Vec<String> {
+            policy_runs(c)
+                .iter()
+                .map(|r| r.variant.name.to_string())
+                .collect()
+        };
+        for arm in [
+            "wo_target",
+            "wo_behavior",
+            "unvalidated",
+            "wm_actions_in_sim",
+            "vlgor_verified",
+        ] {
+            assert!(names(&ctx).iter().any(|n| n == arm), "{arm}");
+            assert!(!names(&quick).iter().any(|n| n == arm), "{arm}");
+        }
+    }
+
     #[test]
     fn a_split_plan_runs_each_split_stage_as_parts_merged_by_the_stage_job() {
         for env in EnvKind::ALL {
