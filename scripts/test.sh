@@ -20,7 +20,10 @@ fi
 #   cargo install cargo-machete && cargo machete    # torch-sys is ignored where listed for links
 # The Python extension is built by maturin (setup), not as a Rust test target: building it both
 # ways would rebuild pyo3 each time. Its tests are the pytest suite below.
-cargo test --release --workspace --exclude vlgor-python "$@"
+cargo test --release --workspace --exclude vlgor-python --exclude vlgor-rl --exclude vlgor-vlm "$@"
+# torch's random generator is global to a process, and the learning crates' tests seed it to
+# build and train networks they then compare bit for bit: one test at a time there.
+cargo test --release -p vlgor-rl -p vlgor-vlm "$@" -- --test-threads=1
 VLGOR_BIN="$CARGO_TARGET_DIR/release/vlgor" python -m pytest -q "$here/python/tests"
 # The toy pipeline as Slurm job arrays on a single-node Slurm on localhost (slurm-wlm and munge
 # from setup), one task killed and resubmitted; its report must equal the in-process run's.

@@ -12,6 +12,14 @@ use vlgor_rl::{GoalTable, NetworkConfig, ObsSpec};
 use vlgor_sim::Action;
 use vlgor_sim::dataset::ActionSpace;
 
+/// torch's random generator is global: tests that seed it and build or train networks hold
+/// this lock, so tests running in parallel threads cannot draw from each other's stream.
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn torch_rng() -> std::sync::MutexGuard<'static, ()> {
+    TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 const NET: NetworkConfig = NetworkConfig {
     text_hidden: 32,
     feature_dim: 32,
@@ -82,6 +90,7 @@ fn greedy_corridor(agent: &dyn OnlineAgent, table: &GoalTable) -> Vec<i64> {
 
 #[test]
 fn double_dqn_solves_a_goal_conditioned_corridor_and_its_td_loss_falls() {
+    let _rng = torch_rng();
     let table = goals();
     let buffer = corridor(None);
     let mut agent = dqn();
@@ -102,6 +111,7 @@ fn double_dqn_solves_a_goal_conditioned_corridor_and_its_td_loss_falls() {
 
 #[test]
 fn bc_term_pulls_toward_advised_actions_and_is_inert_at_weight_zero() {
+    let _rng = torch_rng();
     let table = goals();
     let advised = corridor(Some(Action::Discrete(2)));
     let plain = corridor(None);
@@ -146,6 +156,7 @@ fn bc_term_pulls_toward_advised_actions_and_is_inert_at_weight_zero() {
 
 #[test]
 fn sac_losses_fall_and_its_greedy_action_approaches_the_goal_target() {
+    let _rng = torch_rng();
     // Continuous bandit: reward −‖a − target(goal)‖², one step.
     let table = goals();
     let target = |row: usize| {
