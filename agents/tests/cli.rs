@@ -401,17 +401,9 @@ fn torch_commands_run_with_a_passive_openmp_wait_policy() {
         let quoted: Vec<&str> = line.split('"').collect();
         format!("\"{}\"", quoted[quoted.len() - 2])
     };
-    let eval = [
-        "eval",
-        "--env",
-        "clevr",
-        "--policy",
-        "random",
-        "--level",
-        "seen",
-        "--episodes",
-        "1",
-    ];
+    let eval: Vec<&str> = "eval --env clevr --policy random --level seen --episodes 1"
+        .split(' ')
+        .collect();
     assert_eq!(policy(None, &eval), "\"PASSIVE\"");
     assert_eq!(
         policy(Some("ACTIVE"), &eval),

@@ -399,7 +399,10 @@ mod split_tests {
     /// leaves out come back (the committed CLEVR report's 51 runs).
     #[test]
     fn every_arm_toml_turns_the_left_out_arms_on() {
-        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/presets/every-arm.toml");
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../assets/presets/every-arm.toml"
+        );
         let ctx = Context::new(
             &crate::cli::GlobalArgs {
                 seed: 0,
