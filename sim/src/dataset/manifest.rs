@@ -70,6 +70,29 @@ pub struct ShardEntry {
     pub sha256: String,
 }
 
+impl ShardEntry {
+    /// The entry of shard `file` holding `episodes`, and how many of them succeeded.
+    pub fn of(
+        file: String,
+        episodes: &[super::EpisodeRecord],
+        bytes: u64,
+        sha256: String,
+    ) -> (ShardEntry, usize) {
+        let entry = ShardEntry {
+            file,
+            episodes: episodes.len(),
+            transitions: episodes.iter().map(|e| e.len()).sum(),
+            bytes,
+            sha256,
+        };
+        let successes = episodes
+            .iter()
+            .filter(|e| e.success.iter().any(|&s| s))
+            .count();
+        (entry, successes)
+    }
+}
+
 /// Aggregate counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
@@ -160,21 +183,8 @@ impl Manifest {
         bytes: u64,
         sha256: String,
     ) {
-        let transitions: usize = episodes.iter().map(|e| e.len()).sum();
-        let successes = episodes
-            .iter()
-            .filter(|e| e.success.iter().any(|&s| s))
-            .count();
-        self.push_shard(
-            ShardEntry {
-                file,
-                episodes: episodes.len(),
-                transitions,
-                bytes,
-                sha256,
-            },
-            successes,
-        );
+        let (entry, successes) = ShardEntry::of(file, episodes, bytes, sha256);
+        self.push_shard(entry, successes);
     }
 
     /// Lists a written shard whose episodes include `successes` successful ones.

@@ -108,12 +108,8 @@ impl PartWriter {
     pub fn write(&self, index: usize, episodes: &[EpisodeRecord]) -> Result<(), DatasetError> {
         let file = shard_file(index);
         let (bytes, sha256) = write_shard(&self.dir.join(&file), episodes, &self.layout)?;
-        let mut m = Manifest::read(&self.parts)?;
-        m.record_shard(file, episodes, bytes, sha256);
-        let entry = PartEntry {
-            entry: m.shards.pop().expect("just recorded"),
-            successes: m.counts.successes,
-        };
+        let (entry, successes) = ShardEntry::of(file, episodes, bytes, sha256);
+        let entry = PartEntry { entry, successes };
         let text = serde_json::to_string_pretty(&entry).expect("entry serialises");
         atomic::write_atomic(&self.entry_path(index), text.as_bytes())
     }
