@@ -18,6 +18,7 @@ use crate::cli_values::{
     algo_parser, env_parser, filter_parser, level_parser, mix_rule_parser, obs_parser,
     policy_parser, preset_names, task_choice_parser, task_parser, unit_fraction,
 };
+pub use crate::cli_varl::VarlArgs;
 use crate::imagination::mix::MixRule;
 
 /// vlgor — Visual-Language knowledge Guided Offline RL on built-in rapier3d simulators.
@@ -112,6 +113,10 @@ pub enum Command {
     /// Train an online RL agent (double DQN or SAC) in the simulators, optionally with the
     /// world model as action advisor (VARL).
     TrainOnline(TrainOnlineArgs),
+    /// Compare online RL advised by the world model with the same learner unadvised (VARL),
+    /// over seeds, on CLEVR and Meta-World tasks with sparse rewards: env steps to a success
+    /// threshold, final success, curves (`[varl]`, `[online]`).
+    Varl(VarlArgs),
     /// Evaluate a policy closed-loop in the built-in simulators.
     Eval(EvalArgs),
     /// Run the whole VLGOR experiment: collect → VLM → imagine + validate → offline RL → eval.
@@ -367,7 +372,9 @@ pub enum AdvisorArg {
     /// No advice: plain online RL.
     None,
     /// The trained world model of --vlm suggests the action from a rendered frame and the
-    /// instruction (its step-0 action prediction).
+    /// instruction: by default the candidate whose imagined outcome the instruction's test
+    /// scores highest (`online.advice = "lookahead"`), or its action head's prediction
+    /// (`"action-head"`).
     WorldModel,
     /// The simulator's scripted expert suggests the action (an oracle: VARL's upper bound).
     Expert,

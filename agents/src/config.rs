@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 use crate::config_kalm::KalmSection;
+use crate::config_varl::VarlSection;
 use crate::config_vlm::{PipelineSection, VlmSection};
 use crate::error::CliError;
 use vlgor_sim::EnvKind;
@@ -36,6 +37,9 @@ pub struct Config {
     /// configs of earlier releases, which take its defaults (the quick preset's values).
     #[serde(default)]
     pub online: vlgor_rl::online::OnlineConfig,
+    /// The VARL comparison (`vlgor varl`); absent in configs of earlier releases.
+    #[serde(default)]
+    pub varl: VarlSection,
     /// Values that replace the ones above when a command runs on one simulator: tables
     /// `[<env>.<section>]` (`[metaworld.eval]`, ...) with the keys of `[<section>]`, applied by
     /// [`Config::for_env`], so a preset sizes its Meta-World experiment apart from CLEVR's.
@@ -222,6 +226,7 @@ impl Config {
             .validate()
             .and(self.pipeline.validate())
             .and(self.kalm.validate())
+            .and(self.varl.validate())
         {
             return bad(&key, allowed);
         }

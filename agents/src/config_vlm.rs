@@ -7,6 +7,8 @@ use vlgor_sim::EnvKind;
 use vlgor_sim::validate::Filter;
 use vlgor_vlm::world_model::VisualHead;
 
+use crate::imagination::ImagineActions;
+
 /// `[vlm]`: world model, state readout, their training and evaluation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +54,12 @@ pub struct VlmSection {
     pub imagine_horizon: usize,
     /// Rollouts imagined per forward batch.
     pub imagine_batch: usize,
+    /// How greedy imagination picks each action: "action-head" (the paper's: the action head's
+    /// argmax) or "lookahead" (every candidate imagined one step ahead, the one the
+    /// instruction's test scores highest on the imagined state taken). Absent in configs of
+    /// earlier releases: "action-head".
+    #[serde(default)]
+    pub imagine_actions: ImagineActions,
 }
 
 fn auto() -> String {

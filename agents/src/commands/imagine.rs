@@ -24,6 +24,7 @@ pub fn run(ctx: &Context, a: &ImagineArgs) -> Result<(), CliError> {
         temperature: a.temperature,
         verified_only: a.verify,
         dynamics: a.dynamics,
+        actions: ctx.config.vlm.imagine_actions,
     };
     let s = match a.generator {
         Generator::WorldModel => imagine_dataset(ctx, &plan)?,

@@ -15,6 +15,7 @@ pub(crate) mod train_kalm;
 mod train_online;
 pub(crate) mod train_policy;
 pub(crate) mod train_vlm;
+mod varl;
 mod view;
 mod vlm_eval;
 
@@ -53,6 +54,7 @@ pub fn run(ctx: &Context, command: &Command) -> Result<(), CliError> {
         Command::Check(a) => check::run(ctx, a),
         Command::TrainPolicy(a) => train_policy::run(ctx, a),
         Command::TrainOnline(a) => train_online::run(ctx, a),
+        Command::Varl(a) => varl::run(ctx, a),
         Command::Pipeline(a) => crate::pipeline::run(ctx, a),
         Command::Bench(BenchCommand::Collect {
             env,
@@ -94,6 +96,7 @@ impl Command {
             | Command::ExportPolicy(_)
             | Command::Vlm(_)
             | Command::Check(_)
+            | Command::Varl(_)
             | Command::Bench(_) => None,
         }
     }
@@ -109,6 +112,7 @@ impl Command {
             | Command::Imagine(_)
             | Command::TrainPolicy(_)
             | Command::TrainOnline(_)
+            | Command::Varl(_)
             | Command::Eval(_)
             | Command::Pipeline(_)
             | Command::View(_)

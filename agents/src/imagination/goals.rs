@@ -2,13 +2,48 @@
 //! states read out of imagined frames (perceived states: CLEVR the five balls' (x, y), Meta-World
 //! hand xyz, gripper opening, object xyz).
 
+use rand::Rng;
 use vlgor_sim::clevr::NUM_BALLS;
+use vlgor_sim::clevr::physics::DIRECTIONS;
+use vlgor_sim::dataset::ActionSpace;
 use vlgor_sim::metaworld::Task;
 use vlgor_sim::metaworld::reward::{self as mw, EpisodeContext, Perceived};
 use vlgor_sim::spec::Simulators;
-use vlgor_sim::{Env, GoalSpec, Instruction};
+use vlgor_sim::{Action, Env, EnvKind, GoalSpec, Instruction};
 
 use crate::error::CliError;
+
+/// The candidate actions look-ahead imagines for `instruction`: CLEVR the eight pushes of each
+/// ball the goal names (all 40 if it names none); continuous actions `continuous` uniform draws.
+pub fn candidate_actions(
+    instruction: &Instruction,
+    env: EnvKind,
+    continuous: usize,
+    rng: &mut dyn rand::RngCore,
+) -> Vec<Action> {
+    let per_ball = DIRECTIONS.len() as u32;
+    match (vlgor_sim::spec::action_space(env), &instruction.goal) {
+        (ActionSpace::Discrete { .. }, GoalSpec::Clevr(g)) if !g.balls().is_empty() => {
+            let mut balls = g.balls();
+            balls.sort_unstable();
+            balls.dedup();
+            balls
+                .into_iter()
+                .flat_map(|b| (0..per_ball).map(move |d| Action::Discrete(b as u32 * per_ball + d)))
+                .collect()
+        }
+        (ActionSpace::Discrete { n }, _) => (0..n as u32).map(Action::Discrete).collect(),
+        (ActionSpace::Continuous { dim }, _) => (0..continuous)
+            .map(|_| {
+                let mut a = [0f32; 4];
+                for v in a.iter_mut().take(dim.min(4)) {
+                    *v = rng.random_range(-1.0..=1.0);
+                }
+                Action::Continuous(a)
+            })
+            .collect(),
+    }
+}
 
 /// An instruction's goal, judged on perceived states.
 #[derive(Clone, Debug)]

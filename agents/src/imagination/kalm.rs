@@ -292,6 +292,7 @@ mod tests {
             temperature: 0.0,
             verified_only: false,
             dynamics: crate::imagination::Dynamics::WorldModel,
+            actions: crate::imagination::ImagineActions::ActionHead,
         };
         let s = records::validate_and_write_from(
             &ctx,

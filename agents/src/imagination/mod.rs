@@ -26,7 +26,7 @@ use std::time::Instant;
 use vlgor_sim::{EnvKind, Instruction};
 use vlgor_vlm::SentenceEncoder;
 use vlgor_vlm::world_model::{
-    ActionChoice, CachedText, GoalCheck, StateCanvas, imagine_with, objects,
+    ActionChoice, CachedText, GoalCheck, LookaheadJudge, StateCanvas, imagine_with, objects,
 };
 
 use crate::context::Context;
@@ -47,6 +47,43 @@ pub enum Generator {
     /// The KALM baseline (`vlgor train-kalm`): state vectors from the instruction, no images;
     /// frames are rendered from the generated states.
     Kalm,
+}
+
+/// How greedy imagination picks each action (`[vlm] imagine_actions`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImagineActions {
+    /// The action head's argmax (the paper's imagination).
+    #[default]
+    ActionHead,
+    /// One-step look-ahead: every candidate action ([`goals::candidate_actions`]) is imagined
+    /// and the one whose imagined perceived state the instruction's test scores highest
+    /// ([`PerceivedGoal::reward`]) is taken.
+    Lookahead,
+}
+
+/// Scores imagined candidates with each rollout's goal (look-ahead imagination).
+struct GoalJudge<'a> {
+    instructions: &'a [Instruction],
+    goals: &'a [PerceivedGoal],
+    env: EnvKind,
+    draws: &'a mut ChaCha8Rng,
+    continuous_candidates: usize,
+}
+
+impl LookaheadJudge for GoalJudge<'_> {
+    fn candidates(&mut self, i: usize) -> Vec<vlgor_sim::Action> {
+        goals::candidate_actions(
+            &self.instructions[i],
+            self.env,
+            self.continuous_candidates,
+            self.draws,
+        )
+    }
+
+    fn score(&mut self, i: usize, now: &[f32], next: &[f32]) -> f32 {
+        self.goals[i].reward(now, next)
+    }
 }
 
 /// What produces the frames and states after each chosen action.
@@ -114,7 +151,12 @@ pub struct ImaginePlan {
     /// Write only verified rollouts (kept by the filter and reaching the goal).
     pub verified_only: bool,
     pub dynamics: Dynamics,
+    /// How greedy imagination picks its actions.
+    pub actions: ImagineActions,
 }
+
+/// Look-ahead imagination with continuous actions: uniform candidates per step.
+const LOOKAHEAD_CONTINUOUS_CANDIDATES: usize = 16;
 
 /// What an imagination run produced (also written to `OUT/imagine.json`).
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
@@ -191,6 +233,7 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
         .flat_map(|p| std::iter::repeat_n(p.clone(), plan.candidates))
         .collect();
     let mut draws = ChaCha8Rng::seed_from_u64(ctx.seed ^ 0x5A3F_1E00);
+    let mut lookahead_draws = ChaCha8Rng::seed_from_u64(ctx.seed ^ 0x100C_A4EA);
     let encoder =
         SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Input(e.to_string()))?;
     let mut text = CachedText::new(encoder);
@@ -231,11 +274,20 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
         } else {
             plan.horizon
         };
+        let mut judge = GoalJudge {
+            instructions: &instructions,
+            goals: &goals,
+            env: plan.env,
+            draws: &mut lookahead_draws,
+            continuous_candidates: LOOKAHEAD_CONTINUOUS_CANDIDATES,
+        };
         let mut choice = if plan.temperature > 0.0 {
             ActionChoice::Sampled {
                 temperature: plan.temperature,
                 rng: &mut draws,
             }
+        } else if plan.actions == ImagineActions::Lookahead {
+            ActionChoice::Lookahead(&mut judge)
         } else {
             ActionChoice::Greedy
         };

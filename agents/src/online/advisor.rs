@@ -1,19 +1,34 @@
 //! The action advisor of VARL: on an advised step every simulator's current view is rendered
-//! with the project's renderer at the world model's frame size, and the world model's forward
-//! with no action (imagination's step 0: `(s_0, G, no action) → a_0`) gives the suggested
-//! action for all of them in one batched request. The scripted expert is the oracle advisor.
+//! with the project's renderer at the world model's frame size and the world model suggests an
+//! action for all of them in one batched request ([`AdviceSource`], `[online] advice`):
+//! * `lookahead` (default): the model imagines the outcome of every candidate action
+//!   ([`predict_outcomes`]) and the candidate whose imagined perceived state the instruction's
+//!   own test scores highest ([`PerceivedGoal::reward`]: success, else the shaped progress) is
+//!   suggested; ties go to the first candidate;
+//! * `action-head`: the model's forward with no action (imagination's step 0:
+//!   `(s_t, G, no action) → a_t`).
+//!
+//! The scripted expert is the oracle advisor.
 
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use std::time::Instant;
+use vlgor_rl::online::AdviceSource;
+use vlgor_sim::validate::perceive;
 use vlgor_sim::{Action, Env, EnvSpec};
 use vlgor_vlm::SentenceEncoder;
-use vlgor_vlm::world_model::{CachedText, StateCanvas, WorldModel, imagine};
+use vlgor_vlm::perception::StateReadout;
+use vlgor_vlm::world_model::objects::read_objects;
+use vlgor_vlm::world_model::{
+    CachedText, Candidates, StateCanvas, VisualHead, WorldModel, imagine, predict_outcomes,
+};
 
 use super::slots::Slot;
 use crate::context::Context;
 use crate::error::CliError;
-use crate::vlm_run::{VlmRun, renderer, vlm_error};
+use crate::imagination::PerceivedGoal;
+use crate::imagination::goals::candidate_actions;
+use crate::vlm_run::{VlmRun, load_readout, renderer, vlm_error};
 
 /// The world model loaded for advice, with its text source, renderer and the spare simulator
 /// its object-state head draws from.
@@ -22,6 +37,10 @@ pub struct WorldModelAdvisor {
     text: CachedText<SentenceEncoder>,
     renderer: vlgor_render::Renderer,
     canvas_env: Box<dyn Env>,
+    /// The readout of predicted frames (look-ahead with a head that predicts frames).
+    readout: Option<StateReadout>,
+    source: AdviceSource,
+    candidates: usize,
     /// The stage advising (`lora`, `full` or `base`).
     pub stage: &'static str,
 }
@@ -54,17 +73,27 @@ impl WorldModelAdvisor {
         let encoder =
             SentenceEncoder::from_env(ctx.device).map_err(|e| CliError::Input(e.to_string()))?;
         let renderer = renderer(ctx, model.config().image_size)?;
+        let source = ctx.config.online.advice;
+        let readout = match (source, model.config().visual_head) {
+            (AdviceSource::Lookahead, VisualHead::Direct | VisualHead::Transform) => Some(
+                load_readout(ctx, &VlmRun::new(dir).readout_dir(), spec.kind())?,
+            ),
+            _ => None,
+        };
         Ok(WorldModelAdvisor {
             model,
             text: CachedText::new(encoder),
             renderer,
             canvas_env: spec.make(),
+            readout,
+            source,
+            candidates: ctx.config.online.lookahead_candidates,
             stage,
         })
     }
 
-    /// One suggestion per slot, from one render batch and one model forward.
-    fn suggest(&mut self, slots: &[Slot]) -> Result<Vec<Action>, CliError> {
+    /// One suggestion per slot, from one render batch and one batched model forward.
+    fn suggest(&mut self, slots: &[Slot], rng: &mut ChaCha8Rng) -> Result<Vec<Action>, CliError> {
         let mut scenes = Vec::with_capacity(slots.len());
         for s in slots {
             scenes.push(s.env.scene(s.env.cameras()[0])?);
@@ -73,6 +102,67 @@ impl WorldModelAdvisor {
             .renderer
             .render_batch(&scenes)
             .map_err(|e| CliError::Other(e.into()))?;
+        match self.source {
+            AdviceSource::ActionHead => self.action_head(slots, &frames.pixels),
+            AdviceSource::Lookahead => self.lookahead(slots, &frames.pixels, rng),
+        }
+    }
+
+    /// Look-ahead advice: the candidate whose imagined outcome scores highest.
+    fn lookahead(
+        &mut self,
+        slots: &[Slot],
+        frames: &[u8],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<Action>, CliError> {
+        let kind = self.canvas_env.kind();
+        let actions: Vec<Vec<Action>> = slots
+            .iter()
+            .map(|s| candidate_actions(&s.instruction, kind, self.candidates, rng))
+            .collect();
+        let objects = if self.model.config().visual_head == VisualHead::ObjectState {
+            let o = slots
+                .iter()
+                .map(|s| read_objects(kind, &s.env.state()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(vlm_error)?;
+            Some(o)
+        } else {
+            None
+        };
+        let texts: Vec<&str> = slots.iter().map(|s| s.instruction.text.as_str()).collect();
+        let outcomes = predict_outcomes(
+            &self.model,
+            &mut self.text,
+            &Candidates {
+                env: kind,
+                instructions: &texts,
+                frames,
+                objects: objects.as_deref(),
+                actions: &actions,
+            },
+            self.readout.as_ref(),
+        )
+        .map_err(vlm_error)?;
+        let mut out = Vec::with_capacity(slots.len());
+        for ((slot, cands), imagined) in slots.iter().zip(&actions).zip(&outcomes) {
+            let start = perceive(kind, &slot.start_obs);
+            let now = perceive(kind, &slot.obs);
+            let goal = PerceivedGoal::new(&slot.instruction, slot.seed, &start)?;
+            let mut best = (f32::NEG_INFINITY, cands[0]);
+            for (a, next) in cands.iter().zip(imagined) {
+                let score = goal.reward(&now, next);
+                if score > best.0 {
+                    best = (score, *a);
+                }
+            }
+            out.push(best.1);
+        }
+        Ok(out)
+    }
+
+    /// Action-head advice: the model's action from the frame and the instruction alone.
+    fn action_head(&mut self, slots: &[Slot], frames: &[u8]) -> Result<Vec<Action>, CliError> {
         let texts: Vec<&str> = slots.iter().map(|s| s.instruction.text.as_str()).collect();
         let mut canvas = StateCanvas {
             env: &mut *self.canvas_env,
@@ -83,7 +173,7 @@ impl WorldModelAdvisor {
             &self.model,
             &mut self.text,
             &texts,
-            &frames.pixels,
+            frames,
             0,
             None,
             Some(&mut canvas),
@@ -117,7 +207,7 @@ impl TimedAdvisor {
     ) -> Result<Vec<Action>, CliError> {
         let start = Instant::now();
         let out = match &mut self.advisor {
-            Advisor::WorldModel(m) => m.suggest(slots)?,
+            Advisor::WorldModel(m) => m.suggest(slots, rng)?,
             Advisor::Expert => slots
                 .iter_mut()
                 .map(|s| s.env.expert_action(0.0, rng))

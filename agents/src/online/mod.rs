@@ -18,6 +18,8 @@
 //! generators seeded by (run seed, t), so a resumed run repeats an uninterrupted one bit for bit.
 
 mod advisor;
+pub mod compare;
+pub mod compare_report;
 mod slots;
 mod state;
 
@@ -63,7 +65,7 @@ pub struct OnlinePlan {
 }
 
 /// What an invocation did (also `RUN/summary.json`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct OnlineSummary {
     pub env_steps: u64,
     pub updates: u64,

@@ -28,6 +28,9 @@ pub struct Slot {
     pub instruction: Instruction,
     /// The current observation.
     pub obs: Vec<f32>,
+    /// The episode's reset seed and its first observation (goals judged from the start).
+    pub seed: u64,
+    pub start_obs: Vec<f32>,
 }
 
 /// Seed and instruction of training episode `index`.
@@ -52,10 +55,13 @@ impl Slot {
         let (s, instruction) = training_episode(spec, level, seed, record.episode);
         let mut env = spec.make();
         env.reset(s, &instruction)?;
+        let start_obs = env.observation();
         for a in &record.actions {
             env.step(a)?;
         }
         Ok(Slot {
+            seed: s,
+            start_obs,
             obs: env.observation(),
             env,
             record,
@@ -79,6 +85,8 @@ impl Slot {
             actions: Vec::new(),
         };
         self.obs = self.env.observation();
+        self.seed = s;
+        self.start_obs = self.obs.clone();
         Ok(())
     }
 

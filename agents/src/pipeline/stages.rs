@@ -366,6 +366,7 @@ pub(super) fn imagine_set(
         temperature: set.temperature,
         verified_only: false,
         dynamics: set.dynamics,
+        actions: ctx.config.vlm.imagine_actions,
     };
     match set.generator {
         Generator::WorldModel => imagine_dataset(ctx, &plan),

@@ -5,6 +5,30 @@ use serde::{Deserialize, Serialize};
 
 use crate::RlError;
 
+/// How the world-model advisor turns its predictions into a suggested action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdviceSource {
+    /// The action head's own prediction from the frame and the instruction (imagination's
+    /// step 0: `(s_t, G, no action) → a_t`).
+    ActionHead,
+    /// One-step look-ahead: the model imagines the outcome of every candidate action (CLEVR:
+    /// all 40 pushes; Meta-World: `lookahead_candidates` uniform draws, each held for h steps),
+    /// and the candidate whose imagined outcome the instruction's own test scores highest
+    /// (success, else the shaped reward on the perceived state: the judge that labels VLGOR's
+    /// imagined rollouts) is suggested.
+    Lookahead,
+}
+
+impl AdviceSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            AdviceSource::ActionHead => "action-head",
+            AdviceSource::Lookahead => "lookahead",
+        }
+    }
+}
+
 /// The `[online]` preset section. Every step count is in environment steps (one simulator
 /// advancing once). Defaults are the quick preset's values; network widths come from `[rl]`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,6 +71,11 @@ pub struct OnlineConfig {
     /// Advisor: environment step after which the advisor is no longer queried and the BC
     /// weight is zero (the guidance is switched off; the final policy is the agent's own).
     pub advice_cutoff: usize,
+    /// Advisor: how the world model suggests an action (see [`AdviceSource`]).
+    pub advice: AdviceSource,
+    /// Advisor, look-ahead with continuous actions: candidate actions imagined per simulator
+    /// (uniform draws; discrete action spaces imagine every action).
+    pub lookahead_candidates: usize,
     /// Closed-loop evaluation every this many environment steps into `evals.jsonl` (0 = only
     /// at the end).
     pub eval_every: usize,
@@ -73,12 +102,14 @@ impl Default for OnlineConfig {
             epsilon_decay_steps: 2_000,
             initial_temperature: 0.2,
             temperature_lr: 3e-4,
-            advise_every: 2,
+            advise_every: 4,
             bc_weight: 1.0,
-            advice_cutoff: 2_000,
-            eval_every: 1_000,
-            eval_episodes: 20,
-            checkpoint_every: 1_000,
+            advice_cutoff: 6_000,
+            advice: AdviceSource::Lookahead,
+            lookahead_candidates: 16,
+            eval_every: 2_000,
+            eval_episodes: 40,
+            checkpoint_every: 2_000,
         }
     }
 }
@@ -95,6 +126,7 @@ impl OnlineConfig {
             ("buffer_size", self.buffer_size),
             ("target_update_interval", self.target_update_interval),
             ("advise_every", self.advise_every),
+            ("lookahead_candidates", self.lookahead_candidates),
             ("eval_episodes", self.eval_episodes),
             ("checkpoint_every", self.checkpoint_every),
         ] {

@@ -31,7 +31,7 @@ use crate::checkpoint::{CheckpointMeta, save_tensors};
 use crate::config::{AlgoKind, RUN_FORMAT_VERSION, RunConfig};
 use crate::network::{EncoderConfig, NetworkConfig};
 use crate::{ObsSpec, RlConfig, RlError};
-pub use config::OnlineConfig;
+pub use config::{AdviceSource, OnlineConfig};
 pub use dqn::{Dqn, DqnConfig};
 pub use guidance::Guidance;
 pub use replay::{OnlineBatch, ReplayBuffer, Transition};

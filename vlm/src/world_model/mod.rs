@@ -13,6 +13,7 @@
 //! * [`train`] — [`SampleProvider`], [`train()`] for the base and LoRA stages.
 //! * [`checkpoint`] — safetensors + JSON config, adapters apart.
 //! * [`imagine`] — batched autoregressive rollouts with a readout-based goal check.
+//! * [`lookahead`] — one model step for many candidate actions per frame, as perceived states.
 //!
 //! Use from the CLI (`vlgor train-vlm`):
 //! 1. `tch::manual_seed(seed)`; `WorldModel::new(WorldModelConfig::preset("cpu_quick", env)?, dev)`
@@ -34,6 +35,7 @@ pub mod config;
 pub mod dataset_samples;
 pub mod error;
 pub mod imagine;
+pub mod lookahead;
 pub mod lora;
 pub mod losses;
 pub mod model;
@@ -48,8 +50,10 @@ pub use config::{ActionSpace, METAWORLD_KEYFRAME_STEPS, VisualHead, WorldModelCo
 pub use dataset_samples::DatasetSamples;
 pub use error::WorldModelError;
 pub use imagine::{
-    ActionChoice, GoalCheck, ImaginedRollouts, imagine, imagine_with, rollout_with_actions,
+    ActionChoice, GoalCheck, ImaginedRollouts, LookaheadJudge, imagine, imagine_with,
+    rollout_with_actions,
 };
+pub use lookahead::{Candidates, predict_outcomes};
 pub use lora::LoraLinear;
 pub use model::{ActionInput, Stage, StepInput, StepOutput, WorldModel};
 pub use objects::StateCanvas;

@@ -18,6 +18,19 @@ pub enum ActionChoice<'r> {
         temperature: f64,
         rng: &'r mut dyn rand::RngCore,
     },
+    /// One-step look-ahead: the model imagines every candidate the judge names and the one it
+    /// scores highest is taken (see [`super::lookahead`]); the first action of a rollout, which
+    /// has no imagined state to judge from yet, is chosen the same way.
+    Lookahead(&'r mut dyn LookaheadJudge),
+}
+
+/// Names the candidate actions of each rollout and scores their imagined outcomes.
+pub trait LookaheadJudge {
+    /// Candidate actions of rollout `i`.
+    fn candidates(&mut self, i: usize) -> Vec<Action>;
+    /// Score of rollout `i` moving from perceived state `now` to imagined `next` (higher is
+    /// better; ties go to the first candidate).
+    fn score(&mut self, i: usize, now: &[f32], next: &[f32]) -> f32;
 }
 
 pub fn decode_actions(space: ActionSpace, out: &Tensor, choice: &mut ActionChoice) -> Vec<Action> {
@@ -31,7 +44,7 @@ pub fn decode_actions(space: ActionSpace, out: &Tensor, choice: &mut ActionChoic
     let width = flat.len().checked_div(rows).unwrap_or(0);
     let chunks = flat.chunks(width.max(1)).take(rows);
     match (space, choice) {
-        (ActionSpace::Discrete { .. }, ActionChoice::Greedy) => {
+        (ActionSpace::Discrete { .. }, ActionChoice::Greedy | ActionChoice::Lookahead(_)) => {
             chunks.map(|l| Action::Discrete(argmax(l) as u32)).collect()
         }
         (ActionSpace::Discrete { .. }, ActionChoice::Sampled { temperature, rng }) => chunks
@@ -42,7 +55,7 @@ pub fn decode_actions(space: ActionSpace, out: &Tensor, choice: &mut ActionChoic
                 let mut a = [0f32; 4];
                 for (k, slot) in a.iter_mut().enumerate().take(dim.min(4)) {
                     let noise = match choice {
-                        ActionChoice::Greedy => 0.0,
+                        ActionChoice::Greedy | ActionChoice::Lookahead(_) => 0.0,
                         ActionChoice::Sampled { temperature, rng } => {
                             (*temperature * standard_normal(&mut **rng)) as f32
                         }
