@@ -1,6 +1,6 @@
 //! Training on every transition (the final push is a frame-only sample with its action loss
 //! masked) and the object-state visual head: it trains, and imagination with it draws the
-//! predicted state deterministically.
+//! predicted state deterministically; one-step look-ahead gives one outcome per candidate.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -11,8 +11,9 @@ use vlgor_sim::{Action, Env, EnvKind, Level};
 use vlgor_vlm::world_model::losses::batch_losses;
 use vlgor_vlm::world_model::objects::read_objects;
 use vlgor_vlm::world_model::{
-    RolloutPlan, SampleProvider, StateCanvas, TextSource, TrainOptions, VisualHead, WorldModel,
-    WorldModelConfig, WorldModelError, imagine, render_rollout_samples, train,
+    Candidates, RolloutPlan, SampleProvider, StateCanvas, TextSource, TrainOptions, VisualHead,
+    WorldModel, WorldModelConfig, WorldModelError, imagine, predict_outcomes,
+    render_rollout_samples, train,
 };
 
 /// Every instruction is the same single token (these tests are about frames and states).
@@ -263,4 +264,119 @@ fn transformation_head_moves_a_ball_by_a_known_shift() {
         (moved - 3.0).abs() < 0.75,
         "the ball moved {moved} px, not 3"
     );
+}
+
+/// One-step look-ahead ([`predict_outcomes`]): one perceived state per (start frame,
+/// candidate), the same whichever other candidates share the batch, and a clear error where a
+/// head cannot produce outcomes.
+#[test]
+fn lookahead_gives_one_outcome_per_candidate_independent_of_the_batch() {
+    tch::set_num_threads(1);
+    tch::manual_seed(4);
+    let mut m = WorldModel::new(tiny(VisualHead::ObjectState), Device::Cpu).unwrap();
+    let mut r = renderer();
+    let mut data = render_rollout_samples(
+        &mut r,
+        &RolloutPlan {
+            env: EnvKind::Clevr,
+            episodes: 4,
+            steps: 3,
+            horizon_steps: 1,
+            noise: 0.5,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    train(
+        &mut m,
+        &mut OneToken,
+        &mut data,
+        &TrainOptions {
+            epochs: 10,
+            batch_size: 8,
+            learning_rate: 3e-3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut env = ClevrEnv::new();
+    let (mut objects, mut scenes) = (Vec::new(), Vec::new());
+    for i in 0..2 {
+        let ins = vlgor_sim::clevr::sample_instruction(Level::Seen, &mut rng);
+        env.reset(50 + i, &ins).unwrap();
+        objects.push(read_objects(EnvKind::Clevr, &env.state()).unwrap());
+        scenes.push(env.scene("default").unwrap());
+    }
+    let frames = r.render_batch(&scenes).unwrap().pixels;
+    let texts = ["a", "b"];
+    let all: Vec<Vec<Action>> = vec![
+        (0..40).map(Action::Discrete).collect(),
+        vec![Action::Discrete(3), Action::Discrete(17)],
+    ];
+    let outcomes = |actions: &[Vec<Action>]| {
+        predict_outcomes(
+            &m,
+            &mut OneToken,
+            &Candidates {
+                env: EnvKind::Clevr,
+                instructions: &texts,
+                frames: &frames,
+                objects: Some(&objects),
+                actions,
+            },
+            None,
+        )
+        .unwrap()
+    };
+    let batched = outcomes(&all);
+    assert_eq!(batched[0].len(), 40);
+    assert_eq!(batched[1].len(), 2);
+    assert!(
+        batched.iter().flatten().all(|s| s.len() == 10),
+        "ten ball coordinates"
+    );
+    // Pushes of different balls imagine different outcomes.
+    assert_ne!(batched[0][0], batched[0][39]);
+    // The same candidate alone gives the same outcome (up to float reassociation).
+    let alone = outcomes(&[vec![Action::Discrete(17)], vec![Action::Discrete(17)]]);
+    for (a, b) in alone[1][0].iter().zip(&batched[1][1]) {
+        assert!(
+            (a - b).abs() < 1e-4,
+            "{:?} vs {:?}",
+            alone[1][0],
+            batched[1][1]
+        );
+    }
+    for (a, b) in alone[0][0].iter().zip(&batched[0][17]) {
+        assert!(
+            (a - b).abs() < 1e-4,
+            "{:?} vs {:?}",
+            alone[0][0],
+            batched[0][17]
+        );
+    }
+
+    // A frame-predicting head needs a readout; the object head needs the tracked objects.
+    let direct = WorldModel::new(tiny(VisualHead::Direct), Device::Cpu).unwrap();
+    for (model, objects, expected) in [
+        (&direct, Some(&objects[..]), "readout"),
+        (&m, None, "tracked objects"),
+    ] {
+        let e = predict_outcomes(
+            model,
+            &mut OneToken,
+            &Candidates {
+                env: EnvKind::Clevr,
+                instructions: &texts,
+                frames: &frames,
+                objects,
+                actions: &all,
+            },
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains(expected), "{e}");
+    }
 }

@@ -11,6 +11,14 @@ use crate::online::compare_report;
 
 pub fn run(ctx: &Context, a: &VarlArgs) -> Result<(), CliError> {
     let v = &ctx.config.varl;
+    // `[<env>.varl] expert_advisor` may add or drop the oracle row per simulator.
+    let advisors = |env: vlgor_sim::EnvKind| -> Result<Vec<AdvisorArg>, CliError> {
+        let mut a = vec![AdvisorArg::None, AdvisorArg::WorldModel];
+        if ctx.config.for_env(env)?.varl.expert_advisor {
+            a.push(AdvisorArg::Expert);
+        }
+        Ok(a)
+    };
     let mut tasks = Vec::new();
     if let Some(vlm) = &a.clevr_vlm {
         tasks.push(CompareTask {
@@ -18,6 +26,7 @@ pub fn run(ctx: &Context, a: &VarlArgs) -> Result<(), CliError> {
             vlm: vlm.clone(),
             steps: v.clevr_steps,
             threshold: v.clevr_threshold,
+            advisors: advisors(vlgor_sim::EnvKind::Clevr)?,
         });
     }
     if let Some(vlm) = &a.metaworld_vlm {
@@ -30,6 +39,7 @@ pub fn run(ctx: &Context, a: &VarlArgs) -> Result<(), CliError> {
                 vlm: vlm.clone(),
                 steps: v.metaworld_steps,
                 threshold: v.metaworld_threshold,
+                advisors: advisors(vlgor_sim::EnvKind::MetaWorld)?,
             });
         }
     }
@@ -52,15 +62,10 @@ pub fn run(ctx: &Context, a: &VarlArgs) -> Result<(), CliError> {
     } else {
         a.seeds.clone()
     };
-    let mut advisors = vec![AdvisorArg::None, AdvisorArg::WorldModel];
-    if v.expert_advisor {
-        advisors.push(AdvisorArg::Expert);
-    }
     let plan = ComparePlan {
         out: a.out.clone(),
         tasks,
         seeds,
-        advisors,
     };
     let results = compare(ctx, &plan)?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");

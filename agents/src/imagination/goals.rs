@@ -124,3 +124,41 @@ impl PerceivedGoal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use vlgor_sim::{EnvSpec, Level};
+
+    #[test]
+    fn lookahead_candidates_are_the_pushes_of_the_named_balls_or_uniform_draws() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for level in [Level::Seen, Level::Counterfactual, Level::Hard] {
+            for _ in 0..20 {
+                let ins = EnvSpec::Clevr.sample_instruction(level, &mut rng);
+                let GoalSpec::Clevr(g) = &ins.goal else {
+                    panic!("a CLEVR goal")
+                };
+                let mut named = g.balls();
+                named.sort_unstable();
+                named.dedup();
+                let c = candidate_actions(&ins, EnvKind::Clevr, 16, &mut rng);
+                assert_eq!(c.len(), 8 * named.len(), "{}", ins.text);
+                for a in &c {
+                    let Action::Discrete(k) = a else {
+                        panic!("discrete")
+                    };
+                    assert!(named.contains(&(*k as usize / 8)), "{k} for {}", ins.text);
+                }
+            }
+        }
+        let spec = EnvSpec::MetaWorld(Task::Reach);
+        let ins = spec.sample_instruction(Level::Seen, &mut rng);
+        let c = candidate_actions(&ins, EnvKind::MetaWorld, 16, &mut rng);
+        assert_eq!(c.len(), 16);
+        assert!(c.iter().all(|a| matches!(a, Action::Continuous(v)
+            if v.iter().all(|x| (-1.0..=1.0).contains(x)))));
+        assert_ne!(c[0], c[1]);
+    }
+}

@@ -37,6 +37,8 @@ pub struct CompareTask {
     pub vlm: PathBuf,
     pub steps: u64,
     pub threshold: f64,
+    /// `none` first, then `world-model` (and `expert` where the simulator's `[varl]` asks).
+    pub advisors: Vec<AdvisorArg>,
 }
 
 /// What `vlgor varl` runs.
@@ -45,8 +47,6 @@ pub struct ComparePlan {
     pub out: PathBuf,
     pub tasks: Vec<CompareTask>,
     pub seeds: Vec<u64>,
-    /// `none` first, then `world-model` (and `expert` when asked).
-    pub advisors: Vec<AdvisorArg>,
 }
 
 /// Mean and (population) standard deviation over seeds, and the per-seed values.
@@ -270,14 +270,15 @@ pub fn compare(ctx: &Context, plan: &ComparePlan) -> Result<CompareResults, CliE
     }
     std::fs::create_dir_all(plan.out.join("runs"))
         .map_err(|e| CliError::Input(format!("--out {}: {e}", plan.out.display())))?;
-    let total = (plan.tasks.len() * plan.advisors.len() * plan.seeds.len()) as u64;
+    let runs: usize = plan.tasks.iter().map(|t| t.advisors.len()).sum();
+    let total = (runs * plan.seeds.len()) as u64;
     let bar = ctx.progress(total, "varl runs");
     let mut tasks = Vec::with_capacity(plan.tasks.len());
     let mut shares = Vec::new();
     let mut run_seconds = 0.0;
     for t in &plan.tasks {
-        let mut arms = Vec::with_capacity(plan.advisors.len());
-        for &advisor in &plan.advisors {
+        let mut arms = Vec::with_capacity(t.advisors.len());
+        for &advisor in &t.advisors {
             let mut runs = Vec::with_capacity(plan.seeds.len());
             for &seed in &plan.seeds {
                 let r = run_one(ctx, t, advisor, seed, &plan.out)?;
@@ -374,6 +375,7 @@ mod tests {
             vlm: PathBuf::new(),
             steps: 4000,
             threshold: 0.3,
+            advisors: vec![AdvisorArg::None, AdvisorArg::WorldModel],
         };
         let summary = |share: f64| OnlineSummary {
             env_steps: 4000,

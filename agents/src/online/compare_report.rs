@@ -9,8 +9,7 @@ use std::path::Path;
 use super::compare::{CURVES_FILE, CompareResults, REPORT_FILE, TaskResult, arm_key};
 use crate::cli::AdvisorArg;
 use crate::error::CliError;
-
-const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+use crate::pipeline::plots::{PlotResult, register_font};
 
 fn color(a: AdvisorArg) -> RGBColor {
     match a {
@@ -126,21 +125,6 @@ pub fn write(out: &Path, r: &CompareResults, command: &str) -> Result<(), CliErr
         .map_err(|e| CliError::Other(anyhow::anyhow!("{}: {e}", out.join(CURVES_FILE).display())))
 }
 
-type PlotResult<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn register_font() -> PlotResult<()> {
-    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    DONE.get_or_init(|| {
-        let bytes = std::fs::read(FONT)
-            .map_err(|e| format!("{FONT}: {e} (install the Debian package fonts-dejavu-core)"))?;
-        let leaked: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-        plotters::style::register_font("sans-serif", FontStyle::Normal, leaked)
-            .map_err(|_| format!("{FONT} is not a usable font"))
-    })
-    .clone()
-    .map_err(Into::into)
-}
-
 /// One panel per task: success vs env steps, mean line and ±std band per advisor.
 fn curves(path: &Path, r: &CompareResults) -> PlotResult<()> {
     register_font()?;
@@ -156,6 +140,8 @@ fn curves(path: &Path, r: &CompareResults) -> PlotResult<()> {
             .build_cartesian_2d(0f64..t.steps as f64, 0f64..1f64)?;
         chart
             .configure_mesh()
+            .x_labels(6)
+            .x_label_formatter(&|x| format!("{:.0}k", x / 1000.0))
             .x_desc("env steps")
             .y_desc("success")
             .draw()?;

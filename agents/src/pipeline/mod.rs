@@ -13,7 +13,7 @@ mod goals;
 mod markdown;
 mod per_task;
 mod plan;
-mod plots;
+pub(crate) mod plots;
 mod policy_runs;
 mod records;
 mod results;

@@ -43,12 +43,13 @@ fn rank(variant: &str) -> (usize, String) {
     (k.unwrap_or(usize::MAX), variant.to_string())
 }
 
-type PlotResult<T> = Result<T, Box<dyn std::error::Error>>;
+pub(crate) type PlotResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// A bar group: its label and (variant, mean %, std %) per bar.
 type BarGroup = (String, Vec<(String, f64, f64)>);
 
-fn register_font() -> PlotResult<()> {
+/// Registers DejaVu Sans as plotters' "sans-serif" (once per process).
+pub(crate) fn register_font() -> PlotResult<()> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
         let bytes = std::fs::read(FONT)

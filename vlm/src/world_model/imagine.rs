@@ -220,18 +220,12 @@ pub fn imagine_with(
         })?;
         let mut done = vec![false; n];
         let mut actions = decode_actions(c.action_space, &out.action, choice);
-        if let ActionChoice::Lookahead(judge) = choice {
-            actions = lookahead_actions(
-                model,
-                text,
-                instructions,
-                &carry,
-                &mut **judge,
-                goal.as_ref(),
-                &done,
-                actions,
-            )?;
-        }
+        let look = Look {
+            model,
+            instructions,
+            readout: goal.as_ref().map(|g| g.readout),
+        };
+        actions = look.reconsider(text, &carry, choice, &done, actions)?;
         for step in 1..=horizon {
             for (i, a) in actions.iter().enumerate() {
                 if !done[i] {
@@ -275,18 +269,7 @@ pub fn imagine_with(
             if done.iter().all(|&d| d) {
                 break;
             }
-            if let ActionChoice::Lookahead(judge) = choice {
-                actions = lookahead_actions(
-                    model,
-                    text,
-                    instructions,
-                    &carry,
-                    &mut **judge,
-                    goal.as_ref(),
-                    &done,
-                    actions,
-                )?;
-            }
+            actions = look.reconsider(text, &carry, choice, &done, actions)?;
         }
         for (i, a) in actions.iter().enumerate() {
             if !done[i] {
@@ -298,71 +281,82 @@ pub fn imagine_with(
     Ok(rollouts)
 }
 
-/// The look-ahead choice of every rollout not `done`: each candidate the judge names is
-/// imagined from the carried frame ([`predict_outcomes`]) and the best-scored one taken; done
-/// rollouts keep `fallback`'s action.
-#[allow(clippy::too_many_arguments)]
-fn lookahead_actions(
-    model: &WorldModel,
-    text: &mut dyn TextSource,
-    instructions: &[&str],
-    carry: &Carry,
-    judge: &mut dyn LookaheadJudge,
-    goal: Option<&GoalCheck>,
-    done: &[bool],
-    fallback: Vec<Action>,
-) -> Result<Vec<Action>, WorldModelError> {
-    let n = instructions.len();
-    let candidates: Vec<Vec<Action>> = (0..n)
-        .map(|i| {
-            if done[i] {
-                Vec::new()
-            } else {
-                judge.candidates(i)
-            }
-        })
-        .collect();
-    let objects: Option<Vec<Vec<f32>>> = carry.objects.as_ref().map(|(o, _)| o.clone());
-    let now: Vec<Vec<f32>> = match (&carry.objects, goal) {
-        (Some(_), _) => (0..n).filter_map(|i| carry.perceived(i)).collect(),
-        (None, Some(g)) => g.readout.read_tensor(&carry.frames)?,
-        (None, None) => {
-            return Err(WorldModelError::BadInput(
-                "look-ahead imagination with a frame-predicting head needs the goal check's \
-                 readout"
-                    .into(),
-            ));
-        }
-    };
-    let kind = match &carry.objects {
-        Some((_, canvas)) => canvas.kind(),
-        None => model.config().env,
-    };
-    let frames = tensor_to_frames(&carry.frames);
-    let outcomes = predict_outcomes(
-        model,
-        text,
-        &Candidates {
-            env: kind,
-            instructions,
-            frames: &frames,
-            objects: objects.as_deref(),
-            actions: &candidates,
-        },
-        goal.map(|g| g.readout),
-    )?;
-    Ok((0..n)
-        .map(|i| {
-            let mut best = (f32::NEG_INFINITY, fallback[i]);
-            for (a, next) in candidates[i].iter().zip(&outcomes[i]) {
-                let score = judge.score(i, &now[i], next);
-                if score > best.0 {
-                    best = (score, *a);
+/// What look-ahead imagination needs besides the carried frames.
+struct Look<'a> {
+    model: &'a WorldModel,
+    instructions: &'a [&'a str],
+    /// Reads frame-predicting heads' frames (the goal check's readout).
+    readout: Option<&'a StateReadout>,
+}
+
+impl Look<'_> {
+    /// With [`ActionChoice::Lookahead`], the look-ahead choice of every rollout not `done`:
+    /// each candidate the judge names is imagined from the carried frame
+    /// ([`predict_outcomes`]) and the best-scored one taken; otherwise (and for done rollouts)
+    /// `decoded` unchanged.
+    fn reconsider(
+        &self,
+        text: &mut dyn TextSource,
+        carry: &Carry,
+        choice: &mut ActionChoice,
+        done: &[bool],
+        decoded: Vec<Action>,
+    ) -> Result<Vec<Action>, WorldModelError> {
+        let ActionChoice::Lookahead(judge) = choice else {
+            return Ok(decoded);
+        };
+        let n = self.instructions.len();
+        let candidates: Vec<Vec<Action>> = (0..n)
+            .map(|i| {
+                if done[i] {
+                    Vec::new()
+                } else {
+                    judge.candidates(i)
                 }
+            })
+            .collect();
+        let objects: Option<Vec<Vec<f32>>> = carry.objects.as_ref().map(|(o, _)| o.clone());
+        let now: Vec<Vec<f32>> = match (&carry.objects, self.readout) {
+            (Some(_), _) => (0..n).filter_map(|i| carry.perceived(i)).collect(),
+            (None, Some(r)) => r.read_tensor(&carry.frames)?,
+            (None, None) => {
+                return Err(WorldModelError::BadInput(
+                    "look-ahead imagination with a frame-predicting head needs the goal \
+                     check's readout"
+                        .into(),
+                ));
             }
-            best.1
-        })
-        .collect())
+        };
+        let kind = match &carry.objects {
+            Some((_, canvas)) => canvas.kind(),
+            None => self.model.config().env,
+        };
+        let frames = tensor_to_frames(&carry.frames);
+        let outcomes = predict_outcomes(
+            self.model,
+            text,
+            &Candidates {
+                env: kind,
+                instructions: self.instructions,
+                frames: &frames,
+                objects: objects.as_deref(),
+                actions: &candidates,
+            },
+            self.readout,
+        )?;
+        Ok((0..n)
+            .map(|i| {
+                let mut best = (f32::NEG_INFINITY, decoded[i]);
+                for (a, next) in candidates[i].iter().zip(&outcomes[i]) {
+                    let score = judge.score(i, &now[i], next);
+                    if score > best.0 {
+                        best = (score, *a);
+                    }
+                }
+                best.1
+            })
+            .collect())
+    }
 }
 
 /// Rolls the model out with given actions (whole-rollout evaluation): from `initial` frames
