@@ -2,7 +2,7 @@
 //! with the project's renderer at the world model's frame size and the world model suggests an
 //! action for all of them in one batched request ([`AdviceSource`], `[online] advice`):
 //! * `lookahead` (default): the model imagines the outcome of every candidate action
-//!   ([`predict_outcomes`]) and the candidate whose imagined perceived state the instruction's
+//!   ([`best_candidates`]) and the candidate whose imagined perceived state the instruction's
 //!   own test scores highest ([`PerceivedGoal::reward`]: success, else the shaped progress) is
 //!   suggested; ties go to the first candidate;
 //! * `action-head`: the model's forward with no action (imagination's step 0:
@@ -11,6 +11,7 @@
 //! The scripted expert is the oracle advisor.
 
 use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 use vlgor_rl::online::AdviceSource;
@@ -20,7 +21,7 @@ use vlgor_vlm::SentenceEncoder;
 use vlgor_vlm::perception::StateReadout;
 use vlgor_vlm::world_model::objects::read_objects;
 use vlgor_vlm::world_model::{
-    CachedText, Candidates, StateCanvas, VisualHead, WorldModel, imagine, predict_outcomes,
+    CachedText, Candidates, StateCanvas, VisualHead, WorldModel, best_candidates, imagine,
 };
 
 use super::slots::Slot;
@@ -41,6 +42,8 @@ pub struct WorldModelAdvisor {
     readout: Option<StateReadout>,
     source: AdviceSource,
     candidates: usize,
+    /// The goals of the running episodes, by episode index (look-ahead).
+    goals: HashMap<u64, PerceivedGoal>,
     /// The stage advising (`lora`, `full` or `base`).
     pub stage: &'static str,
 }
@@ -88,6 +91,7 @@ impl WorldModelAdvisor {
             readout,
             source,
             candidates: ctx.config.online.lookahead_candidates,
+            goals: HashMap::new(),
             stage,
         })
     }
@@ -131,7 +135,22 @@ impl WorldModelAdvisor {
             None
         };
         let texts: Vec<&str> = slots.iter().map(|s| s.instruction.text.as_str()).collect();
-        let outcomes = predict_outcomes(
+        // Each running episode's goal is built once (a Meta-World goal resets a simulator).
+        self.goals
+            .retain(|e, _| slots.iter().any(|s| s.record.episode == *e));
+        for s in slots {
+            if !self.goals.contains_key(&s.record.episode) {
+                let start = perceive(kind, &s.start_obs);
+                let g = PerceivedGoal::new(&s.instruction, s.seed, &start)?;
+                self.goals.insert(s.record.episode, g);
+            }
+        }
+        let goals: Vec<&PerceivedGoal> = slots
+            .iter()
+            .map(|s| &self.goals[&s.record.episode])
+            .collect();
+        let now: Vec<Vec<f32>> = slots.iter().map(|s| perceive(kind, &s.obs)).collect();
+        let best = best_candidates(
             &self.model,
             &mut self.text,
             &Candidates {
@@ -142,23 +161,16 @@ impl WorldModelAdvisor {
                 actions: &actions,
             },
             self.readout.as_ref(),
+            &now,
+            &mut |i, now, next| goals[i].reward(now, next),
         )
         .map_err(vlm_error)?;
-        let mut out = Vec::with_capacity(slots.len());
-        for ((slot, cands), imagined) in slots.iter().zip(&actions).zip(&outcomes) {
-            let start = perceive(kind, &slot.start_obs);
-            let now = perceive(kind, &slot.obs);
-            let goal = PerceivedGoal::new(&slot.instruction, slot.seed, &start)?;
-            let mut best = (f32::NEG_INFINITY, cands[0]);
-            for (a, next) in cands.iter().zip(imagined) {
-                let score = goal.reward(&now, next);
-                if score > best.0 {
-                    best = (score, *a);
-                }
-            }
-            out.push(best.1);
-        }
-        Ok(out)
+        // Ties, and candidates scored −∞ throughout, go to the first candidate.
+        Ok(best
+            .into_iter()
+            .zip(&actions)
+            .map(|(b, cands)| b.unwrap_or(cands[0]))
+            .collect())
     }
 
     /// Action-head advice: the model's action from the frame and the instruction alone.

@@ -197,14 +197,8 @@ fn run_one(
         resume: latest.is_some(),
     };
     let summary = train(&run_ctx, &plan)?;
-    let (_, meta) = state::latest_state(&dir)?.ok_or_else(|| {
-        CliError::Other(anyhow::anyhow!(
-            "{}: no checkpoint after training",
-            dir.display()
-        ))
-    })?;
     Ok(RunOutcome {
-        evals: meta.evals,
+        evals: state::read_evals(&dir)?,
         summary,
     })
 }

@@ -178,3 +178,17 @@ pub fn write_evals(out: &Path, evals: &[EvalRecord]) -> Result<(), CliError> {
     vlgor_sim::dataset::write_atomic(&out.join(EVALS_FILE), text.as_bytes())
         .map_err(|e| CliError::Other(e.into()))
 }
+
+/// The evaluations of `out/evals.jsonl`, in order.
+pub fn read_evals(out: &Path) -> Result<Vec<EvalRecord>, CliError> {
+    let path = out.join(EVALS_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| CliError::Input(format!("{}: line {}: {e}", path.display(), i + 1)))
+        })
+        .collect()
+}

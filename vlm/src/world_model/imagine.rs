@@ -15,7 +15,7 @@ use vlgor_sim::Action;
 
 use super::config::VisualHead;
 use super::error::WorldModelError;
-use super::lookahead::{Candidates, predict_outcomes};
+use super::lookahead::{Candidates, best_candidates};
 use super::model::{ActionInput, StepInput, StepOutput, WorldModel};
 use super::objects::{StateCanvas, perceived, place_for_action, settle};
 use super::sampling::decode_actions;
@@ -292,7 +292,7 @@ struct Look<'a> {
 impl Look<'_> {
     /// With [`ActionChoice::Lookahead`], the look-ahead choice of every rollout not `done`:
     /// each candidate the judge names is imagined from the carried frame
-    /// ([`predict_outcomes`]) and the best-scored one taken; otherwise (and for done rollouts)
+    /// ([`best_candidates`]) and the best-scored one taken; otherwise (and for done rollouts)
     /// `decoded` unchanged.
     fn reconsider(
         &self,
@@ -332,7 +332,7 @@ impl Look<'_> {
             None => self.model.config().env,
         };
         let frames = tensor_to_frames(&carry.frames);
-        let outcomes = predict_outcomes(
+        let best = best_candidates(
             self.model,
             text,
             &Candidates {
@@ -343,18 +343,13 @@ impl Look<'_> {
                 actions: &candidates,
             },
             self.readout,
+            &now,
+            &mut |i, now, next| judge.score(i, now, next),
         )?;
-        Ok((0..n)
-            .map(|i| {
-                let mut best = (f32::NEG_INFINITY, decoded[i]);
-                for (a, next) in candidates[i].iter().zip(&outcomes[i]) {
-                    let score = judge.score(i, &now[i], next);
-                    if score > best.0 {
-                        best = (score, *a);
-                    }
-                }
-                best.1
-            })
+        Ok(best
+            .into_iter()
+            .zip(decoded)
+            .map(|(b, d)| b.unwrap_or(d))
             .collect())
     }
 }

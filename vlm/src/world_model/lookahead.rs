@@ -143,6 +143,34 @@ pub fn predict_outcomes(
     Ok(out)
 }
 
+/// Per start frame, the candidate whose imagined outcome `score(i, &now[i], &outcome)` rates
+/// highest (ties: the first), or `None` where no candidate scores above −∞.
+pub fn best_candidates(
+    model: &WorldModel,
+    text: &mut dyn TextSource,
+    c: &Candidates,
+    readout: Option<&StateReadout>,
+    now: &[Vec<f32>],
+    score: &mut dyn FnMut(usize, &[f32], &[f32]) -> f32,
+) -> Result<Vec<Option<Action>>, WorldModelError> {
+    let outcomes = predict_outcomes(model, text, c, readout)?;
+    Ok(c.actions
+        .iter()
+        .zip(&outcomes)
+        .enumerate()
+        .map(|(i, (cands, imagined))| {
+            let mut best: Option<(f32, Action)> = None;
+            for (a, next) in cands.iter().zip(imagined) {
+                let s = score(i, &now[i], next);
+                if s > best.map_or(f32::NEG_INFINITY, |(b, _)| b) {
+                    best = Some((s, *a));
+                }
+            }
+            best.map(|(_, a)| a)
+        })
+        .collect())
+}
+
 /// Tracked objects as the model's input, f32 [N, K, 2].
 fn objects_tensor(objects: &[Vec<f32>], dev: Device) -> Tensor {
     let k = objects.first().map_or(0, |o| o.len() / 2) as i64;
