@@ -139,10 +139,10 @@ impl WorldModelAdvisor {
         self.goals
             .retain(|e, _| slots.iter().any(|s| s.record.episode == *e));
         for s in slots {
-            if !self.goals.contains_key(&s.record.episode) {
+            if let std::collections::hash_map::Entry::Vacant(e) = self.goals.entry(s.record.episode)
+            {
                 let start = perceive(kind, &s.start_obs);
-                let g = PerceivedGoal::new(&s.instruction, s.seed, &start)?;
-                self.goals.insert(s.record.episode, g);
+                e.insert(PerceivedGoal::new(&s.instruction, s.seed, &start)?);
             }
         }
         let goals: Vec<&PerceivedGoal> = slots

@@ -143,6 +143,9 @@ pub fn predict_outcomes(
     Ok(out)
 }
 
+/// Scores start frame `i`'s move from perceived state `now` to imagined `next`.
+pub type OutcomeScore<'s> = dyn FnMut(usize, &[f32], &[f32]) -> f32 + 's;
+
 /// Per start frame, the candidate whose imagined outcome `score(i, &now[i], &outcome)` rates
 /// highest (ties: the first), or `None` where no candidate scores above −∞.
 pub fn best_candidates(
@@ -151,7 +154,7 @@ pub fn best_candidates(
     c: &Candidates,
     readout: Option<&StateReadout>,
     now: &[Vec<f32>],
-    score: &mut dyn FnMut(usize, &[f32], &[f32]) -> f32,
+    score: &mut OutcomeScore,
 ) -> Result<Vec<Option<Action>>, WorldModelError> {
     let outcomes = predict_outcomes(model, text, c, readout)?;
     Ok(c.actions
