@@ -36,7 +36,8 @@ pub struct ImagineArgs {
     /// Output dataset directory (dataset format, frames present, marked imagined).
     #[arg(long)]
     pub out: PathBuf,
-    /// Model steps per rollout (default: the preset's vlm.imagine_horizon).
+    /// Model steps per rollout (default: the preset's vlm.imagine_horizon; for `hard`,
+    /// vlm.imagine_horizon_hard where the preset sets it).
     #[arg(long)]
     pub horizon: Option<usize>,
     /// What happens to a rollout the physics check flags.

@@ -164,6 +164,15 @@ impl Config {
         Ok(config)
     }
 
+    /// The configuration with every optional key replaced by the value it stands for
+    /// (`vlm.imagine_horizon_hard` absent = `vlm.imagine_horizon`), so configs that mean the
+    /// same compare equal.
+    pub fn resolved(mut self) -> Config {
+        let v = &mut self.vlm;
+        v.imagine_horizon_hard = Some(v.imagine_horizon_hard.unwrap_or(v.imagine_horizon));
+        self
+    }
+
     /// The configuration a command on `env` runs with: the `[<env>.*]` tables merged over the
     /// sections they name. The result carries no per-env tables.
     pub fn for_env(&self, env: EnvKind) -> Result<Config, CliError> {

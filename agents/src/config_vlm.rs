@@ -7,7 +7,7 @@ use vlgor_sim::EnvKind;
 use vlgor_sim::validate::Filter;
 use vlgor_vlm::world_model::VisualHead;
 
-use crate::imagination::ImagineActions;
+use crate::imagination::{ImagineActions, InstructionSet};
 
 /// `[vlm]`: world model, state readout, their training and evaluation.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -52,6 +52,10 @@ pub struct VlmSection {
     pub goal_rollouts: usize,
     /// Model steps per imagined rollout (each h env steps).
     pub imagine_horizon: usize,
+    /// Model steps per imagined rollout of a hard composition (2–3 relations, ORDER, SORT:
+    /// the scripted expert needs ~11 pushes for one). Absent: `imagine_horizon`.
+    #[serde(default)]
+    pub imagine_horizon_hard: Option<usize>,
     /// Rollouts imagined per forward batch.
     pub imagine_batch: usize,
     /// How greedy imagination picks each action: "action-head" (the paper's: the action head's
@@ -130,6 +134,17 @@ fn yes() -> bool {
 }
 
 impl VlmSection {
+    /// Model steps per rollout imagined for `set`: [`Self::imagine_horizon_hard`] for the hard
+    /// level's compositions, [`Self::imagine_horizon`] otherwise.
+    pub fn horizon_for(&self, set: &InstructionSet) -> usize {
+        match set {
+            InstructionSet::Level(vlgor_sim::Level::Hard) => {
+                self.imagine_horizon_hard.unwrap_or(self.imagine_horizon)
+            }
+            _ => self.imagine_horizon,
+        }
+    }
+
     /// The visual head the base stage builds for `env`.
     pub fn visual_head_for(&self, env: EnvKind) -> VisualHead {
         self.visual_head
@@ -158,6 +173,10 @@ impl VlmSection {
             ("eval_rollouts", self.eval_rollouts),
             ("goal_rollouts", self.goal_rollouts),
             ("imagine_horizon", self.imagine_horizon),
+            (
+                "imagine_horizon_hard",
+                self.imagine_horizon_hard.unwrap_or(self.imagine_horizon),
+            ),
             ("imagine_batch", self.imagine_batch),
         ] {
             if v == 0 {

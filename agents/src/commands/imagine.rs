@@ -9,15 +9,16 @@ use crate::imagination::kalm::imagine_kalm;
 use crate::imagination::{ImaginePlan, InstructionSet, imagine_dataset};
 
 pub fn run(ctx: &Context, a: &ImagineArgs) -> Result<(), CliError> {
+    let set = InstructionSet::parse(&a.instructions)?;
     let plan = ImaginePlan {
         env: a.env.env,
         vlm: a.vlm.clone(),
         readout: a.readout.clone(),
         from: a.from.clone(),
-        set: InstructionSet::parse(&a.instructions)?,
+        horizon: a.horizon.unwrap_or(ctx.config.vlm.horizon_for(&set)),
+        set,
         count: a.count,
         out: a.out.clone(),
-        horizon: a.horizon.unwrap_or(ctx.config.vlm.imagine_horizon),
         filter: a.filter,
         batch: ctx.config.vlm.imagine_batch,
         candidates: a.candidates,

@@ -4,6 +4,8 @@
 
 use rand::Rng;
 use vlgor_sim::clevr::NUM_BALLS;
+use vlgor_sim::clevr::expert::goal_cost;
+use vlgor_sim::clevr::goal::SUCCESS_REWARD;
 use vlgor_sim::clevr::physics::DIRECTIONS;
 use vlgor_sim::dataset::ActionSpace;
 use vlgor_sim::metaworld::Task;
@@ -113,6 +115,24 @@ impl PerceivedGoal {
         }
     }
 
+    /// Look-ahead score of the transition `now` → `next` (higher is better): CLEVR the fall of
+    /// the goal's distance ([`goal_cost`], the scripted planner's measure on ball centres, m),
+    /// [`SUCCESS_REWARD`] when the goal holds at `next`; Meta-World the environment's reward.
+    /// The reward of a hard composition only counts completed relations, so a push that brings
+    /// the balls closer without completing one scores 0 there; the distance ranks it.
+    pub fn progress(&self, now: &[f32], next: &[f32]) -> f32 {
+        match &self.goal {
+            GoalSpec::Clevr(g) => {
+                let start = balls(&self.start);
+                if g.is_success(&balls(next), &start) {
+                    return SUCCESS_REWARD;
+                }
+                goal_cost(g, &balls(now), &start) - goal_cost(g, &balls(next), &start)
+            }
+            GoalSpec::MetaWorld(_) => self.reward(now, next),
+        }
+    }
+
     /// Reward of the transition `prev` → `next`, as the environment computes it.
     pub fn reward(&self, prev: &[f32], next: &[f32]) -> f32 {
         match (&self.goal, &self.metaworld) {
@@ -130,6 +150,38 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use vlgor_sim::{EnvSpec, Level};
+
+    #[test]
+    fn progress_ranks_pushes_toward_a_composition_that_its_reward_does_not() {
+        use vlgor_sim::clevr::{ClevrGoal, Direction, Relation};
+        let r = |source, reference, direction| Relation {
+            source,
+            reference,
+            direction,
+        };
+        let goal = ClevrGoal::Relations {
+            relations: vec![r(0, 1, Direction::Left), r(2, 3, Direction::Behind)],
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut ins = EnvSpec::Clevr.sample_instruction(Level::Hard, &mut rng);
+        ins.goal = GoalSpec::Clevr(goal);
+        // Red 0.6 m right of blue; green and purple far apart.
+        let now = [0.3, 0.0, -0.3, 0.0, 0.0, -0.4, 0.0, 0.4, 0.5, 0.5];
+        let goal = PerceivedGoal::new(&ins, 0, &now).unwrap();
+        let mut closer = now;
+        closer[0] = 0.0; // red halfway to its place left of blue
+        assert_eq!(goal.reward(&now, &closer), 0.0, "no relation completed");
+        assert!(goal.progress(&now, &closer) > 0.2);
+        assert!(
+            goal.progress(&closer, &now) < -0.2,
+            "moving away scores below 0"
+        );
+        let mut done = closer;
+        done[0] = -0.55; // red left of blue
+        done[5] = 0.6; // green behind purple
+        assert!(goal.success(&done));
+        assert_eq!(goal.progress(&closer, &done), SUCCESS_REWARD);
+    }
 
     #[test]
     fn lookahead_candidates_are_the_pushes_of_the_named_balls_or_uniform_draws() {

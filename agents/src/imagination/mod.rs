@@ -57,8 +57,8 @@ pub enum ImagineActions {
     #[default]
     ActionHead,
     /// One-step look-ahead: every candidate action ([`goals::candidate_actions`]) is imagined
-    /// and the one whose imagined perceived state the instruction's test scores highest
-    /// ([`PerceivedGoal::reward`]) is taken.
+    /// and the one whose imagined perceived state comes closest to the instruction's goal
+    /// ([`PerceivedGoal::progress`]) is taken.
     Lookahead,
 }
 
@@ -82,7 +82,7 @@ impl LookaheadJudge for GoalJudge<'_> {
     }
 
     fn score(&mut self, i: usize, now: &[f32], next: &[f32]) -> f32 {
-        self.goals[i].reward(now, next)
+        self.goals[i].progress(now, next)
     }
 }
 

@@ -378,6 +378,7 @@ mod tests {
             final_success_rate: None,
             evals: 4,
             advised_steps: 0,
+            relabelled: 0,
             advisor_requests: 0,
             advisor_stage: None,
             seconds: 10.0,

@@ -20,6 +20,7 @@
 mod advisor;
 pub mod compare;
 pub mod compare_report;
+mod hindsight;
 mod slots;
 mod state;
 
@@ -73,6 +74,9 @@ pub struct OnlineSummary {
     pub final_success_rate: Option<f64>,
     pub evals: usize,
     pub advised_steps: u64,
+    /// Hindsight-relabelled transitions stored (`online.hindsight`).
+    #[serde(default)]
+    pub relabelled: u64,
     pub advisor_requests: u64,
     /// The world-model stage advising (`lora`, `full` or `base`), when one does.
     pub advisor_stage: Option<String>,
@@ -217,9 +221,15 @@ impl Run<'_> {
                 })
                 .map_err(rl_error)?;
             let slot = &mut self.slots[i];
+            slot.trajectory.push(next.clone());
             slot.obs = next;
             slot.record.actions.push(actions[i]);
             if slot.finished(outcome) {
+                let ended = (
+                    std::mem::take(&mut slot.trajectory),
+                    std::mem::take(&mut slot.record.actions),
+                    slot.record.episode,
+                );
                 self.counters.episodes_finished += 1;
                 self.counters.window_episodes += 1;
                 self.counters.window_successes += outcome.success as u64;
@@ -227,6 +237,7 @@ impl Run<'_> {
                 self.counters.episodes_started += 1;
                 let (spec, level) = (self.plan.spec, self.plan.level);
                 slot.restart(spec, level, self.ctx.seed, episode)?;
+                self.push_hindsight(&ended.0, &ended.1, ended.2)?;
             }
         }
         self.counters.vector_steps += 1;
@@ -569,6 +580,7 @@ pub fn train(ctx: &Context, plan: &OnlinePlan) -> Result<OnlineSummary, CliError
         final_success_rate: run.evals.last().map(|e| e.success_rate),
         evals: run.evals.len(),
         advised_steps: run.counters.advised_steps,
+        relabelled: run.counters.relabelled,
         advisor_requests,
         advisor_stage: run.advisor.as_ref().and_then(|a| match &a.advisor {
             Advisor::WorldModel(m) => Some(m.stage.to_string()),

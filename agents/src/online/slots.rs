@@ -31,6 +31,9 @@ pub struct Slot {
     /// The episode's reset seed and its first observation (goals judged from the start).
     pub seed: u64,
     pub start_obs: Vec<f32>,
+    /// Observations of the running episode so far (`o_0 .. o_t`, the current one last), for
+    /// hindsight relabelling when it ends.
+    pub trajectory: Vec<Vec<f32>>,
 }
 
 /// Seed and instruction of training episode `index`.
@@ -56,10 +59,13 @@ impl Slot {
         let mut env = spec.make();
         env.reset(s, &instruction)?;
         let start_obs = env.observation();
+        let mut trajectory = vec![start_obs.clone()];
         for a in &record.actions {
             env.step(a)?;
+            trajectory.push(env.observation());
         }
         Ok(Slot {
+            trajectory,
             seed: s,
             start_obs,
             obs: env.observation(),
@@ -87,6 +93,7 @@ impl Slot {
         self.obs = self.env.observation();
         self.seed = s;
         self.start_obs = self.obs.clone();
+        self.trajectory = vec![self.obs.clone()];
         Ok(())
     }
 

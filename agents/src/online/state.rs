@@ -82,6 +82,9 @@ pub struct Counters {
     pub window_episodes: u64,
     pub window_successes: u64,
     pub advised_steps: u64,
+    /// Hindsight-relabelled transitions added to the replay buffer (`online.hindsight`).
+    #[serde(default)]
+    pub relabelled: u64,
     pub last_losses: BTreeMap<String, f64>,
 }
 

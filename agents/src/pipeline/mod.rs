@@ -195,14 +195,15 @@ pub(super) fn check_algorithms(ctx: &Context, env: EnvKind) -> Result<(), CliErr
 
 /// A stored `pipeline.json` with its config read as today's [`crate::config::Config`]: keys
 /// added since it was written take their defaults, so a directory of an earlier release
-/// resumes when nothing it ran with has changed. A config that no longer parses is left as
+/// resumes when nothing it ran with has changed (optional keys compared by the value they
+/// stand for: [`crate::config::Config::resolved`]). A config that no longer parses is left as
 /// it is (and then differs).
 fn with_todays_defaults(mut stored: serde_json::Value) -> serde_json::Value {
     let parsed = stored
         .get("config")
         .cloned()
         .and_then(|c| serde_json::from_value::<crate::config::Config>(c).ok())
-        .and_then(|c| serde_json::to_value(c).ok());
+        .and_then(|c| serde_json::to_value(c.resolved()).ok());
     if let Some(config) = parsed {
         stored["config"] = config;
     }
@@ -217,7 +218,7 @@ pub(super) fn check_same_preset(ctx: &Context, layout: &Layout) -> Result<(), Cl
         "env": layout.env.name(),
         "preset": ctx.preset,
         "seed": ctx.seed,
-        "config": ctx.config,
+        "config": ctx.config.clone().resolved(),
     });
     match read_json::<serde_json::Value>(&path)?.map(with_todays_defaults) {
         Some(old) if old != mine => Err(CliError::Input(format!(

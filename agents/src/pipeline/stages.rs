@@ -359,7 +359,7 @@ pub(super) fn imagine_set(
         set: set.instructions.clone(),
         count: set.count,
         out: dir,
-        horizon: v.imagine_horizon,
+        horizon: v.horizon_for(&set.instructions),
         filter: Filter::Keep,
         batch: v.imagine_batch,
         candidates: set.candidates,

@@ -83,6 +83,10 @@ pub struct OnlineConfig {
     pub eval_episodes: usize,
     /// Resume checkpoint every this many environment steps (and always at the end).
     pub checkpoint_every: usize,
+    /// Hindsight relabelling (HER's "future" strategy, CLEVR with the sparse reward): each
+    /// transition of a finished episode is stored again with this many goals the episode
+    /// achieved later, rewarded by the environment's test (0 = off).
+    pub hindsight: usize,
 }
 
 impl Default for OnlineConfig {
@@ -110,6 +114,7 @@ impl Default for OnlineConfig {
             eval_every: 2_000,
             eval_episodes: 40,
             checkpoint_every: 2_000,
+            hindsight: 0,
         }
     }
 }
