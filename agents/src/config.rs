@@ -168,8 +168,7 @@ impl Config {
     /// (`vlm.imagine_horizon_hard` absent = `vlm.imagine_horizon`), so configs that mean the
     /// same compare equal.
     pub fn resolved(mut self) -> Config {
-        let v = &mut self.vlm;
-        v.imagine_horizon_hard = Some(v.imagine_horizon_hard.unwrap_or(v.imagine_horizon));
+        self.vlm.imagine_horizon_hard = Some(self.vlm.hard_horizon());
         self
     }
 

@@ -138,11 +138,14 @@ impl VlmSection {
     /// level's compositions, [`Self::imagine_horizon`] otherwise.
     pub fn horizon_for(&self, set: &InstructionSet) -> usize {
         match set {
-            InstructionSet::Level(vlgor_sim::Level::Hard) => {
-                self.imagine_horizon_hard.unwrap_or(self.imagine_horizon)
-            }
+            InstructionSet::Level(vlgor_sim::Level::Hard) => self.hard_horizon(),
             _ => self.imagine_horizon,
         }
+    }
+
+    /// [`Self::imagine_horizon_hard`], or [`Self::imagine_horizon`] where it is absent.
+    pub fn hard_horizon(&self) -> usize {
+        self.imagine_horizon_hard.unwrap_or(self.imagine_horizon)
     }
 
     /// The visual head the base stage builds for `env`.
@@ -173,10 +176,7 @@ impl VlmSection {
             ("eval_rollouts", self.eval_rollouts),
             ("goal_rollouts", self.goal_rollouts),
             ("imagine_horizon", self.imagine_horizon),
-            (
-                "imagine_horizon_hard",
-                self.imagine_horizon_hard.unwrap_or(self.imagine_horizon),
-            ),
+            ("imagine_horizon_hard", self.hard_horizon()),
             ("imagine_batch", self.imagine_batch),
         ] {
             if v == 0 {

@@ -57,7 +57,8 @@ pub struct PerceivedGoal {
     metaworld: Option<(Task, EpisodeContext)>,
 }
 
-fn balls(p: &[f32]) -> [[f32; 2]; NUM_BALLS] {
+/// CLEVR ball centres `[[x, y]; 5]` of a perceived state or state observation (missing values 0).
+pub(crate) fn balls(p: &[f32]) -> [[f32; 2]; NUM_BALLS] {
     let mut b = [[0f32; 2]; NUM_BALLS];
     for (i, xy) in b.iter_mut().enumerate() {
         *xy = [

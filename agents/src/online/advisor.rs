@@ -141,7 +141,7 @@ impl WorldModelAdvisor {
         for s in slots {
             if let std::collections::hash_map::Entry::Vacant(e) = self.goals.entry(s.record.episode)
             {
-                let start = perceive(kind, &s.start_obs);
+                let start = perceive(kind, s.start_obs());
                 e.insert(PerceivedGoal::new(&s.instruction, s.seed, &start)?);
             }
         }
@@ -149,7 +149,7 @@ impl WorldModelAdvisor {
             .iter()
             .map(|s| &self.goals[&s.record.episode])
             .collect();
-        let now: Vec<Vec<f32>> = slots.iter().map(|s| perceive(kind, &s.obs)).collect();
+        let now: Vec<Vec<f32>> = slots.iter().map(|s| perceive(kind, s.obs())).collect();
         let best = best_candidates(
             &self.model,
             &mut self.text,

@@ -20,6 +20,7 @@ use vlgor_sim::{Action, EnvKind, Level};
 
 use crate::cli::RewardArg;
 use crate::error::CliError;
+use crate::imagination::goals::balls;
 
 /// One relabelled transition: the episode's transition `t` with another goal.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,15 +32,6 @@ pub struct Relabelled {
     pub text: String,
     /// The goal holds at `o_{t+1}` (reward 1, terminal).
     pub success: bool,
-}
-
-fn balls(o: &[f32]) -> [[f32; 2]; NUM_BALLS] {
-    std::array::from_fn(|i| {
-        [
-            o.get(2 * i).copied().unwrap_or(0.0),
-            o.get(2 * i + 1).copied().unwrap_or(0.0),
-        ]
-    })
 }
 
 /// Seed of episode `episode`'s relabelling draws (independent of the loop's per-step draws, so
@@ -61,16 +53,19 @@ pub fn relabel(observations: &[Vec<f32>], k: usize, seed: u64) -> Vec<Relabelled
     let states: Vec<[[f32; 2]; NUM_BALLS]> = observations.iter().map(|o| balls(o)).collect();
     let training = &split().training;
     for t in 0..steps {
+        // Relations not yet holding before the step (one holding would have ended the episode).
+        let open: Vec<&ClevrGoal> = training
+            .iter()
+            .filter(|g| g.is_step_level() || !g.is_success(&states[t], &states[t]))
+            .collect();
         for _ in 0..k {
             let j = rng.random_range(t..steps);
-            let achieved: Vec<&ClevrGoal> = training
+            let achieved: Vec<&ClevrGoal> = open
                 .iter()
+                .copied()
                 .filter(|g| match g {
                     ClevrGoal::Move { .. } => j == t && g.is_success(&states[t + 1], &states[t]),
-                    _ => {
-                        g.is_success(&states[j + 1], &states[t])
-                            && !g.is_success(&states[t], &states[t])
-                    }
+                    _ => g.is_success(&states[j + 1], &states[t]),
                 })
                 .collect();
             if achieved.is_empty() {

@@ -159,7 +159,7 @@ impl Run<'_> {
             .map(|t| self.goal_row(t))
             .collect::<Result<Vec<_>, _>>()?;
         let n = self.slots.len() as i64;
-        let flat: Vec<f32> = self.slots.iter().flat_map(|s| s.obs.clone()).collect();
+        let flat: Vec<f32> = self.slots.iter().flat_map(|s| s.obs().to_vec()).collect();
         let obs = Tensor::from_slice(&flat)
             .view([n, self.obs_dim as i64])
             .to_device(self.device());
@@ -211,7 +211,7 @@ impl Run<'_> {
             };
             self.buffer
                 .push(&Transition {
-                    obs: &self.slots[i].obs,
+                    obs: self.slots[i].obs(),
                     next_obs: &next,
                     goal: rows[i],
                     action: actions[i],
@@ -221,15 +221,12 @@ impl Run<'_> {
                 })
                 .map_err(rl_error)?;
             let slot = &mut self.slots[i];
-            slot.trajectory.push(next.clone());
-            slot.obs = next;
+            slot.trajectory.push(next);
             slot.record.actions.push(actions[i]);
             if slot.finished(outcome) {
-                let ended = (
-                    std::mem::take(&mut slot.trajectory),
-                    std::mem::take(&mut slot.record.actions),
-                    slot.record.episode,
-                );
+                let observed = std::mem::take(&mut slot.trajectory);
+                let taken = std::mem::take(&mut slot.record.actions);
+                let ended = slot.record.episode;
                 self.counters.episodes_finished += 1;
                 self.counters.window_episodes += 1;
                 self.counters.window_successes += outcome.success as u64;
@@ -237,7 +234,7 @@ impl Run<'_> {
                 self.counters.episodes_started += 1;
                 let (spec, level) = (self.plan.spec, self.plan.level);
                 slot.restart(spec, level, self.ctx.seed, episode)?;
-                self.push_hindsight(&ended.0, &ended.1, ended.2)?;
+                self.push_hindsight(&observed, &taken, ended)?;
             }
         }
         self.counters.vector_steps += 1;

@@ -26,13 +26,11 @@ pub struct Slot {
     pub env: Box<dyn Env>,
     pub record: SlotRecord,
     pub instruction: Instruction,
-    /// The current observation.
-    pub obs: Vec<f32>,
-    /// The episode's reset seed and its first observation (goals judged from the start).
+    /// The episode's reset seed (goals are judged from its start).
     pub seed: u64,
-    pub start_obs: Vec<f32>,
-    /// Observations of the running episode so far (`o_0 .. o_t`, the current one last), for
-    /// hindsight relabelling when it ends.
+    /// Observations of the running episode so far (`o_0 .. o_t`): the first is the start
+    /// ([`Slot::start_obs`]), the last the current one ([`Slot::obs`]); hindsight relabelling
+    /// reads the whole when the episode ends.
     pub trajectory: Vec<Vec<f32>>,
 }
 
@@ -58,8 +56,7 @@ impl Slot {
         let (s, instruction) = training_episode(spec, level, seed, record.episode);
         let mut env = spec.make();
         env.reset(s, &instruction)?;
-        let start_obs = env.observation();
-        let mut trajectory = vec![start_obs.clone()];
+        let mut trajectory = vec![env.observation()];
         for a in &record.actions {
             env.step(a)?;
             trajectory.push(env.observation());
@@ -67,8 +64,6 @@ impl Slot {
         Ok(Slot {
             trajectory,
             seed: s,
-            start_obs,
-            obs: env.observation(),
             env,
             record,
             instruction,
@@ -90,11 +85,19 @@ impl Slot {
             episode,
             actions: Vec::new(),
         };
-        self.obs = self.env.observation();
         self.seed = s;
-        self.start_obs = self.obs.clone();
-        self.trajectory = vec![self.obs.clone()];
+        self.trajectory = vec![self.env.observation()];
         Ok(())
+    }
+
+    /// The current observation.
+    pub fn obs(&self) -> &[f32] {
+        self.trajectory.last().map_or(&[], |o| o.as_slice())
+    }
+
+    /// The episode's first observation.
+    pub fn start_obs(&self) -> &[f32] {
+        self.trajectory.first().map_or(&[], |o| o.as_slice())
     }
 
     /// Whether the episode is over after `outcome`.
