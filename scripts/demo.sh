@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The main job of the README on its embedded defaults: the VLGOR experiment on CLEVR-Robot with
 # the `quick` preset — collect real rollouts, train the state readout and the world model (base,
-# then LoRA), measure it, imagine counterfactual rollouts and validate them against rapier,
-# train BC and CQL (baseline, VLGOR, w/o target, w/o behavior; 3 seeds), evaluate closed-loop,
-# and write the report. About an hour on 2 CPU cores; a rerun resumes finished stages.
+# then LoRA), measure it, imagine rollouts for the unseen levels' instructions and validate
+# them against rapier, collect the oracle data, train KALM, train BC and CQL (baseline, oracle,
+# KALM, VLGOR; 3 seeds), evaluate closed-loop beside the random and expert rows, and write the
+# report. About 80-90 minutes on 2 CPU cores; a rerun resumes finished stages.
 # Results go to ${VLGOR_OUT:-out/pipeline-clevr}: report.md, results.json, plots/.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -177,9 +177,20 @@ impl Config {
     pub fn for_env(&self, env: EnvKind) -> Result<Config, CliError> {
         let mut base = self.clone();
         let per_env = std::mem::take(&mut base.per_env);
-        let Some((_, overlay)) = per_env.into_iter().find(|(e, _)| *e == env) else {
-            return Ok(base);
+        let mut config = match per_env.into_iter().find(|(e, _)| *e == env) {
+            None => base,
+            Some((_, overlay)) => Self::overlaid(base, overlay, env)?,
         };
+        // Held-out relational goals exist only where the env has the level (CLEVR); a count
+        // set in the shared [pipeline] section means nothing elsewhere and imagines nothing.
+        if !vlgor_sim::Level::of_env(env).contains(&vlgor_sim::Level::UnseenRelation) {
+            config.pipeline.unseen_relation = 0;
+        }
+        Ok(config)
+    }
+
+    /// `base` with one env's `[<env>.*]` tables merged over it, validated.
+    fn overlaid(base: Config, overlay: toml::Table, env: EnvKind) -> Result<Config, CliError> {
         let mut table = toml::Table::try_from(&base)
             .map_err(|e| CliError::Other(anyhow::anyhow!("config as TOML: {e}")))?;
         merge(&mut table, overlay);

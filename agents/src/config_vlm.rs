@@ -87,6 +87,13 @@ pub struct PipelineSection {
     pub rephrase: usize,
     pub counterfactual: usize,
     pub hard: usize,
+    /// Imagined (and oracle) rollouts for the held-out relational goals (`unseen-relation`,
+    /// CLEVR only; the paper has no such level), once per prompt kind like rephrase: a
+    /// training relation with its source ball (target) or its direction and reference
+    /// (behavior) swapped until the goal is a held-out one. 0 in runs of earlier releases;
+    /// read as 0 for an env without the level (Meta-World).
+    #[serde(default)]
+    pub unseen_relation: usize,
     /// "truncate" (keep the valid prefix), "drop" (discard flagged rollouts) or "keep" (no
     /// filtering: every rollout whole).
     pub filter: Filter,
@@ -220,7 +227,7 @@ impl PipelineSection {
                 "a non-empty list of \"bc\", \"cql\" and \"td3_plus_bc\"",
             );
         }
-        if self.rephrase + self.counterfactual + self.hard == 0 {
+        if self.rephrase + self.counterfactual + self.hard + self.unseen_relation == 0 {
             return bad("rephrase", "at least 1 imagined rollout in all");
         }
         if self.sweep.contains(&0) {

@@ -108,6 +108,7 @@ seeds = [0]
 counterfactual_target = 8
 counterfactual_behavior = 8
 hard = 4
+unseen_relation = 4
 sweep = [24, 48]
 filter = "keep"
 prompt_ablations = true
@@ -181,7 +182,7 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
         }
     }
     // The oracle arm's data holds only its level's goals.
-    for level in ["rephrase", "counterfactual", "hard"] {
+    for level in ["rephrase", "counterfactual", "unseen-relation", "hard"] {
         let info = dataset_info(&out.join(format!("data/oracle-{level}")));
         let groups = info["groups"].as_array().unwrap();
         assert!(!groups.is_empty());
@@ -211,6 +212,11 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
         "{kalm}"
     );
     assert!(results["mixes"]["kalm"]["episodes_out"].is_number());
+    // The held-out relations are imagined once per prompt kind, like rephrase.
+    for kind in ["target", "behavior"] {
+        let set = &results["imagined"][format!("unseen-relation-{kind}")];
+        assert!(set["rollouts"].as_u64().unwrap() > 0, "{set}");
+    }
     let mix = &results["mixes"]["vlgor_verified"];
     assert_eq!(mix["verified"], true, "{mix}");
     if mix["episodes_out"].as_u64().unwrap() > 0 {

@@ -6,11 +6,14 @@ use rand::Rng;
 use vlgor_sim::clevr::NUM_BALLS;
 use vlgor_sim::clevr::expert::goal_cost;
 use vlgor_sim::clevr::goal::SUCCESS_REWARD;
-use vlgor_sim::clevr::physics::DIRECTIONS;
+use vlgor_sim::clevr::physics::{BALL_Z, DIRECTIONS};
 use vlgor_sim::dataset::ActionSpace;
 use vlgor_sim::metaworld::Task;
 use vlgor_sim::metaworld::reward::{self as mw, EpisodeContext, Perceived};
 use vlgor_sim::spec::Simulators;
+use vlgor_sim::validate::ValidatorConfig;
+use vlgor_sim::validate::checks::check_snapshot;
+use vlgor_sim::validate::replay::Snapshot;
 use vlgor_sim::{Action, Env, EnvKind, GoalSpec, Instruction};
 
 use crate::error::CliError;
@@ -44,6 +47,25 @@ pub fn candidate_actions(
                 Action::Continuous(a)
             })
             .collect(),
+    }
+}
+
+/// Look-ahead score taken off a candidate whose imagined state the validator's per-state checks
+/// reject, so a plausible candidate always ranks above an implausible one and implausible
+/// candidates still rank among themselves by their progress.
+pub const IMPLAUSIBLE_PENALTY: f32 = 1000.0;
+
+/// Whether the validator's per-state checks (interpenetration, out of the workspace; see
+/// `vlgor_sim::validate::checks::check_snapshot`) pass on perceived state `p`, with every ball
+/// at rest on the table as the imagined rollout's validation rebuilds it. CLEVR only: a
+/// Meta-World perceived state needs a simulator to rebuild and is always plausible here.
+pub fn state_plausible(env: EnvKind, p: &[f32], cfg: &ValidatorConfig) -> bool {
+    match env {
+        EnvKind::Clevr => {
+            let balls = balls(p).map(|[x, y]| [x, y, BALL_Z]);
+            check_snapshot(0, &Snapshot::Clevr { balls }, cfg).is_empty()
+        }
+        EnvKind::MetaWorld => true,
     }
 }
 
@@ -182,6 +204,23 @@ mod tests {
         done[5] = 0.6; // green behind purple
         assert!(goal.success(&done));
         assert_eq!(goal.progress(&closer, &done), SUCCESS_REWARD);
+    }
+
+    #[test]
+    fn overlapping_or_escaped_balls_are_implausible() {
+        let cfg = ValidatorConfig::for_env(EnvKind::Clevr);
+        let apart = [0.0, 0.2, 0.35, 0.2, -0.35, 0.2, 0.0, 0.5, 0.0, -0.1];
+        assert!(state_plausible(EnvKind::Clevr, &apart, &cfg));
+        let mut touching = apart;
+        touching[2] = 2.0 * vlgor_sim::clevr::physics::BALL_RADIUS; // red and blue just touch
+        assert!(state_plausible(EnvKind::Clevr, &touching, &cfg));
+        let mut overlap = apart;
+        overlap[2] = 0.1; // blue's centre 0.1 m from red's: 0.16 m inside it
+        assert!(!state_plausible(EnvKind::Clevr, &overlap, &cfg));
+        let mut outside = apart;
+        outside[8] = 5.0; // purple beyond the walls
+        assert!(!state_plausible(EnvKind::Clevr, &outside, &cfg));
+        assert!(state_plausible(EnvKind::MetaWorld, &[0.0; 7], &cfg));
     }
 
     #[test]

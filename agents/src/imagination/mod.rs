@@ -58,7 +58,8 @@ pub enum ImagineActions {
     ActionHead,
     /// One-step look-ahead: every candidate action ([`goals::candidate_actions`]) is imagined
     /// and the one whose imagined perceived state comes closest to the instruction's goal
-    /// ([`PerceivedGoal::progress`]) is taken.
+    /// ([`PerceivedGoal::progress`]) is taken, preferring those whose imagined state passes
+    /// the validator's per-state checks ([`goals::state_plausible`]).
     Lookahead,
 }
 
@@ -69,6 +70,8 @@ struct GoalJudge<'a> {
     env: EnvKind,
     draws: &'a mut ChaCha8Rng,
     continuous_candidates: usize,
+    /// The per-state checks every candidate's imagined state must pass to rank first.
+    validator: vlgor_sim::validate::ValidatorConfig,
 }
 
 impl LookaheadJudge for GoalJudge<'_> {
@@ -81,8 +84,17 @@ impl LookaheadJudge for GoalJudge<'_> {
         )
     }
 
+    /// The goal's progress ([`PerceivedGoal::progress`]), less [`goals::IMPLAUSIBLE_PENALTY`]
+    /// when the imagined state fails the validator's per-state checks: the look-ahead would
+    /// otherwise pick the pushes that bring balls closest together, which for tight goals
+    /// (relations, SORT) are the ones the world model imagines overlapping.
     fn score(&mut self, i: usize, now: &[f32], next: &[f32]) -> f32 {
-        self.goals[i].progress(now, next)
+        let progress = self.goals[i].progress(now, next);
+        if goals::state_plausible(self.env, next, &self.validator) {
+            progress
+        } else {
+            progress - goals::IMPLAUSIBLE_PENALTY
+        }
     }
 }
 
@@ -280,6 +292,7 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
             env: plan.env,
             draws: &mut lookahead_draws,
             continuous_candidates: LOOKAHEAD_CONTINUOUS_CANDIDATES,
+            validator: vlgor_sim::validate::ValidatorConfig::for_env(plan.env),
         };
         let mut choice = if plan.temperature > 0.0 {
             ActionChoice::Sampled {

@@ -102,7 +102,7 @@ impl ImaginedSet {
     }
 }
 
-/// The imagination runs: for rephrase and counterfactual, the level's count of target-swap
+/// The imagination runs: for rephrase, counterfactual and unseen-relation, the level's count of target-swap
 /// prompts and as many behavior-swap prompts (VLGOR mixes half of each, each ablation one full
 /// kind); for hard, the level's compositions (no single swap of an offline instruction is a
 /// composition). With generate and verify, each of those kinds again with half the level's
@@ -175,13 +175,15 @@ pub fn imagined_sets(ctx: &Context) -> Vec<ImaginedSet> {
 
 /// Oracle episodes per unseen level: the paper's imagined counts per level (5,400 rephrase /
 /// 6,400 counterfactual / 1,680 hard: the preset's `pipeline.rephrase`,
-/// `pipeline.counterfactual` and `pipeline.hard`), so the oracle arm holds as many rollouts as VLGOR's
+/// `pipeline.counterfactual` and `pipeline.hard`) and the preset's `pipeline.unseen_relation`
+/// for CLEVR's held-out relations, so the oracle arm holds as many rollouts as VLGOR's
 /// imagination.
 pub fn oracle_counts(ctx: &Context) -> Vec<(vlgor_sim::Level, usize)> {
     let p = &ctx.config.pipeline;
     [
         (vlgor_sim::Level::Rephrase, p.rephrase),
         (vlgor_sim::Level::Counterfactual, p.counterfactual),
+        (vlgor_sim::Level::UnseenRelation, p.unseen_relation),
         (vlgor_sim::Level::Hard, p.hard),
     ]
     .into_iter()

@@ -139,8 +139,10 @@ fn quick_seconds(s: Stage) -> f64 {
 /// This configuration's work in a stage relative to the quick CLEVR preset's.
 fn work_ratio(c: &Config, q: &Config, s: Stage) -> f64 {
     let r = |a: f64, b: f64| if b > 0.0 { a / b } else { 1.0 };
-    let imagined =
-        |c: &Config| (c.pipeline.rephrase + c.pipeline.counterfactual + c.pipeline.hard) as f64;
+    let imagined = |c: &Config| {
+        let p = &c.pipeline;
+        (p.rephrase + p.counterfactual + p.hard + p.unseen_relation) as f64
+    };
     let image = |c: &Config| match c.pipeline.obs {
         ObsKind::Image => 10.0,
         ObsKind::State => 1.0,
