@@ -226,12 +226,14 @@ fn imagined(
 ) -> Result<Vec<Vec<Vec<u8>>>, CliError> {
     let texts: Vec<&str> = eps.iter().map(|k| k.instruction.text.as_str()).collect();
     let initial: Vec<u8> = eps.iter().flat_map(|k| k.frames[0].clone()).collect();
-    let mut env = env_for(&data.episodes[eps[0].episode]);
-    let mut canvas = StateCanvas {
-        env: &mut *env,
-        renderer: r,
-        states: eps.iter().map(|k| k.start_state.clone()).collect(),
-    };
+    let mut canvas = StateCanvas::new(
+        r,
+        eps.iter().map(|k| k.start_state.clone()).collect(),
+        eps.iter()
+            .map(|k| data.episodes[k.episode].instruction.goal.clone())
+            .collect(),
+    )
+    .map_err(vlm_error)?;
     rollout_with_actions(model, text, &texts, &initial, acts, Some(&mut canvas)).map_err(vlm_error)
 }
 
@@ -370,12 +372,11 @@ pub fn evaluate(
         }
         let texts: Vec<&str> = ins.iter().map(|i| i.text.as_str()).collect();
         let mut check = |i: usize, p: &[f32]| goals[i].success(p);
-        let mut env = env_for(&data.episodes[chunk[0]]);
-        let mut canvas = StateCanvas {
-            env: &mut *env,
-            renderer: &mut r,
-            states,
-        };
+        let episode_goals = chunk
+            .iter()
+            .map(|&e| data.episodes[e].instruction.goal.clone())
+            .collect();
+        let mut canvas = StateCanvas::new(&mut r, states, episode_goals).map_err(vlm_error)?;
         let out = imagine(
             model,
             &mut text,

@@ -69,6 +69,7 @@ fn fixture() -> &'static Fixture {
             action_loss_weight: 0.01,
             visual_head: VisualHead::Direct,
             objects: 6,
+            object_dim: 2,
         };
         WorldModel::new(config, Device::Cpu).unwrap().save(&root.join("wm")).unwrap();
         Fixture {

@@ -115,7 +115,7 @@ fn dataset_samples_render_the_recorded_states() {
     assert_eq!(b.target_frames[3 * fl..], frame(&f0, STEPS)[..]);
     // CLEVR samples carry the six tracked objects (five balls, the pusher) of both states.
     let sd = ClevrEnv::STATE_LEN;
-    let objects = |t: usize| read_objects(EnvKind::Clevr, &r0.states[t * sd..(t + 1) * sd]);
+    let objects = |t: usize| read_objects(EnvKind::Clevr, &r0.states[t * sd..(t + 1) * sd], &[]);
     assert_eq!(b.objects.len(), 4 * 12);
     assert_eq!(b.objects[36..], objects(STEPS - 1).unwrap()[..]);
     assert_eq!(b.target_objects[36..], objects(STEPS).unwrap()[..]);

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 use vlgor_render::{RenderConfig, Renderer};
 use vlgor_sim::clevr::ClevrEnv;
-use vlgor_sim::{Action, Env, EnvKind, Level};
+use vlgor_sim::{Action, Env, EnvKind, GoalSpec, Level};
 use vlgor_vlm::world_model::losses::batch_losses;
 use vlgor_vlm::world_model::objects::read_objects;
 use vlgor_vlm::world_model::{
@@ -108,20 +108,22 @@ fn the_action_loss_of_a_final_transition_is_masked() {
     );
 }
 
-/// Fresh CLEVR start states, their 16-px frames and instructions.
-fn starts(n: usize, r: &mut Renderer) -> (Vec<Vec<f32>>, Vec<u8>) {
+/// Fresh CLEVR start states, their 16-px frames and their instructions' goals.
+fn starts(n: usize, r: &mut Renderer) -> (Vec<Vec<f32>>, Vec<u8>, Vec<GoalSpec>) {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let mut env = ClevrEnv::new();
     let mut states = Vec::new();
     let mut scenes = Vec::new();
+    let mut goals = Vec::new();
     for i in 0..n {
         let ins = vlgor_sim::clevr::sample_instruction(Level::Seen, &mut rng);
         env.reset(100 + i as u64, &ins).unwrap();
         states.push(env.state());
         scenes.push(env.scene("default").unwrap());
+        goals.push(ins.goal);
     }
     let frames = r.render_batch(&scenes).unwrap().pixels;
-    (states, frames)
+    (states, frames, goals)
 }
 
 #[test]
@@ -149,15 +151,10 @@ fn object_state_head_trains_and_imagines_deterministically() {
     assert!(last < 0.3 * first, "object loss {first} -> {last}");
 
     // Imagination: objects start at the real state's, frames are drawn from the moved objects.
-    let (states, initial) = starts(3, &mut r);
+    let (states, initial, goals) = starts(3, &mut r);
     let texts = ["a", "b", "c"];
-    let mut env = ClevrEnv::new();
-    let run = |r: &mut Renderer, env: &mut ClevrEnv| {
-        let mut canvas = StateCanvas {
-            env,
-            renderer: r,
-            states: states.clone(),
-        };
+    let run = |r: &mut Renderer| {
+        let mut canvas = StateCanvas::new(r, states.clone(), goals.clone()).unwrap();
         imagine(
             &m,
             &mut OneToken,
@@ -169,21 +166,20 @@ fn object_state_head_trains_and_imagines_deterministically() {
         )
         .unwrap()
     };
-    let a = run(&mut r, &mut env);
-    let b = run(&mut r, &mut env);
+    let a = run(&mut r);
+    let b = run(&mut r);
     assert_eq!(a.frames, b.frames);
     assert_eq!(a.objects, b.objects);
     assert_eq!(a.actions, b.actions);
     for (i, s) in states.iter().enumerate() {
         assert_eq!(a.objects[i].len(), 4);
-        assert_eq!(a.objects[i][0], read_objects(EnvKind::Clevr, s).unwrap());
+        assert_eq!(
+            a.objects[i][0],
+            read_objects(EnvKind::Clevr, s, &[]).unwrap()
+        );
         assert_ne!(a.objects[i][1], a.objects[i][0], "rollout {i} did not move");
     }
-    let mut canvas = StateCanvas {
-        env: &mut env,
-        renderer: &mut r,
-        states: states.clone(),
-    };
+    let mut canvas = StateCanvas::new(&mut r, states.clone(), goals).unwrap();
     let step1: Vec<Vec<f32>> = a.objects.iter().map(|o| o[1].clone()).collect();
     let drawn = canvas.draw(&step1).unwrap();
     let fl = 16 * 16 * 3;
@@ -306,7 +302,7 @@ fn lookahead_gives_one_outcome_per_candidate_independent_of_the_batch() {
     for i in 0..2 {
         let ins = vlgor_sim::clevr::sample_instruction(Level::Seen, &mut rng);
         env.reset(50 + i, &ins).unwrap();
-        objects.push(read_objects(EnvKind::Clevr, &env.state()).unwrap());
+        objects.push(read_objects(EnvKind::Clevr, &env.state(), &[]).unwrap());
         scenes.push(env.scene("default").unwrap());
     }
     let frames = r.render_batch(&scenes).unwrap().pixels;

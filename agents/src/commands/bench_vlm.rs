@@ -147,6 +147,7 @@ fn bench_head(
     let mut states = Vec::with_capacity(n);
     let mut initial = Vec::new();
     let mut texts = Vec::with_capacity(n);
+    let mut goals = Vec::with_capacity(n);
     for i in 0..n {
         let ins = spec.sample_instruction(Level::Seen, &mut rng);
         env.reset(ctx.seed.wrapping_add(i as u64), &ins)?;
@@ -157,14 +158,11 @@ fn bench_head(
                 .map_err(|e| CliError::Other(e.into()))?,
         );
         states.push(state);
+        goals.push(ins.goal.clone());
         texts.push(ins.text);
     }
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let mut canvas = StateCanvas {
-        env: &mut *env,
-        renderer: r,
-        states,
-    };
+    let mut canvas = StateCanvas::new(r, states, goals).map_err(vlm_error)?;
     let t = Instant::now();
     let out = imagine(
         &model,

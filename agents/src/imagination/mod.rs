@@ -330,12 +330,12 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
                 )?
             }
             Dynamics::WorldModel => {
-                let mut canvas_env = env_for(&data.episodes[chunk[0].0]);
-                let mut canvas = StateCanvas {
-                    env: &mut *canvas_env,
-                    renderer: &mut r,
-                    states: initial_states,
-                };
+                let episode_goals = chunk
+                    .iter()
+                    .map(|(e, _)| data.episodes[*e].instruction.goal.clone())
+                    .collect();
+                let mut canvas =
+                    StateCanvas::new(&mut r, initial_states, episode_goals).map_err(vlm_error)?;
                 imagine_with(
                     &model,
                     &mut text,

@@ -64,15 +64,16 @@ pub fn simulate(
             }
             let mut flat = Vec::new();
             for (env, a) in envs.iter().zip(given) {
-                let mut o = objects::read_objects(env.kind(), &env.state()).map_err(vlm_error)?;
+                let mut o = objects::read_objects(env.kind(), &env.state(), &env.observation())
+                    .map_err(vlm_error)?;
                 place_for_action(&mut o, *a);
                 flat.extend(o);
             }
-            Ok(Some(
-                Tensor::from_slice(&flat)
-                    .to_device(dev)
-                    .view([n as i64, c.objects, 2]),
-            ))
+            Ok(Some(Tensor::from_slice(&flat).to_device(dev).view([
+                n as i64,
+                c.objects,
+                c.object_dim,
+            ])))
         };
     let mut frames = frames_to_tensor(b.initial, n, c.image_size, dev);
     let mut given: Vec<Option<Action>> = vec![None; n];

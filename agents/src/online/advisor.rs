@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Instant;
 use vlgor_rl::online::AdviceSource;
 use vlgor_sim::validate::perceive;
-use vlgor_sim::{Action, Env, EnvSpec};
+use vlgor_sim::{Action, EnvKind, EnvSpec};
 use vlgor_vlm::SentenceEncoder;
 use vlgor_vlm::perception::StateReadout;
 use vlgor_vlm::world_model::objects::read_objects;
@@ -31,13 +31,14 @@ use crate::imagination::PerceivedGoal;
 use crate::imagination::goals::candidate_actions;
 use crate::vlm_run::{VlmRun, load_readout, renderer, vlm_error};
 
-/// The world model loaded for advice, with its text source, renderer and the spare simulator
-/// its object-state head draws from.
+/// The world model loaded for advice, with its text source and the renderer its object-state
+/// head draws with.
 pub struct WorldModelAdvisor {
     model: WorldModel,
     text: CachedText<SentenceEncoder>,
     renderer: vlgor_render::Renderer,
-    canvas_env: Box<dyn Env>,
+    /// The simulator advised.
+    kind: EnvKind,
     /// The readout of predicted frames (look-ahead with a head that predicts frames).
     readout: Option<StateReadout>,
     source: AdviceSource,
@@ -87,7 +88,7 @@ impl WorldModelAdvisor {
             model,
             text: CachedText::new(encoder),
             renderer,
-            canvas_env: spec.make(),
+            kind: spec.kind(),
             readout,
             source,
             candidates: ctx.config.online.lookahead_candidates,
@@ -119,7 +120,7 @@ impl WorldModelAdvisor {
         frames: &[u8],
         rng: &mut ChaCha8Rng,
     ) -> Result<Vec<Action>, CliError> {
-        let kind = self.canvas_env.kind();
+        let kind = self.kind;
         let actions: Vec<Vec<Action>> = slots
             .iter()
             .map(|s| candidate_actions(&s.instruction, kind, self.candidates, rng))
@@ -127,7 +128,7 @@ impl WorldModelAdvisor {
         let objects = if self.model.config().visual_head == VisualHead::ObjectState {
             let o = slots
                 .iter()
-                .map(|s| read_objects(kind, &s.env.state()))
+                .map(|s| read_objects(kind, &s.env.state(), &s.env.observation()))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(vlm_error)?;
             Some(o)
@@ -176,11 +177,12 @@ impl WorldModelAdvisor {
     /// Action-head advice: the model's action from the frame and the instruction alone.
     fn action_head(&mut self, slots: &[Slot], frames: &[u8]) -> Result<Vec<Action>, CliError> {
         let texts: Vec<&str> = slots.iter().map(|s| s.instruction.text.as_str()).collect();
-        let mut canvas = StateCanvas {
-            env: &mut *self.canvas_env,
-            renderer: &mut self.renderer,
-            states: slots.iter().map(|s| s.env.state()).collect(),
-        };
+        let mut canvas = StateCanvas::new(
+            &mut self.renderer,
+            slots.iter().map(|s| s.env.state()).collect(),
+            slots.iter().map(|s| s.instruction.goal.clone()).collect(),
+        )
+        .map_err(vlm_error)?;
         let out = imagine(
             &self.model,
             &mut self.text,

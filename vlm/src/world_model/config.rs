@@ -77,7 +77,7 @@ impl VisualHead {
 
     /// The head a simulator's world model uses unless configured otherwise: CLEVR's objects
     /// are tracked (its pushes then move balls as far as rapier does, BENCHMARKS.md);
-    /// Meta-World has no tracked objects yet.
+    /// Meta-World's direct head (its object-state head is an option, BENCHMARKS.md).
     pub fn default_for(env: EnvKind) -> VisualHead {
         match env {
             EnvKind::Clevr => VisualHead::ObjectState,
@@ -152,9 +152,16 @@ pub struct WorldModelConfig {
     #[serde(default)]
     pub visual_head: VisualHead,
     /// Objects whose positions the object-state head tracks (CLEVR: the five balls and the
-    /// pusher; Meta-World: none yet).
+    /// pusher; Meta-World: the seven perceived values).
     #[serde(default)]
     pub objects: i64,
+    /// Floats per tracked object (CLEVR: x, y; Meta-World: 1; checkpoints without the key: 2).
+    #[serde(default = "default_object_dim")]
+    pub object_dim: i64,
+}
+
+fn default_object_dim() -> i64 {
+    2
 }
 
 impl WorldModelConfig {
@@ -178,6 +185,7 @@ impl WorldModelConfig {
             action_loss_weight: 0.01,
             visual_head: VisualHead::Direct,
             objects: super::objects::object_count(env) as i64,
+            object_dim: super::objects::object_dim(env) as i64,
         }
     }
 
@@ -262,11 +270,13 @@ impl WorldModelConfig {
         if let Some((name, v, max)) = limits.into_iter().find(|&(_, v, max)| v > max) {
             return bad(format!("{name} {v} exceeds {max}"));
         }
-        if self.visual_head == VisualHead::ObjectState && !(1..=64).contains(&self.objects) {
+        if self.visual_head == VisualHead::ObjectState
+            && (!(1..=64).contains(&self.objects) || !(1..=8).contains(&self.object_dim))
+        {
             return bad(format!(
-                "the object_state head needs 1..=64 tracked objects, the config has {} \
-                 (it supports CLEVR only)",
-                self.objects
+                "the object_state head needs 1..=64 tracked objects of 1..=8 floats, the config \
+                 has {} of {}",
+                self.objects, self.object_dim
             ));
         }
         if self.horizon_steps > 4096 {

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use vlgor_render::Renderer;
 use vlgor_sim::dataset::Dataset;
 use vlgor_sim::spec::Simulators;
-use vlgor_sim::{Action, GoalSpec, Scene};
+use vlgor_sim::{Action, Scene};
 
 use super::error::WorldModelError;
 use super::objects::read_objects;
@@ -82,7 +82,7 @@ impl<'a> DatasetSamples<'a> {
         keyframe_action(&window)
     }
 
-    /// Appends the tracked objects of rows `from` and `to` of episode `episode` (CLEVR only).
+    /// Appends the tracked objects of rows `from` and `to` of episode `episode`.
     fn push_objects(
         &self,
         out: &mut SampleBatch,
@@ -91,13 +91,13 @@ impl<'a> DatasetSamples<'a> {
         to: usize,
     ) -> Result<(), WorldModelError> {
         let ep = &self.data.episodes[episode];
-        if let GoalSpec::Clevr(_) = &ep.instruction.goal {
-            let kind = vlgor_sim::EnvKind::Clevr;
-            out.objects
-                .extend(read_objects(kind, self.data.state(ep.first_row + from))?);
-            out.target_objects
-                .extend(read_objects(kind, self.data.state(ep.first_row + to))?);
-        }
+        let kind = vlgor_sim::validate::perceive::env_of(&ep.instruction.goal);
+        let row = |t: usize| {
+            let r = ep.first_row + t;
+            read_objects(kind, self.data.state(r), self.data.observation(r))
+        };
+        out.objects.extend(row(from)?);
+        out.target_objects.extend(row(to)?);
         Ok(())
     }
 

@@ -10,14 +10,14 @@
 //! (balls kept inside the walls), the frame fed back is drawn from that state, and the goal check reads the predicted
 //! state itself (the readout is exact by construction).
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 use vlgor_sim::Action;
 
 use super::config::VisualHead;
 use super::error::WorldModelError;
 use super::lookahead::{Candidates, best_candidates};
 use super::model::{ActionInput, StepInput, StepOutput, WorldModel};
-use super::objects::{StateCanvas, perceived, place_for_action, settle};
+use super::objects::{StateCanvas, add_displacements, objects_tensor, perceived, place_for_action};
 use super::sampling::decode_actions;
 pub use super::sampling::{ActionChoice, LookaheadJudge};
 use super::text::TextSource;
@@ -63,10 +63,10 @@ impl<'c, 'a> Carry<'c, 'a> {
         let frames = frames_to_tensor(initial, n, c.image_size, model.device());
         let objects = match (c.visual_head, canvas) {
             (VisualHead::ObjectState, Some(canvas)) => {
-                if canvas.states.len() != n {
+                if canvas.len() != n {
                     return Err(WorldModelError::BadInput(format!(
                         "the state canvas holds {} initial states for {n} rollouts",
-                        canvas.states.len()
+                        canvas.len()
                     )));
                 }
                 Some((canvas.initial_objects()?, canvas))
@@ -92,20 +92,9 @@ impl<'c, 'a> Carry<'c, 'a> {
         let pred = out.objects.as_ref().ok_or_else(|| {
             WorldModelError::BadInput("the object_state head returned no objects".into())
         })?;
-        let moved = Vec::<f32>::try_from(
-            pred.narrow(2, 2, 2)
-                .to_kind(Kind::Float)
-                .to_device(tch::Device::Cpu)
-                .flatten(0, -1),
-        )?;
-        let k = objects.first().map_or(0, Vec::len);
-        let kind = canvas.kind();
-        for (obj, d) in objects.iter_mut().zip(moved.chunks(k.max(1))) {
-            obj.iter_mut().zip(d).for_each(|(o, d)| *o += d);
-            settle(kind, obj);
-        }
-        let bytes = canvas.draw(objects)?;
         let c = model.config();
+        add_displacements(canvas.kind(), objects, pred, c.object_dim as usize)?;
+        let bytes = canvas.draw(objects)?;
         self.frames = frames_to_tensor(&bytes, objects.len(), c.image_size, model.device());
         Ok(())
     }
@@ -117,15 +106,12 @@ impl<'c, 'a> Carry<'c, 'a> {
             .map(|(o, canvas)| perceived(canvas.kind(), &o[i]))
     }
 
-    /// The tracked objects of `frames` as the model's input, f32 [N, K, 2] (object-state head).
-    fn objects_tensor(&self, device: tch::Device) -> Option<Tensor> {
-        self.objects.as_ref().map(|(o, _)| {
-            let flat: Vec<f32> = o.concat();
-            let k = o.first().map_or(0, Vec::len) as i64 / 2;
-            Tensor::from_slice(&flat)
-                .to_device(device)
-                .view([o.len() as i64, k, 2])
-        })
+    /// The tracked objects of `frames` as the model's input, f32 [N, K, D] (object-state head).
+    fn objects_tensor(&self, model: &WorldModel) -> Option<Tensor> {
+        let dim = model.config().object_dim as usize;
+        self.objects
+            .as_ref()
+            .map(|(o, _)| objects_tensor(o, dim, model.device()))
     }
 
     /// Object-state head: every rollout's pusher placed where its next push starts.
@@ -210,7 +196,7 @@ pub fn imagine_with(
     }
     tch::no_grad(|| -> Result<(), WorldModelError> {
         let none = ActionInput::from_actions(c.action_space, &vec![None; n], dev)?;
-        let now = carry.objects_tensor(dev);
+        let now = carry.objects_tensor(model);
         let mut out = model.forward(&StepInput {
             frames: &carry.frames,
             text: &tokens,
@@ -235,7 +221,7 @@ pub fn imagine_with(
             let given: Vec<Option<Action>> = actions.iter().copied().map(Some).collect();
             let input = ActionInput::from_actions(c.action_space, &given, dev)?;
             carry.place_for(&given);
-            let now = carry.objects_tensor(dev);
+            let now = carry.objects_tensor(model);
             out = model.forward(&StepInput {
                 frames: &carry.frames,
                 text: &tokens,
@@ -394,7 +380,7 @@ pub fn rollout_with_actions(
                 .collect();
             let input = ActionInput::from_actions(c.action_space, &given, dev)?;
             carry.place_for(&given);
-            let now = carry.objects_tensor(dev);
+            let now = carry.objects_tensor(model);
             let step = model.forward(&StepInput {
                 frames: &carry.frames,
                 text: &tokens,

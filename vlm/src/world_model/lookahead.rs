@@ -7,13 +7,13 @@
 //! displacements (exact by construction, no frame drawn); with the other heads it is the state
 //! readout of the predicted frame.
 
-use tch::{Device, Kind, Tensor};
+use tch::Tensor;
 use vlgor_sim::{Action, EnvKind};
 
 use super::config::VisualHead;
 use super::error::WorldModelError;
 use super::model::{ActionInput, StepInput, WorldModel};
-use super::objects::{perceived, place_for_action, settle};
+use super::objects::{add_displacements, objects_tensor, perceived, place_for_action};
 use super::text::TextSource;
 use super::train::frames_to_tensor;
 use crate::perception::StateReadout;
@@ -102,7 +102,8 @@ pub fn predict_outcomes(
                     })
                     .collect()
             });
-            let now = placed.as_ref().map(|p| objects_tensor(p, dev));
+            let dim = cfg.object_dim as usize;
+            let now = placed.as_ref().map(|p| objects_tensor(p, dim, dev));
             let step = model.forward(&StepInput {
                 frames: &frames.index_select(0, &idx),
                 text: &tokens.index_select(0, &idx),
@@ -112,22 +113,8 @@ pub fn predict_outcomes(
             })?;
             let states = match (placed, &step.objects) {
                 (Some(mut placed), Some(pred)) => {
-                    let moved = Vec::<f32>::try_from(
-                        pred.narrow(2, 2, 2)
-                            .to_kind(Kind::Float)
-                            .to_device(Device::Cpu)
-                            .flatten(0, -1),
-                    )?;
-                    let k = placed.first().map_or(1, Vec::len).max(1);
-                    placed
-                        .iter_mut()
-                        .zip(moved.chunks(k))
-                        .map(|(o, d)| {
-                            o.iter_mut().zip(d).for_each(|(o, d)| *o += d);
-                            settle(c.env, o);
-                            perceived(c.env, o)
-                        })
-                        .collect::<Vec<_>>()
+                    add_displacements(c.env, &mut placed, pred, dim)?;
+                    placed.iter().map(|o| perceived(c.env, o)).collect()
                 }
                 _ => {
                     let r = readout.expect("checked above");
@@ -172,13 +159,4 @@ pub fn best_candidates(
             best.map(|(_, a)| a)
         })
         .collect())
-}
-
-/// Tracked objects as the model's input, f32 [N, K, 2].
-fn objects_tensor(objects: &[Vec<f32>], dev: Device) -> Tensor {
-    let k = objects.first().map_or(0, |o| o.len() / 2) as i64;
-    let flat: Vec<f32> = objects.iter().flatten().copied().collect();
-    Tensor::from_slice(&flat)
-        .view([objects.len() as i64, k, 2])
-        .to_device(dev)
 }

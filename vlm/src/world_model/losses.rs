@@ -28,7 +28,7 @@ pub struct Targets<'a> {
     pub has_frame: &'a Tensor,
     /// a_{t+h}; `None` masks the sample's action loss.
     pub actions: &'a [Option<Action>],
-    /// Tracked objects in s_t and s_{t+h}, f32 [B, K, 2] (object-state head only).
+    /// Tracked objects in s_t and s_{t+h}, f32 [B, K, D] (object-state head only).
     pub objects: Option<(Tensor, Tensor)>,
 }
 
@@ -70,7 +70,8 @@ fn object_loss(out: &StepOutput, t: &Targets) -> Result<Tensor, WorldModelError>
             ));
         }
     };
-    let moved = ((pred.narrow(2, 2, 2) - (next - now)) / OBJECT_UNIT_M)
+    let od = now.size()[2];
+    let moved = ((pred.narrow(2, od, od) - (next - now)) / OBJECT_UNIT_M)
         .square()
         .mean_dim(&[1i64, 2][..], false, Kind::Float);
     Ok(masked_mean(&moved, t.has_frame))
@@ -169,17 +170,17 @@ pub fn batch_losses(
         .collect();
     let has = Tensor::from_slice(&has).to_device(dev);
     let objects = if c.visual_head == VisualHead::ObjectState {
-        let k = c.objects;
-        if batch.objects.len() != n * 2 * k as usize {
+        let (k, od) = (c.objects, c.object_dim);
+        let per = (od * k) as usize;
+        if batch.objects.len() != n * per {
             return Err(WorldModelError::BadInput(format!(
                 "the object_state head needs {k} object positions per sample; the batch has {} \
                  floats for {n} samples",
                 batch.objects.len()
             )));
         }
-        let shape = [n as i64, k, 2];
+        let shape = [n as i64, k, od];
         let mut now = batch.objects.clone();
-        let per = 2 * k as usize;
         for (o, a) in now.chunks_exact_mut(per).zip(&batch.actions) {
             place_for_action(o, *a);
         }

@@ -117,7 +117,7 @@ pub struct StepInput<'a> {
     /// [B, T], nonzero = real token.
     pub text_mask: &'a Tensor,
     pub actions: &'a ActionInput,
-    /// Object-state head: the tracked objects' (x, y) in s_t, f32 [B, K, 2] metres (the real
+    /// Object-state head: the tracked objects in s_t, f32 [B, K, D] metres (the real
     /// state at the start of a rollout, then the imagined one); `None` for the other heads.
     pub objects: Option<&'a Tensor>,
 }
@@ -131,8 +131,8 @@ pub struct StepOutput {
     /// Predicted frame h steps ahead, f32 [B, 3, H, W] (input + predicted change, unclamped).
     /// The object-state head returns the input frame here: its s_{t+h} is drawn from `objects`.
     pub frames: Tensor,
-    /// Object-state head only: f32 [B, K, 4] per tracked object (x, y) in s_t and (dx, dy) to
-    /// s_{t+h}, metres.
+    /// Object-state head only: f32 [B, K, 2D] per tracked object its D values in s_t and their
+    /// changes to s_{t+h}, metres.
     pub objects: Option<Tensor>,
     /// CLEVR: logits [B, n]; Meta-World: the action vector [B, dim].
     pub action: Tensor,
@@ -208,12 +208,13 @@ impl WorldModel {
             .then(|| nn::linear(&hd / "frame", d, config.patch_dim(), zero));
         let object_queries =
             objects.then(|| bb.var("object_queries", &[1, config.objects, d], small));
-        let object_in = objects.then(|| linear(&bb / "object_in", 2, d));
-        // Displacements start from zero (the first two outputs are unused).
+        let od = config.object_dim;
+        let object_in = objects.then(|| linear(&bb / "object_in", od, d));
+        // Displacements start from zero (the first D outputs are unused).
         let object_head = objects.then(|| {
-            let head = linear(&hd / "object", d, 4);
+            let head = linear(&hd / "object", d, 2 * od);
             tch::no_grad(|| {
-                let _ = head.ws.narrow(0, 2, 2).zero_();
+                let _ = head.ws.narrow(0, od, od).zero_();
             });
             head
         });
@@ -338,15 +339,15 @@ impl WorldModel {
         let aq = self.action_query.expand([b, 1, d], false) + ty(3);
         let queries = match (&self.object_queries, &self.object_in, &self.transform) {
             (Some(q), Some(embed), _) => {
-                let k = self.config.objects;
+                let (k, od) = (self.config.objects, self.config.object_dim);
                 let now = s.objects.ok_or_else(|| {
                     WorldModelError::BadInput(
                         "the object_state head needs the objects' current positions".into(),
                     )
                 })?;
-                if now.size() != [b, k, 2] {
+                if now.size() != [b, k, od] {
                     return Err(WorldModelError::BadInput(format!(
-                        "object positions have shape {:?}; expected [{b}, {k}, 2]",
+                        "object positions have shape {:?}; expected [{b}, {k}, {od}]",
                         now.size()
                     )));
                 }
@@ -377,8 +378,9 @@ impl WorldModel {
         let action = act_tok.apply(&self.action_head);
         if let (Some(head), Some(now)) = (&self.object_head, s.objects) {
             // s_t's positions are the input itself; the head predicts only the displacement
-            // (its first two outputs are unused and kept for checkpoint compatibility).
-            let moved = generated.apply(head).narrow(2, 2, 2) * OBJECT_UNIT_M;
+            // (its first D outputs are unused and kept for checkpoint compatibility).
+            let od = self.config.object_dim;
+            let moved = generated.apply(head).narrow(2, od, od) * OBJECT_UNIT_M;
             return Ok(StepOutput {
                 frames: s.frames.shallow_clone(),
                 objects: Some(Tensor::cat(&[now, &moved], 2)),

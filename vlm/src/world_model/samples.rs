@@ -78,7 +78,7 @@ pub fn render_rollout_samples(
         let mut objects = Vec::new();
         let mut track = |env: &dyn Env| -> Result<(), WorldModelError> {
             if tracked {
-                objects.push(read_objects(plan.env, &env.state())?);
+                objects.push(read_objects(plan.env, &env.state(), &env.observation())?);
             }
             Ok(())
         };
