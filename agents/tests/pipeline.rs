@@ -162,6 +162,14 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
             }
         }
     }
+    // Success within 10 pushes on the multi-step levels only, for the reference rows and arms.
+    for row in ["random", "expert", "bc baseline", "bc vlgor", "cql oracle"] {
+        for level in ["rephrase", "unseen-relation", "hard"] {
+            let w = results["within_10"][row][level]["mean"].as_f64();
+            assert!(w.is_some_and(|w| (0.0..=1.0).contains(&w)), "{row} {level}");
+        }
+        assert!(results["within_10"][row].get("counterfactual").is_none());
+    }
     // Reference rows and paired differences on identical episodes, per level.
     for level in ["rephrase", "counterfactual", "unseen-relation", "hard"] {
         for r in ["random", "expert"] {
@@ -234,6 +242,7 @@ fn toy_pipeline_writes_a_complete_report_and_resumes() {
     for section in [
         "Table 2",
         "Paired differences",
+        "Success within 10 steps",
         "Table 1",
         "Physics validation",
         "Physical plausibility, KALM against the world model",

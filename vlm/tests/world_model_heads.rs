@@ -1,13 +1,16 @@
 //! Training on every transition (the final push is a frame-only sample with its action loss
 //! masked) and the object-state visual head: it trains, and imagination with it draws the
-//! predicted state deterministically; one-step look-ahead gives one outcome per candidate.
+//! predicted state deterministically; one-step look-ahead gives one outcome per candidate. On
+//! Meta-World the head tracks the seven perceived values, and its canvas redraws real start
+//! states of several tasks from them, each with its own task's simulator.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 use vlgor_render::{RenderConfig, Renderer};
 use vlgor_sim::clevr::ClevrEnv;
-use vlgor_sim::{Action, Env, EnvKind, GoalSpec, Level};
+use vlgor_sim::validate::perceive;
+use vlgor_sim::{Action, Env, EnvKind, EnvSpec, GoalSpec, Level};
 use vlgor_vlm::world_model::losses::batch_losses;
 use vlgor_vlm::world_model::objects::read_objects;
 use vlgor_vlm::world_model::{
@@ -30,6 +33,10 @@ impl TextSource for OneToken {
 }
 
 fn tiny(head: VisualHead) -> WorldModelConfig {
+    tiny_for(EnvKind::Clevr, head)
+}
+
+fn tiny_for(env: EnvKind, head: VisualHead) -> WorldModelConfig {
     WorldModelConfig {
         image_size: 16,
         patch_size: 4,
@@ -41,14 +48,18 @@ fn tiny(head: VisualHead) -> WorldModelConfig {
         max_text_tokens: 8,
         visual_head: head,
         action_loss_weight: 1.0,
-        ..WorldModelConfig::cpu_quick(EnvKind::Clevr)
+        ..WorldModelConfig::cpu_quick(env)
     }
 }
 
 fn renderer() -> Renderer {
+    renderer_px(16)
+}
+
+fn renderer_px(px: u32) -> Renderer {
     Renderer::new(RenderConfig {
-        width: 16,
-        height: 16,
+        width: px,
+        height: px,
         supersample: 1,
     })
     .unwrap()
@@ -126,6 +137,30 @@ fn starts(n: usize, r: &mut Renderer) -> (Vec<Vec<f32>>, Vec<u8>, Vec<GoalSpec>)
     (states, frames, goals)
 }
 
+/// Trains `m` on `data` (learning rate 3e-3) and asserts that the last epoch's object loss is
+/// below `factor` times the first's.
+fn assert_object_loss_falls(
+    m: &mut WorldModel,
+    data: &mut dyn SampleProvider,
+    epochs: usize,
+    batch_size: usize,
+    factor: f64,
+) {
+    let opts = TrainOptions {
+        epochs,
+        batch_size,
+        learning_rate: 3e-3,
+        ..Default::default()
+    };
+    let report = train(m, &mut OneToken, data, &opts).unwrap();
+    let (first, last) = (
+        report.epoch_losses[0][1],
+        report.epoch_losses[epochs - 1][1],
+    );
+    eprintln!("object loss {first} -> {last}");
+    assert!(last < factor * first, "object loss {first} -> {last}");
+}
+
 #[test]
 fn object_state_head_trains_and_imagines_deterministically() {
     tch::set_num_threads(1);
@@ -134,21 +169,7 @@ fn object_state_head_trains_and_imagines_deterministically() {
     assert_eq!(m.config().objects, 6);
     let mut r = renderer();
     let mut data = render_rollout_samples(&mut r, &plan(4, 3)).unwrap();
-    let report = train(
-        &mut m,
-        &mut OneToken,
-        &mut data,
-        &TrainOptions {
-            epochs: 80,
-            batch_size: 8,
-            learning_rate: 3e-3,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let (first, last) = (report.epoch_losses[0][1], report.epoch_losses[79][1]);
-    eprintln!("object loss {first} -> {last}");
-    assert!(last < 0.3 * first, "object loss {first} -> {last}");
+    assert_object_loss_falls(&mut m, &mut data, 80, 8, 0.3);
 
     // Imagination: objects start at the real state's, frames are drawn from the moved objects.
     let (states, initial, goals) = starts(3, &mut r);
@@ -375,4 +396,107 @@ fn lookahead_gives_one_outcome_per_candidate_independent_of_the_batch() {
         .unwrap_err();
         assert!(e.to_string().contains(expected), "{e}");
     }
+}
+
+/// A small Meta-World world model with the object-state head (32-px frames).
+fn metaworld_tiny() -> WorldModelConfig {
+    WorldModelConfig {
+        image_size: 32,
+        patch_size: 8,
+        ..tiny_for(EnvKind::MetaWorld, VisualHead::ObjectState)
+    }
+}
+
+/// Mean absolute difference of two u8 frames, in grey levels.
+fn mean_abs(a: &[u8], b: &[u8]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).abs())
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+#[test]
+fn metaworld_object_state_head_tracks_trains_draws_and_imagines() {
+    tch::set_num_threads(1);
+    tch::manual_seed(3);
+    let cfg = metaworld_tiny();
+    assert_eq!((cfg.objects, cfg.object_dim), (7, 1));
+    let mut m = WorldModel::new(cfg, Device::Cpu).unwrap();
+    let mut r = renderer_px(32);
+
+    // Training on expert keyframes lowers the object loss.
+    let plan = RolloutPlan {
+        env: EnvKind::MetaWorld,
+        episodes: 3,
+        steps: 30,
+        horizon_steps: 10,
+        noise: 0.0,
+        seed: 4,
+    };
+    let mut data = render_rollout_samples(&mut r, &plan).unwrap();
+    assert_object_loss_falls(&mut m, &mut data, 60, 4, 0.5);
+
+    // Start states of three different tasks on one canvas.
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let (mut states, mut goals, mut scenes, mut observed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..3 {
+        let spec = EnvSpec::cycle(EnvKind::MetaWorld, 3 * i);
+        let ins = spec.sample_instruction(Level::Seen, &mut rng);
+        let mut env = spec.make();
+        env.reset(20 + i as u64, &ins).unwrap();
+        states.push(env.state());
+        goals.push(ins.goal.clone());
+        scenes.push(env.scene(env.cameras()[0]).unwrap());
+        observed.push(perceive(EnvKind::MetaWorld, &env.observation()));
+    }
+    let real = r.render_batch(&scenes).unwrap().pixels;
+    let fl = 32 * 32 * 3;
+    let frame = |f: &[u8], i: usize| f[i * fl..(i + 1) * fl].to_vec();
+    let mut canvas = StateCanvas::new(&mut r, states.clone(), goals.clone()).unwrap();
+    let start = canvas.initial_objects().unwrap();
+    assert_eq!(
+        start, observed,
+        "the tracked objects are the perceived state"
+    );
+    let drawn = canvas.draw(&start).unwrap();
+    for i in 0..3 {
+        let same = mean_abs(&frame(&drawn, i), &frame(&real, i));
+        let other = mean_abs(&frame(&drawn, i), &frame(&real, (i + 1) % 3));
+        eprintln!("task {i}: redrawn vs real {same:.3}, vs another task {other:.3}");
+        assert!(same < 0.1, "rollout {i} redrawn {same} grey levels off");
+        assert!(
+            same < other,
+            "rollout {i} was drawn with another task's simulator"
+        );
+    }
+
+    // Imagination: objects start at the perceived state and are deterministic.
+    let texts = ["a", "b", "c"];
+    let mut run = || {
+        let mut canvas = StateCanvas::new(&mut r, states.clone(), goals.clone()).unwrap();
+        imagine(&m, &mut OneToken, &texts, &real, 2, None, Some(&mut canvas)).unwrap()
+    };
+    let a = run();
+    let b = run();
+    assert_eq!(a.frames, b.frames);
+    assert_eq!(a.objects, b.objects);
+    for (objects, seen) in a.objects.iter().zip(&observed) {
+        assert_eq!(objects.len(), 3);
+        assert_eq!(&objects[0], seen);
+        assert!(
+            (0.0..=1.0).contains(&objects[2][3]),
+            "gripper opening settles in [0, 1]"
+        );
+    }
+    // A canvas needs one goal per state, all of one simulator.
+    let Err(e) = StateCanvas::new(&mut r, states, goals[..2].to_vec()) else {
+        panic!("a canvas with 3 states and 2 goals was accepted");
+    };
+    assert!(
+        e.to_string()
+            .contains("one metaworld goal per initial state"),
+        "{e}"
+    );
 }

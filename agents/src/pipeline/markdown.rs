@@ -103,6 +103,45 @@ fn paired_md(r: &Results) -> String {
     md
 }
 
+/// The success-within-10-steps table (the levels that report it), rows in the order of the
+/// success table; empty when no level reports it.
+fn within_10_md(r: &Results) -> String {
+    let levels: Vec<&str> = EVAL_LEVELS
+        .iter()
+        .copied()
+        .filter(|l| r.within_10.values().any(|m| m.contains_key(*l)))
+        .collect();
+    if levels.is_empty() {
+        return String::new();
+    }
+    let mut keys: Vec<(String, String)> = ["random", "expert"]
+        .iter()
+        .map(|n| ("—".to_string(), n.to_string()))
+        .collect();
+    for algo in r.success.keys() {
+        for name in VARIANT_NAMES {
+            keys.push((algo.to_uppercase(), format!("{algo} {name}")));
+        }
+    }
+    let mut rows = Vec::new();
+    for (algo, key) in keys {
+        let Some(per) = r.within_10.get(&key) else {
+            continue;
+        };
+        let label = key.rsplit(' ').next().unwrap_or(&key).to_string();
+        let mut row = vec![algo, label];
+        row.extend(levels.iter().map(|l| pct(per.get(*l))));
+        rows.push(row);
+    }
+    let mut header = vec!["algo".to_string(), "data".to_string()];
+    header.extend(levels.iter().map(|l| format!("{l} %")));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    format!(
+        "\n## Success within 10 steps\n\nThe multi-step levels' episodes counted as successes only when the goal holds within 10 steps (CLEVR: pushes; KALM's shorter budget, under which a random policy meets far fewer relational goals than within 50), mean ± std over seeds.\n\n```\n{}\n```\n",
+        table(&header, &rows)
+    )
+}
+
 fn q(v: &QualityRow) -> String {
     format!("{:.2} dB / {:.4} / {:.4}", v.psnr, v.ssim, v.med)
 }
@@ -164,6 +203,7 @@ pub fn report_md(r: &Results) -> String {
             }
         }
     }
+    md.push_str(&within_10_md(r));
     let v = &r.vlm;
     let _ = writeln!(
         md,

@@ -120,6 +120,9 @@ pub struct Results {
     pub success: BTreeMap<String, BTreeMap<String, PerLevel<SeedStats>>>,
     /// By reference row (`random`, `expert`) and level.
     pub reference: BTreeMap<String, PerLevel<SeedStats>>,
+    /// Success within 10 steps (CLEVR: pushes) on the levels that report it, by row
+    /// (`random`, `expert`, `<algo> <variant>`) and level: mean ± std over seeds (fractions).
+    pub within_10: BTreeMap<String, PerLevel<SeedStats>>,
     /// By algorithm, comparison and level.
     pub paired: BTreeMap<String, BTreeMap<String, PerLevel<PairedDiff>>>,
     pub oracle_data: BTreeMap<String, DatasetCounts>,
@@ -150,18 +153,30 @@ pub(super) fn per_seed<'a>(
         .collect()
 }
 
-/// Success of record `key` per level: mean ± std over the policy seeds; levels without a
-/// record are left out.
+/// Which success figure of a record: closed-loop success, or success within 10 steps.
+type Figure = fn(&PolicySummary) -> &BTreeMap<String, f64>;
+
+fn overall(r: &PolicySummary) -> &BTreeMap<String, f64> {
+    &r.success
+}
+
+fn within_10(r: &PolicySummary) -> &BTreeMap<String, f64> {
+    &r.within_10
+}
+
+/// Figure `figure` of record `key` per level: mean ± std over the policy seeds; levels without
+/// a record are left out.
 fn levels_over_seeds(
     ctx: &Context,
     records: &BTreeMap<String, PolicySummary>,
     key: &str,
+    figure: Figure,
 ) -> PerLevel<SeedStats> {
     let mut levels = BTreeMap::new();
     for level in EVAL_LEVELS {
         let xs: Vec<f64> = per_seed(ctx, records, key)
             .into_iter()
-            .filter_map(|r| r.success.get(level).copied())
+            .filter_map(|r| figure(r).get(level).copied())
             .filter(|x| x.is_finite())
             .collect();
         if !xs.is_empty() {
@@ -197,7 +212,7 @@ fn success(
     for algo in &p.algos {
         let mut per_variant = BTreeMap::new();
         for v in variants(*algo, p) {
-            let levels = levels_over_seeds(ctx, policies, &format!("{algo}-{}", v.name));
+            let levels = levels_over_seeds(ctx, policies, &format!("{algo}-{}", v.name), overall);
             if !levels.is_empty() {
                 per_variant.insert(v.name.to_string(), levels);
             }
@@ -205,6 +220,33 @@ fn success(
         out.insert(algo.to_string(), per_variant);
     }
     out
+}
+
+/// Success within 10 steps per row (`random`, `expert`, `<algo> <variant>`) and level; rows
+/// and levels without the figure are left out.
+fn within_10_rows(
+    ctx: &Context,
+    policies: &BTreeMap<String, PolicySummary>,
+    refs: &BTreeMap<String, PolicySummary>,
+) -> BTreeMap<String, PerLevel<SeedStats>> {
+    let p = &ctx.config.pipeline;
+    let mut rows: Vec<(String, PerLevel<SeedStats>)> = ["random", "expert"]
+        .into_iter()
+        .map(|name| {
+            (
+                name.to_string(),
+                levels_over_seeds(ctx, refs, name, within_10),
+            )
+        })
+        .collect();
+    for algo in &p.algos {
+        for v in variants(*algo, p) {
+            let key = format!("{algo}-{}", v.name);
+            let levels = levels_over_seeds(ctx, policies, &key, within_10);
+            rows.push((format!("{algo} {}", v.name), levels));
+        }
+    }
+    rows.into_iter().filter(|(_, l)| !l.is_empty()).collect()
 }
 
 /// Per-episode scores of record `key` at `level`, seed after seed; `None` when a seed's record
@@ -325,10 +367,11 @@ pub fn build(ctx: &Context, l: &Layout, rec: &Records) -> Results {
             .map(|name| {
                 (
                     name.to_string(),
-                    levels_over_seeds(ctx, &rec.references, name),
+                    levels_over_seeds(ctx, &rec.references, name, overall),
                 )
             })
             .collect(),
+        within_10: within_10_rows(ctx, &policies, &rec.references),
         paired: paired_rows(ctx, &policies, &rec.references),
         oracle_data: rec.oracle.clone(),
         eval_episodes: ctx.config.eval.episodes,

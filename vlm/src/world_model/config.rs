@@ -155,13 +155,22 @@ pub struct WorldModelConfig {
     /// pusher; Meta-World: the seven perceived values).
     #[serde(default)]
     pub objects: i64,
-    /// Floats per tracked object (CLEVR: x, y; Meta-World: 1; checkpoints without the key: 2).
-    #[serde(default = "default_object_dim")]
+    /// Floats per tracked object (CLEVR: x, y; Meta-World: 1). Absent (checkpoints and stage
+    /// records written before Meta-World had the head) means 2, and 2 is written as absent, so
+    /// those files keep their stored form.
+    #[serde(
+        default = "default_object_dim",
+        skip_serializing_if = "is_default_object_dim"
+    )]
     pub object_dim: i64,
 }
 
 fn default_object_dim() -> i64 {
     2
+}
+
+fn is_default_object_dim(d: &i64) -> bool {
+    *d == default_object_dim()
 }
 
 impl WorldModelConfig {
