@@ -62,18 +62,15 @@ pub fn simulate(
             if c.visual_head != VisualHead::ObjectState {
                 return Ok(None);
             }
-            let mut flat = Vec::new();
+            let mut tracked = Vec::with_capacity(envs.len());
             for (env, a) in envs.iter().zip(given) {
                 let mut o = objects::read_objects(env.kind(), &env.state(), &env.observation())
                     .map_err(vlm_error)?;
                 place_for_action(&mut o, *a);
-                flat.extend(o);
+                tracked.push(o);
             }
-            Ok(Some(Tensor::from_slice(&flat).to_device(dev).view([
-                n as i64,
-                c.objects,
-                c.object_dim,
-            ])))
+            let dim = c.object_dim as usize;
+            Ok(Some(objects::objects_tensor(&tracked, dim, dev)))
         };
     let mut frames = frames_to_tensor(b.initial, n, c.image_size, dev);
     let mut given: Vec<Option<Action>> = vec![None; n];

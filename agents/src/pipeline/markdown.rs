@@ -114,24 +114,23 @@ fn within_10_md(r: &Results) -> String {
     if levels.is_empty() {
         return String::new();
     }
-    let mut keys: Vec<(String, String)> = ["random", "expert"]
-        .iter()
-        .map(|n| ("—".to_string(), n.to_string()))
+    // (algo column, data column, key in `within_10`), in the success table's order.
+    let mut keys: Vec<(String, &str, String)> = ["random", "expert"]
+        .into_iter()
+        .map(|n| ("—".to_string(), n, n.to_string()))
         .collect();
     for algo in r.success.keys() {
         for name in VARIANT_NAMES {
-            keys.push((algo.to_uppercase(), format!("{algo} {name}")));
+            keys.push((algo.to_uppercase(), name, format!("{algo} {name}")));
         }
     }
     let mut rows = Vec::new();
-    for (algo, key) in keys {
-        let Some(per) = r.within_10.get(&key) else {
-            continue;
-        };
-        let label = key.rsplit(' ').next().unwrap_or(&key).to_string();
-        let mut row = vec![algo, label];
-        row.extend(levels.iter().map(|l| pct(per.get(*l))));
-        rows.push(row);
+    for (algo, name, key) in keys {
+        if let Some(per) = r.within_10.get(&key) {
+            let mut row = vec![algo, name.to_string()];
+            row.extend(levels.iter().map(|l| pct(per.get(*l))));
+            rows.push(row);
+        }
     }
     let mut header = vec!["algo".to_string(), "data".to_string()];
     header.extend(levels.iter().map(|l| format!("{l} %")));

@@ -206,13 +206,14 @@ fn trained(policies: &BTreeMap<String, PolicyRecord>) -> BTreeMap<String, Policy
 fn success(
     ctx: &Context,
     policies: &BTreeMap<String, PolicySummary>,
+    figure: Figure,
 ) -> BTreeMap<String, BTreeMap<String, PerLevel<SeedStats>>> {
     let p = &ctx.config.pipeline;
     let mut out = BTreeMap::new();
     for algo in &p.algos {
         let mut per_variant = BTreeMap::new();
         for v in variants(*algo, p) {
-            let levels = levels_over_seeds(ctx, policies, &format!("{algo}-{}", v.name), overall);
+            let levels = levels_over_seeds(ctx, policies, &format!("{algo}-{}", v.name), figure);
             if !levels.is_empty() {
                 per_variant.insert(v.name.to_string(), levels);
             }
@@ -229,24 +230,22 @@ fn within_10_rows(
     policies: &BTreeMap<String, PolicySummary>,
     refs: &BTreeMap<String, PolicySummary>,
 ) -> BTreeMap<String, PerLevel<SeedStats>> {
-    let p = &ctx.config.pipeline;
-    let mut rows: Vec<(String, PerLevel<SeedStats>)> = ["random", "expert"]
+    let references = ["random", "expert"].into_iter().map(|name| {
+        (
+            name.to_string(),
+            levels_over_seeds(ctx, refs, name, within_10),
+        )
+    });
+    let arms = success(ctx, policies, within_10)
         .into_iter()
-        .map(|name| {
-            (
-                name.to_string(),
-                levels_over_seeds(ctx, refs, name, within_10),
-            )
-        })
-        .collect();
-    for algo in &p.algos {
-        for v in variants(*algo, p) {
-            let key = format!("{algo}-{}", v.name);
-            let levels = levels_over_seeds(ctx, policies, &key, within_10);
-            rows.push((format!("{algo} {}", v.name), levels));
-        }
-    }
-    rows.into_iter().filter(|(_, l)| !l.is_empty()).collect()
+        .flat_map(|(algo, per)| {
+            per.into_iter()
+                .map(move |(v, l)| (format!("{algo} {v}"), l))
+        });
+    references
+        .chain(arms)
+        .filter(|(_, l)| !l.is_empty())
+        .collect()
 }
 
 /// Per-episode scores of record `key` at `level`, seed after seed; `None` when a seed's record
@@ -361,7 +360,7 @@ pub fn build(ctx: &Context, l: &Layout, rec: &Records) -> Results {
                 full: rec.vlm_full.train.clone(),
             },
         },
-        success: success(ctx, &policies),
+        success: success(ctx, &policies, overall),
         reference: ["random", "expert"]
             .into_iter()
             .map(|name| {

@@ -14,6 +14,7 @@
 use tch::{Device, Kind, Tensor};
 use vlgor_render::Renderer;
 use vlgor_sim::clevr::physics::{DIRECTIONS, NUM_BALLS, REACH_X, REACH_Y, WorldState, push_start};
+use vlgor_sim::spec::Simulators;
 use vlgor_sim::validate::perceive::{env_of, perceived_len};
 use vlgor_sim::validate::{Replayer, perceive};
 use vlgor_sim::{Action, EnvKind, GoalSpec};
@@ -187,6 +188,9 @@ pub struct StateCanvas<'a> {
     /// Per rollout: the goal it pursues (picks the simulator).
     goals: Vec<GoalSpec>,
     kind: EnvKind,
+    /// The simulators that draw (set to a state, never reset).
+    sims: Simulators,
+    /// Meta-World's conversions between full and perceived states.
     replayer: Replayer,
 }
 
@@ -218,6 +222,7 @@ impl<'a> StateCanvas<'a> {
             states,
             goals,
             kind,
+            sims: Simulators::new(),
             replayer: Replayer::new(),
         })
     }
@@ -237,15 +242,11 @@ impl<'a> StateCanvas<'a> {
 
     /// The tracked objects of every rollout's initial state.
     pub fn initial_objects(&mut self) -> Result<Vec<Vec<f32>>, WorldModelError> {
-        let kind = self.kind;
         let mut out = Vec::with_capacity(self.states.len());
         for (s, g) in self.states.iter().zip(&self.goals) {
-            out.push(match kind {
-                EnvKind::Clevr => read_objects(kind, s, &[])?,
-                EnvKind::MetaWorld => {
-                    let observed = self.replayer.perceived_of_state(g, s)?;
-                    read_objects(kind, s, &observed)?
-                }
+            out.push(match self.kind {
+                EnvKind::Clevr => read_objects(self.kind, s, &[])?,
+                EnvKind::MetaWorld => self.replayer.perceived_of_state(g, s)?,
             });
         }
         Ok(out)
@@ -271,7 +272,7 @@ impl<'a> StateCanvas<'a> {
                 }
                 EnvKind::MetaWorld => self.replayer.perceived_to_state(goal, state, obj)?,
             };
-            let env = self.replayer.env(goal)?;
+            let env = self.sims.for_goal(goal);
             env.set_state(&s)?;
             scenes.push(env.scene(env.cameras()[0])?);
         }
