@@ -19,7 +19,8 @@ use vlgor_sim::{Action, Env, EnvKind, GoalSpec, Instruction};
 use crate::error::CliError;
 
 /// The candidate actions look-ahead imagines for `instruction`: CLEVR the eight pushes of each
-/// ball the goal names (all 40 if it names none); continuous actions `continuous` uniform draws.
+/// ball the goal names (all 40 if it names none); continuous actions `continuous` uniform draws
+/// (the online advisor's; imagination draws [`candidates_around`] the action head's proposal).
 pub fn candidate_actions(
     instruction: &Instruction,
     env: EnvKind,
@@ -48,6 +49,32 @@ pub fn candidate_actions(
             })
             .collect(),
     }
+}
+
+/// Spread (standard deviation per coordinate, in action units) of the look-ahead's continuous
+/// candidates around the action head's proposal: a quarter of the [-1, 1] range's half-width, so
+/// the candidates stay in the neighbourhood of what the model would do.
+pub const PROPOSAL_SPREAD: f64 = 0.25;
+
+/// The continuous look-ahead candidates of imagination: the action head's `proposed` action
+/// first, then `n - 1` draws of it plus N(0, [`PROPOSAL_SPREAD`]²) noise per coordinate,
+/// clamped to [-1, 1]. Uniform candidates ([`candidate_actions`]) reach the goal as often but
+/// fill the imagined data with actions no expert takes (the gripper half-open, every
+/// coordinate spread over [-1, 1]), and behaviour cloning on them unlearns the real data's.
+pub fn candidates_around(proposed: Action, n: usize, rng: &mut dyn rand::RngCore) -> Vec<Action> {
+    let Action::Continuous(centre) = proposed else {
+        return vec![proposed];
+    };
+    let mut out = vec![proposed];
+    for _ in 1..n {
+        let mut a = centre;
+        for v in a.iter_mut() {
+            let noise = PROPOSAL_SPREAD * vlgor_vlm::world_model::sampling::standard_normal(rng);
+            *v = (*v + noise as f32).clamp(-1.0, 1.0);
+        }
+        out.push(Action::Continuous(a));
+    }
+    out
 }
 
 /// Look-ahead score taken off a candidate whose imagined state the validator's per-state checks
@@ -252,5 +279,44 @@ mod tests {
         assert!(c.iter().all(|a| matches!(a, Action::Continuous(v)
             if v.iter().all(|x| (-1.0..=1.0).contains(x)))));
         assert_ne!(c[0], c[1]);
+    }
+
+    #[test]
+    fn continuous_candidates_start_at_the_proposal_and_stay_near_it() {
+        let proposed = Action::Continuous([0.5, -0.2, 0.9, -1.0]);
+        let draw = |seed| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            candidates_around(proposed, 400, &mut rng)
+        };
+        let c = draw(3);
+        assert_eq!(c.len(), 400);
+        assert_eq!(
+            c[0], proposed,
+            "the action head's own choice is a candidate"
+        );
+        assert_eq!(c, draw(3), "the same seed gives the same candidates");
+        assert_ne!(c, draw(4));
+        let mut spread = [0f64; 4];
+        for a in &c[1..] {
+            let Action::Continuous(v) = a else {
+                panic!("continuous")
+            };
+            assert!(v.iter().all(|x| (-1.0..=1.0).contains(x)), "{v:?}");
+            for k in 0..4 {
+                spread[k] += ((v[k] - [0.5, -0.2, 0.9, -1.0][k]) as f64).powi(2);
+            }
+        }
+        // An unclamped coordinate spreads by PROPOSAL_SPREAD; one at the bound by less.
+        let sd = |k: usize| (spread[k] / 399.0).sqrt();
+        assert!((sd(1) - PROPOSAL_SPREAD).abs() < 0.03, "{}", sd(1));
+        assert!(sd(3) < PROPOSAL_SPREAD, "{}", sd(3));
+        assert_eq!(
+            candidates_around(
+                Action::Discrete(7),
+                16,
+                &mut rand_chacha::ChaCha8Rng::seed_from_u64(0)
+            ),
+            vec![Action::Discrete(7)]
+        );
     }
 }

@@ -6,7 +6,8 @@
 //! An imagined transition is one model step: h env steps with the predicted action held (CLEVR
 //! h = 1, one push; Meta-World h = 10). Observations are perceived states (CLEVR: the ten ball
 //! coordinates, exactly the real observation; Meta-World: the 39-d observation with hand, gripper
-//! and object taken from the readout and the rest from the source episode).
+//! and object taken from the readout, their previous-step values one env step back, the goal
+//! point the imagined instruction reports, and the rest from the source episode).
 
 pub mod goals;
 pub mod instructions;
@@ -56,7 +57,8 @@ pub enum ImagineActions {
     /// The action head's argmax (the paper's imagination).
     #[default]
     ActionHead,
-    /// One-step look-ahead: every candidate action ([`goals::candidate_actions`]) is imagined
+    /// One-step look-ahead: every candidate action (CLEVR [`goals::candidate_actions`],
+    /// continuous actions [`goals::candidates_around`] the action head's proposal) is imagined
     /// and the one whose imagined perceived state comes closest to the instruction's goal
     /// ([`PerceivedGoal::progress`]) is taken, preferring those whose imagined state passes
     /// the validator's per-state checks ([`goals::state_plausible`]).
@@ -75,13 +77,21 @@ struct GoalJudge<'a> {
 }
 
 impl LookaheadJudge for GoalJudge<'_> {
-    fn candidates(&mut self, i: usize) -> Vec<vlgor_sim::Action> {
-        goals::candidate_actions(
-            &self.instructions[i],
-            self.env,
-            self.continuous_candidates,
-            self.draws,
-        )
+    /// CLEVR: the pushes of the balls the instruction names ([`goals::candidate_actions`]);
+    /// continuous actions: draws around the action head's proposal
+    /// ([`goals::candidates_around`]).
+    fn candidates(&mut self, i: usize, proposed: vlgor_sim::Action) -> Vec<vlgor_sim::Action> {
+        match proposed {
+            vlgor_sim::Action::Continuous(_) => {
+                goals::candidates_around(proposed, self.continuous_candidates, self.draws)
+            }
+            vlgor_sim::Action::Discrete(_) => goals::candidate_actions(
+                &self.instructions[i],
+                self.env,
+                self.continuous_candidates,
+                self.draws,
+            ),
+        }
     }
 
     /// The goal's progress ([`PerceivedGoal::progress`]), less [`goals::IMPLAUSIBLE_PENALTY`]
@@ -167,7 +177,8 @@ pub struct ImaginePlan {
     pub actions: ImagineActions,
 }
 
-/// Look-ahead imagination with continuous actions: uniform candidates per step.
+/// Look-ahead imagination with continuous actions: candidates per step (the action head's proposal
+/// and draws around it).
 const LOOKAHEAD_CONTINUOUS_CANDIDATES: usize = 16;
 
 /// What an imagination run produced (also written to `OUT/imagine.json`).
@@ -323,6 +334,7 @@ pub fn imagine_dataset(ctx: &Context, plan: &ImaginePlan) -> Result<ImagineSumma
                         horizon,
                         h,
                         goals: &goals,
+                        readout: Some(&readout),
                     },
                     &mut text,
                     &mut r,

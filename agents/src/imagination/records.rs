@@ -6,7 +6,7 @@ use vlgor_sim::dataset::{
     Collection, DatasetHeader, DatasetWriter, EpisodeRecord, FrameSpec, Origin, SplitInfo,
 };
 use vlgor_sim::validate::{self, Reason, ValidatorConfig, Verdict, VerdictKind};
-use vlgor_sim::{Action, EnvKind, EnvSpec, Instruction};
+use vlgor_sim::{Action, EnvKind, EnvSpec, GoalSpec, Instruction};
 
 use super::{ImaginePlan, ImagineSummary, PerceivedGoal, plausibility};
 use crate::context::Context;
@@ -60,7 +60,8 @@ impl RolloutDraft {
             rewards.push(goal.reward(&perceived[t], &perceived[t + 1]));
             success.push(goal.success(&perceived[t + 1]));
         }
-        let observations = observations(kind, &obs0, &perceived);
+        let goal_dims = metaworld_goal_point(&meta.instruction, &instruction, &obs0);
+        let observations = observations(kind, &obs0, &perceived, h, goal_dims);
         Ok(RolloutDraft {
             source_seed: meta.seed,
             instruction,
@@ -114,26 +115,63 @@ impl RolloutDraft {
 }
 
 /// Observations per frame: CLEVR the perceived state; Meta-World the source's first observation
-/// with the current (hand, gripper, object) perceived and the previous frame's copied in.
-fn observations(kind: EnvKind, obs0: &[f32], perceived: &[Vec<f32>]) -> Vec<Vec<f32>> {
+/// with the current (hand, gripper, object) perceived, the previous frame's values one env step
+/// back (a real observation's previous frame is the last step, not the last keyframe: the
+/// keyframe's motion, taken as uniform over its `h` steps, is undone for one step), and the goal
+/// point `goal` the imagined instruction reports where it is given.
+fn observations(
+    kind: EnvKind,
+    obs0: &[f32],
+    perceived: &[Vec<f32>],
+    h: usize,
+    goal: Option<[f32; 3]>,
+) -> Vec<Vec<f32>> {
     match kind {
         EnvKind::Clevr => perceived.to_vec(),
         EnvKind::MetaWorld => {
+            let mut base = obs0.to_vec();
+            if let Some(g) = goal {
+                base[36..39].copy_from_slice(&g);
+            }
             let mut out: Vec<Vec<f32>> = Vec::with_capacity(perceived.len());
             for (t, p) in perceived.iter().enumerate() {
-                let mut o = obs0.to_vec();
+                let mut o = base.clone();
                 o[..7].copy_from_slice(&p[..7]);
-                let prev: Vec<f32> = if t == 0 {
-                    o[..18].to_vec()
-                } else {
-                    out[t - 1][..18].to_vec()
-                };
+                let mut prev: Vec<f32> = o[..18].to_vec();
+                if t > 0 {
+                    let last = &out[t - 1];
+                    for (j, v) in prev.iter_mut().enumerate().take(7) {
+                        *v -= (o[j] - last[j]) / h.max(1) as f32;
+                    }
+                }
                 o[18..36].copy_from_slice(&prev);
                 out.push(o);
             }
             out
         }
     }
+}
+
+/// The goal point a Meta-World observation reports for `imagined`'s first stage, from a
+/// source episode collected for `source` whose first observation is `obs0`: the task's goal is
+/// the source's reported point less its instruction's offset. `None` for CLEVR.
+fn metaworld_goal_point(
+    source: &Instruction,
+    imagined: &Instruction,
+    obs0: &[f32],
+) -> Option<[f32; 3]> {
+    let (GoalSpec::MetaWorld(src), GoalSpec::MetaWorld(new)) = (&source.goal, &imagined.goal)
+    else {
+        return None;
+    };
+    let reported = obs0.get(36..39)?;
+    let off = src.goal_point([0.0; 3], 0);
+    let task_goal = [
+        reported[0] - off[0],
+        reported[1] - off[1],
+        reported[2] - off[2],
+    ];
+    Some(new.goal_point(task_goal, 0))
 }
 
 /// Validates every draft against the physics engine, applies the filter and writes the dataset
@@ -303,4 +341,71 @@ fn write(
             .map_err(|e| CliError::Other(e.into()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use vlgor_sim::Level;
+    use vlgor_sim::metaworld::Task;
+    use vlgor_sim::metaworld::goal::{MetaWorldGoal, Stage};
+
+    fn reach_instruction(offset: [f32; 3], rng: &mut rand_chacha::ChaCha8Rng) -> Instruction {
+        let mut ins = EnvSpec::MetaWorld(Task::Reach).sample_instruction(Level::Seen, rng);
+        ins.goal = GoalSpec::MetaWorld(MetaWorldGoal {
+            task: Task::Reach,
+            stages: vec![Stage::TaskGoal { offset }],
+            constraint: None,
+        });
+        ins
+    }
+
+    #[test]
+    fn imagined_metaworld_observations_look_one_step_back_and_report_the_imagined_goal() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let source = reach_instruction([0.0; 3], &mut rng);
+        let left = reach_instruction([-0.1, 0.0, 0.0], &mut rng);
+        let mut obs0 = vec![0.0f32; 39];
+        obs0[..7].copy_from_slice(&[0.0, 0.6, 0.2, 1.0, 0.1, 0.7, 0.02]);
+        let head = obs0[..7].to_vec();
+        obs0[18..25].copy_from_slice(&head);
+        obs0[36..39].copy_from_slice(&[0.05, 0.8, 0.15]);
+        let goal = metaworld_goal_point(&source, &left, &obs0);
+        assert_eq!(
+            goal,
+            Some([0.05 - 0.1, 0.8, 0.15]),
+            "the task goal moved left"
+        );
+        assert_eq!(
+            metaworld_goal_point(&source, &source, &obs0),
+            Some([0.05, 0.8, 0.15])
+        );
+        let mut p1 = obs0[..7].to_vec();
+        p1[0] += 0.1; // the hand 10 cm along x over one keyframe of 10 steps
+        let o = observations(
+            EnvKind::MetaWorld,
+            &obs0,
+            &[obs0[..7].to_vec(), p1],
+            10,
+            goal,
+        );
+        assert_eq!(
+            o[0][..18],
+            o[0][18..36],
+            "a reset observation's previous frame is itself"
+        );
+        assert!((o[1][0] - 0.1).abs() < 1e-6);
+        assert!(
+            (o[1][18] - 0.09).abs() < 1e-6,
+            "one step back: {}",
+            o[1][18]
+        );
+        assert_eq!(
+            o[1][19..25],
+            o[1][1..7],
+            "what did not move is where it was"
+        );
+        assert_eq!(o[1][36..39], [0.05 - 0.1, 0.8, 0.15]);
+    }
 }

@@ -1,17 +1,21 @@
 //! The decomposition row "world-model actions in rapier": the world model chooses every action
 //! from the true frame (and, for the object-state head, the true object positions), and the
 //! simulator and the renderer produce what follows. Prompts, start states, horizon and action
-//! choice are imagination's; only the dynamics differ, so the row measures what imagined frames
-//! and states cost against the same actions in the real physics.
+//! choice are imagination's (look-ahead included: its candidates are imagined from the true
+//! frame and scored on the imagined outcome, the chosen one played in rapier); only the
+//! dynamics differ, so the row measures what imagined frames and states cost against the same
+//! action choice in the real physics.
 
 use tch::Tensor;
 use vlgor_render::Renderer;
 use vlgor_sim::{Action, Env};
+use vlgor_vlm::perception::StateReadout;
 use vlgor_vlm::world_model::objects::{self, place_for_action};
-use vlgor_vlm::world_model::sampling::{ActionChoice, decode_actions};
+use vlgor_vlm::world_model::sampling::{ActionChoice, LookaheadJudge, decode_actions};
 use vlgor_vlm::world_model::text::TextSource;
 use vlgor_vlm::world_model::train::frames_to_tensor;
 use vlgor_vlm::world_model::{ActionInput, ImaginedRollouts, StepInput, VisualHead, WorldModel};
+use vlgor_vlm::world_model::{Candidates, best_candidates};
 
 use super::goals::PerceivedGoal;
 use crate::error::CliError;
@@ -29,6 +33,8 @@ pub struct SimulatedBatch<'a> {
     pub horizon: usize,
     pub h: usize,
     pub goals: &'a [PerceivedGoal],
+    /// Reads predicted frames for the look-ahead of heads other than the object-state head.
+    pub readout: Option<&'a StateReadout>,
 }
 
 /// Rolls the batch out. The returned `objects` hold, per rollout, the perceived state of every
@@ -73,6 +79,7 @@ pub fn simulate(
             Ok(Some(objects::objects_tensor(&tracked, dim, dev)))
         };
     let mut frames = frames_to_tensor(b.initial, n, c.image_size, dev);
+    let mut last: Vec<u8> = Vec::new();
     let mut given: Vec<Option<Action>> = vec![None; n];
     let mut done = vec![false; n];
     tch::no_grad(|| -> Result<(), CliError> {
@@ -90,7 +97,23 @@ pub fn simulate(
                     objects: now.as_ref(),
                 })
                 .map_err(vlm_error)?;
-            let actions = decode_actions(c.action_space, &pred.action, choice);
+            let mut actions = decode_actions(c.action_space, &pred.action, choice);
+            if let ActionChoice::Lookahead(judge) = choice {
+                let current = if step == 1 { b.initial } else { &last[..] };
+                let now: Vec<Vec<f32>> =
+                    out.objects.iter().map(|o| o[o.len() - 1].clone()).collect();
+                let model = (b.model, b.texts, b.readout);
+                actions = lookahead(
+                    model,
+                    text,
+                    &mut **judge,
+                    &envs,
+                    current,
+                    &now,
+                    &done,
+                    actions,
+                )?;
+            }
             let mut bytes = Vec::with_capacity(n * fl);
             for (i, env) in envs.iter_mut().enumerate() {
                 if !done[i] {
@@ -117,6 +140,7 @@ pub fn simulate(
             }
             given = actions.into_iter().map(Some).collect();
             frames = frames_to_tensor(&bytes, n, c.image_size, dev);
+            last = bytes;
             if done.iter().all(|&d| d) {
                 break;
             }
@@ -124,4 +148,62 @@ pub fn simulate(
         Ok(())
     })?;
     Ok(out)
+}
+
+/// Look-ahead of `model` for instructions `texts` from the true frames `current` and perceived states `now`: each running
+/// rollout's candidates (the judge's, around `decoded`) imagined one step ahead by the world
+/// model, the best-scored one returned; done rollouts keep `decoded`.
+#[allow(clippy::too_many_arguments)]
+fn lookahead(
+    (model, texts, readout): (&WorldModel, &[&str], Option<&StateReadout>),
+    text: &mut dyn TextSource,
+    judge: &mut dyn LookaheadJudge,
+    envs: &[Box<dyn Env>],
+    current: &[u8],
+    now: &[Vec<f32>],
+    done: &[bool],
+    decoded: Vec<Action>,
+) -> Result<Vec<Action>, CliError> {
+    let candidates: Vec<Vec<Action>> = decoded
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if done[i] {
+                Vec::new()
+            } else {
+                judge.candidates(i, *a)
+            }
+        })
+        .collect();
+    let objects = if model.config().visual_head == VisualHead::ObjectState {
+        let o = envs
+            .iter()
+            .map(|e| objects::read_objects(e.kind(), &e.state(), &e.observation()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(vlm_error)?;
+        Some(o)
+    } else {
+        None
+    };
+    let kind = envs.first().map_or(model.config().env, |e| e.kind());
+    let best = best_candidates(
+        model,
+        text,
+        &Candidates {
+            env: kind,
+            instructions: texts,
+            frames: current,
+            objects: objects.as_deref(),
+            actions: &candidates,
+        },
+        readout,
+        now,
+        &mut |i, now, next| judge.score(i, now, next),
+    )
+    .map_err(vlm_error)?;
+    Ok(best
+        .into_iter()
+        .zip(decoded)
+        .map(|(b, d)| b.unwrap_or(d))
+        .collect())
 }

@@ -397,15 +397,10 @@ mod tests {
 mod split_tests {
     use super::*;
 
-    /// `assets/presets/every-arm.toml` over the quick preset: the four arms the quick preset
-    /// leaves out come back (the committed CLEVR report's 51 runs).
-    #[test]
-    fn every_arm_toml_turns_the_left_out_arms_on() {
-        let file = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../assets/presets/every-arm.toml"
-        );
-        let ctx = Context::new(
+    /// The context of a command on `env` with `assets/presets/<name>` over the quick preset.
+    fn overlay(name: &str, env: EnvKind) -> Context {
+        let file = format!("{}/../assets/presets/{name}", env!("CARGO_MANIFEST_DIR"));
+        Context::new(
             &crate::cli::GlobalArgs {
                 seed: 0,
                 device: crate::cli::DeviceArg::Cpu,
@@ -416,9 +411,37 @@ mod split_tests {
                 verbose: 0,
                 quiet: true,
             },
-            Some(EnvKind::Clevr),
+            Some(env),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// `assets/presets/metaworld-lookahead.toml` changes the Meta-World experiment and leaves
+    /// CLEVR's as the preset has it.
+    #[test]
+    fn metaworld_lookahead_toml_changes_metaworld_only() {
+        let mw = overlay("metaworld-lookahead.toml", EnvKind::MetaWorld);
+        let quick = Context::quick_for_tests(Some(EnvKind::MetaWorld));
+        assert_eq!(mw.config.rl.training.epochs, 10);
+        assert_eq!(quick.config.rl.training.epochs, 3);
+        assert_eq!(mw.config.vlm.visual_head, "object_state");
+        assert_eq!(
+            mw.config.vlm.imagine_actions,
+            crate::imagination::ImagineActions::Lookahead
+        );
+        assert_eq!(mw.config.pipeline.counterfactual, 600);
+        assert_eq!(policy_runs(&mw).len(), policy_runs(&quick).len());
+        let clevr = overlay("metaworld-lookahead.toml", EnvKind::Clevr);
+        let clevr_quick = Context::quick_for_tests(Some(EnvKind::Clevr));
+        let json = |c: &Context| serde_json::to_value(c.config.clone().resolved()).unwrap();
+        assert_eq!(json(&clevr), json(&clevr_quick), "CLEVR runs the preset");
+    }
+
+    /// `assets/presets/every-arm.toml` over the quick preset: the four arms the quick preset
+    /// leaves out come back (the committed CLEVR report's 51 runs).
+    #[test]
+    fn every_arm_toml_turns_the_left_out_arms_on() {
+        let ctx = overlay("every-arm.toml", EnvKind::Clevr);
         let quick = Context::quick_for_tests(Some(EnvKind::Clevr));
         assert_eq!(policy_runs(&quick).len(), 24);
         assert_eq!(policy_runs(&ctx).len(), 51);

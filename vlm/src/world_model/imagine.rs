@@ -297,7 +297,7 @@ impl Look<'_> {
                 if done[i] {
                     Vec::new()
                 } else {
-                    judge.candidates(i)
+                    judge.candidates(i, decoded[i])
                 }
             })
             .collect();

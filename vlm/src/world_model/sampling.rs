@@ -26,8 +26,9 @@ pub enum ActionChoice<'r> {
 
 /// Names the candidate actions of each rollout and scores their imagined outcomes.
 pub trait LookaheadJudge {
-    /// Candidate actions of rollout `i`.
-    fn candidates(&mut self, i: usize) -> Vec<Action>;
+    /// Candidate actions of rollout `i`; `proposed` is the action head's greedy choice for it
+    /// (a judge may search around it or ignore it).
+    fn candidates(&mut self, i: usize, proposed: Action) -> Vec<Action>;
     /// Score of rollout `i` moving from perceived state `now` to imagined `next` (higher is
     /// better; ties go to the first candidate).
     fn score(&mut self, i: usize, now: &[f32], next: &[f32]) -> f32;
@@ -104,7 +105,7 @@ fn uniform(rng: &mut dyn rand::RngCore) -> f64 {
 }
 
 /// A standard normal draw (Box–Muller).
-fn standard_normal(rng: &mut dyn rand::RngCore) -> f64 {
+pub fn standard_normal(rng: &mut dyn rand::RngCore) -> f64 {
     let u1 = uniform(rng).max(f64::MIN_POSITIVE);
     let u2 = uniform(rng);
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
