@@ -150,9 +150,9 @@ pub fn simulate(
     Ok(out)
 }
 
-/// Look-ahead of `model` for instructions `texts` from the true frames `current` and perceived states `now`: each running
-/// rollout's candidates (the judge's, around `decoded`) imagined one step ahead by the world
-/// model, the best-scored one returned; done rollouts keep `decoded`.
+/// Look-ahead of `model` for instructions `texts` from the true frames `current` and perceived
+/// states `now`: each running rollout's candidates (the judge's, around `decoded`) imagined one
+/// step ahead by the world model, the best-scored one returned; done rollouts keep `decoded`.
 #[allow(clippy::too_many_arguments)]
 fn lookahead(
     (model, texts, readout): (&WorldModel, &[&str], Option<&StateReadout>),
