@@ -6,16 +6,15 @@
 //! dynamics differ, so the row measures what imagined frames and states cost against the same
 //! action choice in the real physics.
 
-use tch::Tensor;
 use vlgor_render::Renderer;
 use vlgor_sim::{Action, Env};
 use vlgor_vlm::perception::StateReadout;
 use vlgor_vlm::world_model::objects::{self, place_for_action};
-use vlgor_vlm::world_model::sampling::{ActionChoice, LookaheadJudge, decode_actions};
+use vlgor_vlm::world_model::sampling::{ActionChoice, decode_actions};
 use vlgor_vlm::world_model::text::TextSource;
 use vlgor_vlm::world_model::train::frames_to_tensor;
 use vlgor_vlm::world_model::{ActionInput, ImaginedRollouts, StepInput, VisualHead, WorldModel};
-use vlgor_vlm::world_model::{Candidates, best_candidates};
+use vlgor_vlm::world_model::{LookaheadStart, judged_actions};
 
 use super::goals::PerceivedGoal;
 use crate::error::CliError;
@@ -63,56 +62,65 @@ pub fn simulate(
         success_step: vec![None; n],
         objects: envs.iter().map(|e| vec![perceive(&**e)]).collect(),
     };
-    let tracked =
-        |envs: &[Box<dyn Env>], given: &[Option<Action>]| -> Result<Option<Tensor>, CliError> {
-            if c.visual_head != VisualHead::ObjectState {
-                return Ok(None);
-            }
-            let mut tracked = Vec::with_capacity(envs.len());
-            for (env, a) in envs.iter().zip(given) {
-                let mut o = objects::read_objects(env.kind(), &env.state(), &env.observation())
-                    .map_err(vlm_error)?;
-                place_for_action(&mut o, *a);
-                tracked.push(o);
-            }
-            let dim = c.object_dim as usize;
-            Ok(Some(objects::objects_tensor(&tracked, dim, dev)))
-        };
-    let mut frames = frames_to_tensor(b.initial, n, c.image_size, dev);
-    let mut last: Vec<u8> = Vec::new();
+    // The object-state head's tracked objects, as the simulators hold them now.
+    let tracked = |envs: &[Box<dyn Env>]| -> Result<Option<Vec<Vec<f32>>>, CliError> {
+        if c.visual_head != VisualHead::ObjectState {
+            return Ok(None);
+        }
+        let o = envs
+            .iter()
+            .map(|e| objects::read_objects(e.kind(), &e.state(), &e.observation()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(vlm_error)?;
+        Ok(Some(o))
+    };
+    let mut current = b.initial.to_vec();
     let mut given: Vec<Option<Action>> = vec![None; n];
     let mut done = vec![false; n];
     tch::no_grad(|| -> Result<(), CliError> {
         for step in 1..=b.horizon {
             let input =
                 ActionInput::from_actions(c.action_space, &given, dev).map_err(vlm_error)?;
-            let now = tracked(&envs, &given)?;
+            let objects = tracked(&envs)?;
+            let placed = objects.as_ref().map(|o| {
+                let mut p = o.clone();
+                for (p, a) in p.iter_mut().zip(&given) {
+                    place_for_action(p, *a);
+                }
+                objects::objects_tensor(&p, c.object_dim as usize, dev)
+            });
             let pred = b
                 .model
                 .forward(&StepInput {
-                    frames: &frames,
+                    frames: &frames_to_tensor(&current, n, c.image_size, dev),
                     text: &tokens,
                     text_mask: &mask,
                     actions: &input,
-                    objects: now.as_ref(),
+                    objects: placed.as_ref(),
                 })
                 .map_err(vlm_error)?;
             let mut actions = decode_actions(c.action_space, &pred.action, choice);
             if let ActionChoice::Lookahead(judge) = choice {
-                let current = if step == 1 { b.initial } else { &last[..] };
                 let now: Vec<Vec<f32>> =
                     out.objects.iter().map(|o| o[o.len() - 1].clone()).collect();
-                let model = (b.model, b.texts, b.readout);
-                actions = lookahead(
-                    model,
+                let kind = envs.first().map_or(c.env, |e| e.kind());
+                let start = LookaheadStart {
+                    env: kind,
+                    instructions: b.texts,
+                    frames: &current,
+                    objects: objects.as_deref(),
+                    now: &now,
+                };
+                actions = judged_actions(
+                    b.model,
                     text,
+                    b.readout,
+                    &start,
                     &mut **judge,
-                    &envs,
-                    current,
-                    &now,
                     &done,
                     actions,
-                )?;
+                )
+                .map_err(vlm_error)?;
             }
             let mut bytes = Vec::with_capacity(n * fl);
             for (i, env) in envs.iter_mut().enumerate() {
@@ -139,8 +147,7 @@ pub fn simulate(
                 bytes.extend(frame);
             }
             given = actions.into_iter().map(Some).collect();
-            frames = frames_to_tensor(&bytes, n, c.image_size, dev);
-            last = bytes;
+            current = bytes;
             if done.iter().all(|&d| d) {
                 break;
             }
@@ -148,62 +155,4 @@ pub fn simulate(
         Ok(())
     })?;
     Ok(out)
-}
-
-/// Look-ahead of `model` for instructions `texts` from the true frames `current` and perceived
-/// states `now`: each running rollout's candidates (the judge's, around `decoded`) imagined one
-/// step ahead by the world model, the best-scored one returned; done rollouts keep `decoded`.
-#[allow(clippy::too_many_arguments)]
-fn lookahead(
-    (model, texts, readout): (&WorldModel, &[&str], Option<&StateReadout>),
-    text: &mut dyn TextSource,
-    judge: &mut dyn LookaheadJudge,
-    envs: &[Box<dyn Env>],
-    current: &[u8],
-    now: &[Vec<f32>],
-    done: &[bool],
-    decoded: Vec<Action>,
-) -> Result<Vec<Action>, CliError> {
-    let candidates: Vec<Vec<Action>> = decoded
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            if done[i] {
-                Vec::new()
-            } else {
-                judge.candidates(i, *a)
-            }
-        })
-        .collect();
-    let objects = if model.config().visual_head == VisualHead::ObjectState {
-        let o = envs
-            .iter()
-            .map(|e| objects::read_objects(e.kind(), &e.state(), &e.observation()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(vlm_error)?;
-        Some(o)
-    } else {
-        None
-    };
-    let kind = envs.first().map_or(model.config().env, |e| e.kind());
-    let best = best_candidates(
-        model,
-        text,
-        &Candidates {
-            env: kind,
-            instructions: texts,
-            frames: current,
-            objects: objects.as_deref(),
-            actions: &candidates,
-        },
-        readout,
-        now,
-        &mut |i, now, next| judge.score(i, now, next),
-    )
-    .map_err(vlm_error)?;
-    Ok(best
-        .into_iter()
-        .zip(decoded)
-        .map(|(b, d)| b.unwrap_or(d))
-        .collect())
 }

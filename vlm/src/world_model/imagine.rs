@@ -15,7 +15,7 @@ use vlgor_sim::Action;
 
 use super::config::VisualHead;
 use super::error::WorldModelError;
-use super::lookahead::{Candidates, best_candidates};
+use super::lookahead::{LookaheadStart, judged_actions};
 use super::model::{ActionInput, StepInput, StepOutput, WorldModel};
 use super::objects::{StateCanvas, add_displacements, objects_tensor, perceived, place_for_action};
 use super::sampling::decode_actions;
@@ -278,7 +278,7 @@ struct Look<'a> {
 impl Look<'_> {
     /// With [`ActionChoice::Lookahead`], the look-ahead choice of every rollout not `done`:
     /// each candidate the judge names is imagined from the carried frame
-    /// ([`best_candidates`]) and the best-scored one taken; otherwise (and for done rollouts)
+    /// ([`judged_actions`]) and the best-scored one taken; otherwise (and for done rollouts)
     /// `decoded` unchanged.
     fn reconsider(
         &self,
@@ -292,15 +292,6 @@ impl Look<'_> {
             return Ok(decoded);
         };
         let n = self.instructions.len();
-        let candidates: Vec<Vec<Action>> = (0..n)
-            .map(|i| {
-                if done[i] {
-                    Vec::new()
-                } else {
-                    judge.candidates(i, decoded[i])
-                }
-            })
-            .collect();
         let objects: Option<Vec<Vec<f32>>> = carry.objects.as_ref().map(|(o, _)| o.clone());
         let now: Vec<Vec<f32>> = match (&carry.objects, self.readout) {
             (Some(_), _) => (0..n).filter_map(|i| carry.perceived(i)).collect(),
@@ -318,25 +309,21 @@ impl Look<'_> {
             None => self.model.config().env,
         };
         let frames = tensor_to_frames(&carry.frames);
-        let best = best_candidates(
+        judged_actions(
             self.model,
             text,
-            &Candidates {
+            self.readout,
+            &LookaheadStart {
                 env: kind,
                 instructions: self.instructions,
                 frames: &frames,
                 objects: objects.as_deref(),
-                actions: &candidates,
+                now: &now,
             },
-            self.readout,
-            &now,
-            &mut |i, now, next| judge.score(i, now, next),
-        )?;
-        Ok(best
-            .into_iter()
-            .zip(decoded)
-            .map(|(b, d)| b.unwrap_or(d))
-            .collect())
+            &mut **judge,
+            done,
+            decoded,
+        )
     }
 }
 

@@ -14,6 +14,7 @@ use super::config::VisualHead;
 use super::error::WorldModelError;
 use super::model::{ActionInput, StepInput, WorldModel};
 use super::objects::{add_displacements, objects_tensor, perceived, place_for_action};
+use super::sampling::LookaheadJudge;
 use super::text::TextSource;
 use super::train::frames_to_tensor;
 use crate::perception::StateReadout;
@@ -158,5 +159,61 @@ pub fn best_candidates(
             }
             best.map(|(_, a)| a)
         })
+        .collect())
+}
+
+/// Where a look-ahead step starts: per rollout its frame, tracked objects and perceived state.
+pub struct LookaheadStart<'a> {
+    pub env: EnvKind,
+    pub instructions: &'a [&'a str],
+    /// u8 [N, H, W, 3] at the model's frame size.
+    pub frames: &'a [u8],
+    /// Object-state head: per rollout its tracked objects (metres); else `None`.
+    pub objects: Option<&'a [Vec<f32>]>,
+    /// Per rollout the perceived state the judge scores from.
+    pub now: &'a [Vec<f32>],
+}
+
+/// The look-ahead choice of every rollout not `done`: the candidates `judge` names around
+/// the action head's `decoded` action, each imagined from `start` ([`best_candidates`]), the
+/// best-scored taken; done rollouts (and any without a candidate) keep `decoded`.
+pub fn judged_actions(
+    model: &WorldModel,
+    text: &mut dyn TextSource,
+    readout: Option<&StateReadout>,
+    start: &LookaheadStart,
+    judge: &mut dyn LookaheadJudge,
+    done: &[bool],
+    decoded: Vec<Action>,
+) -> Result<Vec<Action>, WorldModelError> {
+    let candidates: Vec<Vec<Action>> = decoded
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if done[i] {
+                Vec::new()
+            } else {
+                judge.candidates(i, *a)
+            }
+        })
+        .collect();
+    let best = best_candidates(
+        model,
+        text,
+        &Candidates {
+            env: start.env,
+            instructions: start.instructions,
+            frames: start.frames,
+            objects: start.objects,
+            actions: &candidates,
+        },
+        readout,
+        start.now,
+        &mut |i, now, next| judge.score(i, now, next),
+    )?;
+    Ok(best
+        .into_iter()
+        .zip(decoded)
+        .map(|(b, d)| b.unwrap_or(d))
         .collect())
 }

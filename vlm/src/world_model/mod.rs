@@ -53,7 +53,9 @@ pub use imagine::{
     ActionChoice, GoalCheck, ImaginedRollouts, LookaheadJudge, imagine, imagine_with,
     rollout_with_actions,
 };
-pub use lookahead::{Candidates, best_candidates, predict_outcomes};
+pub use lookahead::{
+    Candidates, LookaheadStart, best_candidates, judged_actions, predict_outcomes,
+};
 pub use lora::LoraLinear;
 pub use model::{ActionInput, Stage, StepInput, StepOutput, WorldModel};
 pub use objects::StateCanvas;
