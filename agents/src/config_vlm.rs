@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use vlgor_rl::config::{AlgoKind, ObsKind};
 use vlgor_sim::EnvKind;
 use vlgor_sim::validate::Filter;
+use vlgor_vlm::perception::LabelledStates;
 use vlgor_vlm::world_model::VisualHead;
 
 use crate::imagination::{ImagineActions, InstructionSet};
@@ -41,10 +42,22 @@ pub struct VlmSection {
     /// the model's config by the base stage.
     #[serde(default = "auto")]
     pub visual_head: String,
+    /// The object-state head's motion gate (`WorldModelConfig::motion_gate`): per tracked value,
+    /// whether it moves at all, so untouched objects stay still over a rollout. Absent (configs
+    /// of earlier releases): off. Stored in the model's config by the base stage; ignored for
+    /// the other heads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion_gate: Option<bool>,
     /// State readout: freshly rendered frames per epoch, epochs, random steps before a frame.
     pub readout_frames: usize,
     pub readout_epochs: usize,
     pub readout_random_steps: usize,
+    /// When nonzero, half of the readout's frames are taken instead partway (0..=this many env
+    /// steps) through a scripted-expert run with 20% random actions, so the readout also sees
+    /// the mid-episode states real and imagined rollouts show (Meta-World: the arm far from its
+    /// start, the object moved or held). Absent (configs of earlier releases): 0.
+    #[serde(default)]
+    pub readout_expert_steps: usize,
     /// `vlm eval`: one-step samples, whole held-out rollouts, and counterfactual rollouts imagined
     /// freely for the goal-reaching rate.
     pub eval_samples: usize,
@@ -160,6 +173,20 @@ impl VlmSection {
         self.visual_head
             .parse()
             .unwrap_or_else(|_| VisualHead::default_for(env))
+    }
+
+    /// The states the readout is trained and held-out tested on.
+    pub fn readout_states(&self) -> LabelledStates {
+        LabelledStates {
+            random_steps: self.readout_random_steps,
+            expert_steps: self.readout_expert_steps,
+        }
+    }
+
+    /// Whether the base stage builds `head` with the motion gate: the configured value for the
+    /// object-state head, else off.
+    pub fn motion_gate_for(&self, head: VisualHead) -> bool {
+        head == VisualHead::ObjectState && self.motion_gate.unwrap_or(false)
     }
 
     pub fn validate(&self) -> Result<(), (String, &'static str)> {

@@ -70,6 +70,7 @@ fn fixture() -> &'static Fixture {
             visual_head: VisualHead::Direct,
             objects: 6,
             object_dim: 2,
+            motion_gate: false,
         };
         WorldModel::new(config, Device::Cpu).unwrap().save(&root.join("wm")).unwrap();
         Fixture {

@@ -12,7 +12,7 @@ use vlgor_sim::EnvKind;
 use vlgor_vlm::SentenceEncoder;
 use vlgor_vlm::metrics::{psnr, ssim, to_unit};
 use vlgor_vlm::perception::{
-    ReadoutKind, ReadoutOptions, StateReadout, render_labelled, train_readout_fresh,
+    LabelledStates, ReadoutKind, ReadoutOptions, StateReadout, render_labelled, train_readout_fresh,
 };
 use vlgor_vlm::world_model::{
     CachedText, RolloutPlan, SampleBatch, SampleProvider, Stage, StepInput, TrainOptions,
@@ -232,12 +232,13 @@ fn cpu_readout_error() {
         "READOUT_STEPS",
         if kind == ReadoutKind::Clevr { 5 } else { 150 },
     );
-    let r = train_readout_fresh(&mut readout, &mut renderer, per_epoch, steps, &opts).unwrap();
+    let states = LabelledStates::near_reset(steps);
+    let r = train_readout_fresh(&mut readout, &mut renderer, per_epoch, states, &opts).unwrap();
     eprintln!(
         "fresh-data training incl. rendering: {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let test_set = render_labelled(kind, &mut renderer, 300, 1_000_000, steps).unwrap();
+    let test_set = render_labelled(kind, &mut renderer, 300, 1_000_000, states).unwrap();
     let err = readout
         .position_error(&test_set.pixels, &test_set.states)
         .unwrap();

@@ -4,7 +4,8 @@
 use tch::Device;
 use vlgor_render::{RenderConfig, Renderer};
 use vlgor_vlm::perception::{
-    ReadoutKind, ReadoutOptions, StateReadout, position_error, render_labelled, train_readout,
+    LabelledStates, ReadoutKind, ReadoutOptions, StateReadout, position_error, render_labelled,
+    train_readout,
 };
 
 #[test]
@@ -17,8 +18,22 @@ fn clevr_readout_beats_the_mean_predictor_on_held_out_frames() {
         supersample: 2,
     })
     .unwrap();
-    let train = render_labelled(ReadoutKind::Clevr, &mut renderer, 384, 1, 3).unwrap();
-    let test = render_labelled(ReadoutKind::Clevr, &mut renderer, 64, 2, 3).unwrap();
+    let train = render_labelled(
+        ReadoutKind::Clevr,
+        &mut renderer,
+        384,
+        1,
+        LabelledStates::near_reset(3),
+    )
+    .unwrap();
+    let test = render_labelled(
+        ReadoutKind::Clevr,
+        &mut renderer,
+        64,
+        2,
+        LabelledStates::near_reset(3),
+    )
+    .unwrap();
     assert_eq!(train.pixels.len(), 384 * 32 * 32 * 3);
     tch::manual_seed(0);
     let mut readout = StateReadout::new(ReadoutKind::Clevr, 32, Device::Cpu).unwrap();
@@ -42,4 +57,53 @@ fn clevr_readout_beats_the_mean_predictor_on_held_out_frames() {
         err < 0.5 * baseline,
         "held-out error {err} vs mean predictor {baseline}"
     );
+}
+
+#[test]
+fn labelled_frames_partway_through_expert_runs_show_the_arm_away_from_its_start() {
+    tch::set_num_threads(1);
+    let mut renderer = Renderer::new(RenderConfig {
+        width: 16,
+        height: 16,
+        supersample: 1,
+    })
+    .unwrap();
+    let kind = ReadoutKind::MetaWorld;
+    let n = 40;
+    let reset = render_labelled(kind, &mut renderer, n, 5, LabelledStates::near_reset(0)).unwrap();
+    let near = render_labelled(kind, &mut renderer, n, 5, LabelledStates::near_reset(8)).unwrap();
+    let mid = LabelledStates {
+        random_steps: 8,
+        expert_steps: 200,
+    };
+    let partway = render_labelled(kind, &mut renderer, n, 5, mid).unwrap();
+    assert_eq!(partway.pixels.len(), n * 16 * 16 * 3);
+    // Share of frames whose hand (the first three values) is over 10 cm from where it starts.
+    let away = |f: &vlgor_vlm::perception::LabelledFrames| {
+        let far = f
+            .states
+            .iter()
+            .zip(&reset.states)
+            .filter(|(s, r)| {
+                let d2: f32 = (0..3).map(|k| (s[k] - r[k]).powi(2)).sum();
+                d2.sqrt() > 0.10
+            })
+            .count();
+        far as f64 / n as f64
+    };
+    let (near_away, partway_away) = (away(&near), away(&partway));
+    eprintln!(
+        "hand over 10 cm from its start: near reset {near_away:.2}, partway {partway_away:.2}"
+    );
+    assert_eq!(
+        near_away, 0.0,
+        "eight random steps cannot carry the arm 10 cm"
+    );
+    assert!(
+        partway_away >= 0.25,
+        "only {partway_away:.2} of the frames show the arm partway through a task"
+    );
+    // The same description gives the same frames.
+    let again = render_labelled(kind, &mut renderer, n, 5, mid).unwrap();
+    assert_eq!(again.pixels, partway.pixels);
 }

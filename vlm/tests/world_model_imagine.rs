@@ -172,7 +172,8 @@ fn rollouts_with_given_actions_follow_the_actions_and_feed_frames_back() {
         &acts,
         None,
     )
-    .unwrap();
+    .unwrap()
+    .0;
     assert_eq!(out[0].len(), 3);
     assert_eq!(out[1].len(), 1);
     assert!(out.iter().flatten().all(|f| f.len() == fl));
@@ -186,7 +187,8 @@ fn rollouts_with_given_actions_follow_the_actions_and_feed_frames_back() {
         &[vec![Action::Discrete(9)]],
         None,
     )
-    .unwrap();
+    .unwrap()
+    .0;
     let max_diff = from_step1[0][0]
         .iter()
         .zip(&out[0][1])
@@ -203,7 +205,8 @@ fn rollouts_with_given_actions_follow_the_actions_and_feed_frames_back() {
         &[vec![Action::Discrete(30)]],
         None,
     )
-    .unwrap();
+    .unwrap()
+    .0;
     assert_ne!(other[0][0], out[0][0]);
     // Mismatched inputs are errors.
     assert!(

@@ -252,6 +252,7 @@ fn train_base(
         let mut cfg = WorldModelConfig::preset(&v.model, env).map_err(vlm_error)?;
         cfg.action_loss_weight = v.action_loss_weight;
         cfg.visual_head = v.visual_head_for(env);
+        cfg.motion_gate = v.motion_gate_for(cfg.visual_head);
         WorldModel::new(cfg, ctx.device).map_err(vlm_error)?
     };
     let cfg = model.config().clone();
@@ -435,7 +436,7 @@ fn train_readout(
         &mut readout,
         &mut r,
         v.readout_frames,
-        v.readout_random_steps,
+        v.readout_states(),
         &opts,
     )
     .map_err(vlm_error)?;
@@ -446,7 +447,7 @@ fn train_readout(
         &mut r,
         1024,
         ctx.seed.wrapping_add(0xD1CE),
-        v.readout_random_steps,
+        v.readout_states(),
     )
     .map_err(vlm_error)?;
     let err = readout

@@ -8,8 +8,8 @@ use vlgor_sim::clevr::expert::goal_cost;
 use vlgor_sim::clevr::goal::SUCCESS_REWARD;
 use vlgor_sim::clevr::physics::{BALL_Z, DIRECTIONS};
 use vlgor_sim::dataset::ActionSpace;
-use vlgor_sim::metaworld::Task;
 use vlgor_sim::metaworld::reward::{self as mw, EpisodeContext, Perceived};
+use vlgor_sim::metaworld::{ObjectJoint, Task};
 use vlgor_sim::spec::Simulators;
 use vlgor_sim::validate::ValidatorConfig;
 use vlgor_sim::validate::checks::check_snapshot;
@@ -102,8 +102,9 @@ pub struct PerceivedGoal {
     goal: GoalSpec,
     /// Perceived state at the rollout's start (directional CLEVR goals measure from it).
     start: Vec<f32>,
-    /// Meta-World: the task and its episode constants (goal point, initial object and hand).
-    metaworld: Option<(Task, EpisodeContext)>,
+    /// Meta-World: the task, its episode constants (goal point, initial object and hand) and
+    /// how its object point maps to the joint.
+    metaworld: Option<(Task, EpisodeContext, ObjectJoint)>,
 }
 
 /// CLEVR ball centres `[[x, y]; 5]` of a perceived state or state observation (missing values 0).
@@ -132,7 +133,7 @@ impl PerceivedGoal {
                 let mut sims = Simulators::new();
                 let env = sims.metaworld(g.task);
                 env.reset(seed, instruction)?;
-                Some((g.task, env.context()))
+                Some((g.task, env.context(), env.object_joint()))
             }
         };
         Ok(PerceivedGoal {
@@ -142,15 +143,16 @@ impl PerceivedGoal {
         })
     }
 
-    /// Meta-World's perceived state; the joint position is approximated by the object point's
-    /// travel from its initial point (the readout does not see joints).
-    fn metaworld(ctx: &EpisodeContext, p: &[f32]) -> Perceived {
+    /// Meta-World's perceived state; the joint position is the one whose observed point is
+    /// nearest the object point (the readout does not see joints), in the joint's own units and
+    /// sign (a hinge's angle, a slide's travel).
+    fn metaworld(joint: &ObjectJoint, p: &[f32]) -> Perceived {
         let object = triple(p, 4);
         Perceived {
             hand: triple(p, 0),
             gripper: p[3],
             object,
-            joint: mw::dist(object, ctx.object_init),
+            joint: joint.at_point(object),
         }
     }
 
@@ -158,8 +160,8 @@ impl PerceivedGoal {
     pub fn success(&self, p: &[f32]) -> bool {
         match (&self.goal, &self.metaworld) {
             (GoalSpec::Clevr(g), _) => g.is_success(&balls(p), &balls(&self.start)),
-            (GoalSpec::MetaWorld(_), Some((task, ctx))) if p.len() >= 7 => {
-                mw::success(*task, ctx, &Self::metaworld(ctx, p))
+            (GoalSpec::MetaWorld(_), Some((task, ctx, joint))) if p.len() >= 7 => {
+                mw::success(*task, ctx, &Self::metaworld(joint, p))
             }
             _ => false,
         }
@@ -187,8 +189,8 @@ impl PerceivedGoal {
     pub fn reward(&self, prev: &[f32], next: &[f32]) -> f32 {
         match (&self.goal, &self.metaworld) {
             (GoalSpec::Clevr(g), _) => g.reward(&balls(prev), &balls(next), &balls(&self.start)),
-            (GoalSpec::MetaWorld(_), Some((task, ctx))) if next.len() >= 7 => {
-                mw::reward(*task, ctx, &Self::metaworld(ctx, next))
+            (GoalSpec::MetaWorld(_), Some((task, ctx, joint))) if next.len() >= 7 => {
+                mw::reward(*task, ctx, &Self::metaworld(joint, next))
             }
             _ => 0.0,
         }
@@ -317,6 +319,47 @@ mod tests {
                 &mut rand_chacha::ChaCha8Rng::seed_from_u64(0)
             ),
             vec![Action::Discrete(7)]
+        );
+    }
+
+    #[test]
+    fn perceived_success_agrees_with_the_simulator_on_expert_rollouts_of_every_task() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let (mut agree, mut steps) = (0usize, 0usize);
+        for task in Task::ALL {
+            let spec = EnvSpec::MetaWorld(task);
+            let ins = spec.sample_instruction(Level::Seen, &mut rng);
+            let mut env = spec.make();
+            let seed = 40 + task as u64;
+            env.reset(seed, &ins).unwrap();
+            let seen = |env: &dyn Env| {
+                super::super::records::perceive(EnvKind::MetaWorld, &env.observation())
+            };
+            let start = seen(&*env);
+            let goal = PerceivedGoal::new(&ins, seed, &start).unwrap();
+            assert!(!goal.success(&start), "{task}: the goal holds at the reset");
+            let mut first_success = None;
+            for t in 0..env.horizon() {
+                let a = env.expert_action(0.0, &mut rng);
+                let out = env.step(&a).unwrap();
+                let perceived = goal.success(&seen(&*env));
+                steps += 1;
+                agree += usize::from(perceived == out.success);
+                if out.success {
+                    first_success = Some((t, perceived));
+                    break;
+                }
+            }
+            let (t, perceived) =
+                first_success.unwrap_or_else(|| panic!("{task}: the expert did not succeed"));
+            assert!(
+                perceived,
+                "{task}: success at step {t} not seen in the perceived state"
+            );
+        }
+        assert!(
+            agree as f64 >= 0.95 * steps as f64,
+            "perceived and simulated success agree on {agree} of {steps} steps"
         );
     }
 }

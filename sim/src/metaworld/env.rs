@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::expert::ExpertView;
 use super::goal::{MetaWorldGoal, Stage, constraint_holds, stage_done};
-use super::layout::Layout;
+use super::layout::{Layout, ObjectJoint};
 use super::physics::{PhysState, World};
 use super::reward::{self, EpisodeContext, Perceived};
 use super::scene::SceneView;
@@ -153,6 +153,11 @@ impl MetaWorldEnv {
             object_init: self.object_init,
             hand_init: self.task.hand_init(),
         }
+    }
+
+    /// How this episode's object point maps to its joint position (see [`ObjectJoint`]).
+    pub fn object_joint(&self) -> ObjectJoint {
+        ObjectJoint::new(&self.layout.object)
     }
 
     /// Hand target (mocap) position (m).

@@ -86,6 +86,40 @@ impl ObjectSpec {
         }
     }
 
+    /// The joint position whose observed point is nearest to `key`: a grid over a range wide
+    /// enough for every task's joint (hinges ±π rad, slides ±0.3 m; the simulator clamps to the
+    /// joint's own limits on the next step), refined by golden-section search. Ties go to the
+    /// position nearest `current`. Free objects: `current`.
+    pub fn nearest_q(&self, key: Vec3, current: f32) -> f32 {
+        let range = match self.joint {
+            JointSpec::Free => return current,
+            JointSpec::Hinge { .. } => [-std::f32::consts::PI, std::f32::consts::PI],
+            JointSpec::Slide { .. } => [-0.3, 0.3],
+        };
+        let err = |q: f32| {
+            let (p, r) = self.pose_at(q);
+            (p + r * self.key_local - key).length_squared() + 1e-6 * (q - current).powi(2)
+        };
+        const GRID: usize = 256;
+        let step = (range[1] - range[0]) / GRID as f32;
+        let best = (0..=GRID)
+            .map(|i| range[0] + step * i as f32)
+            .min_by(|a, b| err(*a).total_cmp(&err(*b)))
+            .unwrap_or(current);
+        let (mut lo, mut hi) = (best - step, best + step);
+        let phi = 0.618_034_f32;
+        for _ in 0..40 {
+            let a = hi - phi * (hi - lo);
+            let b = lo + phi * (hi - lo);
+            if err(a) < err(b) {
+                hi = b;
+            } else {
+                lo = a;
+            }
+        }
+        (lo + hi) / 2.0
+    }
+
     /// Joint position from a body pose.
     pub fn q_of(&self, pos: Vec3, rot: Quat) -> f32 {
         match self.joint {
@@ -95,6 +129,28 @@ impl ObjectSpec {
                 let v = Vec3::new(rot.x, rot.y, rot.z).dot(axis);
                 2.0 * v.atan2(rot.w)
             }
+        }
+    }
+}
+
+/// How an episode's object point maps to its joint position: what a perceived state (hand,
+/// gripper, object point, no joints) says about the joint that the task's success and reward
+/// read ([`super::Perceived::joint`], in the simulator's own units and sign: radians for
+/// hinges, metres for slides).
+#[derive(Clone, Debug)]
+pub struct ObjectJoint(ObjectSpec);
+
+impl ObjectJoint {
+    pub(crate) fn new(spec: &ObjectSpec) -> ObjectJoint {
+        ObjectJoint(spec.clone())
+    }
+
+    /// The joint position whose observed point is nearest to `point` (m), ties toward the
+    /// episode's initial position; 0 for free objects (the puck, the mug).
+    pub fn at_point(&self, point: [f32; 3]) -> f32 {
+        match self.0.joint {
+            JointSpec::Free => 0.0,
+            _ => self.0.nearest_q(Vec3::from(point), self.0.q0),
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod task;
 pub use env::{ACTION_SCALE, HORIZON, MetaWorldEnv, STATE_LEN};
 pub use goal::{MetaWorldGoal, PathConstraint, Stage};
 pub use language::{counterfactual, sample_instruction, seen_surface_forms, task_table};
+pub use layout::ObjectJoint;
 pub use reward::{EpisodeContext, Perceived};
 pub use scene::CAMERAS;
 pub use task::Task;

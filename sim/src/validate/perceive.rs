@@ -184,8 +184,7 @@ pub(crate) fn metaworld_from_perceived(
         (key - rot * spec.key_local, rot)
     } else {
         let current = spec.q_of(phys.object.pos, phys.object.rot);
-        let q = nearest_joint(&|q| spec.pose_at(q), spec.key_local, key, current);
-        spec.pose_at(q)
+        spec.pose_at(spec.nearest_q(key, current))
     };
     phys.object.pos = pos;
     phys.object.rot = rot;
@@ -195,44 +194,4 @@ pub(crate) fn metaworld_from_perceived(
     phys.push(&mut out);
     out.extend_from_slice(&base_state[PhysState::LEN..]);
     out
-}
-
-/// The joint position whose observed point is nearest to `key`: a grid over a range wide
-/// enough for every task's joint (hinges ±π rad, slides ±0.3 m; the simulator clamps to the
-/// joint's own limits on the next step), refined by golden-section search. Ties go to the
-/// position nearest `current`.
-fn nearest_joint(
-    pose_at: &dyn Fn(f32) -> (Vec3, Quat),
-    key_local: Vec3,
-    key: Vec3,
-    current: f32,
-) -> f32 {
-    let hinge = (pose_at(0.1).0 - pose_at(0.0).0).length() < 1e-6;
-    let range = if hinge {
-        [-std::f32::consts::PI, std::f32::consts::PI]
-    } else {
-        [-0.3, 0.3]
-    };
-    let err = |q: f32| {
-        let (p, r) = pose_at(q);
-        (p + r * key_local - key).length_squared() + 1e-6 * (q - current).powi(2)
-    };
-    const GRID: usize = 256;
-    let step = (range[1] - range[0]) / GRID as f32;
-    let best = (0..=GRID)
-        .map(|i| range[0] + step * i as f32)
-        .min_by(|a, b| err(*a).total_cmp(&err(*b)))
-        .unwrap_or(current);
-    let (mut lo, mut hi) = (best - step, best + step);
-    let phi = 0.618_034_f32;
-    for _ in 0..40 {
-        let a = hi - phi * (hi - lo);
-        let b = lo + phi * (hi - lo);
-        if err(a) < err(b) {
-            hi = b;
-        } else {
-            lo = a;
-        }
-    }
-    (lo + hi) / 2.0
 }

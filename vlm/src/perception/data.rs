@@ -1,5 +1,6 @@
 //! Rendered frames with ground-truth states for training and testing the readout: seeded
-//! episodes of the real simulators, a few random actions in, drawn by the real renderer.
+//! episodes of the real simulators, a few random actions in (and optionally partway through a
+//! noisy scripted-expert run), drawn by the real renderer.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -43,15 +44,41 @@ pub fn true_state(kind: ReadoutKind, env: &dyn Env) -> Vec<f32> {
     }
 }
 
+/// Share of random actions in the expert runs of [`LabelledStates::expert_steps`].
+pub const LABELLED_EXPERT_NOISE: f32 = 0.2;
+
+/// Which simulator states the labelled frames show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LabelledStates {
+    /// Random actions after the reset: 0..=this many.
+    pub random_steps: usize,
+    /// When nonzero, half of the frames (a fair coin per frame) are taken instead after
+    /// 0..=this many steps of the scripted expert with [`LABELLED_EXPERT_NOISE`] random actions
+    /// (stopping at success): mid-episode states, the arm far from its start and the object
+    /// pushed, grasped or placed, as real and imagined rollouts show them. 0 draws no coin, so
+    /// the frames are those of `random_steps` alone.
+    pub expert_steps: usize,
+}
+
+impl LabelledStates {
+    /// Frames after up to `steps` random actions from a reset.
+    pub fn near_reset(steps: usize) -> LabelledStates {
+        LabelledStates {
+            random_steps: steps,
+            expert_steps: 0,
+        }
+    }
+}
+
 /// Renders `n` frames: episode `i` starts from seed `seed * 1_000_003 + i` (a fresh layout; for
-/// Meta-World task `i % 10`) and takes 0..=`max_random_steps` random actions. The renderer's
-/// output size must be square; its default camera is used.
+/// Meta-World task `i % 10`) and is taken to one of the states `states` describes. The
+/// renderer's output size must be square; its default camera is used.
 pub fn render_labelled(
     kind: ReadoutKind,
     renderer: &mut Renderer,
     n: usize,
     seed: u64,
-    max_random_steps: usize,
+    states_of: LabelledStates,
 ) -> Result<LabelledFrames, WorldModelError> {
     let rc = renderer.config();
     if rc.width != rc.height {
@@ -70,9 +97,18 @@ pub fn render_labelled(
         let ins = spec.sample_instruction(Level::Seen, &mut rng);
         let env = sims.get(spec);
         env.reset(ep_seed, &ins)?;
-        let steps = rng.random_range(0..=max_random_steps);
+        let expert = states_of.expert_steps > 0 && rng.random_bool(0.5);
+        let steps = if expert {
+            rng.random_range(0..=states_of.expert_steps)
+        } else {
+            rng.random_range(0..=states_of.random_steps)
+        };
         for _ in 0..steps {
-            let a = env.random_action(&mut rng);
+            let a = if expert {
+                env.expert_action(LABELLED_EXPERT_NOISE, &mut rng)
+            } else {
+                env.random_action(&mut rng)
+            };
             let out = env.step(&a)?;
             if out.terminal || out.timeout {
                 break;

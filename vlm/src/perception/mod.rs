@@ -6,6 +6,8 @@ pub mod data;
 pub mod readout;
 pub mod train;
 
-pub use data::{LabelledFrames, render_labelled, true_state};
+pub use data::{
+    LABELLED_EXPERT_NOISE, LabelledFrames, LabelledStates, render_labelled, true_state,
+};
 pub use readout::{ReadoutKind, StateReadout, position_error};
 pub use train::{ReadoutOptions, ReadoutReport, train_readout, train_readout_fresh};

@@ -11,7 +11,7 @@ use tch::Tensor;
 use tch::nn::{self, Optimizer, OptimizerConfig};
 use vlgor_render::Renderer;
 
-use super::data::{LabelledFrames, render_labelled};
+use super::data::{LabelledFrames, LabelledStates, render_labelled};
 use super::readout::StateReadout;
 use crate::world_model::WorldModelError;
 use crate::world_model::train::frames_to_tensor;
@@ -146,13 +146,13 @@ pub fn train_readout(
 }
 
 /// Trains `readout` for `opts.epochs` passes, each over `frames_per_epoch` freshly rendered
-/// frames (seeds `opts.seed * 1000 + epoch`, 0..=`max_random_steps` random actions per episode).
+/// frames (seeds `opts.seed * 1000 + epoch`, in the states `states` describes).
 /// The renderer's frame size must equal the readout's.
 pub fn train_readout_fresh(
     readout: &mut StateReadout,
     renderer: &mut Renderer,
     frames_per_epoch: usize,
-    max_random_steps: usize,
+    states: LabelledStates,
     opts: &ReadoutOptions,
 ) -> Result<ReadoutReport, WorldModelError> {
     let opt = nn::Adam::default().build(&readout.vs, opts.learning_rate)?;
@@ -169,13 +169,7 @@ pub fn train_readout_fresh(
     let mut last = LabelledFrames::default();
     for e in 0..opts.epochs {
         let seed = opts.seed.wrapping_mul(1000).wrapping_add(e as u64);
-        last = render_labelled(
-            readout.kind(),
-            renderer,
-            frames_per_epoch,
-            seed,
-            max_random_steps,
-        )?;
+        last = render_labelled(readout.kind(), renderer, frames_per_epoch, seed, states)?;
         check(readout, &last, opts)?;
         let start = Instant::now();
         epoch_losses.push(epoch(readout, &mut sched, &last, opts.batch_size, &mut rng));

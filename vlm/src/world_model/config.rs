@@ -163,6 +163,24 @@ pub struct WorldModelConfig {
         skip_serializing_if = "is_default_object_dim"
     )]
     pub object_dim: i64,
+    /// Object-state head only: it also predicts, per tracked value, whether the value moves at
+    /// all over the step (a logit, cross-entropy against a change of more than
+    /// [`MOTION_THRESHOLD_M`]), learns the displacement on the moving samples alone, and
+    /// imagination moves only the values it predicts to move: an untouched object stays exactly
+    /// where it is over a whole rollout instead of drifting by a small predicted motion each
+    /// step. Absent (checkpoints written before the gate) means off, and off is written as
+    /// absent.
+    #[serde(default, skip_serializing_if = "is_off")]
+    pub motion_gate: bool,
+}
+
+/// Smallest change over one model step (m; the Meta-World gripper opening in its own units)
+/// that counts as motion for [`WorldModelConfig::motion_gate`]: objects at rest in rapier move
+/// far less, a pushed one or the hand far more.
+pub const MOTION_THRESHOLD_M: f64 = 0.002;
+
+fn is_off(b: &bool) -> bool {
+    !*b
 }
 
 fn default_object_dim() -> i64 {
@@ -195,6 +213,7 @@ impl WorldModelConfig {
             visual_head: VisualHead::Direct,
             objects: super::objects::object_count(env) as i64,
             object_dim: super::objects::object_dim(env) as i64,
+            motion_gate: false,
         }
     }
 
@@ -286,6 +305,12 @@ impl WorldModelConfig {
                 "the object_state head needs 1..=64 tracked objects of 1..=8 floats, the config \
                  has {} of {}",
                 self.objects, self.object_dim
+            ));
+        }
+        if self.motion_gate && self.visual_head != VisualHead::ObjectState {
+            return bad(format!(
+                "motion_gate applies to the object_state head only, the config's head is {}",
+                self.visual_head.name()
             ));
         }
         if self.horizon_steps > 4096 {

@@ -327,10 +327,18 @@ impl Look<'_> {
     }
 }
 
+/// Per rollout the tracked objects of each predicted frame (the object-state head; empty
+/// otherwise), as [`super::objects`] lays them out.
+pub type PredictedObjects = Vec<Vec<Vec<f32>>>;
+
+/// Per rollout its predicted frames, u8 [H, W, 3] each.
+pub type PredictedFrames = Vec<Vec<Vec<u8>>>;
+
 /// Rolls the model out with given actions (whole-rollout evaluation): from `initial` frames
 /// (u8 [N, H, W, 3]), step k feeds the predicted frame s_{kh} and the real keyframe action
 /// `actions[i][k]`, for as many steps as rollout `i` has actions. Returns per rollout the
-/// predicted frames s_h, s_2h, ... (one per action), u8 [H, W, 3] each. `canvas` as in
+/// predicted frames s_h, s_2h, ... (one per action), and with the object-state head the
+/// tracked objects of each of them (empty lists for the other heads). `canvas` as in
 /// [`imagine`].
 pub fn rollout_with_actions(
     model: &WorldModel,
@@ -339,7 +347,7 @@ pub fn rollout_with_actions(
     initial: &[u8],
     actions: &[Vec<Action>],
     canvas: Option<&mut StateCanvas>,
-) -> Result<Vec<Vec<Vec<u8>>>, WorldModelError> {
+) -> Result<(PredictedFrames, PredictedObjects), WorldModelError> {
     let c = model.config();
     let n = instructions.len();
     let fl = (c.image_size * c.image_size * 3) as usize;
@@ -357,6 +365,7 @@ pub fn rollout_with_actions(
     let (tokens, mask) = (tokens.to_device(dev), mask.to_device(dev));
     let steps = actions.iter().map(Vec::len).max().unwrap_or(0);
     let mut out = vec![Vec::new(); n];
+    let mut objects = vec![Vec::new(); n];
     let mut carry = Carry::new(model, initial, n, canvas)?;
     tch::no_grad(|| -> Result<(), WorldModelError> {
         for k in 0..steps {
@@ -380,10 +389,13 @@ pub fn rollout_with_actions(
             for (i, a) in actions.iter().enumerate() {
                 if k < a.len() {
                     out[i].push(bytes[i * fl..(i + 1) * fl].to_vec());
+                    if let Some((o, _)) = &carry.objects {
+                        objects[i].push(o[i].clone());
+                    }
                 }
             }
         }
         Ok(())
     })?;
-    Ok(out)
+    Ok((out, objects))
 }

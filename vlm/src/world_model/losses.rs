@@ -5,7 +5,7 @@
 use tch::{Device, Kind, Tensor};
 use vlgor_sim::Action;
 
-use super::config::{ActionSpace, VisualHead};
+use super::config::{ActionSpace, MOTION_THRESHOLD_M, VisualHead};
 use super::error::WorldModelError;
 use super::model::{ActionInput, OBJECT_UNIT_M, StepInput, StepOutput, WorldModel};
 use super::objects::place_for_action;
@@ -14,7 +14,8 @@ use super::train::{SampleBatch, frames_to_tensor};
 
 /// The losses of one batch.
 pub struct Losses {
-    /// Frame MSE (direct head) or object-state MSE in units of [`OBJECT_UNIT_M`]² (object head).
+    /// Frame MSE (direct head) or object-state MSE in units of [`OBJECT_UNIT_M`]² (object head;
+    /// plus the motion gate's cross-entropy where it has one).
     pub frame: Tensor,
     pub action: Tensor,
     pub total: Tensor,
@@ -58,7 +59,9 @@ fn frame_loss(out: &StepOutput, input: &Tensor, t: &Targets, change_weight: f64)
 
 /// Object-state loss: the squared error of every object's displacement from s_t to s_{t+h}
 /// (samples with a target), in [`OBJECT_UNIT_M`]. The positions in s_t are the model's input,
-/// so only the displacement is learned.
+/// so only the displacement is learned. With the motion gate, the squared error counts only
+/// for values that move (more than [`MOTION_THRESHOLD_M`]), and the gate's logits add their
+/// binary cross-entropy against "moves" for every value.
 fn object_loss(out: &StepOutput, t: &Targets) -> Result<Tensor, WorldModelError> {
     let (pred, (now, next)) = match (&out.objects, &t.objects) {
         (Some(p), Some(o)) => (p, o),
@@ -71,7 +74,20 @@ fn object_loss(out: &StepOutput, t: &Targets) -> Result<Tensor, WorldModelError>
         }
     };
     let od = now.size()[2];
-    let moved = ((pred.narrow(2, od, od) - (next - now)) / OBJECT_UNIT_M)
+    let change = next - now;
+    if let Some(m) = &out.motion {
+        let moves = change.abs().gt(MOTION_THRESHOLD_M).to_kind(Kind::Float);
+        let moved = ((&m.displacement - &change) / OBJECT_UNIT_M).square() * &moves;
+        let gate = m.logits.binary_cross_entropy_with_logits::<Tensor>(
+            &moves,
+            None,
+            None,
+            tch::Reduction::None,
+        );
+        let per = (moved + gate).mean_dim(&[1i64, 2][..], false, Kind::Float);
+        return Ok(masked_mean(&per, t.has_frame));
+    }
+    let moved = ((pred.narrow(2, od, od) - change) / OBJECT_UNIT_M)
         .square()
         .mean_dim(&[1i64, 2][..], false, Kind::Float);
     Ok(masked_mean(&moved, t.has_frame))

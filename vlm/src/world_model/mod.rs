@@ -46,18 +46,20 @@ pub mod text;
 pub mod train;
 pub mod transform;
 
-pub use config::{ActionSpace, METAWORLD_KEYFRAME_STEPS, VisualHead, WorldModelConfig};
+pub use config::{
+    ActionSpace, METAWORLD_KEYFRAME_STEPS, MOTION_THRESHOLD_M, VisualHead, WorldModelConfig,
+};
 pub use dataset_samples::DatasetSamples;
 pub use error::WorldModelError;
 pub use imagine::{
-    ActionChoice, GoalCheck, ImaginedRollouts, LookaheadJudge, imagine, imagine_with,
-    rollout_with_actions,
+    ActionChoice, GoalCheck, ImaginedRollouts, LookaheadJudge, PredictedFrames, PredictedObjects,
+    imagine, imagine_with, rollout_with_actions,
 };
 pub use lookahead::{
     Candidates, LookaheadStart, best_candidates, judged_actions, predict_outcomes,
 };
 pub use lora::LoraLinear;
-pub use model::{ActionInput, Stage, StepInput, StepOutput, WorldModel};
+pub use model::{ActionInput, ObjectMotion, Stage, StepInput, StepOutput, WorldModel};
 pub use objects::StateCanvas;
 pub use samples::{RolloutPlan, render_rollout_samples};
 pub use text::{CachedText, TextSource};

@@ -136,6 +136,18 @@ pub struct StepOutput {
     pub objects: Option<Tensor>,
     /// CLEVR: logits [B, n]; Meta-World: the action vector [B, dim].
     pub action: Tensor,
+    /// Object-state head with the motion gate only: what the gate and the displacement it
+    /// opens were, for the losses (`objects` holds the gated displacement).
+    pub motion: Option<ObjectMotion>,
+}
+
+/// The object-state head's motion gate on one batch ([`WorldModelConfig::motion_gate`]).
+#[derive(Debug)]
+pub struct ObjectMotion {
+    /// f32 [B, K, D]: the logit that each tracked value moves over the step.
+    pub logits: Tensor,
+    /// f32 [B, K, D]: its displacement should it move (m), ungated.
+    pub displacement: Tensor,
 }
 
 enum ActionEmbed {
@@ -377,14 +389,31 @@ impl WorldModel {
         let generated = x.narrow(1, und_len, n_gen).apply(&self.ln_gen);
         let action = act_tok.apply(&self.action_head);
         if let (Some(head), Some(now)) = (&self.object_head, s.objects) {
-            // s_t's positions are the input itself; the head predicts only the displacement
-            // (its first D outputs are unused and kept for checkpoint compatibility).
+            // s_t's positions are the input itself; the head predicts the displacement, and
+            // with the motion gate its first D outputs are the logits that each value moves
+            // (without it they are unused, kept for checkpoint compatibility).
             let od = self.config.object_dim;
-            let moved = generated.apply(head).narrow(2, od, od) * OBJECT_UNIT_M;
+            let out = generated.apply(head);
+            let displacement = out.narrow(2, od, od) * OBJECT_UNIT_M;
+            let (moved, motion) = if self.config.motion_gate {
+                let logits = out.narrow(2, 0, od);
+                let open = logits.gt(0.0).to_kind(displacement.kind());
+                let moved = &displacement * open;
+                (
+                    moved,
+                    Some(ObjectMotion {
+                        logits,
+                        displacement,
+                    }),
+                )
+            } else {
+                (displacement, None)
+            };
             return Ok(StepOutput {
                 frames: s.frames.shallow_clone(),
                 objects: Some(Tensor::cat(&[now, &moved], 2)),
                 action,
+                motion,
             });
         }
         let frames = match (&self.transform, &self.frame_head) {
@@ -404,6 +433,7 @@ impl WorldModel {
             frames,
             objects: None,
             action,
+            motion: None,
         })
     }
 

@@ -5,6 +5,9 @@
 //! freely, judged on read-out states. A copy-the-input-frame baseline is reported beside (a)
 //! and (b).
 
+mod state_error;
+pub use state_error::StateError;
+
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -18,7 +21,8 @@ use vlgor_vlm::metrics::{med, psnr, ssim, to_unit};
 use vlgor_vlm::perception::StateReadout;
 use vlgor_vlm::world_model::samples::keyframe_action;
 use vlgor_vlm::world_model::{
-    CachedText, GoalCheck, StateCanvas, TextSource, WorldModel, imagine, rollout_with_actions,
+    CachedText, GoalCheck, PredictedFrames, PredictedObjects, StateCanvas, TextSource, VisualHead,
+    WorldModel, imagine, rollout_with_actions,
 };
 
 use crate::config_vlm::VlmSection;
@@ -76,6 +80,18 @@ pub struct VlmEvalReport {
     /// The model's visual head ("direct" in reports of earlier releases).
     #[serde(default)]
     pub visual_head: String,
+    /// Meta-World with the object-state head: over the whole held-out rollouts, the mean
+    /// absolute error of every predicted perceived value (hand x, y, z, gripper opening, object
+    /// point x, y, z; m, the opening in its own units) against the true one, without the
+    /// readout; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_error: Option<StateError>,
+    /// Meta-World with the object-state head: the true states of the same whole rollouts
+    /// drawn the way the head draws its predictions, scored like them (PSNR and SSIM against
+    /// the real frames, MED through the readout): the floor the head's frames cannot go below
+    /// however well it predicts; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawn_truth: Option<Quality>,
     pub seconds: f64,
 }
 
@@ -215,7 +231,8 @@ fn keyframes(
 }
 
 /// The frames `model` imagines from the first keyframes of `eps` with actions `acts` fed in
-/// (the object-state head draws them from the episodes' start states).
+/// (the object-state head draws them from the episodes' start states), with the object-state
+/// head's predicted tracked objects of each frame (empty for the other heads).
 fn imagined(
     model: &WorldModel,
     text: &mut dyn TextSource,
@@ -223,18 +240,57 @@ fn imagined(
     eps: &[&Keyframes],
     acts: &[Vec<Action>],
     r: &mut vlgor_render::Renderer,
-) -> Result<Vec<Vec<Vec<u8>>>, CliError> {
+) -> Result<(PredictedFrames, PredictedObjects), CliError> {
     let texts: Vec<&str> = eps.iter().map(|k| k.instruction.text.as_str()).collect();
     let initial: Vec<u8> = eps.iter().flat_map(|k| k.frames[0].clone()).collect();
-    let mut canvas = StateCanvas::new(
+    let refs: Vec<&Keyframes> = eps.to_vec();
+    let mut canvas = start_canvas(r, data, &refs)?;
+    rollout_with_actions(model, text, &texts, &initial, acts, Some(&mut canvas)).map_err(vlm_error)
+}
+
+/// A canvas that draws states of `eps`' episodes: their start states, their instructions' goals.
+fn start_canvas<'a>(
+    r: &'a mut vlgor_render::Renderer,
+    data: &Dataset,
+    eps: &[&Keyframes],
+) -> Result<StateCanvas<'a>, CliError> {
+    StateCanvas::new(
         r,
         eps.iter().map(|k| k.start_state.clone()).collect(),
         eps.iter()
             .map(|k| data.episodes[k.episode].instruction.goal.clone())
             .collect(),
     )
-    .map_err(vlm_error)?;
-    rollout_with_actions(model, text, &texts, &initial, acts, Some(&mut canvas)).map_err(vlm_error)
+    .map_err(vlm_error)
+}
+
+/// Scores into `sums` the true perceived states of every keyframe after the first of `eps`
+/// drawn by a [`StateCanvas`] from their episodes' start states (Meta-World: the tracked objects
+/// are the perceived state), against the real frames.
+fn add_drawn_truth(
+    scorer: &Scorer,
+    sums: &mut Sums,
+    data: &Dataset,
+    eps: &[Keyframes],
+    r: &mut vlgor_render::Renderer,
+) -> Result<(), CliError> {
+    let mut canvas = start_canvas(r, data, &eps.iter().collect::<Vec<_>>())?;
+    let steps = eps.iter().map(|k| k.frames.len()).max().unwrap_or(1);
+    let fl = scorer.size * scorer.size * 3;
+    for j in 1..steps {
+        let at = |k: &Keyframes| k.truth[j.min(k.truth.len() - 1)].clone();
+        let drawn = canvas
+            .draw(&eps.iter().map(at).collect::<Vec<_>>())
+            .map_err(vlm_error)?;
+        for (i, k) in eps.iter().enumerate() {
+            if j < k.frames.len() {
+                let obj = main_object(&k.instruction.goal);
+                let frame = &drawn[i * fl..(i + 1) * fl];
+                scorer.add(sums, frame, &k.frames[j], &k.truth[j], &obj)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Evaluates `model` on held-out `data` (with states) using `readout` for MED and goals.
@@ -278,6 +334,9 @@ pub fn evaluate(
     );
     // (b) whole rollouts with the real actions.
     let (mut roll, mut copy_roll) = (Sums::default(), Sums::default());
+    let mut state_error = StateError::default();
+    let mut drawn_truth = Sums::default();
+    let tracks_perceived = kind == EnvKind::MetaWorld && c.visual_head == VisualHead::ObjectState;
     let picks: Vec<usize> = order
         .iter()
         .copied()
@@ -291,9 +350,14 @@ pub fn evaluate(
             .collect::<Result<_, _>>()?;
         let acts: Vec<Vec<Action>> = eps.iter().map(|k| k.actions.clone()).collect();
         let refs: Vec<&Keyframes> = eps.iter().collect();
-        let pred = imagined(model, &mut text, data, &refs, &acts, &mut r)?;
-        for (k, p) in eps.iter().zip(&pred) {
+        let (pred, objects) = imagined(model, &mut text, data, &refs, &acts, &mut r)?;
+        for ((k, p), o) in eps.iter().zip(&pred).zip(&objects) {
             let obj = main_object(&k.instruction.goal);
+            if tracks_perceived {
+                for (j, predicted) in o.iter().enumerate() {
+                    state_error.add(predicted, &k.truth[0], &k.truth[j + 1], &obj);
+                }
+            }
             for (j, frame) in p.iter().enumerate() {
                 scorer.add(&mut roll, frame, &k.frames[j + 1], &k.truth[j + 1], &obj)?;
                 scorer.add(
@@ -304,6 +368,9 @@ pub fn evaluate(
                     &obj,
                 )?;
             }
+        }
+        if tracks_perceived {
+            add_drawn_truth(&scorer, &mut drawn_truth, data, &eps, &mut r)?;
         }
         bar.inc(chunk.len() as u64);
     }
@@ -317,7 +384,7 @@ pub fn evaluate(
     for chunk in samples.chunks(v.imagine_batch) {
         let acts: Vec<Vec<Action>> = chunk.iter().map(|k| vec![k.actions[0]]).collect();
         let refs: Vec<&Keyframes> = chunk.iter().collect();
-        let pred = imagined(model, &mut text, data, &refs, &acts, &mut r)?;
+        let (pred, _) = imagined(model, &mut text, data, &refs, &acts, &mut r)?;
         for (k, p) in chunk.iter().zip(&pred) {
             let obj = main_object(&k.instruction.goal);
             scorer.add(&mut one, &p[0], &k.frames[1], &k.truth[1], &obj)?;
@@ -404,6 +471,8 @@ pub fn evaluate(
         goal_rollouts: v.goal_rollouts,
         push,
         visual_head: c.visual_head.to_string(),
+        state_error: state_error.mean(),
+        drawn_truth: (drawn_truth.n > 0).then(|| drawn_truth.mean()),
         seconds: start.elapsed().as_secs_f64(),
     })
 }
@@ -459,7 +528,7 @@ pub fn real_vs_imagined(
     let mut text = CachedText::new(encoder);
     let acts: Vec<Vec<Action>> = eps.iter().map(|k| k.actions.clone()).collect();
     let refs: Vec<&Keyframes> = eps.iter().collect();
-    let pred = imagined(model, &mut text, data, &refs, &acts, &mut r)?;
+    let (pred, _) = imagined(model, &mut text, data, &refs, &acts, &mut r)?;
     let cols = eps.iter().map(|k| k.frames.len()).max().unwrap_or(1).min(8);
     let blank = vec![255u8; size * size * 3];
     let mut rows: Vec<vlgor_render::Frame> = Vec::new();
