@@ -169,7 +169,6 @@ impl Config {
     /// same compare equal.
     pub fn resolved(mut self) -> Config {
         self.vlm.imagine_horizon_hard = Some(self.vlm.hard_horizon());
-        self.vlm.motion_gate = Some(self.vlm.motion_gate.unwrap_or(false));
         self
     }
 

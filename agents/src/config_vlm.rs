@@ -46,8 +46,8 @@ pub struct VlmSection {
     /// whether it moves at all, so untouched objects stay still over a rollout. Absent (configs
     /// of earlier releases): off. Stored in the model's config by the base stage; ignored for
     /// the other heads.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub motion_gate: Option<bool>,
+    #[serde(default)]
+    pub motion_gate: bool,
     /// State readout: freshly rendered frames per epoch, epochs, random steps before a frame.
     pub readout_frames: usize,
     pub readout_epochs: usize,
@@ -186,7 +186,7 @@ impl VlmSection {
     /// Whether the base stage builds `head` with the motion gate: the configured value for the
     /// object-state head, else off.
     pub fn motion_gate_for(&self, head: VisualHead) -> bool {
-        head == VisualHead::ObjectState && self.motion_gate.unwrap_or(false)
+        head == VisualHead::ObjectState && self.motion_gate
     }
 
     pub fn validate(&self) -> Result<(), (String, &'static str)> {

@@ -18,7 +18,7 @@ use vlgor_sim::language::CounterfactualKind;
 use vlgor_sim::{Action, EnvKind, GoalSpec, Instruction};
 use vlgor_vlm::SentenceEncoder;
 use vlgor_vlm::metrics::{med, psnr, ssim, to_unit};
-use vlgor_vlm::perception::StateReadout;
+use vlgor_vlm::perception::{ReadoutKind, StateReadout};
 use vlgor_vlm::world_model::samples::keyframe_action;
 use vlgor_vlm::world_model::{
     CachedText, GoalCheck, PredictedFrames, PredictedObjects, StateCanvas, TextSource, VisualHead,
@@ -140,6 +140,15 @@ fn main_object(goal: &GoalSpec) -> Vec<usize> {
     }
 }
 
+/// MED of the main object (coordinates `object` of perceived states of `kind`): `pred` against
+/// `truth`, each axis normalised by the workspace; 0 where the lengths do not fit.
+fn object_med(kind: ReadoutKind, pred: &[f32], truth: &[f32], object: &[usize]) -> f64 {
+    let bounds = kind.bounds();
+    let pick = |v: &[f32]| object.iter().map(|&i| v[i]).collect::<Vec<f32>>();
+    let bnds: Vec<(f32, f32)> = object.iter().map(|&i| bounds[i]).collect();
+    med(&pick(pred), &pick(truth), &bnds).unwrap_or(0.0)
+}
+
 struct Scorer<'a> {
     readout: &'a StateReadout,
     size: usize,
@@ -157,12 +166,9 @@ impl Scorer<'_> {
     ) -> Result<(), CliError> {
         let (a, b) = (to_unit(pred), to_unit(real));
         let read = self.readout.read(pred, 1).map_err(vlm_error)?;
-        let bounds = self.readout.kind().bounds();
-        let pick = |v: &[f32]| object.iter().map(|&i| v[i]).collect::<Vec<f32>>();
-        let bnds: Vec<(f32, f32)> = object.iter().map(|&i| bounds[i]).collect();
         s.psnr += psnr(&a, &b, 1.0).unwrap_or(0.0);
         s.ssim += ssim(&a, &b, self.size, self.size, 3, 1.0).unwrap_or(0.0);
-        s.med += med(&pick(&read[0]), &pick(truth), &bnds).unwrap_or(0.0);
+        s.med += object_med(self.readout.kind(), &read[0], truth, object);
         s.n += 1;
         Ok(())
     }
@@ -243,8 +249,7 @@ fn imagined(
 ) -> Result<(PredictedFrames, PredictedObjects), CliError> {
     let texts: Vec<&str> = eps.iter().map(|k| k.instruction.text.as_str()).collect();
     let initial: Vec<u8> = eps.iter().flat_map(|k| k.frames[0].clone()).collect();
-    let refs: Vec<&Keyframes> = eps.to_vec();
-    let mut canvas = start_canvas(r, data, &refs)?;
+    let mut canvas = start_canvas(r, data, eps)?;
     rollout_with_actions(model, text, &texts, &initial, acts, Some(&mut canvas)).map_err(vlm_error)
 }
 

@@ -1,8 +1,9 @@
 //! The object-state head's predicted states scored without the readout (Meta-World).
 
 use serde::{Deserialize, Serialize};
-use vlgor_vlm::metrics::med;
 use vlgor_vlm::perception::ReadoutKind;
+
+use super::object_med;
 
 /// Over whole rollouts, per perceived value the mean absolute error (m; the gripper opening in
 /// its own units) of the model's predicted states against the true ones, and the MED of the
@@ -33,11 +34,8 @@ impl StateError {
             self.predicted[i] += f64::from((predicted[i] - t).abs());
             self.copy[i] += f64::from((start[i] - t).abs());
         }
-        let bounds = ReadoutKind::MetaWorld.bounds();
-        let pick = |v: &[f32]| object.iter().map(|&i| v[i]).collect::<Vec<f32>>();
-        let bnds: Vec<(f32, f32)> = object.iter().map(|&i| bounds[i]).collect();
-        self.med += med(&pick(predicted), &pick(truth), &bnds).unwrap_or(0.0);
-        self.copy_med += med(&pick(start), &pick(truth), &bnds).unwrap_or(0.0);
+        self.med += object_med(ReadoutKind::MetaWorld, predicted, truth, object);
+        self.copy_med += object_med(ReadoutKind::MetaWorld, start, truth, object);
         self.n += 1;
     }
 

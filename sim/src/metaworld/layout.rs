@@ -146,12 +146,9 @@ impl ObjectJoint {
     }
 
     /// The joint position whose observed point is nearest to `point` (m), ties toward the
-    /// episode's initial position; 0 for free objects (the puck, the mug).
+    /// episode's initial position; free objects (the puck, the mug) keep theirs, 0.
     pub fn at_point(&self, point: [f32; 3]) -> f32 {
-        match self.0.joint {
-            JointSpec::Free => 0.0,
-            _ => self.0.nearest_q(Vec3::from(point), self.0.q0),
-        }
+        self.0.nearest_q(Vec3::from(point), self.0.q0)
     }
 }
 

@@ -170,7 +170,7 @@ pub struct WorldModelConfig {
     /// where it is over a whole rollout instead of drifting by a small predicted motion each
     /// step. Absent (checkpoints written before the gate) means off, and off is written as
     /// absent.
-    #[serde(default, skip_serializing_if = "is_off")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub motion_gate: bool,
 }
 
@@ -178,10 +178,6 @@ pub struct WorldModelConfig {
 /// that counts as motion for [`WorldModelConfig::motion_gate`]: objects at rest in rapier move
 /// far less, a pushed one or the hand far more.
 pub const MOTION_THRESHOLD_M: f64 = 0.002;
-
-fn is_off(b: &bool) -> bool {
-    !*b
-}
 
 fn default_object_dim() -> i64 {
     2
