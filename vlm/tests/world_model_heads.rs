@@ -2,69 +2,33 @@
 //! masked) and the object-state visual head: it trains, and imagination with it draws the
 //! predicted state deterministically; one-step look-ahead gives one outcome per candidate. On
 //! Meta-World the head tracks the seven perceived values, and its canvas redraws real start
-//! states of several tasks from them, each with its own task's simulator; its motion gate
-//! keeps values that do not move exactly still.
+//! states of several tasks from them, each with its own task's simulator (how it moves
+//! them: `world_model_motion.rs`).
+
+mod support;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
-use vlgor_render::{RenderConfig, Renderer};
+use tch::Device;
+use vlgor_render::Renderer;
 use vlgor_sim::clevr::ClevrEnv;
 use vlgor_sim::validate::perceive;
 use vlgor_sim::{Action, Env, EnvKind, EnvSpec, GoalSpec, Level};
 use vlgor_vlm::world_model::losses::batch_losses;
 use vlgor_vlm::world_model::objects::read_objects;
-use vlgor_vlm::world_model::train::frames_to_tensor;
 use vlgor_vlm::world_model::{
-    ActionInput, Candidates, MOTION_THRESHOLD_M, RolloutPlan, SampleBatch, SampleProvider,
-    StateCanvas, StepInput, TextSource, TrainOptions, VisualHead, WorldModel, WorldModelConfig,
-    WorldModelError, imagine, predict_outcomes, render_rollout_samples, train,
+    Candidates, RolloutPlan, SampleProvider, StateCanvas, TrainOptions, VisualHead, WorldModel,
+    WorldModelConfig, imagine, predict_outcomes, render_rollout_samples, train,
 };
 
-/// Every instruction is the same single token (these tests are about frames and states).
-struct OneToken;
-
-impl TextSource for OneToken {
-    fn tokens(&mut self, texts: &[&str]) -> Result<(Tensor, Tensor), WorldModelError> {
-        let n = texts.len() as i64;
-        Ok((
-            Tensor::ones([n, 1, 16], (Kind::Float, Device::Cpu)),
-            Tensor::ones([n, 1], (Kind::Float, Device::Cpu)),
-        ))
-    }
-}
+use support::{OneToken, assert_object_loss_falls, metaworld_tiny, renderer_px, tiny_for};
 
 fn tiny(head: VisualHead) -> WorldModelConfig {
     tiny_for(EnvKind::Clevr, head)
 }
 
-fn tiny_for(env: EnvKind, head: VisualHead) -> WorldModelConfig {
-    WorldModelConfig {
-        image_size: 16,
-        patch_size: 4,
-        width: 32,
-        layers: 2,
-        heads: 2,
-        mlp_ratio: 2,
-        text_dim: 16,
-        max_text_tokens: 8,
-        visual_head: head,
-        action_loss_weight: 1.0,
-        ..WorldModelConfig::cpu_quick(env)
-    }
-}
-
 fn renderer() -> Renderer {
     renderer_px(16)
-}
-
-fn renderer_px(px: u32) -> Renderer {
-    Renderer::new(RenderConfig {
-        width: px,
-        height: px,
-        supersample: 1,
-    })
-    .unwrap()
 }
 
 fn plan(episodes: usize, steps: usize) -> RolloutPlan {
@@ -137,30 +101,6 @@ fn starts(n: usize, r: &mut Renderer) -> (Vec<Vec<f32>>, Vec<u8>, Vec<GoalSpec>)
     }
     let frames = r.render_batch(&scenes).unwrap().pixels;
     (states, frames, goals)
-}
-
-/// Trains `m` on `data` (learning rate 3e-3) and asserts that the last epoch's object loss is
-/// below `factor` times the first's.
-fn assert_object_loss_falls(
-    m: &mut WorldModel,
-    data: &mut dyn SampleProvider,
-    epochs: usize,
-    batch_size: usize,
-    factor: f64,
-) {
-    let opts = TrainOptions {
-        epochs,
-        batch_size,
-        learning_rate: 3e-3,
-        ..Default::default()
-    };
-    let report = train(m, &mut OneToken, data, &opts).unwrap();
-    let (first, last) = (
-        report.epoch_losses[0][1],
-        report.epoch_losses[epochs - 1][1],
-    );
-    eprintln!("object loss {first} -> {last}");
-    assert!(last < factor * first, "object loss {first} -> {last}");
 }
 
 #[test]
@@ -402,14 +342,6 @@ fn lookahead_gives_one_outcome_per_candidate_independent_of_the_batch() {
 }
 
 /// A small Meta-World world model with the object-state head (32-px frames).
-fn metaworld_tiny() -> WorldModelConfig {
-    WorldModelConfig {
-        image_size: 32,
-        patch_size: 8,
-        ..tiny_for(EnvKind::MetaWorld, VisualHead::ObjectState)
-    }
-}
-
 /// Mean absolute difference of two u8 frames, in grey levels.
 fn mean_abs(a: &[u8], b: &[u8]) -> f64 {
     a.iter()
@@ -501,99 +433,5 @@ fn metaworld_object_state_head_tracks_trains_draws_and_imagines() {
         e.to_string()
             .contains("one metaworld goal per initial state"),
         "{e}"
-    );
-}
-
-/// Per target sample of `data` and tracked value: the true change to s_{t+h} and the model's
-/// predicted one (what imagination adds), m.
-fn changes_and_predictions(m: &WorldModel, data: &mut SampleBatch) -> (Vec<f32>, Vec<f32>) {
-    let idx: Vec<usize> = (0..data.len())
-        .filter(|&i| data.has_target_frame[i])
-        .collect();
-    let b = data.batch(&idx).unwrap();
-    let (n, c) = (b.len(), m.config());
-    let frames = frames_to_tensor(&b.frames, n, c.image_size, Device::Cpu);
-    let texts = vec!["a"; n];
-    let (tokens, mask) = OneToken.tokens(&texts).unwrap();
-    let actions = ActionInput::from_actions(c.action_space, &b.actions, Device::Cpu).unwrap();
-    let now = Tensor::from_slice(&b.objects).view([n as i64, c.objects, c.object_dim]);
-    let out = m
-        .forward(&StepInput {
-            frames: &frames,
-            text: &tokens,
-            text_mask: &mask,
-            actions: &actions,
-            objects: Some(&now),
-        })
-        .unwrap();
-    let od = c.object_dim;
-    let pred = Vec::<f32>::try_from(out.objects.unwrap().narrow(2, od, od).flatten(0, -1)).unwrap();
-    let truth = b
-        .target_objects
-        .iter()
-        .zip(&b.objects)
-        .map(|(t, s)| t - s)
-        .collect();
-    (truth, pred)
-}
-
-#[test]
-fn motion_gate_keeps_still_values_exactly_still() {
-    tch::set_num_threads(1);
-    let plan = RolloutPlan {
-        env: EnvKind::MetaWorld,
-        episodes: 4,
-        steps: 40,
-        horizon_steps: 10,
-        noise: 0.0,
-        seed: 6,
-    };
-    let mut r = renderer_px(32);
-    let mut data = render_rollout_samples(&mut r, &plan).unwrap();
-    let threshold = MOTION_THRESHOLD_M as f32;
-    let mut exact_zeros = Vec::new();
-    for gate in [false, true] {
-        tch::manual_seed(3);
-        let cfg = WorldModelConfig {
-            motion_gate: gate,
-            ..metaworld_tiny()
-        };
-        let mut m = WorldModel::new(cfg, Device::Cpu).unwrap();
-        let mut train_data = data.clone();
-        assert_object_loss_falls(&mut m, &mut train_data, 80, 4, 0.5);
-        let (truth, pred) = changes_and_predictions(&m, &mut data);
-        let still: Vec<usize> = (0..truth.len())
-            .filter(|&i| truth[i].abs() <= threshold)
-            .collect();
-        let moving = truth.len() - still.len();
-        assert!(
-            still.len() > 20 && moving > 20,
-            "the keyframes should hold still and moving values: {} still, {moving} moving",
-            still.len()
-        );
-        let zeros = still.iter().filter(|&&i| pred[i] == 0.0).count();
-        let share = zeros as f64 / still.len() as f64;
-        // The moving values still move: a gate that closes on everything is not a world model.
-        let moved = (0..truth.len())
-            .filter(|&i| truth[i].abs() > threshold && pred[i] != 0.0)
-            .count();
-        eprintln!(
-            "gate {gate}: {zeros} of {} still values predicted exactly still; {moved} of \
-             {moving} moving ones predicted to move",
-            still.len()
-        );
-        if gate {
-            assert!(
-                moved as f64 > 0.8 * moving as f64,
-                "{moved} of {moving} moved"
-            );
-        }
-        exact_zeros.push(share);
-    }
-    assert_eq!(exact_zeros[0], 0.0, "a regression is never exactly zero");
-    assert!(
-        exact_zeros[1] > 0.8,
-        "with the gate {:.0}% of the still values stay still",
-        100.0 * exact_zeros[1]
     );
 }

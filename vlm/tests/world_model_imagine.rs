@@ -1,10 +1,13 @@
 //! Imagination: batched rollouts, shapes, the goal check stopping a rollout, determinism.
 
+mod support;
+
+use support::tiny_sizes;
 use tch::{Device, Kind, Tensor};
 use vlgor_sim::{Action, EnvKind};
 use vlgor_vlm::perception::{ReadoutKind, StateReadout};
 use vlgor_vlm::world_model::{
-    CachedText, GoalCheck, TextSource, WorldModel, WorldModelConfig, WorldModelError, imagine,
+    CachedText, GoalCheck, TextSource, WorldModel, WorldModelError, imagine,
 };
 
 /// Word-count tokens, each a fixed function of the word (no global RNG).
@@ -38,17 +41,7 @@ impl TextSource for WordText {
 
 fn model(env: EnvKind) -> WorldModel {
     tch::manual_seed(11);
-    let c = WorldModelConfig {
-        image_size: 16,
-        patch_size: 4,
-        width: 32,
-        layers: 2,
-        heads: 2,
-        mlp_ratio: 2,
-        text_dim: 16,
-        max_text_tokens: 8,
-        ..WorldModelConfig::cpu_quick(env)
-    };
+    let c = tiny_sizes(env);
     let m = WorldModel::new(c, Device::Cpu).unwrap();
     // Make the frame head non-trivial so imagined frames change.
     tch::no_grad(|| {

@@ -1,6 +1,9 @@
 //! World model + LoRA: identity at init, merge equivalence, which parameters train, save/load,
 //! overfitting a tiny set.
 
+mod support;
+
+use support::tiny_sizes;
 use tch::{Device, Kind, Tensor};
 use vlgor_sim::{Action, EnvKind};
 use vlgor_vlm::world_model::{
@@ -43,18 +46,10 @@ impl TextSource for HashedText {
 
 fn tiny(env: EnvKind, mot: bool) -> WorldModelConfig {
     WorldModelConfig {
-        image_size: 16,
-        patch_size: 4,
-        width: 32,
-        layers: 2,
-        heads: 2,
-        mlp_ratio: 2,
-        text_dim: 16,
-        max_text_tokens: 8,
         mixture_of_transformers: mot,
         lora_rank: 4,
         lora_alpha: 8.0,
-        ..WorldModelConfig::cpu_quick(env)
+        ..tiny_sizes(env)
     }
 }
 

@@ -21,7 +21,8 @@ use crate::policies::LoadedPolicy;
 use stats::{PairedDiff, mean_std, paired};
 use vlgor_sim::EnvSpec;
 
-/// Pushes within which "success within 10" counts an episode (multi-step levels).
+/// Pushes within which "success within 10" counts an episode (CLEVR's multi-step levels; ten
+/// Meta-World env steps are 0.125 s, in which no task can finish, so it has no such figure).
 pub const WITHIN_STEPS: usize = 10;
 
 /// What is evaluated.
@@ -69,7 +70,7 @@ pub struct CellResult {
     pub std: f64,
     /// Success rate per evaluation seed.
     pub per_seed: Vec<f64>,
-    /// Success within [`WITHIN_STEPS`] steps, mean over seeds (multi-step levels).
+    /// Success within [`WITHIN_STEPS`] pushes, mean over seeds (CLEVR's multi-step levels).
     pub within_10: Option<f64>,
     /// Step-level judges (CLEVR counterfactual), mean over seeds and checkpoints.
     pub judges: Option<JudgeRates>,
@@ -286,7 +287,7 @@ fn score_cells(plan: &EvalPlan, spec: EnvSpec, runs: &[Vec<EpisodeOutcome>]) -> 
                 mean,
                 std,
                 per_seed,
-                within_10: (!step_level).then(|| mean_std(&within).0),
+                within_10: (!step_level && kind == EnvKind::Clevr).then(|| mean_std(&within).0),
                 judges: (step_level && !judges.is_empty()).then(|| {
                     let n = judges.len() as f64;
                     JudgeRates {

@@ -75,13 +75,13 @@ impl VisualHead {
         VisualHead::Transform,
     ];
 
-    /// The head a simulator's world model uses unless configured otherwise: CLEVR's objects
-    /// are tracked (its pushes then move balls as far as rapier does, BENCHMARKS.md);
-    /// Meta-World's direct head (its object-state head is an option, BENCHMARKS.md).
+    /// The head a simulator's world model uses unless configured otherwise: the object-state
+    /// head for both (CLEVR: its pushes then move balls as far as rapier does; Meta-World: its
+    /// drawn keyframes keep whole held-out rollouts sharp where the direct head's fade,
+    /// BENCHMARKS.md).
     pub fn default_for(env: EnvKind) -> VisualHead {
         match env {
-            EnvKind::Clevr => VisualHead::ObjectState,
-            EnvKind::MetaWorld => VisualHead::Direct,
+            EnvKind::Clevr | EnvKind::MetaWorld => VisualHead::ObjectState,
         }
     }
 
