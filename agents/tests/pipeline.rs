@@ -494,8 +494,8 @@ fn stage_curves(stage: &std::path::Path) -> Vec<(i64, i64)> {
 
 /// Meta-World through the same pipeline (keyframe imagination, continuous actions): TD3+BC
 /// trains beside BC, the report has a table per task (and no success-within-10 table), a
-/// level's figure is the mean of its tasks', `[metaworld.*]` values apply over the user's own, and an interrupted policies
-/// stage resumes to the same results.
+/// level's figure is the mean of its tasks', `[metaworld.*]` values apply over the user's
+/// own, and an interrupted policies stage resumes to the same results.
 #[test]
 fn toy_metaworld_pipeline_runs_td3_plus_bc_and_reports_per_task() {
     let dir = tempfile::tempdir().unwrap();

@@ -341,7 +341,6 @@ fn lookahead_gives_one_outcome_per_candidate_independent_of_the_batch() {
     }
 }
 
-/// A small Meta-World world model with the object-state head (32-px frames).
 /// Mean absolute difference of two u8 frames, in grey levels.
 fn mean_abs(a: &[u8], b: &[u8]) -> f64 {
     a.iter()

@@ -3,13 +3,13 @@
 
 mod support;
 
+use tch::Device;
 use vlgor_sim::EnvKind;
 use vlgor_vlm::world_model::{
     MOTION_THRESHOLD_M, RolloutPlan, WorldModel, WorldModelConfig, render_rollout_samples,
 };
 
 use support::{assert_object_loss_falls, changes_and_predictions, metaworld_tiny, renderer_px};
-use tch::Device;
 
 #[test]
 fn motion_gate_keeps_still_values_exactly_still() {

@@ -21,9 +21,14 @@ use crate::policies::LoadedPolicy;
 use stats::{PairedDiff, mean_std, paired};
 use vlgor_sim::EnvSpec;
 
-/// Pushes within which "success within 10" counts an episode (CLEVR's multi-step levels; ten
-/// Meta-World env steps are 0.125 s, in which no task can finish, so it has no such figure).
+/// Pushes within which "success within 10" counts an episode (CLEVR's multi-step levels).
 pub const WITHIN_STEPS: usize = 10;
+
+/// Whether a simulator has the "success within 10" figure: CLEVR's steps are pushes; ten
+/// Meta-World env steps are 0.125 s, in which no task can finish.
+pub fn has_within_steps(kind: EnvKind) -> bool {
+    kind == EnvKind::Clevr
+}
 
 /// What is evaluated.
 #[derive(Clone, Debug)]
@@ -287,7 +292,7 @@ fn score_cells(plan: &EvalPlan, spec: EnvSpec, runs: &[Vec<EpisodeOutcome>]) -> 
                 mean,
                 std,
                 per_seed,
-                within_10: (!step_level && kind == EnvKind::Clevr).then(|| mean_std(&within).0),
+                within_10: (!step_level && has_within_steps(kind)).then(|| mean_std(&within).0),
                 judges: (step_level && !judges.is_empty()).then(|| {
                     let n = judges.len() as f64;
                     JudgeRates {

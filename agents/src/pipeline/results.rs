@@ -16,6 +16,7 @@ use super::stages::EVAL_LEVELS;
 use super::{Layout, StageRecord};
 use crate::context::Context;
 use crate::error::CliError;
+use crate::evaluation::has_within_steps;
 use crate::evaluation::stats::PairedDiff;
 use crate::imagination::mix::MixSummary;
 use crate::imagination::{Generator, ImagineSummary};
@@ -370,9 +371,8 @@ pub fn build(ctx: &Context, l: &Layout, rec: &Records) -> Results {
                 )
             })
             .collect(),
-        // Policy records of earlier releases carry the figure for Meta-World too (ten env
-        // steps, in which no task finishes): only CLEVR's pushes have it.
-        within_10: if l.env == EnvKind::Clevr {
+        // Policy records of earlier releases carry the figure for every simulator.
+        within_10: if has_within_steps(l.env) {
             within_10_rows(ctx, &policies, &rec.references)
         } else {
             BTreeMap::new()
